@@ -1,0 +1,1 @@
+"""Built-in tempvl-bench plugins (installed as ``tempvl_plugins``)."""

@@ -1,0 +1,1 @@
+"""Task definitions (YAML) shipped with tempvl-bench, installed as ``tempvl_tasks``."""
