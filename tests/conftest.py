@@ -1,0 +1,36 @@
+"""Shared fixtures.
+
+``shared_dir`` points at the read-only ``../shared`` folder (specs and real annotation files).
+A user's clone has no such folder: tests that need it skip cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_root() -> Path | None:
+    env = os.environ.get("TEMPVL_SHARED")
+    candidate = Path(env) if env else REPO_ROOT.parent / "shared"
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    root = _shared_root()
+    if root is None:
+        pytest.skip("../shared (real annotation files) is not available in this checkout")
+    return root
+
+
+@pytest.fixture(scope="session")
+def realdata(shared_dir: Path) -> Path:
+    path = shared_dir / "realdata"
+    if not path.is_dir():
+        pytest.skip("../shared/realdata is not available")
+    return path
