@@ -1,0 +1,1 @@
+"""Annotation loaders, typed records, demo data and the torch data pipeline."""
