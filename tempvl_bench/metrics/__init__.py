@@ -1,0 +1,20 @@
+"""Metrics for every benchmark family, matching the official evaluators (docs/metrics.md).
+
+One implementation per family, shared by the plugins, the ``score`` command and the tests.
+"""
+
+from tempvl_bench.metrics.names import FAMILY_NAMES, format_threshold, metric_direction
+from tempvl_bench.metrics.retrieval import (
+    multi_caption_retrieval_metrics,
+    paragraph_retrieval_metrics,
+    retrieval_metrics,
+)
+
+__all__ = [
+    "FAMILY_NAMES",
+    "format_threshold",
+    "metric_direction",
+    "multi_caption_retrieval_metrics",
+    "paragraph_retrieval_metrics",
+    "retrieval_metrics",
+]

@@ -1,0 +1,106 @@
+"""Retrieval metrics: hand-worked cases and CLIP4Clip conventions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tempvl_bench.metrics import multi_caption_retrieval_metrics, retrieval_metrics
+from tempvl_bench.metrics.retrieval import summarize_ranks
+
+
+def test_square_hand_case() -> None:
+    sim = np.array([
+        [0.9, 0.1, 0.0],   # text 0: own video best -> rank 1
+        [0.7, 0.5, 0.6],   # text 1: 0.7 and 0.6 beat 0.5 -> rank 3
+        [0.2, 0.8, 0.4],   # text 2: 0.8 beats 0.4 -> rank 2
+    ])
+    out = retrieval_metrics(sim)
+    assert out["t2v/R@1"] == pytest.approx(100 / 3)
+    assert out["t2v/R@5"] == 100.0
+    assert out["t2v/MdR"] == 2.0
+    assert out["t2v/MnR"] == 2.0
+    # Columns: video 0 own 0.9 -> 1; video 1 own 0.5, 0.8 beats -> 2; video 2 own 0.4, 0.6 beats -> 2.
+    assert out["v2t/R@1"] == pytest.approx(100 / 3)
+    assert out["v2t/MdR"] == 2.0
+    assert out["v2t/MnR"] == pytest.approx(5 / 3)
+
+
+def test_even_count_median_is_numpy_mean_of_middle() -> None:
+    sim = np.array([[1.0, 0.0], [1.0, 0.5]])  # t2v ranks 1, 2
+    out = retrieval_metrics(sim)
+    assert out["t2v/MdR"] == 1.5
+
+
+def test_ties_give_one_rank_per_query_counting_strictly_greater() -> None:
+    # Every score equal: each query ranks first (the reference would emit 3 entries per row).
+    out = retrieval_metrics(np.ones((3, 3), dtype=np.float32))
+    assert out["t2v/R@1"] == 100.0 and out["v2t/R@1"] == 100.0
+    assert out["t2v/MnR"] == 1.0
+    # A tie above a strictly greater score: rank = 1 + 1.
+    sim = np.array([[0.5, 0.9, 0.5], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert retrieval_metrics(sim)["t2v/MnR"] == pytest.approx((2 + 1 + 1) / 3)
+
+
+def test_square_matches_sort_based_ranks_without_ties() -> None:
+    rng = np.random.default_rng(0)
+    sim = rng.standard_normal((700, 700))  # > one row block, continuous: no ties
+    expected_t2v = np.array([np.where(np.argsort(-row) == i)[0][0] + 1 for i, row in enumerate(sim)])
+    expected_v2t = np.array([np.where(np.argsort(-col) == j)[0][0] + 1 for j, col in enumerate(sim.T)])
+    out = retrieval_metrics(sim)
+    for prefix, ranks in (("t2v", expected_t2v), ("v2t", expected_v2t)):
+        assert out[f"{prefix}/R@10"] == pytest.approx(np.mean(ranks <= 10) * 100)
+        assert out[f"{prefix}/MdR"] == np.median(ranks)
+        assert out[f"{prefix}/MnR"] == pytest.approx(ranks.mean())
+
+
+def test_multi_caption_hand_case() -> None:
+    sim = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.4]])
+    out = multi_caption_retrieval_metrics(sim, [0, 0, 1])
+    # t2v ranks [1, 2, 1]; R@1 in float32 as torch computes 200 / 3.
+    assert out["t2v/R@1"] == float(np.float32(200) / np.float32(3))
+    assert out["t2v/R@1"] != 200 / 3
+    assert out["t2v/MdR"] == 1.0
+    assert out["t2v/MnR"] == pytest.approx(4 / 3)
+    # v2t: video 0 -> best caption group 0 (0.9) rank 1; video 1 -> own 0.4 < group 0's 0.8: rank 2.
+    assert out["v2t/R@1"] == 50.0
+    assert out["v2t/MdR"] == 1.5
+
+
+def test_multi_caption_non_contiguous_groups_equal_contiguous() -> None:
+    rng = np.random.default_rng(1)
+    index = rng.integers(0, 600, size=2000)
+    index[:600] = np.arange(600)  # every video has a caption
+    sim = rng.standard_normal((2000, 600)).astype(np.float32)
+    order = np.argsort(index, kind="stable")
+    assert multi_caption_retrieval_metrics(sim, index) == multi_caption_retrieval_metrics(sim[order], index[order])
+
+
+def test_lower_median_and_float32_recall_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    ranks = np.array([4, 1, 3, 2, 7, 1, 9])
+    ours = summarize_ranks(np.r_[ranks, 5], "t2v", lower_median=True, float32_recall=True)
+    zero_based = torch.tensor(np.r_[ranks, 5] - 1)
+    assert ours["t2v/MdR"] == float(torch.median(zero_based + 1))
+    for k in (1, 5, 10):
+        assert ours[f"t2v/R@{k}"] == float(torch.sum(zero_based < k) * 100 / len(zero_based))
+
+
+@pytest.mark.parametrize("sim, message", [
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
+    (np.ones((2, 3)), "square"),
+    (np.ones(3), "2-D"),
+])
+def test_square_errors(sim: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        retrieval_metrics(sim)
+
+
+@pytest.mark.parametrize("index, message", [
+    ([0, 0, 5], "outside"),
+    ([0, 0, 0], "no caption"),
+    ([0, 1], "one video per text"),
+])
+def test_multi_caption_index_errors(index: list[int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        multi_caption_retrieval_metrics(np.zeros((3, 2)), index)
