@@ -1,0 +1,165 @@
+"""The ``tempvl-bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from tempvl_bench import __version__
+from tempvl_bench.config import ConfigError
+from tempvl_bench.manager import AUTOLOAD_ENV, PluginHost, PluginLoadWarning, load_plugins
+from tempvl_bench.registry import RegistryError
+from tempvl_bench.runner import RunError, RunOptions, run_task
+
+
+class UserError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def _common() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "-p", dest="plugin_options", action="append", default=[], metavar="NAME",
+        help=f"no:NAME disables the plugin NAME; MODULE loads a plugin module (autoloading off: {AUTOLOAD_ENV}=1)",
+    )
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="tempvl-bench", description=__doc__, parents=[common])
+    parser.add_argument("--version", action="version", version=f"tempvl-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", parents=[common], help="list tasks, groups or backbones")
+    p.add_argument("what", nargs="?", choices=["tasks", "backbones", "text-encoders", "groups"], default="tasks")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("plugins", parents=[common], help="loaded plugins, their versions and hooks")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("run", parents=[common], help="run tasks (zero-shot or finetune) and write results")
+    p.add_argument("--task", required=True, help="task name, group name, or a comma list")
+    p.add_argument("--backbone", help="video backbone (default: the task's)")
+    p.add_argument("--text-encoder", help="text encoder (default: the task's)")
+    p.add_argument("--checkpoint", type=Path, help="TemPVL checkpoint folder or .safetensors file")
+    p.add_argument("--mode", choices=["zero-shot", "finetune"], default="zero-shot")
+    p.add_argument("--data-root", type=Path, help="data root (default: $TEMPVL_DATA)")
+    p.add_argument("--demo", action="store_true", help="use the built-in synthetic demo data")
+    p.add_argument("--output", type=Path, default=Path("results"), help="results folder (default: results)")
+    p.add_argument("--limit", type=int, help="evaluate at most N queries (smoke tests)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a task-config key, e.g. --set finetune.epochs=3")
+    p.add_argument("--device", choices=["cpu", "cuda"])
+    p.add_argument("--resume", action="store_true", help="continue the latest run with the same settings")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("leaderboard", parents=[common], help="tables from results files")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--task")
+    p.add_argument("--format", choices=["markdown", "latex", "csv", "html"], default="markdown")
+    p.add_argument("--output", type=Path, help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("score", parents=[common], help="score a prediction file against ground truth")
+    from tempvl_bench import score
+
+    score.configure_parser(p)
+    p.set_defaults(func=lambda args: score.run(args))
+    return parser
+
+
+def _host(args: argparse.Namespace) -> PluginHost:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginLoadWarning)
+        host = load_plugins(args.plugin_options)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return host
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    host = _host(args)
+    if args.what == "tasks":
+        rows = [(t.name, t.family, ",".join(t.groups), t.plugin) for t in host.tasks]
+        _print_rows(("task", "family", "groups", "plugin"), rows)
+    elif args.what == "groups":
+        _print_rows(("group", "tasks"), [(g, ",".join(ts)) for g, ts in sorted(host.tasks.groups().items())])
+    elif args.what == "backbones":
+        rows = [(b.name + (":<arg>" if b.takes_argument else ""), b.plugin, b.description) for b in host.backbones]
+        _print_rows(("backbone", "plugin", "description"), rows)
+    else:
+        _print_rows(("text encoder", "plugin", "description"), [(t.name, t.plugin, t.description) for t in host.text_encoders])
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    host = _host(args)
+    rows = [(p.name, p.version or "-", p.module, ", ".join(p.hooks)) for p in host.plugins()]
+    rows += [(f.name, "-", "FAILED", f.error) for f in host.failures]
+    rows += [(name, "-", "disabled", "-p no:" + name) for name in host.disabled]
+    _print_rows(("plugin", "version", "module", "hooks"), rows)
+    return 0
+
+
+def _print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=list(headers), tablefmt="simple"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    host = _host(args)
+    names = host.tasks.expand(args.task)
+    options = RunOptions(
+        mode=args.mode, backbone=args.backbone, text_encoder=args.text_encoder, checkpoint=args.checkpoint,
+        data_root=args.data_root, demo=args.demo, output=args.output, limit=args.limit, seed=args.seed,
+        overrides=args.overrides, device=args.device, resume=args.resume, progress=not args.no_progress,
+    )
+    for name in names:
+        path = run_task(host, name, options)
+        _print_summary(path)
+    return 0
+
+
+def _print_summary(path: Path) -> None:
+    from tempvl_bench.results import read_results
+
+    record = read_results(path)
+    metrics = "  ".join(f"{k}={v:.2f}" for k, v in record["metrics"].items())
+    print(f"{record['task']} [{record['mode']}] {metrics}\n  -> {path}")
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from tempvl_bench.leaderboard import collect, render
+
+    text = render(collect(args.results, args.task), args.format)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, RegistryError, RunError, UserError, ValueError, FileNotFoundError) as exc:
+        print(f"tempvl-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tempvl-bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

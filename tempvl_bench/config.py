@@ -1,0 +1,270 @@
+"""Task definitions: YAML parsed once into a validated dataclass.
+
+Errors name the file, the dotted key and what was expected. ``--set a.b=c`` overrides a key
+(the value is parsed as YAML); the ``demo:`` section of a task file is merged in with ``--demo``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A task file or override that does not match the schema."""
+
+
+@dataclass
+class PathsConfig:
+    #: Folder holding the annotation files, relative to the data root.
+    annotations: str
+    #: Folder holding the videos, relative to the data root.
+    videos: str
+    #: Optional prepared (re-encoded) copy of the videos, relative to the data root.
+    prepared_videos: str | None = None
+
+
+@dataclass
+class SplitsConfig:
+    train: str | None = "train"
+    eval: str = "test"
+
+
+@dataclass
+class VideoConfig:
+    num_frames: int = 8
+    #: Evaluation sampling: uniform | fps | window.
+    sampling: str = "uniform"
+    #: Training sampling: random | uniform | fps.
+    train_sampling: str = "random"
+    fps: float | None = None
+    size: int = 224
+    #: Horizontal flips change left/right in the text; off unless the task is flip-safe.
+    hflip: bool = False
+    #: Fraction of videos allowed to fail decoding before the run stops.
+    max_failed_fraction: float = 0.0
+
+
+@dataclass
+class TextConfig:
+    max_length: int = 64
+
+
+@dataclass
+class BatchConfig:
+    train: int = 32
+    eval: int = 64
+    num_workers: int = 2
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: int = 5
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    grad_clip: float = 1.0
+    #: Train only the top N layers of the text encoder (None: all of it).
+    train_text_layers: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    #: TemPVL size preset: tiny (CPU demo and tests) or base.
+    preset: str = "base"
+    backbone: str = "vit-b16"
+    text_encoder: str = "minilm"
+    #: Backbone weights: false, true (timm cache, offline) or a local weights file.
+    pretrained: bool | str = False
+    #: Extra TemPVLConfig fields, passed through to the model.
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskConfig:
+    name: str
+    family: str
+    plugin: str
+    dataset: str
+    paths: PathsConfig
+    metrics: list[str]
+    primary_metric: str
+    description: str = ""
+    groups: list[str] = field(default_factory=list)
+    splits: SplitsConfig = field(default_factory=SplitsConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    #: Family-specific settings (e.g. the metric protocol).
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Overrides merged in with --demo (kept raw; not validated on their own).
+    demo: dict[str, Any] = field(default_factory=dict)
+    #: The file this was read from (set by the loader, not in YAML).
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = False) -> TaskConfig:
+    """Read, merge (demo section, then ``--set`` overrides) and validate a task file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: task file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    raw = copy.deepcopy(raw)
+    if demo:
+        demo_section = raw.get("demo") or {}
+        if not isinstance(demo_section, dict):
+            raise ConfigError(f"{path}: key 'demo': expected a mapping, got {type(demo_section).__name__}")
+        _deep_merge(raw, demo_section)
+    from_override = set()
+    for item in overrides:
+        key = apply_override(raw, item)
+        from_override.add(key)
+    raw["source"] = str(path)
+    return _build(TaskConfig, raw, "", path, from_override)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> str:
+    """Apply ``a.b=c`` to a raw mapping; the value is parsed as YAML. Returns the dotted key."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. finetune.epochs=3")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {item!r}: {part!r} is not a mapping, cannot set {key!r}")
+        node = child
+    node[parts[-1]] = parsed
+    return key
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _build(cls: type, data: Any, prefix: str, path: Path, from_override: set[str]) -> Any:
+    where = lambda key: _where(path, prefix + key, from_override)  # noqa: E731
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_where(path, prefix.rstrip('.') or '<top>', from_override)}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), list(fields), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{where(str(key))}: unknown key.{hint} Allowed keys: {', '.join(fields)}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], prefix + name, path, from_override)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
+            raise ConfigError(f"{where(name)}: required key is missing (expected {_describe(hints[name])})")
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, key: str, path: Path, from_override: set[str]) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".", path, from_override)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, key, path, from_override)
+            except ConfigError:
+                continue
+        raise _type_error(tp, value, key, path, from_override)
+    if tp is Any:
+        return value
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise _type_error(tp, value, key, path, from_override)
+        return [_convert(item_type, v, f"{key}[{i}]", path, from_override) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _type_error(tp, value, key, path, from_override)
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _type_error(tp, value, key, path, from_override)
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _type_error(tp, value, key, path, from_override)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _type_error(tp, value, key, path, from_override)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _type_error(tp, value, key, path, from_override)
+    raise ConfigError(f"{_where(path, key, from_override)}: unsupported schema type {tp}")  # pragma: no cover
+
+
+def _describe(tp: Any) -> str:
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(
+        tp, str(tp)
+    )
+
+
+def _type_error(tp: Any, value: Any, key: str, path: Path, from_override: set[str]) -> ConfigError:
+    return ConfigError(f"{_where(path, key, from_override)}: expected {_describe(tp)}, got {value!r}")
+
+
+def _where(path: Path, key: str, from_override: set[str]) -> str:
+    source = " (set with --set)" if key in from_override else ""
+    return f"{path}: key '{key}'{source}"
+
+
+def builtin_task_file(name: str) -> Path:
+    """Path of a task YAML shipped in the ``tempvl_tasks`` package (the repository's tasks/)."""
+    from importlib.resources import files
+
+    return Path(str(files("tempvl_tasks").joinpath(f"{name}.yaml")))

@@ -1,0 +1,139 @@
+"""A small finetuning loop shared by the benchmark plugins.
+
+AdamW with linear warmup and cosine decay, gradient clipping, a progress bar, and a resumable
+state saved after every epoch under ``<run dir>/finetune/`` (weights as safetensors; optimizer,
+scheduler and RNG state readable with ``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from tempvl_bench.config import FinetuneConfig
+
+STATE_DIR = "finetune"
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    loss: float
+    steps: int
+
+
+def warmup_cosine(total_steps: int, warmup_ratio: float) -> Callable[[int], float]:
+    warmup = max(1, int(round(total_steps * warmup_ratio))) if warmup_ratio > 0 else 0
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[EpochLog]) -> None:
+    from safetensors.torch import save_model
+
+    tmp = directory.with_name(directory.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_model(model, str(tmp / "model.safetensors"))
+    torch.save(
+        {
+            "epoch": epoch,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "history": [[h.epoch, h.loss, h.steps] for h in history],
+            "rng_torch": torch.get_rng_state(),
+            "rng_numpy": np.random.get_state()[1].tolist(),
+            "rng_numpy_pos": int(np.random.get_state()[2]),
+            "rng_python": list(random.getstate()[1]),
+        },
+        tmp / "state.pt",
+    )
+    if directory.exists():
+        old = directory.with_name(directory.name + ".old")
+        directory.rename(old)
+        tmp.rename(directory)
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+    else:
+        tmp.rename(directory)
+
+
+def _load_state(directory: Path, model: nn.Module, optimizer, scheduler) -> tuple[int, list[EpochLog]]:
+    from safetensors.torch import load_model
+
+    load_model(model, str(directory / "model.safetensors"))
+    state = torch.load(directory / "state.pt", weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng_torch"])
+    np.random.set_state(("MT19937", np.array(state["rng_numpy"], dtype=np.uint32), state["rng_numpy_pos"], 0, 0.0))
+    random.setstate((3, tuple(state["rng_python"]), None))
+    history = [EpochLog(int(e), float(l), int(s)) for e, l, s in state["history"]]
+    return int(state["epoch"]), history
+
+
+def finetune(
+    model: nn.Module,
+    batches: Callable[[int], Iterable],
+    loss_fn: Callable[[nn.Module, object], torch.Tensor],
+    config: FinetuneConfig,
+    *,
+    steps_per_epoch: int,
+    run_dir: Path,
+    resume: bool = False,
+    progress: bool = True,
+    parameters: Iterable[nn.Parameter] | None = None,
+) -> list[EpochLog]:
+    """Train ``model`` for ``config.epochs`` epochs; ``batches(epoch)`` yields that epoch's batches.
+
+    With ``resume``, continues after the last completed epoch saved in ``run_dir/finetune``.
+    """
+    from tqdm.auto import tqdm
+
+    params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
+    if not params:
+        raise ValueError("finetune: the model has no trainable parameters")
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    total = max(1, config.epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, config.warmup_ratio))
+    state_dir = Path(run_dir) / STATE_DIR
+    start_epoch, history = 0, []
+    if resume and (state_dir / "state.pt").exists():
+        done, history = _load_state(state_dir, model, optimizer, scheduler)
+        start_epoch = done + 1
+    model.train()
+    for epoch in range(start_epoch, config.epochs):
+        bar = tqdm(total=steps_per_epoch, desc=f"finetune {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
+        running, steps = 0.0, 0
+        for batch in batches(epoch):
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"finetune: loss became {loss.item()} at epoch {epoch + 1}, step {steps + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()
+            steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{running / steps:.4f}")
+        bar.close()
+        history.append(EpochLog(epoch, running / max(1, steps), steps))
+        _save_state(state_dir, model, optimizer, scheduler, epoch, history)
+    model.eval()
+    return history

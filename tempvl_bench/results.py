@@ -1,0 +1,144 @@
+"""Run outputs: ``results/<task>/<run-id>/results.json`` plus ``predictions.jsonl``.
+
+Every file is written atomically (temporary file in the same folder, then ``os.replace``), so a
+killed run never leaves a truncated results.json. The schema is documented field by field in
+:class:`ResultRecord` and bumped through ``SCHEMA_VERSION`` when it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as metadata
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, TypedDict
+
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformers", "numpy", "decord", "av")
+
+
+class FailedVideo(TypedDict):
+    path: str
+    error: str
+
+
+class ResultRecord(TypedDict):
+    """One evaluated run; the contents of ``results.json``."""
+
+    schema_version: int  #: SCHEMA_VERSION of this file
+    run_id: str  #: folder name under results/<task>/
+    task: str  #: canonical task name, e.g. "didemo"
+    family: str  #: retrieval | qa | captioning | moment-retrieval | action-localization
+    split: str  #: evaluated split
+    mode: str  #: zero-shot | finetune
+    demo: bool  #: evaluated on the built-in demo data
+    metrics: dict[str, float]  #: canonical names (t2v/R@1 ...), percent where applicable
+    primary_metric: str  #: the metric leaderboards sort by
+    backbone: str  #: registry name of the video backbone
+    text_encoder: str  #: registry name (and path) of the text encoder
+    checkpoint: str | None  #: path given with --checkpoint
+    checkpoint_sha256: str | None  #: sha256 of the checkpoint weights file
+    config: dict[str, Any]  #: the fully resolved task config (after --demo and --set)
+    annotation_sha256: dict[str, str]  #: annotation file (relative to the data root) -> sha256
+    frames: int  #: frames per clip
+    sampling: str  #: evaluation frame sampling
+    resolution: int  #: frame side in pixels
+    seed: int
+    world_size: int
+    git_commit: str | None  #: commit of the tempvl-bench checkout, if any
+    package_versions: dict[str, str]
+    wall_time_s: float
+    num_samples: int  #: queries (or items) evaluated
+    failed_videos: list[FailedVideo]  #: videos that failed to decode (never substituted)
+    created_at: str  #: ISO-8601 UTC time the run finished
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    count = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, allow_nan=False) + "\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit(start: Path | None = None) -> str | None:
+    here = Path(start or Path(__file__).resolve().parent)
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def read_results(path: Path) -> ResultRecord:
+    """Read a results.json, with an error naming the file when it is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable results file: {exc}") from None
+    missing = [k for k in ("task", "metrics", "run_id", "mode") if k not in data]
+    if missing:
+        raise ValueError(f"{path}: not a tempvl-bench results file (missing {', '.join(missing)})")
+    return data  # type: ignore[return-value]
+
+
+def find_results(root: Path, task: str | None = None) -> list[Path]:
+    root = Path(root)
+    pattern = f"{task}/*/{RESULTS_FILE}" if task else f"*/*/{RESULTS_FILE}"
+    return sorted(root.glob(pattern))
