@@ -1,0 +1,126 @@
+"""THUMOS14 temporal action localization: official per-class files and ActionFormer JSON.
+
+Official files: ``annotations_val/<Class>_val.txt`` and ``annotations_test/<Class>_test.txt``,
+lines ``<video_name>  <start> <end>`` (two spaces after the name, seconds). ``Ambiguous_*.txt``
+marks spans excluded from evaluation: they are counted, not loaded. Class ids are the 20
+class names in alphabetical order (0-19), as in ActionFormer.
+
+ActionFormer ``thumos14.json``: ``{"version", "database": {video: {"subset": "Validation"|"Test",
+"duration", "fps", "annotations": [{"label", "segment", "segment(frames)", "label_id"}]}}}``.
+The two sources describe the same 200 validation / 212 test videos.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tempvl_core.data.errors import AnnotationError
+from tempvl_core.data.loaders._io import (
+    as_number,
+    as_pair,
+    as_str,
+    check_split,
+    get_key,
+    read_json,
+    read_lines,
+)
+from tempvl_core.data.records import ActionInstance, ActionVideo, LoadResult
+
+SPLITS = ("val", "test")
+AMBIGUOUS = "Ambiguous"
+_SUBSET_NAMES = {"val": "validation", "test": "test"}
+
+
+def _class_files(ann_dir: Path, split: str) -> dict[str, Path]:
+    suffix = f"_{split}.txt"
+    files = {p.name[: -len(suffix)]: p for p in sorted(Path(ann_dir).glob(f"*{suffix}"))}
+    if not any(name != AMBIGUOUS for name in files):
+        raise AnnotationError(ann_dir, "", f"per-class files '<Class>{suffix}'", "none found")
+    return files
+
+
+def read_thumos14_txt(ann_dir: Path, split: str) -> LoadResult[ActionVideo]:
+    """Videos of ``split`` (``val``/``test``) from the official per-class files in ``ann_dir``.
+
+    Videos come sorted by name with instances sorted by (start, end, label). Videos whose only
+    spans are ``Ambiguous`` are left out. ``stats``: ``ambiguous`` spans,
+    ``ambiguous_only_videos``. Durations are not in these files (``duration`` is ``None``).
+    """
+    check_split(split, SPLITS, "thumos14")
+    files = _class_files(ann_dir, split)
+    classes = sorted(name for name in files if name != AMBIGUOUS)
+    per_video: dict[str, list[ActionInstance]] = {}
+    ambiguous_videos: set[str] = set()
+    ambiguous = 0
+    for name, path in files.items():
+        for number, line in read_lines(path, f"THUMOS14 {name} annotations"):
+            fields = line.split()
+            if len(fields) != 3:
+                raise AnnotationError(path, f"line {number}", "'<video_name>  <start> <end>'", line)
+            try:
+                start, end = float(fields[1]), float(fields[2])
+            except ValueError:
+                raise AnnotationError(path, f"line {number}", "numeric '<start> <end>' in seconds", line) from None
+            if name == AMBIGUOUS:
+                ambiguous += 1
+                ambiguous_videos.add(fields[0])
+                continue
+            instance = ActionInstance(name, start, end, classes.index(name))
+            per_video.setdefault(fields[0], []).append(instance)
+    videos = [
+        ActionVideo(vid, f"{vid}.mp4", None, _SUBSET_NAMES[split], tuple(sorted(inst, key=_instance_key)))
+        for vid, inst in sorted(per_video.items())
+    ]
+    stats = {"ambiguous": ambiguous, "ambiguous_only_videos": len(ambiguous_videos - per_video.keys())}
+    return LoadResult(videos, stats)
+
+
+def _instance_key(instance: ActionInstance) -> tuple[float, float, str]:
+    return instance.start, instance.end, instance.label
+
+
+def read_thumos14_actionformer(path: Path, split: str) -> LoadResult[ActionVideo]:
+    """Videos of ``split`` (``val``/``test``) from an ActionFormer ``thumos14.json``, file order.
+
+    Instances keep file order; ``stats["dropped"]`` counts segments with ``start >= end``.
+    """
+    check_split(split, SPLITS, "thumos14")
+    data = read_json(path, "ActionFormer THUMOS14 annotations")
+    database = get_key(data, "database", path, "top level")
+    if not isinstance(database, dict):
+        raise AnnotationError(path, "key 'database'", "a JSON object keyed by video name", type(database).__name__)
+    wanted = _SUBSET_NAMES[split]
+    videos, dropped = [], 0
+    for vid, entry in database.items():
+        where = f"key 'database'.{vid!r}"
+        subset = as_str(get_key(entry, "subset", path, where), path, f"{where} 'subset'")
+        if subset.lower() != wanted:
+            continue
+        duration = as_number(get_key(entry, "duration", path, where), path, f"{where} 'duration'")
+        fps = as_number(entry["fps"], path, f"{where} 'fps'") if "fps" in entry else None
+        annotations = get_key(entry, "annotations", path, where)
+        if not isinstance(annotations, list):
+            raise AnnotationError(path, f"{where} 'annotations'", "a list", annotations)
+        instances = []
+        for i, ann in enumerate(annotations):
+            at = f"{where} 'annotations'[{i}]"
+            start, end = as_pair(get_key(ann, "segment", path, at), path, f"{at} 'segment'")
+            label = as_str(get_key(ann, "label", path, at), path, f"{at} 'label'")
+            label_id = ann.get("label_id")
+            if label_id is not None and (isinstance(label_id, bool) or not isinstance(label_id, int)):
+                raise AnnotationError(path, f"{at} 'label_id'", "an integer class id", label_id)
+            if start >= end:
+                dropped += 1
+                continue
+            instances.append(ActionInstance(label, start, end, label_id))
+        videos.append(ActionVideo(vid, f"{vid}.mp4", duration, wanted, tuple(instances), fps))
+    return LoadResult(videos, {"dropped": dropped})
+
+
+def load_thumos14(dataset_root: Path, split: str) -> list[ActionVideo]:
+    """Videos of ``split``: from ``thumos14.json`` when present, else from the per-class files."""
+    check_split(split, SPLITS, "thumos14")
+    root = Path(dataset_root)
+    if (root / "thumos14.json").is_file():
+        return read_thumos14_actionformer(root / "thumos14.json", split).records
+    return read_thumos14_txt(root / f"annotations_{split}", split).records
