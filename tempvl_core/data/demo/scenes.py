@@ -1,0 +1,165 @@
+"""Sampling demo scenes and the words that describe them.
+
+Every generator draws its clips here: :func:`sample_scene` places a few objects with distinct
+colours and gives them one event per requested time span, choosing only motions that keep the
+object inside the frame (checked with the renderer's own :func:`object_state`), so every
+caption is true of the pixels.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from tempvl_core.data.demo.renderer import Event, Scene, SceneObject, object_state
+from tempvl_core.data.demo.vocab import (
+    BACKGROUNDS,
+    COLOURS,
+    MOTIONS,
+    NUMBER_WORDS,
+    ROTATION_VISIBLE,
+    SHAPES,
+    event_phrase,
+    object_phrase,
+)
+
+MARGIN = 0.06  # keep the drawn object at least this far from the frame edge
+MIN_SIZE, MAX_SIZE = 0.06, 0.22
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Frame size and rate of the rendered clips."""
+
+    width: int = 64
+    height: int = 64
+    fps: float = 4.0
+
+
+def sample_objects(rng: random.Random, n: int) -> tuple[SceneObject, ...]:
+    """``n`` objects with distinct colours, random shapes, sizes and positions."""
+    colours = rng.sample(sorted(COLOURS), n)
+    return tuple(
+        SceneObject(
+            shape=rng.choice(SHAPES),
+            colour=c,
+            size=round(rng.uniform(0.09, 0.13), 3),
+            x=round(rng.uniform(0.22, 0.78), 3),
+            y=round(rng.uniform(0.22, 0.78), 3),
+        )
+        for c in colours
+    )
+
+
+def _fits(scene: Scene, index: int, t: float) -> bool:
+    st = object_state(scene, index, t)
+    r = st.size
+    inside = MARGIN + r <= st.x <= 1 - MARGIN - r and MARGIN + r <= st.y <= 1 - MARGIN - r
+    return inside and MIN_SIZE <= st.size <= MAX_SIZE
+
+
+def _candidates(scene: Scene, index: int, span: tuple[float, float], allowed: Sequence[str]):
+    own = [e for e in scene.events if e.object == index]
+    if any(e.motion == "disappear" for e in own):
+        return []
+    if any(e.start_s < span[1] and span[0] < e.end_s for e in own):
+        return []  # an object does one thing at a time
+    out = []
+    for motion in allowed:
+        if motion == "spin" and scene.objects[index].shape not in ROTATION_VISIBLE:
+            continue
+        if motion == "appear" and (own or span[0] <= 0):
+            continue
+        if motion == "disappear" and len(scene.objects) < 2:
+            continue
+        trial = replace(scene, events=scene.events + (Event(span[0], span[1], index, motion),))
+        if _fits(trial, index, span[1]):
+            out.append((motion, trial))
+    return out
+
+
+def _overlaps(scene: Scene) -> bool:
+    """True if two visible objects touch at some sampled instant (it would hide colours)."""
+    t = 0.0
+    while t <= scene.duration_s:
+        states = [object_state(scene, i, t) for i in range(len(scene.objects))]
+        for i in range(len(states)):
+            for j in range(i + 1, len(states)):
+                a, b = states[i], states[j]
+                gap = ((a.x - b.x) ** 2 + (a.y - b.y) ** 2) ** 0.5
+                if a.visible and b.visible and gap < (a.radius + b.radius) * 1.15:
+                    return True
+        t += 0.5
+    return False
+
+
+def sample_scene(
+    rng: random.Random,
+    duration_s: float,
+    spans: Sequence[tuple[float, float]],
+    *,
+    n_objects: int = 2,
+    motions: Sequence[str] | None = None,
+    render: RenderSettings = RenderSettings(),
+    tries: int = 60,
+) -> Scene:
+    """A scene with one event per span (spans in seconds; they may overlap in time, as long as
+    there are enough objects to perform them).
+
+    Raises ``ValueError`` if no arrangement keeps every object inside the frame.
+    """
+    allowed = list(motions) if motions is not None else list(MOTIONS)
+    order = sorted(range(len(spans)), key=lambda k: spans[k][0])
+    fallback = None
+    for _ in range(tries):
+        scene = Scene(
+            duration_s=duration_s,
+            objects=sample_objects(rng, n_objects),
+            background=rng.choice(sorted(BACKGROUNDS)),
+            width=render.width,
+            height=render.height,
+            fps=render.fps,
+        )
+        for k in order:
+            options = [c for i in range(n_objects) for c in _candidates(scene, i, spans[k], allowed)]
+            if not options:
+                break
+            scene = rng.choice(options)[1]
+        else:
+            if not _overlaps(scene):
+                return scene
+            fallback = scene
+    if fallback is not None:
+        return fallback
+    raise ValueError(f"could not place {len(spans)} events in {duration_s}s with {allowed}")
+
+
+def event_caption(scene: Scene, event: Event) -> str:
+    """``"the red circle moves to the left"``."""
+    obj = scene.objects[event.object]
+    return event_phrase(obj.colour, obj.shape, event.motion)
+
+
+def clip_caption(scene: Scene) -> str:
+    """The whole clip in one sentence: its events in time order, joined by ``then``."""
+    events = sorted(scene.events, key=lambda e: (e.start_s, e.object))
+    if not events:
+        return still_caption(scene)
+    return ", then ".join(event_caption(scene, e) for e in events)
+
+
+def still_caption(scene: Scene) -> str:
+    """A caption for a still image: the objects and the background."""
+    names = [with_article(object_phrase(o.colour, o.shape)) for o in scene.objects]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"{listed} on {with_article(scene.background)} background"
+
+
+def with_article(phrase: str) -> str:
+    """``"an orange circle"``, ``"a red circle"``."""
+    return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+
+
+def count_word(n: int) -> str:
+    return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)

@@ -1,0 +1,91 @@
+"""Pixel-level checks shared by the demo-data tests: decode a clip and measure where a colour
+is, independently of the renderer's own geometry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tempvl_core.data.demo.vocab import BACKGROUNDS, COLOURS
+
+_NAMES = list(COLOURS) + [f"bg:{k}" for k in BACKGROUNDS]
+_PALETTE = np.array(list(COLOURS.values()) + list(BACKGROUNDS.values()), np.float32)
+
+
+def decode(path: Path) -> tuple[np.ndarray, float]:
+    """All frames (T, H, W, 3) and the frame rate, read with decord."""
+    import decord
+
+    reader = decord.VideoReader(str(path))
+    return reader.get_batch(list(range(len(reader)))).asnumpy(), reader.get_avg_fps()
+
+
+def colour_mask(frame: np.ndarray, colour: str) -> np.ndarray:
+    """Pixels whose nearest palette colour is ``colour`` (and close to it)."""
+    d = np.linalg.norm(frame[..., None, :].astype(np.float32) - _PALETTE, axis=-1)
+    nearest = d.argmin(-1)
+    return (nearest == _NAMES.index(colour)) & (d.min(-1) < 80)
+
+
+@dataclass(frozen=True)
+class Blob:
+    area: int
+    cx: float
+    cy: float
+
+
+def blob(frame: np.ndarray, colour: str) -> Blob:
+    mask = colour_mask(frame, colour)
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return Blob(0, float("nan"), float("nan"))
+    return Blob(len(xs), float(xs.mean()), float(ys.mean()))
+
+
+def check_motion(frames: np.ndarray, fps: float, colour: str, motion: str, start: float, end: float) -> None:
+    """Assert that the ``colour`` object performs ``motion`` between ``start`` and ``end`` s."""
+    last = len(frames) - 1
+    i0 = min(int(round(start * fps)), last)
+    i1 = min(int(round(end * fps)) - 1, last)
+    before, after = blob(frames[max(i0 - 1, 0)], colour), blob(frames[i1], colour)
+    during = [blob(frames[i], colour) for i in range(i0, i1 + 1)]
+    shift = 0.2 * frames.shape[2]
+    msg = f"{colour} {motion} in [{start}, {end}]: before={before} after={after}"
+    if motion in ("move_left", "move_right", "move_up", "move_down"):
+        dx, dy = after.cx - before.cx, after.cy - before.cy
+        main, other = (dx, dy) if motion in ("move_left", "move_right") else (dy, dx)
+        sign = -1 if motion in ("move_left", "move_up") else 1
+        assert sign * main > shift and abs(other) < 0.1 * frames.shape[2], msg
+    elif motion == "grow":
+        assert after.area > 1.6 * before.area > 0, msg
+    elif motion == "shrink":
+        assert 0 < after.area < 0.6 * before.area, msg
+    elif motion == "appear":
+        assert before.area == 0 and after.area > 0, msg
+    elif motion == "disappear":
+        assert before.area > 0 and blob(frames[min(i1 + 1, last)], colour).area == 0, msg
+    elif motion == "blink":
+        areas = [b.area for b in during]
+        assert min(areas) == 0 and max(areas) > 0, f"{msg} areas={areas}"
+    elif motion == "spin":
+        masks = [colour_mask(frames[i], colour) for i in (i0, min(i0 + 1, i1))]
+        iou = (masks[0] & masks[1]).sum() / max((masks[0] | masks[1]).sum(), 1)
+        assert iou < 0.9 and abs(after.cx - before.cx) < 3, f"{msg} iou={iou}"
+    else:
+        raise AssertionError(f"unknown motion {motion}")
+
+
+@pytest.fixture(scope="session")
+def pixels():
+    """The helpers above, as a fixture (tests/ is not a package)."""
+
+    class _Pixels:
+        decode = staticmethod(decode)
+        blob = staticmethod(blob)
+        colour_mask = staticmethod(colour_mask)
+        check_motion = staticmethod(check_motion)
+
+    return _Pixels
