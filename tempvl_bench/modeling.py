@@ -1,0 +1,62 @@
+"""Builds the TemPVL model a run evaluates: backbone from the registry, text encoder, checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from tempvl_bench.config import TaskConfig
+from tempvl_bench.manager import PluginHost
+from tempvl_bench.registry import BackboneOptions
+
+
+def checkpoint_dir(checkpoint: Path) -> Path:
+    """A TemPVL checkpoint folder from a folder or its ``model.safetensors`` file."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.parent if checkpoint.is_file() else checkpoint
+
+
+def build_backbone(host: PluginHost, name: str, config: TaskConfig):
+    spec, argument = host.backbones.resolve(name)
+    options = BackboneOptions(image_size=config.video.size, pretrained=config.model.pretrained, argument=argument)
+    backbone = spec.factory(options)
+    if not isinstance(getattr(backbone, "num_features", None), int):
+        raise TypeError(f"backbone {name!r} (plugin {spec.plugin}) returned a module without an int num_features")
+    return backbone
+
+
+def build_model_factory(
+    host: PluginHost,
+    config: TaskConfig,
+    backbone_name: str,
+    text_encoder_name: str,
+    checkpoint: Path | None,
+    device: str,
+) -> Callable[[], object]:
+    """A function that builds the model on first call and returns the same one afterwards."""
+    cache: dict[str, object] = {}
+
+    def model():
+        if "model" not in cache:
+            from tempvl_core.model.config import TemPVLConfig
+            from tempvl_core.model.tempvl import TemPVL
+
+            backbone = build_backbone(host, backbone_name, config)
+            if checkpoint is not None:
+                built = TemPVL.from_pretrained(checkpoint_dir(checkpoint), backbone)
+            else:
+                model_config = TemPVLConfig.preset(
+                    config.model.preset,
+                    **{
+                        "image_size": config.video.size,
+                        "num_frames": config.video.num_frames,
+                        "max_text_len": config.text.max_length,
+                        **config.model.overrides,
+                    },
+                )
+                text_path = host.text_encoders.get(text_encoder_name).resolve()
+                built = TemPVL(model_config, backbone, text_encoder_path=text_path)
+            cache["model"] = built.to(device).eval()
+        return cache["model"]
+
+    return model
