@@ -1,0 +1,91 @@
+"""A small stand-in model and dataset for the engine tests (not the real TemPVL).
+
+The stand-in follows the ``TemPVL.forward(batch) -> {"loss", "loss_*"}`` protocol and its
+losses are means of per-sample terms (no batch statistics, no in-batch negatives), so one
+process with a batch of 4 and two processes with 2 each compute the same gradient: that is
+what the DDP equivalence test relies on. Dropout and random augmentation are there so the
+resume test exercises the RNG and per-sample seeding paths.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from tempvl_core.train.config import TrainingConfig
+
+
+class StandInModel(nn.Module):
+    def __init__(self, dim: int = 16, *, dropout: float = 0.1, weights: dict[str, float] | None = None) -> None:
+        super().__init__()
+        self.weights = weights or {"align": 1.0, "norm": 0.5}
+        self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.proj = nn.Linear(8, dim)
+        self.text_embed = nn.EmbeddingBag(128, dim, mode="mean")
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        frames = batch["frames"]
+        b, t = frames.shape[:2]
+        x = self.conv(frames.flatten(0, 1)).relu().mean(dim=(2, 3))
+        video = self.norm(self.proj(self.dropout(x)).view(b, t, -1).mean(1))
+        codes = [torch.tensor([ord(c) % 128 for c in text]) for text in batch["texts"]]
+        offsets = torch.tensor([0] + [len(c) for c in codes[:-1]]).cumsum(0)
+        text = self.text_embed(torch.cat(codes).to(frames.device), offsets.to(frames.device))
+        losses = {
+            "align": ((video - text) ** 2).mean(),
+            "norm": ((video.pow(2).mean(-1) - 0.5) ** 2).mean(),
+        }
+        out = {f"loss_{k}": self.weights[k] * v for k, v in losses.items() if self.weights.get(k, 0.0) > 0}
+        out["loss"] = sum(out.values())
+        return out
+
+
+class ToyClips(Dataset):
+    """Deterministic base clips plus random noise drawn at load time (an 'augmentation')."""
+
+    def __init__(self, n: int = 12, frames: int = 2, size: int = 8) -> None:
+        gen = torch.Generator().manual_seed(1234)
+        self.clips = torch.rand(n, frames, 3, size, size, generator=gen)
+        self.texts = [f"clip number {i} " + "abcdefgh"[: (i % 7) + 1] for i in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
+        return self.clips[index] + 0.1 * torch.rand_like(self.clips[index]), self.texts[index]
+
+
+def collate(items: list[tuple[torch.Tensor, str]]) -> dict:
+    return {"frames": torch.stack([f for f, _ in items]), "texts": [t for _, t in items]}
+
+
+def tiny_config(**overrides) -> TrainingConfig:
+    values = dict(batch_size=2, grad_accum_steps=2, lr=5e-3, warmup_steps=2, total_steps=6, precision="fp32",
+                  checkpoint_every=2, log_every=1, seed=7, num_workers=0, clip_grad_norm=1.0)
+    values.update(overrides)
+    return TrainingConfig(**values)
+
+
+def ddp_worker(rank: int, world_size: int, port: int, output_dir: str, config_kwargs: dict) -> None:
+    """Body of one spawned rank: join a gloo group through the torchrun env vars and train."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from tempvl_core.train.distributed import init_distributed, shutdown
+    from tempvl_core.train.engine import Trainer
+
+    ctx = init_distributed("cpu")
+    try:
+        torch.manual_seed(0)
+        model = StandInModel(dropout=0.0)
+        trainer = Trainer(model, ToyClips(), tiny_config(**config_kwargs), output_dir=Path(output_dir),
+                          collate_fn=collate, ctx=ctx, console=False, progress=False)
+        trainer.fit()
+    finally:
+        shutdown(ctx)
