@@ -9,6 +9,7 @@ from tempvl_bench.metrics.retrieval import (
     paragraph_retrieval_metrics,
     retrieval_metrics,
 )
+from tempvl_bench.metrics.tal import TAL_PROTOCOLS, SegmentTable, tal_metrics
 
 __all__ = [
     "FAMILY_NAMES",
@@ -17,4 +18,7 @@ __all__ = [
     "multi_caption_retrieval_metrics",
     "paragraph_retrieval_metrics",
     "retrieval_metrics",
+    "SegmentTable",
+    "TAL_PROTOCOLS",
+    "tal_metrics",
 ]
