@@ -1,0 +1,224 @@
+"""The one video reader: ``read_frames(path, ...) -> Clip`` and ``probe(path) -> VideoInfo``.
+
+Backends: decord first (``get_batch``), PyAV when decord is not importable or fails on a file
+(see :mod:`tempvl_core.video.backends` for how each decodes sparse frames quickly). Still images
+(jpg, png, ...; CC3M) load through the same call as one-frame videos with PIL.
+
+Frames come back as RGB ``uint8 [T, H, W, 3]``: resized so the short side equals ``size`` and
+then centre-cropped to ``size x size`` (``crop="none"`` keeps the aspect ratio so a training
+transform can crop randomly; ``size=None`` keeps the original resolution). Timestamps are
+``index / fps`` in seconds from the start of the video.
+
+Prepared copies (lower frame rate, short keyframe interval; see :mod:`.prepare`) decode much
+faster: resolve a path with ``resolve_video(path, source_root=..., prepared_root=...)`` before
+calling ``read_frames``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends import HAVE_DECORD, BackendError, open_source
+from .sampling import sample_indices
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+BACKENDS = ("auto", "decord", "pyav")
+CROPS = ("center", "none")
+
+
+class VideoDecodeError(RuntimeError):
+    """A video (or image) could not be read; ``path`` names the file and ``reason`` says why."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot read video {self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Stream facts: ``num_frames`` frames at ``fps``; ``duration`` seconds; size in pixels.
+
+    Images report ``num_frames=1``, ``fps=0.0`` and ``duration=0.0``.
+    """
+
+    path: Path
+    num_frames: int
+    fps: float
+    duration: float
+    width: int
+    height: int
+
+
+@dataclass
+class Clip:
+    """Decoded frames (RGB ``uint8 [T, H, W, 3]``), their times in seconds, and where they came from."""
+
+    frames: np.ndarray
+    timestamps: np.ndarray
+    info: VideoInfo
+    backend: str
+
+
+def is_image(path: Path | str) -> bool:
+    """True for still-image files that load as one-frame videos."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise VideoDecodeError(path, "missing file (no such path)")
+    if not path.is_file():
+        raise VideoDecodeError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise VideoDecodeError(path, "empty file (0 bytes)")
+
+
+def _backend_order(backend: str) -> list[str]:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return ["decord", "pyav"] if HAVE_DECORD else ["pyav"]
+    return [backend]
+
+
+def _read_image(path: Path) -> tuple[np.ndarray, VideoInfo]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+    except Exception as err:
+        raise VideoDecodeError(path, f"unreadable image: {err}") from err
+    info = VideoInfo(path, 1, 0.0, 0.0, int(rgb.shape[1]), int(rgb.shape[0]))
+    return rgb[None], info
+
+
+def probe(path: Path | str, *, backend: str = "auto") -> VideoInfo:
+    """Frame count, frame rate, duration and size of a video (or image) without decoding frames.
+
+    Uses the same backend order and frame counting as :func:`read_frames`, so ``num_frames`` is
+    the range its indices live in.
+    """
+    path = Path(path)
+    _check_file(path)
+    if is_image(path):
+        return _read_image(path)[1]
+    errors = []
+    for name in _backend_order(backend):
+        try:
+            source = open_source(path, name)
+        except BackendError as err:
+            errors.append(f"{name}: {err}")
+            continue
+        width, height = _frame_size(source, name, path)
+        if hasattr(source, "close"):
+            source.close()
+        n, fps = source.opened.num_frames, source.opened.fps
+        return VideoInfo(path, n, fps, n / fps, width, height)
+    raise VideoDecodeError(path, "; ".join(errors))
+
+
+def _frame_size(source, name: str, path: Path) -> tuple[int, int]:
+    """Width and height from the container header (decord exposes none without decoding)."""
+    import av
+
+    if name == "pyav":
+        ctx = source._stream.codec_context
+        return int(ctx.width), int(ctx.height)
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        return int(ctx.width), int(ctx.height)
+
+
+def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
+    """Resize ``[T, H, W, 3]`` so ``min(H, W) == size`` keeping the aspect ratio (PIL bilinear,
+    which antialiases when shrinking)."""
+    from PIL import Image
+
+    t, h, w, _ = frames.shape
+    if min(h, w) == size:
+        return frames
+    scale = size / min(h, w)
+    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+    out = np.empty((t, new_h, new_w, 3), dtype=np.uint8)
+    for i in range(t):
+        out[i] = np.asarray(Image.fromarray(frames[i]).resize((new_w, new_h), Image.BILINEAR))
+    return out
+
+
+def center_crop(frames: np.ndarray, size: int) -> np.ndarray:
+    """Crop the central ``size x size`` square of ``[T, H, W, 3]`` (both sides must be >= size)."""
+    h, w = frames.shape[1:3]
+    if h < size or w < size:
+        raise ValueError(f"cannot centre-crop {size}x{size} from {w}x{h} frames")
+    top, left = (h - size) // 2, (w - size) // 2
+    return frames[:, top : top + size, left : left + size]
+
+
+def _geometry(frames: np.ndarray, size: int | None, crop: str) -> np.ndarray:
+    if crop not in CROPS:
+        raise ValueError(f"unknown crop {crop!r}; expected one of {', '.join(CROPS)}")
+    if size is None:
+        return np.ascontiguousarray(frames)
+    frames = resize_short_side(frames, size)
+    if crop == "center":
+        frames = center_crop(frames, size)
+    return np.ascontiguousarray(frames)
+
+
+def read_frames(
+    path: Path | str,
+    *,
+    num_frames: int | None = 8,
+    sampling: str = "uniform",
+    fps: float | None = None,
+    window: tuple[float, float] | None = None,
+    rng: np.random.Generator | None = None,
+    size: int | None = 224,
+    crop: str = "center",
+    backend: str = "auto",
+) -> Clip:
+    """Decode ``num_frames`` frames of ``path`` chosen by ``sampling``.
+
+    Args:
+        num_frames: frames per clip (for ``sampling="fps"``: a cap, ``None`` for no cap).
+        sampling: ``uniform`` | ``random`` | ``fps`` | ``window`` (see :mod:`.sampling`).
+        fps: target rate for ``sampling="fps"`` (e.g. ``1.0``).
+        window: ``(start_s, end_s)``; restricts any strategy to that span; required by ``window``.
+        rng: generator for ``random`` sampling (seed it for reproducible training).
+        size: short side after resizing, then a ``size x size`` crop; ``None`` keeps the size.
+        crop: ``center`` or ``none`` (resize only, keep aspect ratio).
+        backend: ``auto`` (decord, then PyAV if decord is missing or fails), ``decord``, ``pyav``.
+
+    Raises:
+        VideoDecodeError: missing, empty, unreadable or zero-frame file (names the file and why).
+        ValueError: bad arguments (unknown sampling, a window outside the video, ...).
+    """
+    path = Path(path)
+    _check_file(path)
+    if is_image(path):
+        frames, info = _read_image(path)
+        return Clip(_geometry(frames, size, crop), np.zeros(1), info, "pil")
+    errors: list[str] = []
+    sampled: dict[tuple[int, float], np.ndarray] = {}  # the fallback reuses the same draw
+    for name in _backend_order(backend):
+        try:
+            source = open_source(path, name)
+            n, video_fps = source.opened.num_frames, source.opened.fps
+            if (n, video_fps) not in sampled:
+                sampled[(n, video_fps)] = sample_indices(
+                    sampling, n, video_fps, num_frames, target_fps=fps, window=window, rng=rng
+                )
+            indices = sampled[(n, video_fps)]
+            frames = source.get(indices)
+        except BackendError as err:
+            errors.append(f"{name}: {err}")
+            continue
+        info = VideoInfo(path, n, video_fps, n / video_fps, int(frames.shape[2]), int(frames.shape[1]))
+        timestamps = indices.astype(np.float64) / video_fps
+        return Clip(_geometry(frames, size, crop), timestamps, info, name)
+    raise VideoDecodeError(path, "; ".join(errors))
