@@ -233,8 +233,14 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
         # Low CRF keeps colours intact at 64 px; one thread keeps the bytes reproducible.
         # decord seeks wrongly in AVI/ASF with several keyframes and in MPEG-TS with B-frames
-        # (measured: wrong frames or EOF errors), so: one keyframe per clip, no B-frames in TS.
-        options = {"crf": str(crf), "preset": "veryfast", "g": str(max(250, scene.num_frames))}
+        # (measured: wrong frames or EOF errors), so: one keyframe per clip (no scene-cut
+        # keyframes either), no B-frames in TS.
+        options = {
+            "crf": str(crf),
+            "preset": "veryfast",
+            "g": str(max(250, scene.num_frames)),
+            "sc_threshold": "0",
+        }
         if fmt == "mpegts":
             options["bf"] = "0"
         stream.options = options
