@@ -1,0 +1,127 @@
+"""TemPVL objectives that do not need the model: contrastive, masking, span and matching.
+
+* :func:`all_gather_with_grad` — cross-rank negatives that keep gradients (no-op alone).
+* :func:`vtc_loss` — symmetric InfoNCE between L2-normalized video and text embeddings.
+* :func:`mask_tokens` — BERT 80/10/10 masking for MLM.
+* :func:`span_loss` — cross-entropy of start/end logits over positions (MR and TL).
+* :func:`sample_hard_negatives` — VTM negatives drawn from the VTC similarities.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor
+
+IGNORE_INDEX = -100
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather whose backward sums the incoming gradients across ranks and returns the
+    slice of this rank (every rank computes the loss on the full gathered batch)."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor) -> Tensor:
+        world = dist.get_world_size()
+        out = [torch.empty_like(tensor) for _ in range(world)]
+        dist.all_gather(out, tensor.contiguous())
+        ctx.rank, ctx.size = dist.get_rank(), tensor.shape[0]
+        return torch.cat(out, 0)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.size : (ctx.rank + 1) * ctx.size]
+
+
+def all_gather_with_grad(tensor: Tensor) -> Tensor:
+    """Concatenate ``tensor`` from every rank along dim 0, gradients flowing back to each
+    rank's own slice. Returns ``tensor`` unchanged when not running distributed.
+    Every rank must pass the same shape."""
+    if not _distributed():
+        return tensor
+    return _GatherWithGrad.apply(tensor)
+
+
+def vtc_loss(video_emb: Tensor, text_emb: Tensor, logit_scale: Tensor, gather: bool = True) -> Tensor:
+    """Symmetric InfoNCE: the i-th video and i-th text are the positive pair.
+
+    Args:
+        video_emb, text_emb: ``[B, D]``, L2-normalized.
+        logit_scale: log of the inverse temperature (learnable); clamped to exp <= 100 as in
+            CLIP so the softmax cannot collapse.
+        gather: use negatives from every rank (labels offset by this rank's position).
+    """
+    if video_emb.shape != text_emb.shape:
+        raise ValueError(f"video {tuple(video_emb.shape)} and text {tuple(text_emb.shape)} embeddings differ")
+    scale = logit_scale.exp().clamp(max=100.0)
+    offset = 0
+    all_video, all_text = video_emb, text_emb
+    if gather and _distributed():
+        all_video, all_text = all_gather_with_grad(video_emb), all_gather_with_grad(text_emb)
+        offset = dist.get_rank() * video_emb.shape[0]
+    labels = torch.arange(video_emb.shape[0], device=video_emb.device) + offset
+    t2v = scale * text_emb @ all_video.t()
+    v2t = scale * video_emb @ all_text.t()
+    return 0.5 * (F.cross_entropy(t2v, labels) + F.cross_entropy(v2t, labels))
+
+
+def mask_tokens(
+    input_ids: Tensor,
+    attention_mask: Tensor,
+    mask_token_id: int,
+    vocab_size: int,
+    special_ids: list[int],
+    prob: float = 0.15,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """BERT masking: pick ``prob`` of the real non-special tokens; of those 80% become
+    ``[MASK]``, 10% a random token, 10% stay. Returns ``(masked_ids, labels)`` with labels
+    ``-100`` wherever no prediction is asked. Every row with a maskable token gets at least
+    one target so the loss is never an average over nothing.
+    """
+    device = input_ids.device
+    candidates = attention_mask.bool() & ~torch.isin(input_ids, torch.tensor(special_ids, device=device))
+    rand = torch.rand(input_ids.shape, generator=generator, device="cpu").to(device)
+    chosen = candidates & (rand < prob)
+    # Force one target in rows where sampling picked none (short captions).
+    empty = ~chosen.any(1) & candidates.any(1)
+    if empty.any():
+        scores = torch.where(candidates, rand, torch.full_like(rand, 2.0))
+        first = scores.argmin(1)
+        chosen[empty, first[empty]] = True
+    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+    action = torch.rand(input_ids.shape, generator=generator, device="cpu").to(device)
+    masked = input_ids.clone()
+    masked[chosen & (action < 0.8)] = mask_token_id
+    rand_pos = chosen & (action >= 0.8) & (action < 0.9)
+    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device="cpu").to(device)
+    masked[rand_pos] = random_ids[rand_pos]
+    return masked, labels
+
+
+def span_loss(start_logits: Tensor, end_logits: Tensor, starts: Tensor, ends: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean of start and end cross-entropies over positions; masked positions get -inf."""
+    if mask is not None:
+        fill = torch.finfo(start_logits.dtype).min
+        start_logits = start_logits.masked_fill(~mask.bool(), fill)
+        end_logits = end_logits.masked_fill(~mask.bool(), fill)
+    return 0.5 * (F.cross_entropy(start_logits, starts) + F.cross_entropy(end_logits, ends))
+
+
+def sample_hard_negatives(similarity: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """For each row, sample one column index other than the diagonal with probability
+    proportional to ``softmax(similarity)`` (harder negatives more often). ``[B, B] -> [B]``."""
+    b = similarity.shape[0]
+    if b < 2:
+        raise ValueError("hard negatives need a batch of at least 2 pairs")
+    weights = similarity.detach().float().softmax(1)
+    weights = weights.masked_fill(torch.eye(b, dtype=torch.bool, device=weights.device), 0.0)
+    weights = weights + 1e-8 * (~torch.eye(b, dtype=torch.bool, device=weights.device))
+    return torch.multinomial(weights.cpu(), 1, generator=generator).squeeze(1).to(similarity.device)

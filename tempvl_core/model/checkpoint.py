@@ -1,0 +1,54 @@
+"""Save and load TemPVL checkpoints: JSON config + safetensors weights, never pickle.
+
+Layout of a checkpoint folder::
+
+    config.json          TemPVLConfig
+    model.safetensors    every parameter and buffer (backbone included)
+    text_encoder/        transformers config (as truncated) and tokenizer files
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from tempvl_core.model.config import TemPVLConfig
+
+if TYPE_CHECKING:
+    from tempvl_core.model.tempvl import TemPVL
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TEXT_DIR = "text_encoder"
+
+
+def save_pretrained(model: "TemPVL", directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.save(directory / CONFIG_FILE)
+    model.text_encoder.save_architecture(directory / TEXT_DIR)
+    # save_model de-duplicates tied tensors (LM head <-> word embeddings) safely.
+    save_model(model, str(directory / WEIGHTS_FILE))
+    return directory
+
+
+def load_pretrained(cls: type["TemPVL"], directory: Path, backbone: nn.Module, strict: bool = True) -> "TemPVL":
+    for name in (CONFIG_FILE, WEIGHTS_FILE, TEXT_DIR):
+        if not (directory / name).exists():
+            raise FileNotFoundError(
+                f"{directory} is not a TemPVL checkpoint: {name} is missing (write one with TemPVL.save_pretrained)"
+            )
+    config = TemPVLConfig.load(directory / CONFIG_FILE)
+    model = cls(config, backbone, text_encoder_path=directory / TEXT_DIR, load_text_weights=False)
+    try:
+        missing, unexpected = load_model(model, str(directory / WEIGHTS_FILE), strict=strict)
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f"{directory / WEIGHTS_FILE} does not match the model built from {directory / CONFIG_FILE} "
+            f"and the given backbone {type(backbone).__name__}: {exc}"
+        ) from exc
+    if not strict and (missing or unexpected):
+        print(f"[tempvl] loaded {directory} with {len(missing)} missing and {len(unexpected)} unexpected keys")
+    return model

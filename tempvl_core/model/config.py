@@ -1,0 +1,146 @@
+"""``TemPVLConfig``: every architecture size and objective weight in one typed dataclass."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOSS_NAMES = ("vtc", "mlm", "mr", "tl", "vtm")
+MERGE_SAMPLING = ("random", "hard")
+TL_STRATEGIES = ("tokens", "cls")
+TEXT_POOLING = ("mean", "cls")
+
+
+@dataclass
+class TemPVLConfig:
+    """Architecture and pretraining objectives of a TemPVL model.
+
+    A loss weight of 0 switches that objective off entirely: it is not computed, does not
+    appear in the output of ``TemPVL.forward`` and adds nothing to the graph.
+    """
+
+    name: str = "tiny"
+    # Video side.
+    image_size: int = 64
+    num_frames: int = 8
+    max_frames: int = 32  # temporal position embeddings (frames per clip at most)
+    video_dim: int = 256
+    video_heads: int = 4
+    temporal_layers: int = 1  # 0 = mean pooling of frame features
+    # Text side.
+    text_layers: int | None = 2  # keep the first N layers of the text encoder (None = all)
+    max_text_len: int = 32
+    text_pooling: str = "mean"  # "mean" suits sentence-transformers weights, "cls" suits BERT
+    # Joint space and fusion.
+    embed_dim: int = 256
+    fusion_layers: int = 2
+    fusion_heads: int = 6
+    grounding_layers: int = 1
+    dropout: float = 0.0
+    temperature: float = 0.07  # initial VTC temperature (learnable)
+    # Clip / text merging (MR and TL).
+    merge_clips: int = 3  # K clips merged into one long video
+    merge_frames_per_clip: int | None = None  # subsample each clip to this many frames
+    merge_sampling: str = "random"  # "random" | "hard"
+    tl_strategy: str = "tokens"  # "tokens" (concatenate token sequences) | "cls" (one feature per text)
+    max_merged_frames: int = 96
+    max_merged_text_len: int = 96
+    mlm_prob: float = 0.15
+    qa_num_answers: int = 0  # > 0 builds the QA classifier (see TemPVL.ensure_qa_head)
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0, "vtm": 0.0}
+    )
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the offending field and what it accepts."""
+        unknown = set(self.loss_weights) - set(LOSS_NAMES)
+        if unknown:
+            raise ValueError(f"loss_weights has unknown keys {sorted(unknown)}; expected a subset of {LOSS_NAMES}")
+        for name, weight in self.loss_weights.items():
+            if weight < 0:
+                raise ValueError(f"loss_weights[{name!r}] = {weight} must be >= 0")
+        choices = {
+            "merge_sampling": (self.merge_sampling, MERGE_SAMPLING),
+            "tl_strategy": (self.tl_strategy, TL_STRATEGIES),
+            "text_pooling": (self.text_pooling, TEXT_POOLING),
+        }
+        for key, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"{key}={value!r} is not one of {allowed}")
+        if self.merge_clips < 1:
+            raise ValueError(f"merge_clips={self.merge_clips} must be >= 1")
+        if self.num_frames > self.max_frames:
+            raise ValueError(f"num_frames={self.num_frames} exceeds max_frames={self.max_frames}")
+        if self.temporal_layers < 0 or self.fusion_layers < 1 or self.grounding_layers < 1:
+            raise ValueError("temporal_layers must be >= 0, fusion_layers and grounding_layers >= 1")
+        if self.video_dim % self.video_heads:
+            raise ValueError(f"video_dim={self.video_dim} is not divisible by video_heads={self.video_heads}")
+
+    def weight(self, loss: str) -> float:
+        """Weight of one objective (0 when absent)."""
+        return float(self.loss_weights.get(loss, 0.0))
+
+    @classmethod
+    def tiny(cls, **overrides: Any) -> "TemPVLConfig":
+        """CPU-sized: 64 px frames, 8 frames, 2 text layers, 2 fusion layers."""
+        return cls(**{"name": "tiny", **overrides})
+
+    @classmethod
+    def base(cls, **overrides: Any) -> "TemPVLConfig":
+        """Paper-sized: ViT-B/16 or Swin-T per frame at 224 px, BERT-base text encoder."""
+        values = dict(
+            name="base",
+            image_size=224,
+            num_frames=8,
+            max_frames=64,
+            video_dim=768,
+            video_heads=12,
+            temporal_layers=2,
+            text_layers=None,
+            max_text_len=40,
+            text_pooling="cls",
+            embed_dim=256,
+            fusion_layers=3,
+            fusion_heads=12,
+            grounding_layers=2,
+            dropout=0.1,
+            max_merged_frames=256,
+            max_merged_text_len=128,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "TemPVLConfig":
+        presets = {"tiny": cls.tiny, "base": cls.base}
+        if name not in presets:
+            raise ValueError(f"unknown TemPVL preset {name!r}; expected one of {sorted(presets)}")
+        return presets[name](**overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "<dict>") -> "TemPVLConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"{source}: unknown TemPVLConfig keys {sorted(unknown)}")
+        return cls(**values)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "TemPVLConfig":
+        try:
+            values = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        return cls.from_dict(values, source=str(path))

@@ -1,0 +1,172 @@
+"""Inference paths of TemPVL beyond the dual encoder: re-ranking (VTM), moment
+localization (MR heads), captioning (causal fusion decoder + LM head) and QA.
+
+Written as a mixin of :class:`tempvl_core.model.tempvl.TemPVL`; every method works on
+batches except :meth:`InferenceMixin.localize`, which ranks windows for one query.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tempvl_core import losses
+from tempvl_core.model.heads import ClassifierHead
+from tempvl_core.model.objectives import match_logits
+
+
+class InferenceMixin:
+    """Methods mixed into ``TemPVL`` (they use its encoders and heads)."""
+
+    # ------------------------------------------------------------ re-ranking
+    def fused_match_scores(self, texts, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
+        """Match probability ``[B]`` of each pair (text i, video i) from the VTM head.
+
+        For re-ranking, repeat the query text (or the video) to pair it with each candidate.
+        """
+        ids, mask = self._tokens(texts)
+        frame_feats, _ = self.video_features(frames, frame_mask)
+        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        if ids.shape[0] != frame_feats.shape[0]:
+            raise ValueError(f"fused_match_scores pairs texts and videos: got {ids.shape[0]} and {frame_feats.shape[0]}")
+        logits = match_logits(self, self.text_features(ids, mask), mask, frame_feats, frame_mask)
+        return logits.softmax(-1)[:, 1]
+
+    # ---------------------------------------------------------- localization
+    def moment_logits(self, texts, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Start and end logits over frame positions ``([B, T], [B, T])`` for paired
+        (text i, video i); padded frames get the dtype's minimum."""
+        ids, mask = self._tokens(texts)
+        frame_feats, _ = self.video_features(frames, frame_mask)
+        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        grounded = self.grounding(frame_feats, frame_mask, self.text_features(ids, mask), mask)
+        start, end = self.mr_head(grounded)
+        if frame_mask is not None:
+            fill = torch.finfo(start.dtype).min
+            start, end = start.masked_fill(~frame_mask, fill), end.masked_fill(~frame_mask, fill)
+        return start, end
+
+    @torch.no_grad()
+    def localize(
+        self,
+        text: str,
+        frames: Tensor,
+        top_k: int = 5,
+        frame_mask: Tensor | None = None,
+        max_window: int | None = None,
+    ) -> list[tuple[int, int, float]]:
+        """Ranked windows ``(start_frame, end_frame, score)`` (inclusive frame indices) for one
+        text in one video (``frames`` ``[T,3,H,W]`` or ``[1,T,3,H,W]``).
+
+        ``score(s, e) = p_start(s) * p_end(e)`` with ``s <= e`` (and ``e - s + 1 <=
+        max_window`` when given), softmax over real frames.
+        """
+        if frames.dim() == 4:
+            frames = frames.unsqueeze(0)
+            frame_mask = None if frame_mask is None else frame_mask.unsqueeze(0)
+        start, end = self.moment_logits([text], frames, frame_mask)
+        scores = start[0].float().softmax(-1)[:, None] * end[0].float().softmax(-1)[None, :]
+        t = scores.shape[0]
+        valid = torch.ones(t, t, dtype=torch.bool, device=scores.device).triu()
+        if max_window is not None:
+            valid &= ~torch.ones_like(valid).triu(max_window)
+        if frame_mask is not None:
+            real = frame_mask[0].to(scores.device).bool()
+            valid &= real[:, None] & real[None, :]
+        scores = scores.masked_fill(~valid, -1.0).flatten()
+        k = min(top_k, int(valid.sum()))
+        best = scores.topk(k)
+        return [(int(i) // t, int(i) % t, float(v)) for v, i in zip(best.values, best.indices)]
+
+    # ------------------------------------------------------------ captioning
+    def _decode_step_logits(self, ids: Tensor, frame_feats: Tensor, frame_mask: Tensor | None) -> Tensor:
+        """Causal fusion decoder over token embeddings, cross-attending to frames."""
+        mask = (ids != self.text_encoder.special_ids["pad"]).long()
+        hidden = self.fusion(self.text_encoder.embed_tokens(ids), mask, frame_feats, frame_mask, causal=True)
+        return self.lm_head(hidden)
+
+    def caption_loss(self, texts, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
+        """Teacher-forced next-token loss of the captioning path (``[CLS]`` is the BOS,
+        ``[SEP]`` the EOS); used to finetune on captioning benchmarks."""
+        ids, mask = self._tokens(texts)
+        frame_feats, _ = self.video_features(frames, frame_mask)
+        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        logits = self._decode_step_logits(ids[:, :-1], frame_feats, frame_mask)
+        targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, losses.IGNORE_INDEX)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=losses.IGNORE_INDEX)
+
+    @torch.no_grad()
+    def generate(
+        self, frames: Tensor, max_len: int = 20, num_beams: int = 1, frame_mask: Tensor | None = None
+    ) -> Tensor:
+        """Caption token ids ``[B, <= max_len]`` (greedy when ``num_beams == 1``, beam search
+        otherwise), without the BOS, padded with ``[PAD]`` after ``[SEP]``.
+        Turn them into strings with :meth:`decode_tokens`."""
+        frame_feats, _ = self.video_features(frames, frame_mask)
+        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        rows = [
+            self._beam_search(frame_feats[i : i + 1], None if frame_mask is None else frame_mask[i : i + 1], max_len, num_beams)
+            for i in range(frame_feats.shape[0])
+        ]
+        pad = self.text_encoder.special_ids["pad"]
+        out = torch.full((len(rows), max(1, max(len(r) for r in rows))), pad, dtype=torch.long, device=self.device)
+        for i, row in enumerate(rows):
+            out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        return out
+
+    def _beam_search(self, feats: Tensor, mask: Tensor | None, max_len: int, num_beams: int) -> list[int]:
+        special = self.text_encoder.special_ids
+        bos, eos = special["cls"], special["sep"]
+        beams: list[tuple[list[int], float]] = [([bos], 0.0)]
+        finished: list[tuple[list[int], float]] = []
+        for _ in range(max_len):
+            ids = torch.tensor([b[0] for b in beams], device=self.device)
+            n = ids.shape[0]
+            logp = self._decode_step_logits(
+                ids, feats.expand(n, -1, -1), None if mask is None else mask.expand(n, -1)
+            )[:, -1].float().log_softmax(-1)
+            cand = (logp + torch.tensor([b[1] for b in beams], device=self.device)[:, None]).flatten()
+            top = cand.topk(num_beams)
+            vocab = logp.shape[1]
+            beams = []
+            for score, flat in zip(top.values.tolist(), top.indices.tolist()):
+                seq = ids[flat // vocab].tolist() + [flat % vocab]
+                (finished if flat % vocab == eos else beams).append((seq, score))
+            if not beams or len(finished) >= num_beams:
+                break
+        pool = finished or beams
+        # Length-normalized log-probability so beams do not favour short captions.
+        best = max(pool, key=lambda b: b[1] / max(1, len(b[0]) - 1))
+        return best[0][1:]
+
+    def decode_tokens(self, ids: Tensor) -> list[str]:
+        """Token ids (e.g. from :meth:`generate`) to strings, special tokens removed."""
+        return self.text_encoder.tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)
+
+    # -------------------------------------------------------------------- QA
+    def ensure_qa_head(self, num_answers: int) -> ClassifierHead:
+        """Create (or replace, if the size differs) the answer classifier. Call it before
+        building the optimizer so its parameters are trained; the size is stored in the
+        config so checkpoints rebuild it."""
+        if num_answers < 1:
+            raise ValueError(f"num_answers must be >= 1, got {num_answers}")
+        if self.qa_head is None or self.qa_head.num_classes != num_answers:
+            self.qa_head = ClassifierHead(self.text_encoder.hidden_size, num_answers).to(self.device)
+            self.config.qa_num_answers = num_answers
+        return self.qa_head
+
+    def answer_logits(
+        self, questions, frames: Tensor, num_answers: int | None = None, frame_mask: Tensor | None = None
+    ) -> Tensor:
+        """Logits ``[B, num_answers]`` over the answer vocabulary from the fused CLS token of
+        (question i, video i)."""
+        if num_answers is not None:
+            self.ensure_qa_head(num_answers)
+        if self.qa_head is None:
+            raise ValueError("no QA head: pass num_answers or call ensure_qa_head(num_answers) first")
+        ids, mask = self._tokens(questions)
+        frame_feats, _ = self.video_features(frames, frame_mask)
+        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        fused = self.fusion(self.text_features(ids, mask), mask, frame_feats, frame_mask)
+        return self.qa_head(fused[:, 0])

@@ -1,0 +1,212 @@
+"""The TemPVL model: dual encoders, fusion and grounding encoders, pretraining forward.
+
+Inference paths beyond the dual encoder (re-ranking, localization, captioning, QA) live in
+:mod:`tempvl_core.model.inference`; the per-objective computations in
+:mod:`tempvl_core.model.objectives`; save/load in :mod:`tempvl_core.model.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tempvl_core import losses
+from tempvl_core.model import objectives
+from tempvl_core.model.checkpoint import load_pretrained, save_pretrained
+from tempvl_core.model.config import TemPVLConfig
+from tempvl_core.model.fusion import FusionEncoder, GroundingEncoder
+from tempvl_core.model.heads import ClassifierHead, LMHead, SpanHead
+from tempvl_core.model.inference import InferenceMixin
+from tempvl_core.model.text_encoder import TextEncoder, default_text_encoder_path, mean_pool
+from tempvl_core.model.video_encoder import VideoEncoder
+
+TextInput = list[str] | dict[str, Tensor]
+
+
+class TemPVL(InferenceMixin, nn.Module):
+    """Temporal Perceiving Video-Language model.
+
+    Args:
+        config: sizes and objective weights (``TemPVLConfig.tiny()`` / ``.base()``).
+        backbone: per-frame image model (``[N,3,H,W] -> [N,C]``, attribute ``num_features``).
+        text_encoder_path: local BERT-family folder; ``None`` = the packaged MiniLM.
+        load_text_weights: ``False`` builds the text encoder from its config only (used by
+            :meth:`from_pretrained`, whose checkpoint holds every weight).
+
+    Frames are float tensors ``[B, T, 3, H, W]`` already normalized the way the backbone
+    expects; ``frame_mask`` ``[B, T]`` (True = real frame) marks padding.
+    """
+
+    def __init__(
+        self,
+        config: TemPVLConfig,
+        backbone: nn.Module,
+        text_encoder_path: str | Path | None = None,
+        load_text_weights: bool = True,
+    ):
+        super().__init__()
+        config.validate()
+        self.config = config
+        path = Path(text_encoder_path) if text_encoder_path is not None else default_text_encoder_path()
+        self.text_encoder = TextEncoder(path, num_layers=config.text_layers, load_weights=load_text_weights)
+        hidden = self.text_encoder.hidden_size
+        if hidden % config.fusion_heads:
+            raise ValueError(f"text hidden size {hidden} is not divisible by fusion_heads={config.fusion_heads}")
+        self.video_encoder = VideoEncoder(
+            backbone, config.video_dim, config.max_frames, config.temporal_layers, config.video_heads, config.dropout
+        )
+        self.video_proj = nn.Linear(config.video_dim, config.embed_dim)
+        self.text_proj = nn.Linear(hidden, config.embed_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.temperature)))
+        self.fusion = FusionEncoder(hidden, config.video_dim, config.fusion_layers, config.fusion_heads, config.dropout)
+        self.grounding = GroundingEncoder(
+            config.video_dim, hidden, config.grounding_layers, config.video_heads, config.max_merged_frames, config.dropout
+        )
+        self.mr_head = SpanHead(config.video_dim)
+        self.tl_span_head = SpanHead(hidden)
+        self.tl_cls_head = ClassifierHead(hidden, 1)
+        self.vtm_head = ClassifierHead(hidden, 2)
+        self.lm_head = LMHead(hidden, self.text_encoder.word_embeddings)
+        self.qa_head: ClassifierHead | None = None
+        if config.qa_num_answers > 0:
+            self.qa_head = ClassifierHead(hidden, config.qa_num_answers)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def device(self) -> torch.device:
+        return self.logit_scale.device
+
+    def tokenize(self, texts: list[str], max_len: int | None = None) -> dict[str, Tensor]:
+        """Tokenize on the model's device (``max_len`` defaults to ``config.max_text_len``)."""
+        tokens = self.text_encoder.tokenize(texts, max_len or self.config.max_text_len)
+        return {k: v.to(self.device) for k, v in tokens.items()}
+
+    def _tokens(self, texts: TextInput) -> tuple[Tensor, Tensor]:
+        if isinstance(texts, str):
+            raise TypeError("expected a list of texts or a tokenized dict, got a single str: wrap it in a list")
+        if isinstance(texts, dict):
+            ids = texts["input_ids"].to(self.device)
+            mask = texts.get("attention_mask")
+            mask = torch.ones_like(ids) if mask is None else mask.to(self.device)
+            return ids, mask
+        tokens = self.tokenize(list(texts))
+        return tokens["input_ids"], tokens["attention_mask"]
+
+    def _frames(self, frames: Tensor, frame_mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        frames = frames.to(self.device, dtype=self.logit_scale.dtype)
+        if frame_mask is not None:
+            frame_mask = frame_mask.to(self.device).bool()
+        return frames, frame_mask
+
+    def text_features(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Text encoder token features ``[B, L, hidden]``."""
+        return self.text_encoder(input_ids, attention_mask)
+
+    def pool_text(self, features: Tensor, attention_mask: Tensor) -> Tensor:
+        if self.config.text_pooling == "cls":
+            return features[:, 0]
+        return mean_pool(features, attention_mask)
+
+    # ------------------------------------------------------------ dual encoder
+    def video_features(self, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Per-frame features ``[B, T, video_dim]`` and clip features ``[B, video_dim]``."""
+        frames, frame_mask = self._frames(frames, frame_mask)
+        return self.video_encoder(frames, frame_mask)
+
+    def video_frame_features(self, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
+        """Temporally contextualized per-frame features ``[B, T, video_dim]`` (zeros-free
+        only where ``frame_mask`` is True). Used for action localization."""
+        return self.video_features(frames, frame_mask)[0]
+
+    frame_features = video_frame_features
+
+    def encode_video(self, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
+        """L2-normalized clip embeddings ``[B, embed_dim]`` in the joint space."""
+        return F.normalize(self.video_proj(self.video_features(frames, frame_mask)[1]), dim=-1)
+
+    def encode_text(self, texts: TextInput) -> Tensor:
+        """L2-normalized text embeddings ``[B, embed_dim]`` from strings or a tokenized dict."""
+        ids, mask = self._tokens(texts)
+        return self._embed_text(self.text_features(ids, mask), mask)
+
+    def _embed_text(self, features: Tensor, mask: Tensor) -> Tensor:
+        return F.normalize(self.text_proj(self.pool_text(features, mask)), dim=-1)
+
+    def similarity(self, text_emb: Tensor, video_emb: Tensor) -> Tensor:
+        """``[Nt, Nv]`` scores: cosine similarity times the learned logit scale
+        (``exp(logit_scale)``, clamped at 100). Monotone in cosine, so rankings equal plain
+        cosine rankings; the scale only matters for softmax-based uses."""
+        scale = self.logit_scale.exp().clamp(max=100.0)
+        return scale * text_emb.to(video_emb.dtype) @ video_emb.t()
+
+    def vtc_loss(self, video_emb: Tensor, text_emb: Tensor) -> Tensor:
+        """Symmetric InfoNCE with the learnable temperature, negatives from all ranks."""
+        return losses.vtc_loss(video_emb, text_emb, self.logit_scale)
+
+    # -------------------------------------------------------------- pretraining
+    def forward(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """Compute every enabled pretraining objective.
+
+        ``batch``: ``frames`` ``[B,T,3,H,W]``, optional ``frame_mask`` ``[B,T]``, and either
+        ``texts`` (list of str) or ``input_ids`` / ``attention_mask``. ``generator`` makes
+        masking and merge sampling reproducible.
+
+        Returns ``loss_<name>`` (already multiplied by its weight) for each objective whose
+        weight is > 0, and ``loss`` (their sum).
+        """
+        if "frames" not in batch:
+            raise KeyError("batch lacks 'frames' ([B, T, 3, H, W])")
+        texts = batch.get("texts")
+        if texts is None:
+            if "input_ids" not in batch:
+                raise KeyError("batch needs 'texts' (list of str) or 'input_ids'/'attention_mask'")
+            texts = {"input_ids": batch["input_ids"], "attention_mask": batch.get("attention_mask")}
+        ids, mask = self._tokens(texts)
+        frame_feats, clip_feats = self.video_features(batch["frames"], batch.get("frame_mask"))
+        frame_mask = batch.get("frame_mask")
+        frame_mask = frame_mask.to(self.device).bool() if frame_mask is not None else None
+        if ids.shape[0] != frame_feats.shape[0]:
+            raise ValueError(f"batch has {frame_feats.shape[0]} videos but {ids.shape[0]} texts")
+        state = objectives.BatchState(
+            input_ids=ids,
+            attention_mask=mask,
+            text_feats=self.text_features(ids, mask),
+            frame_feats=frame_feats,
+            frame_mask=frame_mask,
+            video_emb=F.normalize(self.video_proj(clip_feats), dim=-1),
+            generator=generator,
+        )
+        state.text_emb = self._embed_text(state.text_feats, mask)
+        computers = {
+            "vtc": lambda: self.vtc_loss(state.video_emb, state.text_emb),
+            "mlm": lambda: objectives.mlm_loss(self, state),
+            "mr": lambda: objectives.mr_loss(self, state),
+            "tl": lambda: objectives.tl_loss(self, state),
+            "vtm": lambda: objectives.vtm_loss(self, state),
+        }
+        out: dict[str, Tensor] = {}
+        for name, compute in computers.items():
+            weight = self.config.weight(name)
+            if weight > 0:
+                out[f"loss_{name}"] = weight * compute()
+        if not out:
+            raise ValueError("every loss weight is 0: enable at least one objective in config.loss_weights")
+        out["loss"] = torch.stack(list(out.values())).sum()
+        return out
+
+    # -------------------------------------------------------------- save / load
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and ``text_encoder/`` (config and
+        tokenizer) to ``directory``. No pickle anywhere."""
+        return save_pretrained(self, Path(directory))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, backbone: nn.Module, strict: bool = True) -> "TemPVL":
+        """Rebuild a model saved by :meth:`save_pretrained`; ``backbone`` must have the same
+        architecture as the saved one (its weights are overwritten by the checkpoint)."""
+        return load_pretrained(cls, Path(directory), backbone, strict=strict)

@@ -1,0 +1,86 @@
+"""Video encoder: a per-frame image backbone followed by temporal transformer layers.
+
+The backbone is an object (never a name): any ``nn.Module`` mapping images ``[N, 3, H, W]``
+to features ``[N, C]`` with an int attribute ``num_features``. The built-in ones (timm ViT,
+Swin, a tiny CNN) live in the backbone plugins.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from tempvl_core.model.layers import TransformerStack
+
+
+def check_backbone(backbone: nn.Module) -> int:
+    """Return ``backbone.num_features`` or raise an actionable error."""
+    num = getattr(backbone, "num_features", None)
+    if not isinstance(num, int) or num <= 0:
+        raise TypeError(
+            f"backbone {type(backbone).__name__} must have a positive int attribute `num_features` "
+            f"(got {num!r}); wrap it so it maps images [N,3,H,W] to features [N,num_features]"
+        )
+    return num
+
+
+class VideoEncoder(nn.Module):
+    """Per-frame backbone + temporal position embeddings + temporal transformer.
+
+    ``temporal_layers=0`` skips the transformer: the clip embedding is then the mean of the
+    (position-free) frame features. Padded frames (``frame_mask`` False) never reach the
+    backbone and never influence real frames.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        dim: int,
+        max_frames: int,
+        temporal_layers: int = 1,
+        num_heads: int = 4,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.backbone = backbone
+        self.proj = nn.Linear(check_backbone(backbone), dim)
+        self.dim = dim
+        self.max_frames = max_frames
+        self.temporal_layers = temporal_layers
+        self.temporal = None
+        if temporal_layers > 0:
+            self.pos_embed = nn.Parameter(torch.zeros(1, max_frames, dim))
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+            self.temporal = TransformerStack(dim, temporal_layers, num_heads, dropout=dropout)
+
+    def frame_features(self, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
+        """Backbone features of each real frame, projected: ``[B, T, dim]`` (zeros at padding)."""
+        if frames.dim() != 5 or frames.shape[2] != 3:
+            raise ValueError(f"frames must be [B, T, 3, H, W], got {tuple(frames.shape)}")
+        b, t = frames.shape[:2]
+        if t > self.max_frames:
+            raise ValueError(f"{t} frames per clip but the model was built for at most {self.max_frames}")
+        flat = frames.flatten(0, 1)
+        out = flat.new_zeros(b * t, self.dim)
+        if frame_mask is None:
+            out = self.proj(self.backbone(flat))
+        else:
+            keep = frame_mask.reshape(-1).bool()
+            if keep.any():
+                out = out.index_put((keep.nonzero(as_tuple=True)[0],), self.proj(self.backbone(flat[keep])))
+        return out.view(b, t, self.dim)
+
+    def forward(self, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Return per-frame features ``[B, T, dim]`` and a clip feature ``[B, dim]``."""
+        feats = self.frame_features(frames, frame_mask)
+        if self.temporal is not None:
+            feats = self.temporal(feats + self.pos_embed[:, : feats.shape[1]], padding_mask=frame_mask)
+        return feats, masked_mean(feats, frame_mask)
+
+
+def masked_mean(features: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean over the sequence axis counting only positions where ``mask`` is True."""
+    if mask is None:
+        return features.mean(1)
+    m = mask.unsqueeze(-1).to(features.dtype)
+    return (features * m).sum(1) / m.sum(1).clamp(min=1.0)
