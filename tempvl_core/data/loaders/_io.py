@@ -7,6 +7,7 @@ with its name, the line or key, and the expected shape, never as a traceback fro
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -32,15 +33,21 @@ def read_text(path: Path, what: str) -> str:
         raise AnnotationError(path, f"byte {exc.start}", "UTF-8 text", exc.reason) from None
 
 
+def physical_lines(text: str) -> list[str]:
+    """Lines split on ``\n`` only, ``\r`` endings removed, no phantom line after a final newline.
+
+    ``str.splitlines`` is avoided on purpose: it also splits on form feeds, ``\x1c``-``\x1e``
+    and U+2028, which occur inside real captions.
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def read_lines(path: Path, what: str) -> list[tuple[int, str]]:
     """Non-empty lines as ``(1-based line number, text)``; CRLF and a missing final newline are fine."""
-    text = read_text(path, what)
-    out = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.rstrip("\r")
-        if line.strip():
-            out.append((number, line))
-    return out
+    return [(n, line) for n, line in enumerate(physical_lines(read_text(path, what)), start=1) if line.strip()]
 
 
 def read_name_list(path: Path, what: str) -> list[str]:
@@ -77,7 +84,7 @@ def read_csv_rows(
     The line number is the physical line where the row starts (quoted fields may span lines).
     """
     text = read_text(path, what)
-    reader = csv.DictReader(text.splitlines(keepends=True), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = reader.fieldnames or []
     missing = [name for name in required if name not in header]
     if missing:
@@ -156,3 +163,9 @@ def clip_window(start: float, end: float, duration: float | None) -> tuple[tuple
     if start >= end:
         return None, clipped
     return (start, end), clipped
+
+
+def question_type(question: str) -> str | None:
+    """The question's first word (what/who/how/when/where): the breakdown MSVD-QA and MSRVTT-QA report."""
+    words = question.split()
+    return words[0].lower().rstrip("?,") if words else None
