@@ -3,6 +3,12 @@
 One implementation per family, shared by the plugins, the ``score`` command and the tests.
 """
 
+from tempvl_bench.metrics.moment import (
+    MomentPrediction,
+    MomentQuery,
+    moment_metrics_single,
+    qvhighlights_metrics,
+)
 from tempvl_bench.metrics.names import FAMILY_NAMES, format_threshold, metric_direction
 from tempvl_bench.metrics.retrieval import (
     multi_caption_retrieval_metrics,
@@ -15,6 +21,10 @@ __all__ = [
     "FAMILY_NAMES",
     "format_threshold",
     "metric_direction",
+    "MomentPrediction",
+    "MomentQuery",
+    "moment_metrics_single",
+    "qvhighlights_metrics",
     "multi_caption_retrieval_metrics",
     "paragraph_retrieval_metrics",
     "retrieval_metrics",
