@@ -31,12 +31,12 @@ DEMO_DATASETS: tuple[str, ...] = (
 # dataset folder -> (module, function); the function takes (folder, seed).
 _GENERATORS: dict[str, tuple[str, str]] = {
     "didemo": ("didemo", "generate_didemo"),
-    "msrvtt": ("captions", "generate_msrvtt"),
-    "msvd": ("captions", "generate_msvd"),
-    "lsmdc": ("captions", "generate_lsmdc"),
-    "charades-sta": ("grounding", "generate_charades_sta"),
-    "anet-captions": ("grounding", "generate_anet_captions"),
-    "qvhighlights": ("grounding", "generate_qvhighlights"),
+    "msrvtt": ("msrvtt", "generate_msrvtt"),
+    "msvd": ("msvd", "generate_msvd"),
+    "lsmdc": ("lsmdc", "generate_lsmdc"),
+    "charades-sta": ("charades", "generate_charades_sta"),
+    "anet-captions": ("anet_captions", "generate_anet_captions"),
+    "qvhighlights": ("qvhighlights", "generate_qvhighlights"),
     "thumos14": ("detection", "generate_thumos14"),
     "activitynet": ("detection", "generate_activitynet"),
     "webvid": ("pretrain", "generate_webvid"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,12 +181,19 @@ def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}")
 
 
+@lru_cache(maxsize=8)
+def _pixel_centres(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    yy.flags.writeable = xx.flags.writeable = False
+    return yy, xx
+
+
 def render_frame(scene: Scene, t: float) -> np.ndarray:
     """One RGB frame (H, W, 3) uint8 at time ``t``; later objects are drawn on top."""
     h, w = scene.height, scene.width
     frame = np.empty((h, w, 3), np.uint8)
     frame[:] = BACKGROUNDS[scene.background]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) + 0.5
+    yy, xx = _pixel_centres(h, w)
     unit = min(h, w)
     for i, obj in enumerate(scene.objects):
         st = object_state(scene, i, t)

@@ -8,6 +8,7 @@ caption is true of the pixels.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -163,3 +164,29 @@ def with_article(phrase: str) -> str:
 
 def count_word(n: int) -> str:
     return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
+
+
+def random_spans(
+    rng: random.Random,
+    duration_s: float,
+    n: int,
+    *,
+    min_len: float,
+    max_len: float,
+    grid: float = 0.5,
+) -> list[tuple[float, float]]:
+    """``n`` disjoint spans in time order, each inside its own ``duration_s / n`` slot, with
+    ends on a ``grid``-second grid (so that they fall on frame times)."""
+    slot = duration_s / n
+    if min_len > slot:
+        raise ValueError(f"{n} spans of at least {min_len}s do not fit in {duration_s}s")
+    spans = []
+    for k in range(n):
+        length = rng.uniform(min_len, min(max_len, slot))
+        start = k * slot + rng.uniform(0, slot - length)
+        s = math.ceil(start / grid) * grid
+        e = math.floor((start + length) / grid) * grid
+        if e <= s:
+            e = s + grid
+        spans.append((round(s, 3), round(min(e, (k + 1) * slot, duration_s), 3)))
+    return spans
