@@ -28,3 +28,20 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def parse_once():
+    """``parse_once(reader, *args)``: the reader's result, computed once per session per arguments.
+
+    Real files are large enough that re-parsing them in every test would dominate the run time.
+    """
+    cache: dict[tuple, object] = {}
+
+    def _parse(reader, *args):
+        key = (reader.__module__, reader.__qualname__, *map(str, args))
+        if key not in cache:
+            cache[key] = reader(*args)
+        return cache[key]
+
+    return _parse

@@ -20,12 +20,12 @@ from tempvl_core.data.loaders.thumos14 import (
 
 
 @pytest.fixture(scope="module")
-def thumos(realdata: Path):
+def thumos(realdata: Path, parse_once):
     d = realdata / "thumos14"
     return {
         split: (
-            read_thumos14_txt(d / f"annotations_{split}", split),
-            read_thumos14_actionformer(d / "actionformer/thumos14.json", split),
+            parse_once(read_thumos14_txt, d / f"annotations_{split}", split),
+            parse_once(read_thumos14_actionformer, d / "actionformer/thumos14.json", split),
         )
         for split in ("val", "test")
     }

@@ -19,24 +19,24 @@ TRAILING_DOT = "86091119@N00_8027493026_992e5e1068."
 
 
 @pytest.fixture(scope="module")
-def real_val(realdata: Path):
+def real_val(realdata: Path, parse_once):
     d = realdata / "didemo"
     return (
-        read_didemo_retrieval(d / "val_data.json", d / "ce_splits/val_list.txt", "val"),
-        read_didemo_moments(d / "val_data.json"),
+        parse_once(read_didemo_retrieval, d / "val_data.json", d / "ce_splits/val_list.txt", "val"),
+        parse_once(read_didemo_moments, d / "val_data.json"),
     )
 
 
 @pytest.mark.parametrize(
     "split,annotations,videos,listed", [("val", 4180, 1094, 1065), ("test", 4021, 1037, 1004)]
 )
-def test_real_counts(realdata: Path, split: str, annotations: int, videos: int, listed: int) -> None:
+def test_real_counts(realdata: Path, parse_once, split: str, annotations: int, videos: int, listed: int) -> None:
     d = realdata / "didemo"
-    moments = read_didemo_moments(d / f"{split}_data.json")
+    moments = parse_once(read_didemo_moments, d / f"{split}_data.json")
     assert len(moments) == annotations
     assert len({q.video_id for q in moments.records}) == videos
     assert moments.stats == {"clipped": 0, "dropped": 0}
-    retrieval = read_didemo_retrieval(d / f"{split}_data.json", d / f"ce_splits/{split}_list.txt", split)
+    retrieval = parse_once(read_didemo_retrieval, d / f"{split}_data.json", d / f"ce_splits/{split}_list.txt", split)
     # Every list entry has annotations; the videos left out of the CE list are counted.
     assert len(retrieval) == listed
     assert retrieval.stats == {"missing": 0, "annotated_not_listed": videos - listed}

@@ -75,9 +75,9 @@ def test_charades_csv_errors(write) -> None:
     "name,videos,sentences,clipped,dropped",
     [("train", 10009, 37421, 261, 4), ("val", 4917, 17505, 134, 0), ("test", 4885, 17031, 111, 0)],
 )
-def test_anet_captions_real(realdata: Path, name, videos, sentences, clipped, dropped) -> None:
+def test_anet_captions_real(realdata: Path, parse_once, name, videos, sentences, clipped, dropped) -> None:
     path = realdata / f"anet-captions/{name}.json"  # 2D-TAN names: val = val_1, test = val_2
-    moments = read_anet_captions_moments(path)
+    moments = parse_once(read_anet_captions_moments, path)
     assert len(moments) == sentences - dropped
     assert moments.stats == {"clipped": clipped, "dropped": dropped}
     assert len({q.video_id for q in moments.records}) == videos
@@ -146,8 +146,8 @@ def test_tacos_frames_to_seconds(write) -> None:
 
 
 @pytest.mark.parametrize("name,count,gt", [("train", 7218, True), ("val", 1550, True), ("test", 1542, False)])
-def test_qvhighlights_real(realdata: Path, name: str, count: int, gt: bool) -> None:
-    result = read_qvhighlights(realdata / f"qvhighlights/highlight_{name}_release.jsonl")
+def test_qvhighlights_real(realdata: Path, parse_once, name: str, count: int, gt: bool) -> None:
+    result = parse_once(read_qvhighlights, realdata / f"qvhighlights/highlight_{name}_release.jsonl")
     assert len(result) == count
     assert result.stats == {"clipped": 0, "dropped": 0, "without_gt": 0 if gt else count}
     if gt:
@@ -158,8 +158,8 @@ def test_qvhighlights_real(realdata: Path, name: str, count: int, gt: bool) -> N
         assert all(q.windows == () and q.saliency_scores is None for q in result.records)
 
 
-def test_qvhighlights_test_with_gt_matches_release(realdata: Path) -> None:
-    released = read_qvhighlights(realdata / "qvhighlights/highlight_test_release.jsonl").records
+def test_qvhighlights_test_with_gt_matches_release(realdata: Path, parse_once) -> None:
+    released = parse_once(read_qvhighlights, realdata / "qvhighlights/highlight_test_release.jsonl").records
     with_gt = read_qvhighlights(realdata / "qvhighlights/highlight_test_with_gt.jsonl").records
     assert [q.query_id for q in released] == [q.query_id for q in with_gt]
     assert all(q.windows for q in with_gt)
