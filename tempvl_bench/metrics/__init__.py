@@ -3,6 +3,7 @@
 One implementation per family, shared by the plugins, the ``score`` command and the tests.
 """
 
+from tempvl_bench.metrics.captioning import CaptionScorer, caption_metrics
 from tempvl_bench.metrics.moment import (
     MomentPrediction,
     MomentQuery,
@@ -10,6 +11,7 @@ from tempvl_bench.metrics.moment import (
     qvhighlights_metrics,
 )
 from tempvl_bench.metrics.names import FAMILY_NAMES, format_threshold, metric_direction
+from tempvl_bench.metrics.qa import QAItem, qa_metrics
 from tempvl_bench.metrics.retrieval import (
     multi_caption_retrieval_metrics,
     paragraph_retrieval_metrics,
@@ -18,6 +20,10 @@ from tempvl_bench.metrics.retrieval import (
 from tempvl_bench.metrics.tal import TAL_PROTOCOLS, SegmentTable, tal_metrics
 
 __all__ = [
+    "CaptionScorer",
+    "caption_metrics",
+    "QAItem",
+    "qa_metrics",
     "FAMILY_NAMES",
     "format_threshold",
     "metric_direction",

@@ -1,0 +1,114 @@
+"""Video captioning metrics through the ``pycocoevalcap`` package (coco-caption's code).
+
+Pipeline as coco-caption: PTB tokenizer (Java) on references and candidates, then BLEU-1..4,
+METEOR (jar, ``-l en -norm``), ROUGE-L and CIDEr (CIDEr-D). Scores are on pycocoevalcap's
+scale. CIDEr's document frequencies come from the references of the videos scored together,
+so a video's score depends on the set; METEOR's corpus score is the jar's aggregate, not the
+mean of per-video scores; BLEU is corpus-level.
+
+METEOR starts a JVM that loads paraphrase tables (about 20 s on a busy 2-core machine), so one
+process-wide scorer is started lazily and reused by every call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from typing import Hashable, Mapping, Sequence
+
+CAPTION_METRIC_NAMES: tuple[str, ...] = (
+    "cap/BLEU@1", "cap/BLEU@2", "cap/BLEU@3", "cap/BLEU@4",
+    "cap/METEOR", "cap/ROUGE-L", "cap/CIDEr",
+)
+
+
+class CaptionScorer:
+    """Owns the pycocoevalcap scorers; the METEOR subprocess starts on first use."""
+
+    def __init__(self) -> None:
+        self._meteor = None
+        self._lock = threading.Lock()
+
+    def meteor(self):
+        """The shared ``pycocoevalcap`` METEOR scorer (needs ``java`` on PATH)."""
+        with self._lock:
+            if self._meteor is None:
+                from pycocoevalcap.meteor.meteor import Meteor
+
+                self._meteor = Meteor()
+            return self._meteor
+
+    def close(self) -> None:
+        """Stop the METEOR subprocess (a later call starts a new one)."""
+        with self._lock:
+            meteor, self._meteor = self._meteor, None
+        if meteor is not None:
+            meteor.meteor_p.stdin.close()
+            meteor.meteor_p.kill()
+            meteor.meteor_p.wait()
+
+    def score(self, predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]]
+              ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]]]:
+        """Corpus scores and per-video scores, keyed by the canonical ``cap/*`` names."""
+        from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
+        from pycocoevalcap.rouge.rouge import Rouge
+        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+        videos = _validate(predictions, references)
+        tokenizer = PTBTokenizer()
+        gts = tokenizer.tokenize({v: [{"caption": c} for c in references[v]] for v in videos})
+        res = tokenizer.tokenize({v: [{"caption": predictions[v]}] for v in videos})
+        res = {v: res[v] for v in gts}  # same key order: per-video lists follow gts order
+        corpus: dict[str, float] = {}
+        per_video_lists: dict[str, list[float]] = {}
+        bleu, bleu_each = Bleu(4).compute_score(gts, res, verbose=0)
+        for n in range(4):
+            corpus[f"cap/BLEU@{n + 1}"] = float(bleu[n])
+            per_video_lists[f"cap/BLEU@{n + 1}"] = list(bleu_each[n])
+        for name, scorer in (("cap/METEOR", self.meteor()), ("cap/ROUGE-L", Rouge()), ("cap/CIDEr", Cider())):
+            value, each = scorer.compute_score(gts, res)
+            corpus[name] = float(value)
+            per_video_lists[name] = list(each)
+        keys = list(gts)
+        per_video = {v: {name: float(per_video_lists[name][i]) for name in CAPTION_METRIC_NAMES}
+                     for i, v in enumerate(keys)}
+        return {name: corpus[name] for name in CAPTION_METRIC_NAMES}, per_video
+
+
+def _validate(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]]) -> list:
+    missing = [v for v in references if v not in predictions]
+    unknown = [v for v in predictions if v not in references]
+    if missing or unknown:
+        raise ValueError(f"captions must cover the same videos as the references: {len(missing)} without "
+                         f"prediction {missing[:5]}, {len(unknown)} unknown {unknown[:5]}")
+    if not references:
+        raise ValueError("no videos to score")
+    for video, caption in predictions.items():
+        if not isinstance(caption, str):
+            raise ValueError(f"video {video!r}: predicted caption must be a string, got {type(caption).__name__}")
+    for video, refs in references.items():
+        if isinstance(refs, str) or not refs or not all(isinstance(r, str) for r in refs):
+            raise ValueError(f"video {video!r}: references must be a non-empty list of strings")
+    return list(references)
+
+
+_DEFAULT: CaptionScorer | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_scorer() -> CaptionScorer:
+    """The process-wide scorer (closed at exit)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = CaptionScorer()
+            atexit.register(_DEFAULT.close)
+        return _DEFAULT
+
+
+def caption_metrics(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]],
+                    scorer: CaptionScorer | None = None
+                    ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]]]:
+    """(corpus scores, per-video scores) for one caption per video against its reference list."""
+    return (scorer or default_scorer()).score(predictions, references)
