@@ -62,6 +62,21 @@ MOTIONS: dict[str, Motion] = {
     )
 }
 
+#: ActivityNet-style label of each motion (human words, as in "Discus throw").
+ACTIVITY_LABELS: dict[str, str] = {
+    "move_left": "Moving left", "move_right": "Moving right", "move_up": "Moving up",
+    "move_down": "Moving down", "grow": "Growing", "shrink": "Shrinking", "spin": "Spinning",
+    "blink": "Blinking", "appear": "Appearing", "disappear": "Disappearing",
+}  # fmt: skip
+
+#: Parent node of each motion in the ActivityNet-style taxonomy.
+ACTIVITY_PARENTS: dict[str, str] = {
+    "move_left": "Moving", "move_right": "Moving", "move_up": "Moving", "move_down": "Moving",
+    "grow": "Changing size", "shrink": "Changing size", "spin": "Turning",
+    "blink": "Changing visibility", "appear": "Changing visibility",
+    "disappear": "Changing visibility",
+}  # fmt: skip
+
 #: Motions that displace the object, and the unit direction (dx, dy) in image coordinates.
 MOVE_DIRECTIONS: dict[str, tuple[float, float]] = {
     "move_left": (-1.0, 0.0),
