@@ -141,10 +141,12 @@ class Trainer:
     def _train_step(self, batches: Iterator[Any]) -> tuple[dict[str, torch.Tensor], int]:
         accum = self.config.grad_accum_steps
         sums: dict[str, torch.Tensor] = {}
-        clips = 0
+        clips = skipped = 0
         for micro in range(accum):
             batch = move_to_device(next(batches), self.device)
             clips += clips_in(batch)
+            if isinstance(batch, dict):
+                skipped += int(batch.pop("skipped", 0))
             last = micro == accum - 1
             sync = contextlib.nullcontext() if last or not self.ctx.is_distributed else self.train_model.no_sync()
             with sync:
@@ -160,12 +162,15 @@ class Trainer:
         if self.config.clip_grad_norm is not None:
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
             sums["grad_norm"] = grad_norm.detach().float() * accum
+        self.step_lr = self.optimizer.param_groups[0]["lr"]  # the rate this step used (logged)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.state.step += 1
-        return {k: v / accum for k, v in sums.items()}, clips
+        means = {k: v / accum for k, v in sums.items()}
+        means["skipped"] = torch.tensor(float(skipped))
+        return means, clips
 
     # ---- the loop ---------------------------------------------------------------------------
 
@@ -203,9 +208,11 @@ class Trainer:
                     elapsed = max(time.perf_counter() - window_start, 1e-9)
                     record = self._log(window, clips_per_s=window_clips / elapsed)
                     bar.set_postfix(loss=f"{record['loss']:.4f}", clips_per_s=f"{record['clips_per_s']:.1f}")
-                    window, window_clips, window_start = {}, 0, time.perf_counter()
+                    window, window_clips = {}, 0
                 if step % self.config.checkpoint_every == 0 or step == end:
                     last_saved = self.save()
+                if not window:  # a new logging window starts after any checkpoint write
+                    window_start = time.perf_counter()
         finally:
             batches.close()
             bar.close()
@@ -222,11 +229,16 @@ class Trainer:
 
     def _log(self, window: dict[str, list[torch.Tensor]], *, clips_per_s: float) -> dict[str, Any]:
         local = {k: float(torch.stack(v).mean()) for k, v in window.items()}
+        local["skipped"] = float(sum(float(v) for v in window.get("skipped", [])))
         values = reduce_mean(local, self.ctx, device=self.device if self.device.type == "cuda" else "cpu")
+        # Samples that failed to decode in this window, summed over ranks (reduce_mean averaged them).
+        skipped = round(values.pop("skipped") * self.ctx.world_size)
         record: dict[str, Any] = {"step": self.state.step, "epoch": self.state.epoch,
-                                  "lr": self.scheduler.get_last_lr()[0]}
+                                  "lr": self.step_lr}
         record.update({k: values[k] for k in sorted(values)})
         record["clips_per_s"] = clips_per_s
+        if skipped:
+            record["skipped_samples"] = skipped
         if not math.isfinite(record.get("loss", 0.0)):
             self._echo(f"warning: non-finite loss at step {self.state.step}")
         if self.ctx.is_main:

@@ -89,3 +89,51 @@ def ddp_worker(rank: int, world_size: int, port: int, output_dir: str, config_kw
         trainer.fit()
     finally:
         shutdown(ctx)
+
+
+class TinyBackbone(nn.Module):
+    """Per-frame CNN ``[N,3,H,W] -> [N,24]`` standing in for a ViT backbone."""
+
+    num_features = 24
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 12, 3, stride=2, padding=1), nn.GELU(),
+                                 nn.Conv2d(12, 24, 3, stride=2, padding=1), nn.GELU(),
+                                 nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+COLORS = ("red", "blue", "green", "yellow")
+MOTIONS = ("moves left", "moves right", "spins", "grows")
+
+
+class SyntheticPretrainClips(Dataset):
+    """Decoded-clip items in the shape ``PretrainClipDataset`` yields, without any files.
+
+    The clip's colour channel and the caption's colour word agree, so VTC has a signal; noise is
+    drawn at load time so per-sample seeding matters.
+    """
+
+    def __init__(self, n: int = 8, frames: int = 2, size: int = 32) -> None:
+        self.n, self.frames, self.size = n, frames, size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> dict:
+        clip = 0.3 * torch.randn(self.frames, 3, self.size, self.size)
+        clip[:, index % 3] += 1.0
+        mask = torch.ones(self.frames, dtype=torch.bool)
+        if index % 4 == 3:  # an image-like sample: one real frame, the rest padding
+            clip[1:] = 0
+            mask[1:] = False
+        return {"frames": clip, "frame_mask": mask,
+                "text": f"a {COLORS[index % 4]} square {MOTIONS[(index // 4) % 4]}"}
+
+
+TINY_TEMPVL = {"video_dim": 32, "video_heads": 2, "embed_dim": 16, "fusion_layers": 1, "text_layers": 1,
+               "max_text_len": 12, "temporal_layers": 1, "grounding_layers": 1, "max_merged_frames": 16,
+               "max_merged_text_len": 32}

@@ -1,0 +1,137 @@
+"""End-to-end pretraining: config -> TemPVL model + WebVid/CC3M data -> engine -> checkpoint.
+
+``run_pretraining`` is what ``tempvl-bench pretrain`` calls. The final checkpoint directory it
+returns holds ``TemPVL.save_pretrained`` files (loadable with ``TemPVL.from_pretrained(dir,
+backbone)``) next to the trainer state used by ``--resume``.
+"""
+
+from __future__ import annotations
+
+import random
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from tempvl_core.train.config import ConfigError, DataSection, PretrainConfig
+from tempvl_core.train.distributed import init_distributed, shutdown
+from tempvl_core.train.engine import Trainer
+from tempvl_core.train.pretrain_data import MediaItem, PretrainClipDataset, collate_pretrain
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_model_config(config: PretrainConfig):
+    """The ``TemPVLConfig`` a pretraining config describes.
+
+    Loss weights, merging and the frame count/size come from their own sections; ``model.overrides``
+    may set any other ``TemPVLConfig`` field, but not one of those (that would be ambiguous).
+    """
+    from tempvl_core.model import TemPVLConfig
+
+    derived = {
+        "loss_weights": config.losses.as_dict(),
+        "merge_clips": config.merge.k,
+        "merge_sampling": config.merge.strategy,
+        "num_frames": config.data.num_frames,
+        "image_size": config.data.size,
+    }
+    clash = sorted(set(derived) & set(config.model.overrides))
+    if clash:
+        raise ConfigError(f"model.overrides sets {clash}, which the losses/merge/data sections already define; "
+                          "set them there instead")
+    try:
+        return TemPVLConfig.preset(config.model.preset, **{**config.model.overrides, **derived})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model: {exc}") from None
+
+
+def _resolve(data_root: Path, relative: str | None, key: str) -> Path | None:
+    if relative is None:
+        return None
+    path = data_root / relative
+    if not path.exists():
+        raise FileNotFoundError(f"data.{key}: {path} does not exist (paths are relative to the data root {data_root})")
+    return path
+
+
+def _read_source(module: str, function: str, annotation: Path) -> list:
+    try:
+        reader = getattr(import_module(f"tempvl_core.data.loaders.{module}"), function)
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError(f"tempvl_core.data.loaders.{module}.{function} is not available: {exc}") from None
+    result = reader(annotation)
+    return list(getattr(result, "records", result))
+
+
+def read_pretrain_items(data: DataSection, data_root: Path) -> list[MediaItem]:
+    """WebVid and CC3M pairs of the config, with media paths resolved under ``data_root``."""
+    items: list[MediaItem] = []
+    sources = (
+        ("webvid", "read_webvid", data.webvid_csv, data.webvid_videos, "webvid_csv", "webvid_videos"),
+        ("cc3m", "read_cc3m", data.cc3m_tsv, data.cc3m_images, "cc3m_tsv", "cc3m_images"),
+    )
+    for module, function, annotation, media, annotation_key, media_key in sources:
+        annotation_path = _resolve(data_root, annotation, annotation_key)
+        if annotation_path is None:
+            continue
+        media_dir = _resolve(data_root, media, media_key)
+        if media_dir is None:
+            raise ConfigError(f"data.{media_key} is null but data.{annotation_key} is set")
+        for record in _read_source(module, function, annotation_path):
+            items.append(MediaItem(media_dir / record.media_name, record.caption, record.is_image))
+    if not items:
+        raise ConfigError("data: no pretraining source is set (webvid_csv and cc3m_tsv are both null)")
+    return items
+
+
+def build_pretrain_dataset(config: PretrainConfig, data_root: Path) -> PretrainClipDataset:
+    """The decoded-clip dataset over every configured source."""
+    items = read_pretrain_items(config.data, Path(data_root))
+    return PretrainClipDataset(items, num_frames=config.data.num_frames, size=config.data.size,
+                               sampling=config.data.sampling)
+
+
+def run_pretraining(
+    config: PretrainConfig,
+    *,
+    data_root: Path,
+    output_dir: Path,
+    backbone: nn.Module,
+    resume: bool = False,
+    device: str = "cpu",
+    dataset: Dataset | None = None,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Pretrain TemPVL as ``config`` says; returns the final checkpoint directory.
+
+    Under torchrun every rank calls this; only rank 0 writes. ``dataset`` replaces the
+    WebVid/CC3M dataset (items as :class:`PretrainClipDataset` yields them), for tests and
+    benchmarks; ``stop_after`` stops (with a checkpoint) after that many optimizer steps.
+    """
+    from tempvl_core.model import TemPVL
+
+    joined_by_caller = torch.distributed.is_available() and torch.distributed.is_initialized()
+    ctx = init_distributed(device)
+    try:
+        seed_everything(config.training.seed)  # same initial weights on every rank
+        model = TemPVL(build_model_config(config), backbone)
+        if dataset is None:
+            dataset = build_pretrain_dataset(config, Path(data_root))
+        seed_everything(config.training.seed + ctx.rank)  # per-rank masking / dropout streams
+        run_info = {"pretrain_config": config.to_dict(), "data_root": str(data_root)}
+        trainer = Trainer(model, dataset, config.training, output_dir=Path(output_dir), collate_fn=collate_pretrain,
+                          ctx=ctx, run_info=run_info, progress=progress)
+        return trainer.fit(resume=resume, stop_after=stop_after)
+    finally:
+        if not joined_by_caller:  # leave a process group the caller created to the caller
+            shutdown(ctx)

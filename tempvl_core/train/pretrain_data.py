@@ -1,0 +1,86 @@
+"""Pretraining samples: (video or image, caption) pairs decoded into fixed-size frame tensors.
+
+Videos give ``num_frames`` frames; a still image (CC3M) is a one-frame video, padded to
+``num_frames`` with ``frame_mask`` False at the padding (the model skips masked frames).
+Randomness (frame positions, crop) comes from a ``numpy.random.Generator`` seeded from numpy's
+global RNG, which :class:`~tempvl_core.train.data_order.SeededDataset` seeds per sample from
+``(seed, epoch, index)``: the same sample is decoded the same way whatever the worker.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from tempvl_core.video import VideoDecodeError, read_frames
+from tempvl_core.video.transforms import eval_transform, train_transform
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One pretraining pair with its media file resolved to a full path."""
+
+    path: Path
+    caption: str
+    is_image: bool
+
+
+class PretrainClipDataset(Dataset):
+    """Decodes :class:`MediaItem` s into ``{"frames" [T,3,H,W], "frame_mask" [T], "text"}``.
+
+    A file that cannot be decoded is not replaced by another sample: ``__getitem__`` returns
+    ``None`` (with a warning naming the file) and :func:`collate_pretrain` leaves it out of the
+    batch and counts it in ``batch["skipped"]``.
+    """
+
+    def __init__(self, items: Sequence[MediaItem], *, num_frames: int, size: int, sampling: str = "random",
+                 train: bool = True) -> None:
+        if not items:
+            raise ValueError("no pretraining items: check the data section of the config")
+        self.items = list(items)
+        self.num_frames = num_frames
+        self.sampling = sampling
+        self.transform = train_transform(size) if train else eval_transform(size)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        item = self.items[index]
+        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        try:
+            clip = read_frames(item.path, num_frames=self.num_frames, sampling=self.sampling, rng=rng, size=None)
+        except (VideoDecodeError, ValueError) as exc:
+            warnings.warn(f"skipping pretraining sample {index}: {exc}", stacklevel=2)
+            return None
+        frames = self.transform(clip.frames, rng)
+        real = frames.shape[0]
+        mask = torch.zeros(self.num_frames, dtype=torch.bool)
+        mask[:real] = True
+        if real < self.num_frames:
+            pad = frames.new_zeros((self.num_frames - real, *frames.shape[1:]))
+            frames = torch.cat([frames, pad])
+        return {"frames": frames[: self.num_frames], "frame_mask": mask, "text": item.caption}
+
+
+def collate_pretrain(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Stack decoded samples; undecodable ones (``None``) are dropped and counted in ``skipped``."""
+    kept = [s for s in samples if s is not None]
+    if not kept:
+        raise RuntimeError(f"every sample of a batch of {len(samples)} failed to decode (see the warnings above)")
+    batch = {
+        "frames": torch.stack([s["frames"] for s in kept]),
+        "frame_mask": torch.stack([s["frame_mask"] for s in kept]),
+        "texts": [s["text"] for s in kept],
+        "skipped": len(samples) - len(kept),
+    }
+    if bool(batch["frame_mask"].all()):
+        batch.pop("frame_mask")  # all frames real: let the model take its unmasked fast path
+    return batch
