@@ -50,6 +50,16 @@ def truncated_video(video_dir: Path, short_video: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def truncated_tail_video(video_dir: Path) -> Path:
+    """Index first (faststart), then cut: the container still lists every frame."""
+    full = write_video(video_dir / "faststart.mp4", num_frames=40, faststart=True)
+    data = full.read_bytes()
+    path = video_dir / "truncated_tail.mp4"
+    path.write_bytes(data[: int(len(data) * 0.7)])
+    return path
+
+
+@pytest.fixture(scope="session")
 def image_file(video_dir: Path) -> Path:
     from PIL import Image
 

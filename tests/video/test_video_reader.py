@@ -79,13 +79,28 @@ def test_resize_and_crop_shapes(short_video):
     assert decoded_indices(read_frames(short_video, num_frames=2, size=32).frames) == [4, 12]
 
 
-def test_decord_failure_falls_back_to_pyav(short_video, monkeypatch):
-    def broken(path):
-        raise BackendError("simulated decord failure")
+def test_auto_picks_pyav_for_sparse_and_decord_for_dense(long_gop_video):
+    assert read_frames(long_gop_video, num_frames=8, size=None).backend == "pyav"
+    dense = read_frames(long_gop_video, sampling="fps", fps=4.0, num_frames=None, size=None)
+    assert dense.backend == "decord"
+    assert decoded_indices(dense.frames) == list(range(60))
 
-    monkeypatch.setattr(backends, "DecordSource", broken)
-    clip = read_frames(short_video, num_frames=4, size=None)
+
+def _broken(path):
+    raise BackendError("simulated failure")
+
+
+def test_decord_failure_falls_back_to_pyav(short_video, monkeypatch):
+    monkeypatch.setattr(backends, "DecordSource", _broken)
+    clip = read_frames(short_video, sampling="fps", fps=4.0, num_frames=None, size=None)
     assert clip.backend == "pyav"
+    assert decoded_indices(clip.frames) == list(range(16))
+
+
+def test_pyav_failure_falls_back_to_decord(short_video, monkeypatch):
+    monkeypatch.setattr(backends, "PyAVSource", _broken)
+    clip = read_frames(short_video, num_frames=4, size=None)
+    assert clip.backend == "decord"
     assert decoded_indices(clip.frames) == [2, 6, 10, 14]
 
 

@@ -31,10 +31,12 @@ def write_video(
     height: int = 48,
     gop: int = 8,
     bframes: int = 2,
+    faststart: bool = False,
 ) -> Path:
     """Encode ``num_frames`` colour-coded frames as H.264 (``gop`` frames per keyframe)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = gop
