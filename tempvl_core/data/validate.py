@@ -109,7 +109,8 @@ def validate_dataset(dataset: str, root: Path) -> ValidationReport:
     for source in spec.sources:
         absent = [name for name in source.files if not (folder / name).exists()]
         if absent:
-            reports.append(SplitReport(source.task, source.split, source.files, MISSING, message=f"not found: {', '.join(absent)}"))
+            message = f"not found: {', '.join(absent)}"
+            reports.append(SplitReport(source.task, source.split, source.files, MISSING, message=message))
             continue
         try:
             result = source.read(folder)

@@ -96,7 +96,7 @@ def test_unknown_split(samples: Path) -> None:
         ('[{"video": "a.mov", "description": "x"', r"val_data\.json line 1 column \d+: expected valid JSON"),
         ('{"video": "a.mov"}', r"val_data\.json top level: expected a JSON list"),
         ('[{"video": "a.mov", "times": [[0, 0]]}]', r"val_data\.json item 0: expected key 'description'"),
-        ('[{"video": 3, "description": "x"}]', r"val_data\.json item 0 key 'video': expected a string"),
+        ('[{"video": 3, "description": "x"}]', r"val_data\.json item 0 'video': expected a string"),
     ],
 )
 def test_malformed_retrieval(write, text: str, match: str) -> None:
@@ -109,10 +109,10 @@ def test_malformed_retrieval(write, text: str, match: str) -> None:
 def test_malformed_times(write) -> None:
     entry = '{"video": "a.mov", "description": "x", "num_segments": 6, "annotation_id": 1, "times": %s}'
     data = write("val_data.json", "[" + entry % "[[0, 0]]" + "," + entry % "[[2, 1]]" + "]")
-    with pytest.raises(AnnotationError, match=r"item 1 key 'times': expected integer segments"):
+    with pytest.raises(AnnotationError, match=r"item 1 'times': expected integer segments"):
         read_didemo_moments(data)
     data = write("val_data.json", "[" + entry % "[[0]]" + "]")
-    with pytest.raises(AnnotationError, match=r"item 0 key 'times': expected a \[start_segment, end_segment\] pair"):
+    with pytest.raises(AnnotationError, match=r"item 0 'times': expected a \[start_segment, end_segment\] pair"):
         read_didemo_moments(data)
 
 

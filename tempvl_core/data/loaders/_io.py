@@ -146,6 +146,21 @@ def as_str(value: Any, path: Path, where: str) -> str:
     return expect_type(value, str, path, where, "a string")
 
 
+def str_field(obj: Any, key: str, path: Path, where: str) -> str:
+    """``obj[key]`` as a string; errors name ``<where> '<key>'``."""
+    return as_str(get_key(obj, key, path, where), path, f"{where} {key!r}")
+
+
+def num_field(obj: Any, key: str, path: Path, where: str) -> float:
+    """``obj[key]`` as a float (JSON int or float)."""
+    return as_number(get_key(obj, key, path, where), path, f"{where} {key!r}")
+
+
+def int_field(obj: Any, key: str, path: Path, where: str, expected: str = "an integer") -> int:
+    """``obj[key]`` as a JSON integer (not a float, not a bool)."""
+    return expect_type(get_key(obj, key, path, where), int, path, f"{where} {key!r}", expected)
+
+
 def check_split(split: str, allowed: Iterable[str], dataset: str) -> None:
     """Reject an unknown split name with the list of valid ones."""
     allowed = list(allowed)

@@ -25,18 +25,25 @@ from tempvl_core.data.loaders import (
 )
 from tempvl_core.data.records import LoadResult
 
-Reader = Callable[[Path], LoadResult]
+Reader = Callable[..., LoadResult]
 
 
 @dataclass(frozen=True)
 class SplitSource:
-    """One task's split of a dataset: the files it needs (relative to the dataset folder)
-    and ``read(dataset_dir) -> LoadResult`` that parses them."""
+    """One task's split of a dataset: the files it needs (relative to the dataset folder) and
+    the ``read_*`` function that parses them, called with those paths in order, then the split
+    name when ``pass_split`` is true."""
 
     task: str
     split: str
     files: tuple[str, ...]
-    read: Reader
+    reader: Reader
+    pass_split: bool = False
+
+    def read(self, dataset_dir: Path) -> LoadResult:
+        """Parse this split's files under ``dataset_dir``."""
+        paths = [Path(dataset_dir) / name for name in self.files]
+        return self.reader(*paths, self.split) if self.pass_split else self.reader(*paths)
 
 
 @dataclass(frozen=True)
@@ -58,85 +65,77 @@ class DatasetSpec:
         return tuple(dict.fromkeys(s.task for s in self.sources))
 
 
-def _msrvtt() -> tuple[SplitSource, ...]:
-    def train(csv_name: str, split: str) -> SplitSource:
-        return SplitSource("retrieval", split, (csv_name, "MSRVTT_data.json"),
-                           lambda d: msrvtt.read_msrvtt_retrieval_train(d / csv_name, d / "MSRVTT_data.json", split))  # fmt: skip
-
-    sources = [train("MSRVTT_train.9k.csv", "train_9k"), train("MSRVTT_train.7k.csv", "train_7k"),
-               SplitSource("retrieval", "test", ("MSRVTT_JSFUSION_test.csv",),
-                           lambda d: msrvtt.read_msrvtt_retrieval_test(d / "MSRVTT_JSFUSION_test.csv"))]  # fmt: skip
-    for split in msrvtt.CAPTION_SPLITS:
-        sources.append(SplitSource("captioning", split, ("MSRVTT_data.json",),
-                                   lambda d, s=split: msrvtt.read_msrvtt_captioning(d / "MSRVTT_data.json", s)))  # fmt: skip
-    for split in msrvtt.QA_SPLITS:
-        sources.append(SplitSource("qa", split, (f"{split}_qa.json",), lambda d, s=split: msrvtt.read_msrvtt_qa(d / f"{s}_qa.json")))
-    sources.append(SplitSource("mc", "test", ("msrvtt_mc.json",), lambda d: msrvtt.read_msrvtt_mc(d / "msrvtt_mc.json")))
-    return tuple(sources)
+def _each(task: str, splits: tuple[str, ...], files: Callable[[str], tuple[str, ...]], reader: Reader,
+          pass_split: bool = False) -> list[SplitSource]:  # fmt: skip
+    return [SplitSource(task, s, files(s), reader, pass_split) for s in splits]
 
 
-def _didemo() -> tuple[SplitSource, ...]:
-    out = []
-    for s in didemo.SPLITS:
-        files = (f"{s}_data.json", f"{s}_list.txt")
-        out.append(SplitSource("retrieval", s, files, lambda d, s=s: didemo.read_didemo_retrieval(d / f"{s}_data.json", d / f"{s}_list.txt", s)))
-        out.append(SplitSource("moments", s, files[:1], lambda d, s=s: didemo.read_didemo_moments(d / f"{s}_data.json")))
-    return tuple(out)
+def _msrvtt() -> list[SplitSource]:
+    data = "MSRVTT_data.json"
+    train = msrvtt.read_msrvtt_retrieval_train
+    return [
+        SplitSource("retrieval", "train_9k", ("MSRVTT_train.9k.csv", data), train, True),
+        SplitSource("retrieval", "train_7k", ("MSRVTT_train.7k.csv", data), train, True),
+        SplitSource("retrieval", "test", ("MSRVTT_JSFUSION_test.csv",), msrvtt.read_msrvtt_retrieval_test),
+        *_each("captioning", msrvtt.CAPTION_SPLITS, lambda s: (data,), msrvtt.read_msrvtt_captioning, True),
+        *_each("qa", msrvtt.QA_SPLITS, lambda s: (f"{s}_qa.json",), msrvtt.read_msrvtt_qa),
+        SplitSource("mc", "test", ("msrvtt_mc.json",), msrvtt.read_msrvtt_mc),
+    ]
 
 
-def _msvd() -> tuple[SplitSource, ...]:
-    out = []
-    for s in msvd.SPLITS:
-        files = ("raw-captions.pkl", f"{s}_list.txt")
-        out.append(SplitSource("retrieval", s, files, lambda d, s=s: msvd.read_msvd_retrieval(d / "raw-captions.pkl", d / f"{s}_list.txt", s)))
-        out.append(SplitSource("captioning", s, files, lambda d, s=s: msvd.read_msvd_captioning(d / "raw-captions.pkl", d / f"{s}_list.txt", s)))
-        out.append(SplitSource("qa", s, (f"{s}_qa.json", "youtube_mapping.txt"),
-                               lambda d, s=s: msvd.read_msvd_qa(d / f"{s}_qa.json", d / "youtube_mapping.txt")))  # fmt: skip
-    return tuple(out)
+def _didemo() -> list[SplitSource]:
+    return [
+        *_each("retrieval", didemo.SPLITS, lambda s: (f"{s}_data.json", f"{s}_list.txt"),
+               didemo.read_didemo_retrieval, True),  # fmt: skip
+        *_each("moments", didemo.SPLITS, lambda s: (f"{s}_data.json",), didemo.read_didemo_moments),
+    ]
 
 
-def _per_split(task: str, splits: tuple[str, ...], name: Callable[[str], str], read: Callable[[Path, str], LoadResult]) -> tuple[SplitSource, ...]:
-    return tuple(SplitSource(task, s, (name(s),), lambda d, s=s: read(d / name(s), s)) for s in splits)
+def _msvd() -> list[SplitSource]:
+    lists = lambda s: ("raw-captions.pkl", f"{s}_list.txt")  # noqa: E731
+    return [
+        *_each("retrieval", msvd.SPLITS, lists, msvd.read_msvd_retrieval, True),
+        *_each("captioning", msvd.SPLITS, lists, msvd.read_msvd_captioning, True),
+        *_each("qa", msvd.SPLITS, lambda s: (f"{s}_qa.json", "youtube_mapping.txt"), msvd.read_msvd_qa),
+    ]
 
 
-def _charades() -> tuple[SplitSource, ...]:
-    return tuple(
-        SplitSource("moments", s, (f"charades_sta_{s}.txt", f"Charades_v1_{s}.csv"),
-                    lambda d, s=s: charades_sta.read_charades_sta(d / f"charades_sta_{s}.txt", d / f"Charades_v1_{s}.csv", s))
-        for s in charades_sta.SPLITS
-    )  # fmt: skip
+def _anet_captions() -> list[SplitSource]:
+    files = lambda s: (f"{s}.json",)  # noqa: E731
+    return [
+        *_each("moments", anet_captions.SPLITS, files, anet_captions.read_anet_captions_moments),
+        *_each("retrieval", anet_captions.SPLITS, files, anet_captions.read_anet_captions_retrieval, True),
+    ]
 
 
-def _anet_captions() -> tuple[SplitSource, ...]:
-    moments = _per_split("moments", anet_captions.SPLITS, lambda s: f"{s}.json",
-                         lambda p, s: anet_captions.read_anet_captions_moments(p))  # fmt: skip
-    retrieval = _per_split("retrieval", anet_captions.SPLITS, lambda s: f"{s}.json",
-                           lambda p, s: anet_captions.read_anet_captions_retrieval(p, s))  # fmt: skip
-    return moments + retrieval
+def _thumos14() -> list[SplitSource]:
+    return [
+        *_each("action", thumos14.SPLITS, lambda s: ("thumos14.json",), thumos14.read_thumos14_actionformer, True),
+        *_each("action-txt", thumos14.SPLITS, lambda s: (f"annotations_{s}",), thumos14.read_thumos14_txt, True),
+    ]
 
 
-def _thumos() -> tuple[SplitSource, ...]:
-    json_sources = _per_split("action", thumos14.SPLITS, lambda s: "thumos14.json", thumos14.read_thumos14_actionformer)
-    txt_sources = _per_split("action-txt", thumos14.SPLITS, lambda s: f"annotations_{s}", thumos14.read_thumos14_txt)
-    return json_sources + txt_sources
+def _spec(name: str, video_dir: str, sources: list[SplitSource]) -> DatasetSpec:
+    return DatasetSpec(name, name, video_dir, tuple(sources))
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in (
-        DatasetSpec("msrvtt", "msrvtt", "videos", _msrvtt()),
-        DatasetSpec("didemo", "didemo", "videos", _didemo()),
-        DatasetSpec("msvd", "msvd", "YouTubeClips", _msvd()),
-        DatasetSpec("lsmdc", "lsmdc", "videos", _per_split("retrieval", lsmdc.SPLITS, lsmdc.FILES.__getitem__, lsmdc.read_lsmdc)),
-        DatasetSpec("charades-sta", "charades-sta", "Charades_v1_480", _charades()),
-        DatasetSpec("anet-captions", "anet-captions", "videos", _anet_captions()),
-        DatasetSpec("tacos", "tacos", "videos", _per_split("moments", tacos.SPLITS, lambda s: f"{s}.json", lambda p, s: tacos.read_tacos(p))),
-        DatasetSpec("qvhighlights", "qvhighlights", "videos",
-                    _per_split("moments", qvhighlights.SPLITS, lambda s: f"highlight_{s}_release.jsonl", lambda p, s: qvhighlights.read_qvhighlights(p))),
-        DatasetSpec("thumos14", "thumos14", "videos", _thumos()),
-        DatasetSpec("activitynet", "activitynet", "videos",
-                    _per_split("action", activitynet.SPLITS, lambda s: "activity_net.v1-3.min.json", activitynet.read_activitynet_v13)),
-        DatasetSpec("webvid", "webvid", "videos", _per_split("pretrain", ("train",), lambda s: f"results_{s}.csv", lambda p, s: pretrain.read_webvid(p))),
-        DatasetSpec("cc3m", "cc3m", "images", _per_split("pretrain", ("train",), lambda s: "Train_GCC-training.tsv", lambda p, s: pretrain.read_cc3m(p))),
-    )
-}  # fmt: skip
+_SPECS = (
+    _spec("msrvtt", "videos", _msrvtt()),
+    _spec("didemo", "videos", _didemo()),
+    _spec("msvd", "YouTubeClips", _msvd()),
+    _spec("lsmdc", "videos", _each("retrieval", lsmdc.SPLITS, lambda s: (lsmdc.FILES[s],), lsmdc.read_lsmdc, True)),
+    _spec("charades-sta", "Charades_v1_480", _each(
+        "moments", charades_sta.SPLITS, lambda s: (f"charades_sta_{s}.txt", f"Charades_v1_{s}.csv"),
+        charades_sta.read_charades_sta, True)),
+    _spec("anet-captions", "videos", _anet_captions()),
+    _spec("tacos", "videos", _each("moments", tacos.SPLITS, lambda s: (f"{s}.json",), tacos.read_tacos)),
+    _spec("qvhighlights", "videos", _each(
+        "moments", qvhighlights.SPLITS, lambda s: (f"highlight_{s}_release.jsonl",), qvhighlights.read_qvhighlights)),
+    _spec("thumos14", "videos", _thumos14()),
+    _spec("activitynet", "videos", _each(
+        "action", activitynet.SPLITS, lambda s: ("activity_net.v1-3.min.json",), activitynet.read_activitynet_v13, True)),
+    _spec("webvid", "videos", _each("pretrain", ("train",), lambda s: ("results_train.csv",), pretrain.read_webvid)),
+    _spec("cc3m", "images", _each("pretrain", ("train",), lambda s: ("Train_GCC-training.tsv",), pretrain.read_cc3m)),
+)  # fmt: skip
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}

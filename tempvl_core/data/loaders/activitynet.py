@@ -22,10 +22,11 @@ from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
     as_number,
     as_pair,
-    as_str,
     check_split,
     clip_window,
     get_key,
+    num_field,
+    str_field,
     read_csv_rows,
     read_json,
 )
@@ -45,11 +46,13 @@ def _labels(path: Path, videos: dict[str, Any]) -> list[str]:
         if not isinstance(annotations, list):
             raise AnnotationError(path, f"key {key!r} 'annotations'", "a list", annotations)
         for i, ann in enumerate(annotations):
-            labels.add(as_str(get_key(ann, "label", path, f"key {key!r} 'annotations'[{i}]"), path, f"key {key!r} 'annotations'[{i}] 'label'"))
+            labels.add(str_field(ann, "label", path, f"key {key!r} 'annotations'[{i}]"))
     return sorted(labels)
 
 
-def _instances(path: Path, key: str, entry: Any, duration: float, ids: dict[str, int], stats: dict[str, int]) -> tuple[ActionInstance, ...]:
+def _instances(
+    path: Path, key: str, entry: Any, duration: float, ids: dict[str, int], stats: dict[str, int]
+) -> tuple[ActionInstance, ...]:
     out = []
     for i, ann in enumerate(entry["annotations"]):
         at = f"key {key!r} 'annotations'[{i}]"
@@ -75,12 +78,12 @@ def read_activitynet_v13(path: Path, subset: str) -> LoadResult[ActionVideo]:
     videos = []
     for key, entry in database.items():
         where = f"key {key!r}"
-        entry_subset = as_str(get_key(entry, "subset", path, where), path, f"{where} 'subset'")
+        entry_subset = str_field(entry, "subset", path, where)
         if entry_subset not in SPLITS:
             raise AnnotationError(path, f"{where} 'subset'", f"one of {list(SPLITS)}", entry_subset)
         if entry_subset != subset:
             continue
-        duration = as_number(get_key(entry, "duration", path, where), path, f"{where} 'duration'")
+        duration = num_field(entry, "duration", path, where)
         instances = _instances(path, key, entry, duration, ids, stats)
         videos.append(ActionVideo(_bare_id(key), f"v_{_bare_id(key)}.mp4", duration, subset, instances))
     return LoadResult(videos, stats)
@@ -100,7 +103,8 @@ def read_activitynet_bsn(anno_json: Path, video_info_csv: Path, subset: str) -> 
     videos = []
     for number, row in read_csv_rows(video_info_csv, "BSN video info", ("video", "subset", "fps")):
         if row["subset"] not in SPLITS:
-            raise AnnotationError(video_info_csv, f"line {number} column 'subset'", f"one of {list(SPLITS)}", row["subset"])
+            where = f"line {number} column 'subset'"
+            raise AnnotationError(video_info_csv, where, f"one of {list(SPLITS)}", row["subset"])
         if row["subset"] != subset:
             continue
         key = row["video"]
@@ -108,7 +112,7 @@ def read_activitynet_bsn(anno_json: Path, video_info_csv: Path, subset: str) -> 
             stats["missing"] += 1
             continue
         where = f"key {key!r}"
-        duration = as_number(get_key(data[key], "duration_second", anno_json, where), anno_json, f"{where} 'duration_second'")
+        duration = num_field(data[key], "duration_second", anno_json, where)
         fps = as_number(row["fps"], video_info_csv, f"line {number} column 'fps'")
         instances = _instances(anno_json, key, data[key], duration, ids, stats)
         videos.append(ActionVideo(_bare_id(key), f"v_{_bare_id(key)}.mp4", duration, subset, instances, fps))

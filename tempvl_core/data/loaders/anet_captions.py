@@ -14,12 +14,12 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    as_number,
     as_pair,
     as_str,
     check_split,
     clip_window,
     get_key,
+    num_field,
     read_json,
 )
 from tempvl_core.data.records import LoadResult, MomentQuery, RetrievalItem
@@ -34,7 +34,7 @@ def _videos(path: Path) -> Iterator[tuple[str, float, list[tuple[float, float]],
         raise AnnotationError(path, "top level", "a JSON object keyed by video id", type(data).__name__)
     for key, entry in data.items():
         where = f"key {key!r}"
-        duration = as_number(get_key(entry, "duration", path, where), path, f"{where} 'duration'")
+        duration = num_field(entry, "duration", path, where)
         stamps = get_key(entry, "timestamps", path, where)
         sentences = get_key(entry, "sentences", path, where)
         if not isinstance(stamps, list) or not isinstance(sentences, list) or len(stamps) != len(sentences):

@@ -25,7 +25,8 @@ def read_charades_durations(csv_path: Path) -> dict[str, float]:
         try:
             durations[row["id"]] = float(row["length"])
         except ValueError:
-            raise AnnotationError(csv_path, f"line {number} column 'length'", "seconds as a number", row["length"]) from None
+            where = f"line {number} column 'length'"
+            raise AnnotationError(csv_path, where, "seconds as a number", row["length"]) from None
     return durations
 
 

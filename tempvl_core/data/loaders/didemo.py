@@ -15,9 +15,10 @@ from typing import Any
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
     as_number,
-    as_str,
     check_split,
     get_key,
+    num_field,
+    str_field,
     read_json,
     read_name_list,
 )
@@ -50,8 +51,8 @@ def read_didemo_retrieval(data_json: Path, list_txt: Path, split: str) -> LoadRe
     """
     paragraphs: dict[str, list[str]] = {}
     for where, entry in _annotations(data_json):
-        video = as_str(get_key(entry, "video", data_json, where), data_json, f"{where} key 'video'")
-        text = as_str(get_key(entry, "description", data_json, where), data_json, f"{where} key 'description'")
+        video = str_field(entry, "video", data_json, where)
+        text = str_field(entry, "description", data_json, where)
         paragraphs.setdefault(video, []).append(text.strip())
     items, missing = [], 0
     seen: set[str] = set()
@@ -95,13 +96,13 @@ def read_didemo_moments(
     """
     queries, clipped, dropped = [], 0, 0
     for where, entry in _annotations(data_json):
-        video = as_str(get_key(entry, "video", data_json, where), data_json, f"{where} key 'video'")
-        text = as_str(get_key(entry, "description", data_json, where), data_json, f"{where} key 'description'")
+        video = str_field(entry, "video", data_json, where)
+        text = str_field(entry, "description", data_json, where)
         times = get_key(entry, "times", data_json, where)
         if not isinstance(times, list) or not times:
-            raise AnnotationError(data_json, f"{where} key 'times'", "a non-empty list of segment pairs", times)
-        segments = tuple(_segment_pair(t, data_json, f"{where} key 'times'") for t in times)
-        num_segments = as_number(get_key(entry, "num_segments", data_json, where), data_json, f"{where} key 'num_segments'")
+            raise AnnotationError(data_json, f"{where} 'times'", "a non-empty list of segment pairs", times)
+        segments = tuple(_segment_pair(t, data_json, f"{where} 'times'") for t in times)
+        num_segments = num_field(entry, "num_segments", data_json, where)
         query_id = get_key(entry, "annotation_id", data_json, where)
         if durations is not None and video in durations:
             video_len = float(durations[video])

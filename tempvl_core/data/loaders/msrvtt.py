@@ -18,10 +18,10 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    as_str,
     check_split,
-    expect_type,
     get_key,
+    int_field,
+    str_field,
     question_type,
     read_csv_rows,
     read_json,
@@ -43,16 +43,16 @@ def read_msrvtt_data(path: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     splits: dict[str, str] = {}
     for i, video in enumerate(videos):
         where = f"'videos'[{i}]"
-        vid = as_str(get_key(video, "video_id", path, where), path, f"{where} 'video_id'")
-        split = as_str(get_key(video, "split", path, where), path, f"{where} 'split'")
+        vid = str_field(video, "video_id", path, where)
+        split = str_field(video, "split", path, where)
         if split not in CAPTION_SPLITS:
             raise AnnotationError(path, f"{where} 'split'", f"one of {list(CAPTION_SPLITS)}", split)
         splits[vid] = split
     captions: dict[str, list[str]] = {vid: [] for vid in splits}
     for i, sentence in enumerate(sentences):
         where = f"'sentences'[{i}]"
-        vid = as_str(get_key(sentence, "video_id", path, where), path, f"{where} 'video_id'")
-        text = as_str(get_key(sentence, "caption", path, where), path, f"{where} 'caption'")
+        vid = str_field(sentence, "video_id", path, where)
+        text = str_field(sentence, "caption", path, where)
         if vid not in captions:
             raise AnnotationError(path, f"{where} 'video_id'", "a video listed under 'videos'", vid)
         captions[vid].append(text)
@@ -105,10 +105,10 @@ def read_msrvtt_qa(qa_json: Path) -> LoadResult[QAItem]:
     items = []
     for index, entry in enumerate(_list_of_objects(qa_json, "MSRVTT-QA questions")):
         where = f"item {index}"
-        vid = expect_type(get_key(entry, "video_id", qa_json, where), int, qa_json, f"{where} 'video_id'", "an integer video id")
-        qid = expect_type(get_key(entry, "id", qa_json, where), int, qa_json, f"{where} 'id'", "an integer question id")
-        question = as_str(get_key(entry, "question", qa_json, where), qa_json, f"{where} 'question'")
-        answer = as_str(get_key(entry, "answer", qa_json, where), qa_json, f"{where} 'answer'")
+        vid = int_field(entry, "video_id", qa_json, where, "an integer video id")
+        qid = int_field(entry, "id", qa_json, where, "an integer question id")
+        question = str_field(entry, "question", qa_json, where)
+        answer = str_field(entry, "answer", qa_json, where)
         items.append(QAItem(str(qid), f"video{vid}", f"video{vid}.mp4", question, answer, question_type(question)))
     return LoadResult(items, {})
 
@@ -118,11 +118,11 @@ def read_msrvtt_mc(mc_json: Path) -> LoadResult[MCItem]:
     items = []
     for index, entry in enumerate(_list_of_objects(mc_json, "MSR-VTT multiple choice")):
         where = f"item {index}"
-        video = as_str(get_key(entry, "video", mc_json, where), mc_json, f"{where} 'video'")
+        video = str_field(entry, "video", mc_json, where)
         options = get_key(entry, "caption", mc_json, where)
         if not isinstance(options, list) or len(options) < 2 or not all(isinstance(o, str) for o in options):
             raise AnnotationError(mc_json, f"{where} 'caption'", "a list of option strings", options)
-        answer = expect_type(get_key(entry, "answer", mc_json, where), int, mc_json, f"{where} 'answer'", "an integer option index")
+        answer = int_field(entry, "answer", mc_json, where, "an integer option index")
         if not 0 <= answer < len(options):
             raise AnnotationError(mc_json, f"{where} 'answer'", f"an index in [0, {len(options)})", answer)
         name = video if "." in video else f"{video}.mp4"

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    as_str,
     check_split,
-    expect_type,
-    get_key,
+    int_field,
+    str_field,
     question_type,
     read_json,
     read_lines,
@@ -85,10 +84,10 @@ def read_msvd_qa(qa_json: Path, mapping_txt: Path) -> LoadResult[QAItem]:
     items, missing = [], 0
     for index, entry in enumerate(data):
         where = f"item {index}"
-        vid = expect_type(get_key(entry, "video_id", qa_json, where), int, qa_json, f"{where} 'video_id'", "an integer video id")
-        qid = expect_type(get_key(entry, "id", qa_json, where), int, qa_json, f"{where} 'id'", "an integer question id")
-        question = as_str(get_key(entry, "question", qa_json, where), qa_json, f"{where} 'question'")
-        answer = as_str(get_key(entry, "answer", qa_json, where), qa_json, f"{where} 'answer'")
+        vid = int_field(entry, "video_id", qa_json, where, "an integer video id")
+        qid = int_field(entry, "id", qa_json, where, "an integer question id")
+        question = str_field(entry, "question", qa_json, where)
+        answer = str_field(entry, "answer", qa_json, where)
         clip = mapping.get(f"vid{vid}")
         if clip is None:
             missing += 1

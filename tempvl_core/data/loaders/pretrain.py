@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import physical_lines, read_csv_rows, read_text
+from tempvl_core.data.loaders._io import read_csv_rows, read_text, physical_lines
 from tempvl_core.data.records import LoadResult, PretrainItem
 
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
@@ -36,7 +36,8 @@ def read_webvid(path: Path) -> LoadResult[PretrainItem]:
         try:
             duration = parse_iso_duration(row["duration"])
         except ValueError:
-            raise AnnotationError(path, f"line {number} column 'duration'", "an ISO-8601 duration like 'PT00H00M17S'", row["duration"]) from None
+            where, expected = f"line {number} column 'duration'", "an ISO-8601 duration like 'PT00H00M17S'"
+            raise AnnotationError(path, where, expected, row["duration"]) from None
         videoid, page_dir = row["videoid"].strip(), row["page_dir"].strip()
         if not videoid:
             raise AnnotationError(path, f"line {number} column 'videoid'", "a video id", row["videoid"])

@@ -13,12 +13,12 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    as_number,
     as_pair,
-    as_str,
     check_split,
     clip_window,
     get_key,
+    num_field,
+    str_field,
     read_jsonl,
 )
 from tempvl_core.data.records import LoadResult, MomentQuery
@@ -37,9 +37,9 @@ def _parse_line(obj: Any, path: Path, where: str, stats: dict[str, int]) -> Mome
     qid = get_key(obj, "qid", path, where)
     if isinstance(qid, bool) or not isinstance(qid, (int, str)):
         raise AnnotationError(path, f"{where} 'qid'", "an integer or string query id", qid)
-    query = as_str(get_key(obj, "query", path, where), path, f"{where} 'query'")
-    duration = as_number(get_key(obj, "duration", path, where), path, f"{where} 'duration'")
-    vid = as_str(get_key(obj, "vid", path, where), path, f"{where} 'vid'")
+    query = str_field(obj, "query", path, where)
+    duration = num_field(obj, "duration", path, where)
+    vid = str_field(obj, "vid", path, where)
     present = [k for k in _GT_KEYS if k in obj]
     if present and len(present) != len(_GT_KEYS):
         raise AnnotationError(path, where, f"all of {list(_GT_KEYS)} or none", f"only {present}")

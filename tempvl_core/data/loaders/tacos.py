@@ -12,12 +12,12 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    as_number,
     as_pair,
     as_str,
     check_split,
     clip_window,
     get_key,
+    num_field,
     read_json,
 )
 from tempvl_core.data.records import LoadResult, MomentQuery
@@ -33,8 +33,8 @@ def read_tacos(path: Path) -> LoadResult[MomentQuery]:
     queries, clipped, dropped = [], 0, 0
     for video, entry in data.items():
         where = f"key {video!r}"
-        fps = as_number(get_key(entry, "fps", path, where), path, f"{where} 'fps'")
-        frames = as_number(get_key(entry, "num_frames", path, where), path, f"{where} 'num_frames'")
+        fps = num_field(entry, "fps", path, where)
+        frames = num_field(entry, "num_frames", path, where)
         if fps <= 0:
             raise AnnotationError(path, f"{where} 'fps'", "a positive frame rate", fps)
         stamps = get_key(entry, "timestamps", path, where)

@@ -18,9 +18,10 @@ from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
     as_number,
     as_pair,
-    as_str,
     check_split,
     get_key,
+    num_field,
+    str_field,
     read_json,
     read_lines,
 )
@@ -93,10 +94,10 @@ def read_thumos14_actionformer(path: Path, split: str) -> LoadResult[ActionVideo
     videos, dropped = [], 0
     for vid, entry in database.items():
         where = f"key 'database'.{vid!r}"
-        subset = as_str(get_key(entry, "subset", path, where), path, f"{where} 'subset'")
+        subset = str_field(entry, "subset", path, where)
         if subset.lower() != wanted:
             continue
-        duration = as_number(get_key(entry, "duration", path, where), path, f"{where} 'duration'")
+        duration = num_field(entry, "duration", path, where)
         fps = as_number(entry["fps"], path, f"{where} 'fps'") if "fps" in entry else None
         annotations = get_key(entry, "annotations", path, where)
         if not isinstance(annotations, list):
@@ -105,7 +106,7 @@ def read_thumos14_actionformer(path: Path, split: str) -> LoadResult[ActionVideo
         for i, ann in enumerate(annotations):
             at = f"{where} 'annotations'[{i}]"
             start, end = as_pair(get_key(ann, "segment", path, at), path, f"{at} 'segment'")
-            label = as_str(get_key(ann, "label", path, at), path, f"{at} 'label'")
+            label = str_field(ann, "label", path, at)
             label_id = ann.get("label_id")
             if label_id is not None and (isinstance(label_id, bool) or not isinstance(label_id, int)):
                 raise AnnotationError(path, f"{at} 'label_id'", "an integer class id", label_id)
