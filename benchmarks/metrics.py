@@ -15,8 +15,22 @@ from collections import defaultdict
 
 import numpy as np
 
-from tempvl_bench.metrics.tal import ACTIVITYNET_THRESHOLDS, SegmentTable, interpolated_ap, tal_metrics
+from tempvl_bench.metrics.tal import ACTIVITYNET_THRESHOLDS, SegmentTable, tal_metrics
 from tempvl_bench.metrics.names import format_threshold
+
+
+def loop_interpolated_ap(tp: list[float], n_positives: int) -> float:
+    """VOC2011 interpolated AP, one ranked list, written plainly."""
+    precision, recall, hits = [], [], 0.0
+    for k, flag in enumerate(tp):
+        hits += flag
+        precision.append(hits / (k + 1))
+        recall.append(hits / n_positives)
+    mprec, mrec = [0.0] + precision + [0.0], [0.0] + recall + [1.0]
+    for i in range(len(mprec) - 2, -1, -1):
+        mprec[i] = max(mprec[i], mprec[i + 1])
+    steps = [(mrec[i] - mrec[i - 1]) * mprec[i] for i in range(1, len(mrec)) if mrec[i] != mrec[i - 1]]
+    return float(np.sum(steps))
 
 
 def loop_tal_metrics(gt: SegmentTable, pred: SegmentTable, thresholds) -> dict[str, float]:
@@ -57,7 +71,7 @@ def loop_tal_metrics(gt: SegmentTable, pred: SegmentTable, thresholds) -> dict[s
                     break
         n_pos = sum(len(v) for v in gt_by_class_video[label].values())
         for t in range(len(thresholds)):
-            ap[t, c] = interpolated_ap(tp[t], n_pos)
+            ap[t, c] = loop_interpolated_ap(list(tp[t]), n_pos)
     per_t = ap.mean(axis=1)
     out = {f"tal/mAP@{format_threshold(t)}": float(m) * 100 for t, m in zip(thresholds, per_t)}
     out["tal/mAP@avg"] = float(per_t.mean()) * 100

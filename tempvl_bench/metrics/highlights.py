@@ -54,16 +54,20 @@ def ranking_ap(y_true: np.ndarray, y_score: np.ndarray) -> np.ndarray:
     last = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1]
     tps = np.cumsum(y_true[order], axis=0)[last]
     fps = (last + 1)[:, None] - tps
-    out = np.empty(y_true.shape[1])
-    for col in range(y_true.shape[1]):
-        positives = tps[-1, col]
-        if positives == 0 or positives == y_true.shape[0]:
-            out[col] = 0.0 if positives == 0 else 1.0
-            continue
-        precision = np.r_[(tps[:, col] / (tps[:, col] + fps[:, col]))[::-1], 1.0]
-        recall = np.r_[(tps[:, col] / positives)[::-1], 0.0].astype(np.float32)
-        precision = np.maximum.accumulate(precision)
-        out[col] = np.mean(precision[np.flatnonzero(np.diff(recall))])
+    positives = tps[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # scikit-learn's order: recall decreasing, then the (recall 0, precision 1) end point.
+        precision = np.vstack(((tps / (tps + fps))[::-1], np.ones((1, tps.shape[1]))))
+        recall = np.vstack(((tps / positives)[::-1], np.zeros((1, tps.shape[1])))).astype(np.float32)
+    precision = np.maximum.accumulate(precision, axis=0)
+    steps = np.diff(recall, axis=0) != 0
+    out = np.zeros(y_true.shape[1])
+    for k in range(y_true.shape[1]):
+        chosen = precision[:-1][steps[:, k], k]
+        if chosen.size:  # sum / count is exactly what np.mean computes, without its overhead
+            out[k] = chosen.sum() / chosen.size
+    single_valued = (positives == 0) | (positives == y_true.shape[0])
+    out[single_valued] = (positives[single_valued] > 0).astype(np.float64)
     return out
 
 
@@ -77,22 +81,23 @@ def _fit_scores(scores: np.ndarray, n_clips: int) -> np.ndarray:
 
 def highlight_metrics(predictions: list["MomentPrediction"], gt: dict[Hashable, "MomentQuery"]) -> dict[str, float]:
     """``hd/mAP``, ``hd/HIT@1`` (VeryGood) and ``hd/mAP@<level>``, ``hd/HIT@1@<level>`` (Fair, Good)."""
-    labels = {pred.qid: clip_labels(gt[pred.qid]) for pred in predictions}
+    levels = list(SALIENCY_LEVELS.items())
+    hits = np.zeros((len(levels), len(predictions), N_ANNOTATORS))
+    aps = np.zeros((len(levels), len(predictions), N_ANNOTATORS))
+    for q, pred in enumerate(predictions):
+        scores = np.asarray(pred.saliency, dtype=np.float64)
+        if scores.ndim != 1 or scores.size == 0 or not np.isfinite(scores).all():
+            raise ValueError(f"query {pred.qid!r}: pred_saliency_scores must be a non-empty list of finite numbers")
+        labels = clip_labels(gt[pred.qid])
+        # Columns: (level, annotator) pairs, all ranked by the same scores in one pass.
+        binary = np.concatenate([(labels >= minimum) for _, minimum in levels], axis=1).astype(np.float64)
+        best = int(np.argmax(scores))  # first maximum of the full list
+        if best < binary.shape[0]:
+            hits[:, q] = binary[best].reshape(len(levels), N_ANNOTATORS)
+        aps[:, q] = ranking_ap(binary, _fit_scores(scores, binary.shape[0])).reshape(len(levels), N_ANNOTATORS)
     out: dict[str, float] = {}
-    for level, minimum in SALIENCY_LEVELS.items():
-        hits = np.zeros((len(predictions), N_ANNOTATORS))
-        aps = np.zeros((len(predictions), N_ANNOTATORS))
-        for q, pred in enumerate(predictions):
-            scores = np.asarray(pred.saliency, dtype=np.float64)
-            if scores.ndim != 1 or scores.size == 0 or not np.isfinite(scores).all():
-                raise ValueError(f"query {pred.qid!r}: pred_saliency_scores must be a non-empty list of "
-                                 "finite numbers")
-            binary = (labels[pred.qid] >= minimum).astype(np.float64)
-            best = int(np.argmax(scores))
-            if best < binary.shape[0]:
-                hits[q] = binary[best]
-            aps[q] = ranking_ap(binary, _fit_scores(scores, binary.shape[0]))
+    for i, (level, _) in enumerate(levels):
         suffix = "" if level == "VeryGood" else f"@{level}"
-        out[f"hd/mAP{suffix}"] = float(np.mean(aps)) * 100
-        out[f"hd/HIT@1{suffix}"] = float(np.mean(np.max(hits, axis=1))) * 100
+        out[f"hd/mAP{suffix}"] = float(np.mean(aps[i])) * 100
+        out[f"hd/HIT@1{suffix}"] = float(np.mean(np.max(hits[i], axis=1))) * 100
     return out

@@ -87,17 +87,22 @@ def _codes(values: Sequence[str], table: dict[str, int]) -> np.ndarray:
     return np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
 
 
-def interpolated_ap(tp: np.ndarray, n_positives: int) -> float:
-    """VOC2011 interpolated AP of one ranked list of TP flags (1-D), as the reference sums it."""
-    tp_cum = np.cumsum(tp, dtype=np.float64)
-    fp_cum = np.cumsum(1.0 - tp, dtype=np.float64)
-    recall = tp_cum / n_positives
-    precision = tp_cum / (tp_cum + fp_cum)
-    mprec = np.concatenate(([0.0], precision, [0.0]))
-    mrec = np.concatenate(([0.0], recall, [1.0]))
-    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
-    idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
-    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
+def interpolated_ap(tp: np.ndarray, n_positives: int) -> np.ndarray:
+    """VOC2011 interpolated AP of ranked TP flags, one column per threshold: (n, T) -> (T,).
+
+    Elementwise steps are vectorized; each threshold's final sum runs over exactly the recall
+    steps the reference sums, in the same order, so results match it bit for bit.
+    """
+    tp = np.asarray(tp, dtype=np.float64).reshape(len(tp), -1)
+    tp_cum = np.cumsum(tp, axis=0)
+    fp_cum = np.cumsum(1.0 - tp, axis=0)
+    edge = np.zeros((1, tp.shape[1]))
+    mprec = np.concatenate((edge, tp_cum / (tp_cum + fp_cum), edge))
+    mrec = np.concatenate((edge, tp_cum / n_positives, edge + 1.0))
+    mprec = np.maximum.accumulate(mprec[::-1], axis=0)[::-1]
+    steps = mrec[1:] != mrec[:-1]
+    products = (mrec[1:] - mrec[:-1]) * mprec[1:]
+    return np.array([np.sum(products[steps[:, t], t]) for t in range(tp.shape[1])])
 
 
 def _pair_tiou(ps: np.ndarray, pe: np.ndarray, gs: np.ndarray, ge: np.ndarray) -> np.ndarray:
@@ -206,11 +211,10 @@ def average_precision_per_class(ground_truth: SegmentTable, predictions: Segment
     ap = np.zeros((thr.size, len(classes)))
     bounds = np.searchsorted(pred_label[class_order], np.arange(len(classes) + 1))
     for c in range(len(classes)):
-        ranked = tp[class_order[bounds[c]:bounds[c + 1]]].astype(np.float64)
+        ranked = tp[class_order[bounds[c]:bounds[c + 1]]]
         if ranked.shape[0] == 0:
             continue  # no predictions for this class: AP 0
-        for t in range(thr.size):
-            ap[t, c] = interpolated_ap(ranked[:, t], int(n_positives[c]))
+        ap[:, c] = interpolated_ap(ranked, int(n_positives[c]))
     return classes, ap
 
 
