@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tempvl_bench import score
+from tempvl_bench.metrics.names import QVHIGHLIGHTS
 
 
 def run_score(capsys: pytest.CaptureFixture, *argv: str | Path) -> tuple[int, dict | None, str]:
@@ -52,6 +53,7 @@ def test_qvhighlights_sample_reproduces_official_metrics(realdata: Path, capsys,
     assert code == 0
     expected = json.loads((folder / "sample_val_preds_metrics_raw.json").read_text())["brief"]
     assert set(BRIEF_NAMES) == set(expected)
+    assert set(metrics) == set(QVHIGHLIGHTS)
     for official, ours in BRIEF_NAMES.items():
         assert round(metrics[ours], 2) == expected[official], official  # reference prints 2 decimals
     assert json.loads(output.read_text()) == metrics
