@@ -50,7 +50,8 @@ def test_charades_sample_root(write) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ["AO8RW 0.0 6.9 a person sits.", "AO8RW 0.0##a person", "AO8RW 0.0 x##a person", "AO8RW 1 2##  "]
+    "line",
+    ["AO8RW 0.0 6.9 a person sits.", "AO8RW 0.0##a person", "AO8RW 0.0 x##a person", "AO8RW 1 2##  ", "AO8RW nan 2##a"],
 )
 def test_charades_malformed_line(write, line: str) -> None:
     path = write("charades_sta_train.txt", "AO8RW 0.0 6.9##fine.\n" + line + "\n")
@@ -109,15 +110,21 @@ def test_anet_captions_paragraph_and_id_list(write) -> None:
     "text,match",
     [
         ('{"v_a": {"duration": 5, "timestamps": [[0, 1]]}}', r"key 'v_a': expected key 'sentences'"),
-        ('{"v_a": {"duration": "?", "timestamps": [], "sentences": []}}', r"key 'v_a' 'duration': expected a number"),
+        ('{"v_a": {"duration": "?", "timestamps": [], "sentences": []}}', r"key 'v_a' 'duration': expected a finite number"),
         ('{"v_a": {"duration": 5, "timestamps": [[0, 1]], "sentences": []}}', r"key 'v_a': expected 'timestamps' and 'sentences' lists of equal length"),
         ('{"v_a": {"duration": 5, "timestamps": [[0]], "sentences": ["x"]}}', r"key 'v_a' 'timestamps'\[0\]: expected a \[start, end\] pair"),
         ('[1, 2]', r"top level: expected a JSON object"),
+        ('{"v_a": {"duration": NaN, "timestamps": [], "sentences": []}}', r"key 'v_a' 'duration': expected a finite number"),
     ],
 )
 def test_anet_captions_malformed(write, text: str, match: str) -> None:
     with pytest.raises(AnnotationError, match=r"val_1\.json " + match):
         read_anet_captions_moments(write("val_1.json", text))
+
+
+def test_anet_captions_too_deep(write) -> None:
+    with pytest.raises(AnnotationError, match=r"val_1\.json: expected JSON nested less deeply"):
+        read_anet_captions_moments(write("val_1.json", "[" * 100000 + "]" * 100000))
 
 
 # --- TACoS ----------------------------------------------------------------------------------------

@@ -200,10 +200,19 @@ def render_frame(scene: Scene, t: float) -> np.ndarray:
         if not st.visible:
             continue
         r = max(st.radius * unit, 0.5)
-        dx, dy = xx - st.x * w, yy - st.y * h
-        c, s = math.cos(st.angle), math.sin(st.angle)
-        u, v = (dx * c + dy * s) / r, (-dx * s + dy * c) / r
-        frame[_shape_mask(obj.shape, u, v)] = COLOURS[obj.colour]
+        cx, cy = st.x * w, st.y * h
+        # Only the object's bounding box is tested: 3-5x fewer pixels than the whole frame.
+        x0, x1 = max(int(cx - 1.3 * r), 0), min(int(cx + 1.3 * r) + 2, w)
+        y0, y1 = max(int(cy - 1.3 * r), 0), min(int(cy + 1.3 * r) + 2, h)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        dx, dy = xx[y0:y1, x0:x1] - cx, yy[y0:y1, x0:x1] - cy
+        if st.angle:
+            c, s = math.cos(st.angle), math.sin(st.angle)
+            u, v = (dx * c + dy * s) / r, (-dx * s + dy * c) / r
+        else:
+            u, v = dx / r, dy / r
+        frame[y0:y1, x0:x1][_shape_mask(obj.shape, u, v)] = COLOURS[obj.colour]
     return frame
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ def read_json(path: Path, what: str) -> Any:
         raise AnnotationError(
             path, f"line {exc.lineno} column {exc.colno}", f"valid JSON ({what})", exc.msg
         ) from None
+    except RecursionError:
+        raise AnnotationError(path, "", f"JSON nested less deeply ({what})", "too deep to parse") from None
 
 
 def read_jsonl(path: Path, what: str) -> Iterator[tuple[int, Any]]:
@@ -124,14 +127,17 @@ def as_number(value: Any, path: Path, where: str) -> float:
     """A JSON number (int or float) or a numeric string, as float."""
     if isinstance(value, bool):
         raise AnnotationError(path, where, "a number", value)
+    number = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             pass
-    raise AnnotationError(path, where, "a number", value)
+    if number is None or not math.isfinite(number):  # NaN/Infinity: JSON extensions Python accepts
+        raise AnnotationError(path, where, "a finite number", value)
+    return number
 
 
 def as_pair(value: Any, path: Path, where: str) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import check_split, clip_window, read_csv_rows, read_lines
+from tempvl_core.data.loaders._io import as_number, check_split, clip_window, read_csv_rows, read_lines
 from tempvl_core.data.records import LoadResult, MomentQuery
 
 SPLITS = ("train", "test")
@@ -23,8 +23,8 @@ def read_charades_durations(csv_path: Path) -> dict[str, float]:
     durations = {}
     for number, row in read_csv_rows(csv_path, "Charades video list", ("id", "length")):
         try:
-            durations[row["id"]] = float(row["length"])
-        except ValueError:
+            durations[row["id"]] = as_number(row["length"], csv_path, "")
+        except AnnotationError:
             where = f"line {number} column 'length'"
             raise AnnotationError(csv_path, where, "seconds as a number", row["length"]) from None
     return durations
@@ -50,8 +50,8 @@ def read_charades_sta(
             raise AnnotationError(sta_txt, f"line {number}", LINE_SHAPE, line)
         vid, start_text, end_text = fields
         try:
-            start, end = float(start_text), float(end_text)
-        except ValueError:
+            start, end = as_number(start_text, sta_txt, ""), as_number(end_text, sta_txt, "")
+        except AnnotationError:
             raise AnnotationError(sta_txt, f"line {number}", f"numeric start and end in {LINE_SHAPE}", line) from None
         duration = None
         if durations is not None:

@@ -59,8 +59,8 @@ def read_thumos14_txt(ann_dir: Path, split: str) -> LoadResult[ActionVideo]:
             if len(fields) != 3:
                 raise AnnotationError(path, f"line {number}", "'<video_name>  <start> <end>'", line)
             try:
-                start, end = float(fields[1]), float(fields[2])
-            except ValueError:
+                start, end = as_number(fields[1], path, ""), as_number(fields[2], path, "")
+            except AnnotationError:
                 raise AnnotationError(path, f"line {number}", "numeric '<start> <end>' in seconds", line) from None
             if name == AMBIGUOUS:
                 ambiguous += 1
