@@ -123,9 +123,9 @@ def test_activitynet_v13_errors(write) -> None:
 
 
 @pytest.mark.parametrize("subset,videos,instances", [("training", 9649, 14850), ("validation", 4728, 7290), ("testing", 4851, 0)])
-def test_activitynet_bsn_real(realdata: Path, subset: str, videos: int, instances: int) -> None:
+def test_activitynet_bsn_real(realdata: Path, parse_once, subset: str, videos: int, instances: int) -> None:
     d = realdata / "activitynet-v1.3/bsn"
-    result = read_activitynet_bsn(d / "anet_anno_action.json", d / "video_info_new.csv", subset)
+    result = parse_once(read_activitynet_bsn, d / "anet_anno_action.json", d / "video_info_new.csv", subset)
     assert len(result) == videos
     assert sum(len(v.instances) for v in result.records) == instances
     assert result.stats["missing"] == 0
