@@ -35,7 +35,7 @@ def read_text(path: Path, what: str) -> str:
 
 
 def physical_lines(text: str) -> list[str]:
-    """Lines split on ``\n`` only, ``\r`` endings removed, no phantom line after a final newline.
+    r"""Lines split on ``\n`` only, ``\r`` endings removed, no phantom line after a final newline.
 
     ``str.splitlines`` is avoided on purpose: it also splits on form feeds, ``\x1c``-``\x1e``
     and U+2028, which occur inside real captions.
@@ -76,6 +76,8 @@ def read_jsonl(path: Path, what: str) -> Iterator[tuple[int, Any]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             raise AnnotationError(path, f"line {number}", f"one JSON object per line ({what})", exc.msg) from None
+        except RecursionError:
+            raise AnnotationError(path, f"line {number}", f"JSON nested less deeply ({what})", "too deep") from None
 
 
 def read_csv_rows(
@@ -86,12 +88,13 @@ def read_csv_rows(
     Columns are looked up by name because mirrors reorder them; ``required`` columns must exist.
     The line number is the physical line where the row starts (quoted fields may span lines).
     """
+    required = list(required)
     text = read_text(path, what)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = reader.fieldnames or []
     missing = [name for name in required if name not in header]
     if missing:
-        raise AnnotationError(path, "line 1", f"a header with columns {list(required)} ({what})", header)
+        raise AnnotationError(path, "line 1", f"a header with columns {required} ({what})", header)
     rows = []
     start = reader.line_num + 1
     try:
@@ -126,7 +129,7 @@ def get_key(obj: Any, key: str, path: Path, where: str) -> Any:
 def as_number(value: Any, path: Path, where: str) -> float:
     """A JSON number (int or float) or a numeric string, as float."""
     if isinstance(value, bool):
-        raise AnnotationError(path, where, "a number", value)
+        raise AnnotationError(path, where, "a finite number", value)
     number = None
     if isinstance(value, (int, float)):
         number = float(value)
