@@ -122,6 +122,7 @@ def subsample(gt: SegmentTable, pred: SegmentTable, n_videos: int) -> tuple[Segm
 def bench_tal(n_videos: int, preds_per_video: int, n_classes: int, loop_videos: int,
               extra_gt: float = 0.5) -> None:
     gt, pred = random_tal_input(n_videos, preds_per_video, n_classes, extra_gt)
+    print("  (loop = plain-Python per-prediction loop over dicts written here, not the official pandas script)")
     print(f"TAL: {n_videos} videos, {len(gt)} GT segments, {len(pred)} predictions, {n_classes} classes")
     t0 = time.perf_counter()
     ours = tal_metrics(gt, pred, thresholds=ACTIVITYNET_THRESHOLDS)
