@@ -34,6 +34,11 @@ except Exception:  # pragma: no cover - depends on the environment
 DECORD_THREADS = 1
 
 
+# Reading packets without decoding them is cheap; a seek costs draining and flushing the
+# decoder. Read on to the next wanted GOP when it starts within this many packets.
+READ_ON_PACKETS = 128
+
+
 class BackendError(RuntimeError):
     """A backend could not open or decode a file (the reader wraps it in VideoDecodeError)."""
 
@@ -80,50 +85,82 @@ def _ts(obj) -> int | None:
     return obj.pts if obj.pts is not None else getattr(obj, "dts", None)
 
 
+@dataclass(frozen=True)
+class PacketMeta:
+    """What the index pass keeps of a packet (not its data, so long files stay cheap)."""
+
+    ts: int | None
+    dts: int | None
+    is_keyframe: bool
+
+
+def _is_frame_packet(packet) -> bool:
+    return packet.size > 0 and (packet.pts is not None or packet.dts is not None)
+
+
+def _next_packet(demux):
+    for packet in demux:
+        if _is_frame_packet(packet):
+            return packet
+    return None
+
+
 class PyAVSource:
-    """PyAV packet-level decoder that decodes only what the wanted frames depend on."""
+    """PyAV packet-level decoder that decodes only what the wanted frames depend on.
+
+    Opening reads the packet index once (timestamps and keyframe flags only). Decoding then
+    seeks to each needed GOP's keyframe and reads on from there, so memory does not grow with
+    the length of the video.
+    """
 
     name = "pyav"
 
     def __init__(self, path: Path) -> None:
         import av
 
-        self._av = av
+        self._path = path
         try:
             self._container = av.open(str(path))
         except Exception as err:
             raise BackendError(f"PyAV could not open the container: {err}") from err
         try:
-            self._open_stream()
+            self._read_index()
         except BackendError:
             self._container.close()
             raise
 
-    def _open_stream(self) -> None:
+    def _read_index(self) -> None:
         if not self._container.streams.video:
             raise BackendError("container has no video stream")
         stream = self._container.streams.video[0]
         self._stream = stream
+        total = 0
+        index: list[PacketMeta] = []
         try:
-            packets = [p for p in self._container.demux(stream) if p.dts is not None or p.pts is not None]
+            for p in self._container.demux(stream):
+                if p.pts is None and p.dts is None:
+                    continue  # the flush packet at the end
+                total += 1
+                if p.size > 0:
+                    index.append(PacketMeta(_ts(p), p.dts, bool(p.is_keyframe)))
         except Exception as err:
             raise BackendError(f"PyAV could not read the packets: {err}") from err
         # PyAV ends demuxing quietly at a cut-off file; the container index still knows the
         # full length (mp4/mov/avi headers), so compare to catch interrupted downloads.
-        if stream.frames and len(packets) < stream.frames:
+        if stream.frames and total < stream.frames:
             raise BackendError(
                 f"truncated file: the container index lists {stream.frames} frames "
-                f"but only {len(packets)} can be read"
+                f"but only {total} can be read"
             )
-        self._packets = [p for p in packets if p.size > 0]
-        if not self._packets:
+        if not index:
             raise BackendError("container holds zero video frames")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate or float(rate) <= 0:
             raise BackendError("container reports no frame rate")
-        stamps = [_ts(p) for p in self._packets]
+        self._index = index
+        stamps = [m.ts for m in index]
         self._sorted_ts = sorted(stamps) if None not in stamps else None
-        self.opened = Opened(len(self._packets), float(rate))
+        self.opened = Opened(len(index), float(rate))
 
     def close(self) -> None:
         self._container.close()  # idempotent in PyAV
@@ -133,7 +170,7 @@ class PyAVSource:
             frames = None
             if self._sorted_ts is not None:
                 frames = self._decode_selective(indices)
-            if frames is None:  # odd timestamps: decode everything and count frames in order
+            if frames is None:  # odd timestamps or seeking: decode everything, count frames
                 frames = self._decode_sequential(indices)
         except BackendError:
             raise
@@ -141,22 +178,30 @@ class PyAVSource:
             raise BackendError(f"PyAV failed decoding frames: {err}") from err
         return np.stack(frames)
 
-    def _gops(self) -> list[list]:
-        starts = [i for i, p in enumerate(self._packets) if p.is_keyframe] or [0]
+    def _gop_ranges(self) -> list[tuple[int, int]]:
+        starts = [i for i, m in enumerate(self._index) if m.is_keyframe] or [0]
         if starts[0] != 0:
             starts.insert(0, 0)
-        bounds = starts + [len(self._packets)]
-        return [self._packets[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        bounds = starts + [len(self._index)]
+        return list(zip(bounds[:-1], bounds[1:]))
+
+    def _plan(self, targets: set[int]) -> list[tuple[int, int, bool]]:
+        """GOPs to decode as ``(first, end, full)``; ``full`` forbids stopping early."""
+        idx = self._index
+        gops = self._gop_ranges()
+        has_target = [any(idx[i].ts in targets for i in range(a, b)) for a, b in gops]
+        # Open GOPs: frames shown before a keyframe may reference the previous GOP.
+        leading = [any(idx[i].ts in targets and idx[i].ts < idx[a].ts for i in range(a + 1, b)) for a, b in gops]
+        plan = []
+        for g, (a, b) in enumerate(gops):
+            next_leading = g + 1 < len(gops) and leading[g + 1]
+            if has_target[g] or next_leading:
+                plan.append((a, b, next_leading))
+        return plan
 
     def _decode_selective(self, indices: np.ndarray) -> list[np.ndarray] | None:
         wanted_ts = [self._sorted_ts[int(i)] for i in indices]
         targets = set(wanted_ts)
-        gops = self._gops()
-        has_target = [any(_ts(p) in targets for p in g) for g in gops]
-        # Open GOPs: frames shown before a keyframe may reference the previous GOP.
-        leading = [
-            any(_ts(p) in targets and _ts(p) < _ts(g[0]) for p in g[1:]) for g in gops
-        ]
         codec = self._stream.codec_context
         got: dict[int, np.ndarray] = {}
 
@@ -166,15 +211,29 @@ class PyAVSource:
                 if ts in targets and ts not in got:
                     got[ts] = frame.to_ndarray(format="rgb24")
 
-        for g, gop in enumerate(gops):
-            next_leading = g + 1 < len(gops) and leading[g + 1]
-            if not (has_target[g] or next_leading):
-                continue
-            in_gop = {_ts(p) for p in gop} & targets
-            for packet in gop:
-                codec.skip_frame = "DEFAULT" if _ts(packet) in targets or next_leading else "NONREF"
-                take(codec.decode(packet))
-                if not next_leading and in_gop <= got.keys():
+        demux, pos, pending = None, None, None
+        for a, b, full in self._plan(targets):
+            if pos is None or not pos <= a <= pos + READ_ON_PACKETS:  # far away (or first): seek
+                if demux is not None:
+                    take(codec.decode(None))  # drain frames still held for reordering
+                    codec.flush_buffers()
+                key = self._index[a]
+                self._container.seek(key.dts if key.dts is not None else key.ts, stream=self._stream)
+                demux, pos = self._container.demux(self._stream), None
+                pending = _next_packet(demux)
+                while pending is not None and _ts(pending) != key.ts:
+                    pending = _next_packet(demux)  # the seek may land on an earlier keyframe
+                pos = a
+            while pos < a and pending is not None:  # close by: read on without decoding
+                pending, pos = _next_packet(demux), pos + 1
+            if pending is None or _ts(pending) != self._index[a].ts:
+                return None  # the demuxer disagrees with the index: use the sequential path
+            in_gop = {self._index[i].ts for i in range(a, b)} & targets
+            while pos < b and pending is not None:
+                codec.skip_frame = "DEFAULT" if full or _ts(pending) in targets else "NONREF"
+                take(codec.decode(pending))
+                pending, pos = _next_packet(demux), pos + 1
+                if not full and in_gop <= got.keys():
                     break
         codec.skip_frame = "DEFAULT"
         take(codec.decode(None))
@@ -183,7 +242,11 @@ class PyAVSource:
         return [got[ts] for ts in wanted_ts]
 
     def _decode_sequential(self, indices: np.ndarray) -> list[np.ndarray]:
-        self._container.seek(0)
+        import av
+
+        self._container.close()  # reopen rather than seek: this path must work without seeking
+        self._container = av.open(str(self._path))
+        self._stream = self._container.streams.video[0]
         want = {int(i) for i in indices}
         got: dict[int, np.ndarray] = {}
         for n, frame in enumerate(self._container.decode(self._stream)):

@@ -141,10 +141,34 @@ def test_window_outside_the_video_is_an_argument_error(short_video):
         read_frames(short_video, sampling="window", window=(10.0, 11.0))
 
 
-def test_pyav_selective_decoder_is_exact_without_the_sequential_fallback(long_gop_video):
-    # Two frames in the last GOP only: the first two GOPs are skipped entirely.
+@pytest.mark.parametrize(
+    "indices",
+    [
+        [52, 57, 51],  # last GOP only: one seek past two GOPs
+        [3, 55],  # first and last GOP: stop GOP 0 early, seek over GOP 1
+        [20, 27, 30],  # end of GOP 0 then GOP 1: read on without seeking
+        list(range(60)),  # everything
+        [0, 0, 59, 59],  # repeats, first and last frame
+    ],
+)
+@pytest.mark.parametrize("read_on", [0, 128])  # 0: seek to every wanted GOP
+def test_pyav_selective_decoder_is_exact_without_the_sequential_fallback(
+    long_gop_video, indices, read_on, monkeypatch
+):
+    monkeypatch.setattr(backends, "READ_ON_PACKETS", read_on)
+
+    def no_fallback(self, idx):
+        raise AssertionError("selective decoding fell back to sequential decoding")
+
+    monkeypatch.setattr(backends.PyAVSource, "_decode_sequential", no_fallback)
     source = backends.PyAVSource(long_gop_video)
-    frames = source._decode_selective(np.array([52, 57, 51]))
+    frames = source.get(np.array(indices))
     source.close()
-    assert frames is not None
-    assert decoded_indices(np.stack(frames)) == [52, 57, 51]
+    assert decoded_indices(frames) == indices
+
+
+def test_pyav_sequential_path_agrees(long_gop_video):
+    source = backends.PyAVSource(long_gop_video)
+    frames = source._decode_sequential(np.array([5, 33, 58]))
+    source.close()
+    assert decoded_indices(np.stack(frames)) == [5, 33, 58]
