@@ -104,3 +104,25 @@ def test_square_errors(sim: np.ndarray, message: str) -> None:
 def test_multi_caption_index_errors(index: list[int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         multi_caption_retrieval_metrics(np.zeros((3, 2)), index)
+
+
+def test_multi_caption_matches_padded_sort_based_ranks() -> None:
+    """CLIP4Clip's layout: captions padded per video with -inf, ranks from a descending sort."""
+    rng = np.random.default_rng(2)
+    n_videos, counts = 50, rng.integers(1, 5, size=50)
+    index = np.repeat(np.arange(n_videos), counts)
+    sim = rng.standard_normal((index.size, n_videos))
+    padded = np.full((n_videos, counts.max(), n_videos), -np.inf)
+    for v in range(n_videos):
+        padded[v, :counts[v]] = sim[index == v]
+    t2v = [int(np.flatnonzero(np.argsort(-padded[v, c]) == v)[0]) + 1
+           for v in range(n_videos) for c in range(counts[v])]
+    per_video = padded.max(axis=1).T  # [video, caption group]
+    v2t = [int(np.flatnonzero(np.argsort(-row) == j)[0]) + 1 for j, row in enumerate(per_video)]
+    out = multi_caption_retrieval_metrics(sim, index)
+    t2v_sorted = np.sort(t2v)
+    assert out["t2v/MdR"] == t2v_sorted[(len(t2v) - 1) // 2]
+    assert out["t2v/MnR"] == pytest.approx(np.mean(t2v))
+    assert out["t2v/R@5"] == pytest.approx(np.mean(np.array(t2v) <= 5) * 100, rel=1e-6)
+    assert out["v2t/MdR"] == np.median(v2t)
+    assert out["v2t/R@1"] == pytest.approx(np.mean(np.array(v2t) <= 1) * 100)

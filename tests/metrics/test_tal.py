@@ -148,3 +148,8 @@ def test_vectorized_equals_per_prediction_loop(seed: int) -> None:
     ours = tal_metrics(truth, preds, thresholds=thresholds)
     assert ours == loop_tal_metrics(truth, preds, thresholds)
     assert 0 < ours["tal/mAP@avg"] < 100
+
+
+def test_no_predictions_at_all_gives_zero() -> None:
+    empty = SegmentTable([], [], np.array([]), np.array([]), np.array([]))
+    assert set(tal_metrics(gt(("v1", "A", 0, 10)), empty).values()) == {0.0}
