@@ -15,6 +15,7 @@ from tempvl_core.data.loaders.activitynet import (
 from tempvl_core.data.loaders.thumos14 import (
     load_thumos14,
     read_thumos14_actionformer,
+    read_thumos14_mmtad,
     read_thumos14_txt,
 )
 
@@ -26,6 +27,7 @@ def thumos(realdata: Path, parse_once):
         split: (
             parse_once(read_thumos14_txt, d / f"annotations_{split}", split),
             parse_once(read_thumos14_actionformer, d / "actionformer/thumos14.json", split),
+            parse_once(read_thumos14_mmtad, d / f"mmtad/thumos14_{split}.json", split),
         )
         for split in ("val", "test")
     }
@@ -33,24 +35,27 @@ def thumos(realdata: Path, parse_once):
 
 @pytest.mark.parametrize("split,videos,instances,ambiguous", [("val", 200, 3007, 89), ("test", 212, 3358, 99)])
 def test_thumos14_real_counts(thumos, split, videos, instances, ambiguous) -> None:
-    txt, af = thumos[split]
-    for result in (txt, af):
+    txt, af, mmtad = thumos[split]
+    for result in (txt, af, mmtad):
         assert len(result) == videos
         assert sum(len(v.instances) for v in result.records) == instances
     assert txt.stats == {"ambiguous": ambiguous, "ambiguous_only_videos": 1 if split == "test" else 0}
     assert af.stats == {"dropped": 0}
+    # mmtad omits the one test video whose spans are all Ambiguous, with its 3 spans
+    assert mmtad.stats == {"ambiguous": ambiguous - 3 * (split == "test"), "dropped": 0}
 
 
 @pytest.mark.parametrize("split", ["val", "test"])
-def test_thumos14_txt_and_actionformer_agree(thumos, split) -> None:
-    txt, af = thumos[split]
-    by_id = {v.video_id: v for v in af.records}
-    assert set(by_id) == {v.video_id for v in txt.records}
-    for video in txt.records:
-        other = by_id[video.video_id]
-        key = lambda i: (i.start, i.end, i.label, i.label_id)  # noqa: E731
-        assert sorted(map(key, video.instances)) == sorted(map(key, other.instances)), video.video_id
-        assert other.duration > 0 and other.fps > 0
+def test_thumos14_txt_actionformer_and_mmtad_agree(thumos, split) -> None:
+    txt, af, mmtad = thumos[split]
+    key = lambda i: (i.start, i.end, i.label, i.label_id)  # noqa: E731
+    for other_source in (af, mmtad):
+        by_id = {v.video_id: v for v in other_source.records}
+        assert set(by_id) == {v.video_id for v in txt.records}
+        for video in txt.records:
+            other = by_id[video.video_id]
+            assert sorted(map(key, video.instances)) == sorted(map(key, other.instances)), video.video_id
+            assert other.duration > 0 and other.fps > 0
 
 
 def test_thumos14_txt_quirks(write) -> None:
@@ -133,3 +138,12 @@ def test_activitynet_bsn_real(realdata: Path, parse_once, subset: str, videos: i
     labels = {i.label for v in result.records for i in v.instances}
     assert not instances or len(labels) == 200
     assert all(v.fps and v.video_name == f"v_{v.video_id}.mp4" for v in result.records)
+
+
+def test_thumos14_mmtad_errors(write) -> None:
+    bad = write("thumos14_val.json", '{"video_validation_1": {"segments": [[1, 2]], "labels": [], "duration": 3, "FPS": 30}}')
+    with pytest.raises(AnnotationError, match=r"thumos14_val\.json key 'video_validation_1': expected 'segments' and 'labels'"):
+        read_thumos14_mmtad(bad, "val")
+    bad = write("thumos14_val.json", '{"v": {"segments": [[1, "x"]], "labels": ["Diving"], "duration": 3}}')
+    with pytest.raises(AnnotationError, match=r"key 'v' 'segments'\[0\]: expected a finite number"):
+        read_thumos14_mmtad(bad, "val")

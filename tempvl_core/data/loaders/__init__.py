@@ -50,7 +50,12 @@ from tempvl_core.data.loaders.msvd import (
 from tempvl_core.data.loaders.pretrain import load_cc3m, load_webvid, read_cc3m, read_webvid
 from tempvl_core.data.loaders.qvhighlights import load_qvhighlights, read_qvhighlights
 from tempvl_core.data.loaders.tacos import load_tacos, read_tacos
-from tempvl_core.data.loaders.thumos14 import load_thumos14, read_thumos14_actionformer, read_thumos14_txt
+from tempvl_core.data.loaders.thumos14 import (
+    load_thumos14,
+    read_thumos14_actionformer,
+    read_thumos14_mmtad,
+    read_thumos14_txt,
+)
 # last: the registry imports the loader modules above
 from tempvl_core.data.loaders._registry import DATASETS, DatasetSpec, SplitSource  # noqa: E402
 

@@ -7,7 +7,9 @@ class names in alphabetical order (0-19), as in ActionFormer.
 
 ActionFormer ``thumos14.json``: ``{"version", "database": {video: {"subset": "Validation"|"Test",
 "duration", "fps", "annotations": [{"label", "segment", "segment(frames)", "label_id"}]}}}``.
-The two sources describe the same 200 validation / 212 test videos.
+mmtad ``thumos14_{val,test}.json``: ``{video: {"segments": [[s, e], ...], "labels": [...],
+"duration", "FPS", "num_frame", "segments_f"}}`` with ``Ambiguous`` spans included (excluded
+and counted here). All three sources describe the same 200 validation / 212 test videos.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
     as_number,
     as_pair,
+    as_str,
     check_split,
     get_key,
     num_field,
-    str_field,
     read_json,
     read_lines,
+    str_field,
 )
 from tempvl_core.data.records import ActionInstance, ActionVideo, LoadResult
 
@@ -116,6 +119,42 @@ def read_thumos14_actionformer(path: Path, split: str) -> LoadResult[ActionVideo
             instances.append(ActionInstance(label, start, end, label_id))
         videos.append(ActionVideo(vid, f"{vid}.mp4", duration, wanted, tuple(instances), fps))
     return LoadResult(videos, {"dropped": dropped})
+
+
+def read_thumos14_mmtad(path: Path, split: str) -> LoadResult[ActionVideo]:
+    """Videos of an mmtad ``thumos14_<split>.json`` in file order, ``Ambiguous`` spans left out.
+
+    Class ids are the sorted non-ambiguous labels of the file. ``stats``: ``ambiguous``,
+    ``dropped`` (segments with ``start >= end``).
+    """
+    check_split(split, SPLITS, "thumos14")
+    data = read_json(path, "mmtad THUMOS14 annotations")
+    if not isinstance(data, dict):
+        raise AnnotationError(path, "top level", "a JSON object keyed by video name", type(data).__name__)
+    parsed, labels = [], set()
+    for vid, entry in data.items():
+        where = f"key {vid!r}"
+        segments, names = get_key(entry, "segments", path, where), get_key(entry, "labels", path, where)
+        if not isinstance(segments, list) or not isinstance(names, list) or len(segments) != len(names):
+            raise AnnotationError(path, where, "'segments' and 'labels' lists of equal length", entry)
+        pairs = [as_pair(seg, path, f"{where} 'segments'[{i}]") for i, seg in enumerate(segments)]
+        names = [as_str(n, path, f"{where} 'labels'[{i}]") for i, n in enumerate(names)]
+        fps = num_field(entry, "FPS", path, where) if "FPS" in entry else None
+        parsed.append((vid, num_field(entry, "duration", path, where), fps, pairs, names))
+        labels.update(n for n in names if n != AMBIGUOUS)
+    ids = {name: i for i, name in enumerate(sorted(labels))}
+    videos, ambiguous, dropped = [], 0, 0
+    for vid, duration, fps, pairs, names in parsed:
+        instances = []
+        for (start, end), name in zip(pairs, names):
+            if name == AMBIGUOUS:
+                ambiguous += 1
+            elif start >= end:
+                dropped += 1
+            else:
+                instances.append(ActionInstance(name, start, end, ids[name]))
+        videos.append(ActionVideo(vid, f"{vid}.mp4", duration, _SUBSET_NAMES[split], tuple(instances), fps))
+    return LoadResult(videos, {"ambiguous": ambiguous, "dropped": dropped})
 
 
 def load_thumos14(dataset_root: Path, split: str) -> list[ActionVideo]:
