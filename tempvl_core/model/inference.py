@@ -80,11 +80,14 @@ class InferenceMixin:
         return [(int(i) // t, int(i) % t, float(v)) for v, i in zip(best.values, best.indices)]
 
     # ------------------------------------------------------------ captioning
-    def _decode_step_logits(self, ids: Tensor, frame_feats: Tensor, frame_mask: Tensor | None) -> Tensor:
-        """Causal fusion decoder over token embeddings, cross-attending to frames."""
+    def _decode_step_logits(
+        self, ids: Tensor, frame_feats: Tensor, frame_mask: Tensor | None, last_only: bool = False
+    ) -> Tensor:
+        """Causal fusion decoder over token embeddings, cross-attending to frames. With
+        ``last_only`` the vocabulary projection (the costly part) runs on the last position."""
         mask = (ids != self.text_encoder.special_ids["pad"]).long()
         hidden = self.fusion(self.text_encoder.embed_tokens(ids), mask, frame_feats, frame_mask, causal=True)
-        return self.lm_head(hidden)
+        return self.lm_head(hidden[:, -1:] if last_only else hidden)
 
     def caption_loss(self, texts, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
         """Teacher-forced next-token loss of the captioning path (``[CLS]`` is the BOS,
@@ -124,7 +127,7 @@ class InferenceMixin:
             ids = torch.tensor([b[0] for b in beams], device=self.device)
             n = ids.shape[0]
             logp = self._decode_step_logits(
-                ids, feats.expand(n, -1, -1), None if mask is None else mask.expand(n, -1)
+                ids, feats.expand(n, -1, -1), None if mask is None else mask.expand(n, -1), last_only=True
             )[:, -1].float().log_softmax(-1)
             cand = (logp + torch.tensor([b[1] for b in beams], device=self.device)[:, None]).flatten()
             top = cand.topk(num_beams)

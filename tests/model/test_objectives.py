@@ -1,0 +1,148 @@
+"""Every pretraining objective: finite values, gradients where they belong, weight 0 = absent."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tempvl_core import losses
+from tempvl_core.model import TemPVL
+
+ALL = ("vtc", "mlm", "mr", "tl", "vtm")
+# Parameters each objective must train (beyond the shared encoders) and never touches otherwise.
+OWN_PARAMS = {
+    "vtc": ["logit_scale", "video_proj.weight", "text_proj.weight"],
+    "mlm": ["lm_head.dense.weight"],
+    "mr": ["mr_head.mlp.0.weight", "grounding.pos_embed"],
+    "tl": ["tl_span_head.mlp.0.weight"],
+    "vtm": ["vtm_head.mlp.0.weight"],
+}
+SHARED = ["video_encoder.backbone.net.0.weight", "text_encoder.model.encoder.layer.0.output.dense.weight"]
+
+
+def _only(model: TemPVL, name: str) -> None:
+    model.config.loss_weights = {k: (1.0 if k == name else 0.0) for k in ALL}
+
+
+def _grad(model: TemPVL, name: str) -> torch.Tensor | None:
+    return dict(model.named_parameters())[name].grad
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_loss_trains_its_own_parameters(model: TemPVL, batch: dict, name: str) -> None:
+    _only(model, name)
+    out = model(batch, generator=torch.Generator().manual_seed(0))
+    assert set(out) == {f"loss_{name}", "loss"}
+    assert out["loss"].ndim == 0 and torch.isfinite(out["loss"]) and out["loss"] > 0
+    out["loss"].backward()
+    for p in OWN_PARAMS[name] + SHARED:
+        g = _grad(model, p)
+        assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0, f"{name}: no gradient on {p}"
+    for other, params in OWN_PARAMS.items():
+        if other != name and not (name in ("vtm", "mlm", "tl") and other in ("vtm", "mlm", "tl")):
+            for p in params:
+                if p not in OWN_PARAMS[name]:
+                    assert _grad(model, p) is None, f"{name} touched {p} of {other}"
+
+
+def test_mlm_and_mr_are_conditioned_on_the_video(model: TemPVL, batch: dict) -> None:
+    for name, param in (("mlm", "fusion.stack.blocks.0.cross_attn.kv.weight"), ("mr", "grounding.stack.blocks.0.cross_attn.kv.weight")):
+        model.zero_grad()
+        _only(model, name)
+        model(batch, generator=torch.Generator().manual_seed(0))["loss"].backward()
+        assert _grad(model, param).abs().sum() > 0
+
+
+def test_zero_weight_is_absent_and_adds_no_gradient(model: TemPVL, batch: dict) -> None:
+    model.config.loss_weights = {"vtc": 1.0, "mlm": 0.0, "mr": 0.0, "tl": 1.0, "vtm": 0.0}
+    out = model(batch, generator=torch.Generator().manual_seed(0))
+    assert set(out) == {"loss_vtc", "loss_tl", "loss"}
+    assert torch.allclose(out["loss"], out["loss_vtc"] + out["loss_tl"])
+    out["loss"].backward()
+    for name in OWN_PARAMS["mr"] + OWN_PARAMS["mlm"] + OWN_PARAMS["vtm"]:
+        assert _grad(model, name) is None, name
+
+
+def test_weights_scale_losses_and_forward_is_reproducible(model: TemPVL, batch: dict) -> None:
+    model.config.loss_weights = {"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0}
+    a = model(batch, generator=torch.Generator().manual_seed(5))
+    b = model(batch, generator=torch.Generator().manual_seed(5))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    model.config.loss_weights = {"vtc": 2.0, "mlm": 0.5, "mr": 3.0, "tl": 1.0}
+    c = model(batch, generator=torch.Generator().manual_seed(5))
+    for key, w in (("vtc", 2.0), ("mlm", 0.5), ("mr", 3.0)):
+        assert torch.allclose(c[f"loss_{key}"], w * a[f"loss_{key}"], rtol=1e-5), key
+
+
+@pytest.mark.parametrize("strategy,sampling", [("cls", "hard"), ("tokens", "hard"), ("cls", "random")])
+def test_tl_and_mr_variants(model: TemPVL, batch: dict, strategy: str, sampling: str) -> None:
+    model.config.loss_weights = {"mr": 1.0, "tl": 1.0}
+    model.config.tl_strategy, model.config.merge_sampling = strategy, sampling
+    model.config.merge_frames_per_clip = 2
+    out = model(batch, generator=torch.Generator().manual_seed(0))
+    out["loss"].backward()
+    head = "tl_cls_head.mlp.0.weight" if strategy == "cls" else "tl_span_head.mlp.0.weight"
+    assert _grad(model, head).abs().sum() > 0
+    assert torch.isfinite(out["loss_mr"]) and torch.isfinite(out["loss_tl"])
+
+
+def test_pretokenized_batch_and_errors(model: TemPVL, batch: dict) -> None:
+    tokens = model.tokenize(batch["texts"])
+    model.config.loss_weights = {"vtc": 1.0}
+    a = model({"frames": batch["frames"], "texts": batch["texts"]})
+    b = model({"frames": batch["frames"], **tokens})
+    assert torch.allclose(a["loss"], b["loss"])
+    with pytest.raises(KeyError, match="texts"):
+        model({"frames": batch["frames"]})
+    with pytest.raises(ValueError, match="4 videos but 3 texts"):
+        model({"frames": batch["frames"], "texts": batch["texts"][:3]})
+    model.config.loss_weights = {"vtc": 0.0}
+    with pytest.raises(ValueError, match="enable at least one"):
+        model(batch)
+
+
+def test_mr_learns_to_locate_clips(model: TemPVL, batch: dict) -> None:
+    """A few steps on one batch must lower the MR loss: the labels carry real signal."""
+    model.config.loss_weights = {"mr": 1.0}
+    model.text_encoder.requires_grad_(False)  # keeps the test fast; the MR path is what learns
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    history = []
+    for step in range(10):
+        loss = model(batch, generator=torch.Generator().manual_seed(step % 2))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append(loss.item())
+    assert min(history[-3:]) < 0.8 * history[0], history
+
+
+def test_mask_tokens_follows_bert_rule() -> None:
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(1000, 2000, (64, 128), generator=g)
+    ids[:, 0], ids[:, -1] = 101, 102
+    att = torch.ones_like(ids)
+    att[:, 100:] = 0
+    masked, labels = losses.mask_tokens(ids, att, 103, 30522, [0, 101, 102, 103], 0.15, generator=g)
+    chosen = labels != losses.IGNORE_INDEX
+    assert not chosen[:, 0].any() and not chosen[:, 100:].any()  # specials and padding never targets
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert abs(chosen[:, 1:100].float().mean().item() - 0.15) < 0.02
+    frac_mask = (masked[chosen] == 103).float().mean().item()
+    frac_same = (masked[chosen] == ids[chosen]).float().mean().item()
+    assert abs(frac_mask - 0.8) < 0.05 and abs(frac_same - 0.1) < 0.04
+    assert torch.equal(masked[~chosen], ids[~chosen])
+    # A short caption still gets one target.
+    _, few = losses.mask_tokens(torch.tensor([[101, 1500, 102]]), torch.ones(1, 3, dtype=torch.long), 103, 30522, [101, 102], 0.0001)
+    assert (few != losses.IGNORE_INDEX).sum() == 1
+
+
+def test_hard_negatives_never_pick_the_positive() -> None:
+    sim = torch.randn(6, 6) * 5
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        neg = losses.sample_hard_negatives(sim, g)
+        assert (neg != torch.arange(6)).all()
+    peaked = torch.full((3, 3), -50.0)
+    peaked[0, 2] = peaked[1, 0] = peaked[2, 1] = 50.0
+    assert losses.sample_hard_negatives(peaked, g).tolist() == [2, 0, 1]
