@@ -1,0 +1,1 @@
+"""Tests for tempvl_bench.metrics and the score command."""
