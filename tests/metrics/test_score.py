@@ -204,3 +204,25 @@ def test_qa_missing_ground_truth_and_protocol_errors(capsys, tmp_path: Path) -> 
     code, _, err = run_score(capsys, "--family", "tal", "--protocol", "coco", "--predictions", preds,
                              "--ground-truth", preds)
     assert code == 2 and "unknown protocol 'coco'" in err
+
+
+def test_thumos14_actionformer_ground_truth_loads(realdata: Path, capsys, tmp_path: Path) -> None:
+    """Real ActionFormer-format file (subset "Test"): perfect detections, then lower-scored
+    shifted duplicates (false positives ranked last) keep every AP at 100."""
+    gt_path = realdata / "thumos14" / "actionformer" / "thumos14.json"
+    database = json.loads(gt_path.read_text())["database"]
+    results: dict[str, list] = {}
+    for vid, entry in database.items():
+        if entry["subset"] != "Test":
+            continue
+        for ann in entry["annotations"]:
+            start, end = ann["segment"]
+            shift = (end - start) / 2
+            results.setdefault(vid, []).append({"label": ann["label"], "score": 1.0, "segment": [start, end]})
+            results[vid].append({"label": ann["label"], "score": 0.5, "segment": [start + shift, end + shift]})
+    preds = write(tmp_path / "preds.json", {"results": results})
+    code, metrics, _ = run_score(capsys, "--family", "tal", "--protocol", "thumos14", "--subset", "Test",
+                                 "--predictions", preds, "--ground-truth", gt_path)
+    assert code == 0
+    assert list(metrics)[:5] == ["tal/mAP@0.3", "tal/mAP@0.4", "tal/mAP@0.5", "tal/mAP@0.6", "tal/mAP@0.7"]
+    assert set(metrics.values()) == {100.0}
