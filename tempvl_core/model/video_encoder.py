@@ -8,6 +8,7 @@ Swin, a tiny CNN) live in the backbone plugins.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tempvl_core.model.layers import TransformerStack
@@ -58,8 +59,6 @@ class VideoEncoder(nn.Module):
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be [B, T, 3, H, W], got {tuple(frames.shape)}")
         b, t = frames.shape[:2]
-        if t > self.max_frames:
-            raise ValueError(f"{t} frames per clip but the model was built for at most {self.max_frames}")
         flat = frames.flatten(0, 1)
         out = flat.new_zeros(b * t, self.dim)
         if frame_mask is None:
@@ -70,11 +69,19 @@ class VideoEncoder(nn.Module):
                 out = out.index_put((keep.nonzero(as_tuple=True)[0],), self.proj(self.backbone(flat[keep])))
         return out.view(b, t, self.dim)
 
+    def positions(self, num_frames: int) -> Tensor:
+        """Temporal position embeddings ``[1, T, dim]``; longer inputs than ``max_frames``
+        (e.g. whole videos for action localization) get them linearly interpolated."""
+        if num_frames <= self.max_frames:
+            return self.pos_embed[:, :num_frames]
+        stretched = F.interpolate(self.pos_embed.transpose(1, 2), size=num_frames, mode="linear", align_corners=True)
+        return stretched.transpose(1, 2)
+
     def forward(self, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Return per-frame features ``[B, T, dim]`` and a clip feature ``[B, dim]``."""
         feats = self.frame_features(frames, frame_mask)
         if self.temporal is not None:
-            feats = self.temporal(feats + self.pos_embed[:, : feats.shape[1]], padding_mask=frame_mask)
+            feats = self.temporal(feats + self.positions(feats.shape[1]), padding_mask=frame_mask)
         return feats, masked_mean(feats, frame_mask)
 
 

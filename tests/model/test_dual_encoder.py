@@ -88,3 +88,13 @@ def test_bad_inputs_are_reported(model: TemPVL) -> None:
         TemPVL(tiny_config(), torch.nn.Identity(), text_encoder_path=model.text_encoder.path)
     with pytest.raises(TypeError, match="single str"):
         model.encode_text(TEXTS[0])
+
+
+def test_videos_longer_than_max_frames_get_interpolated_positions(model: TemPVL) -> None:
+    model.eval()
+    long = torch.randn(1, model.config.max_frames + 5, 3, 32, 32)
+    feats = model.video_frame_features(long)
+    assert feats.shape == (1, model.config.max_frames + 5, 64) and torch.isfinite(feats).all()
+    pos = model.video_encoder.positions(model.config.max_frames + 5)
+    assert torch.equal(pos[0, 0], model.video_encoder.pos_embed[0, 0])
+    assert torch.equal(pos[0, -1], model.video_encoder.pos_embed[0, -1])
