@@ -61,13 +61,13 @@ def column_ranks(matrix: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def summarize_ranks(ranks: np.ndarray, prefix: str, *, lower_median: bool = False,
-                    float32_recall: bool = False) -> dict[str, float]:
+def summarize_ranks(ranks: np.ndarray, prefix: str, *, torch_style: bool = False) -> dict[str, float]:
     """R@K (percent), MdR and MnR of 1-based ranks, under ``prefix`` (``t2v`` or ``v2t``).
 
-    ``lower_median`` takes the lower middle value (torch.median) instead of numpy's mean of
-    the two middle values; ``float32_recall`` reproduces the float32 arithmetic of CLIP4Clip's
-    multi-caption path (``int * 100 / n`` on torch tensors).
+    Default: CLIP4Clip's numpy ``compute_metrics`` (square case), which works on 0-based ranks:
+    ``np.median(r0) + 1`` (mean of the two middle values for an even count), ``np.mean(r0) + 1``.
+    ``torch_style``: its multi-caption torch path: lower middle value (``torch.median``), R@K in
+    float32 (``int * 100 / n`` on tensors) and ``np.mean`` of the 1-based ranks.
     """
     ranks = np.asarray(ranks, dtype=np.int64)
     n = ranks.size
@@ -76,15 +76,17 @@ def summarize_ranks(ranks: np.ndarray, prefix: str, *, lower_median: bool = Fals
     out: dict[str, float] = {}
     for k in RECALL_KS:
         hits = int(np.count_nonzero(ranks <= k))
-        if float32_recall:
+        if torch_style:
             out[f"{prefix}/R@{k}"] = float(np.float32(hits * 100) / np.float32(n))
         else:
             out[f"{prefix}/R@{k}"] = float(hits) * 100 / n
-    if lower_median:
+    if torch_style:
         out[f"{prefix}/MdR"] = float(np.sort(ranks)[(n - 1) // 2])
+        out[f"{prefix}/MnR"] = float(np.mean(ranks))
     else:
-        out[f"{prefix}/MdR"] = float(np.median(ranks))
-    out[f"{prefix}/MnR"] = float(np.mean(ranks))
+        # Same float operations as the reference, so the last bit agrees too.
+        out[f"{prefix}/MdR"] = float(np.median(ranks - 1) + 1)
+        out[f"{prefix}/MnR"] = float(np.mean(ranks - 1) + 1)
     return out
 
 
@@ -149,7 +151,7 @@ def multi_caption_retrieval_metrics(sim: np.ndarray,
     """
     matrix = _as_matrix(sim)
     index = _validate_index(text_video_index, matrix.shape)
-    out = summarize_ranks(row_ranks(matrix, index), "t2v", lower_median=True, float32_recall=True)
+    out = summarize_ranks(row_ranks(matrix, index), "t2v", torch_style=True)
     per_video = video_caption_max(matrix, index)
     # per_video[v, j] is caption-group v vs video j; v2t ranks groups for each video j.
     diagonal = np.arange(per_video.shape[0])

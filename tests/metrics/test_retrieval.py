@@ -79,11 +79,20 @@ def test_multi_caption_non_contiguous_groups_equal_contiguous() -> None:
 def test_lower_median_and_float32_recall_match_torch() -> None:
     torch = pytest.importorskip("torch")
     ranks = np.array([4, 1, 3, 2, 7, 1, 9])
-    ours = summarize_ranks(np.r_[ranks, 5], "t2v", lower_median=True, float32_recall=True)
+    ours = summarize_ranks(np.r_[ranks, 5], "t2v", torch_style=True)
     zero_based = torch.tensor(np.r_[ranks, 5] - 1)
     assert ours["t2v/MdR"] == float(torch.median(zero_based + 1))
     for k in (1, 5, 10):
         assert ours[f"t2v/R@{k}"] == float(torch.sum(zero_based < k) * 100 / len(zero_based))
+    assert ours["t2v/MnR"] == float(np.mean(zero_based.numpy() + 1))
+
+
+def test_square_summary_uses_zero_based_numpy_arithmetic() -> None:
+    zero_based = np.array([0, 1, 1, 4, 2, 0, 7])
+    ours = summarize_ranks(zero_based + 1, "v2t")
+    assert ours["v2t/MdR"] == np.median(zero_based) + 1
+    assert ours["v2t/MnR"] == np.mean(zero_based) + 1
+    assert ours["v2t/R@5"] == float(np.sum(zero_based < 5)) * 100 / len(zero_based)
 
 
 @pytest.mark.parametrize("sim, message", [
