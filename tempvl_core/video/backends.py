@@ -158,6 +158,7 @@ class PyAVSource:
         if not rate or float(rate) <= 0:
             raise BackendError("container reports no frame rate")
         self._index = index
+        self.codec = stream.codec_context.name
         stamps = [m.ts for m in index]
         self._sorted_ts = sorted(stamps) if None not in stamps else None
         self.opened = Opened(len(index), float(rate))

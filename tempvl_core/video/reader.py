@@ -3,8 +3,10 @@
 Backends (``backend="auto"``): each request goes to the faster backend for its case, measured
 with ``benchmarks/decode.py``, and falls back to the other when the first is not importable or
 fails on the file. Sparse requests (at most ``DENSE_FRACTION`` of the frames, e.g. 8 of 900) use
-the GOP-aware PyAV decoder; dense ones use decord's ``get_batch``. ``backend="decord"`` or
-``"pyav"`` forces one (no fallback). See :mod:`tempvl_core.video.backends` for how each decodes.
+the GOP-aware PyAV decoder; dense ones use decord's ``get_batch`` when the codec is one where
+its seeking returned exact frames (``DECORD_EXACT_CODECS``; it returned wrong frames for MPEG-4
+Part 2 and MPEG-2 with B-frames). decord is also the fallback when PyAV cannot open a file.
+``backend="decord"`` or ``"pyav"`` forces one (no fallback). See :mod:`tempvl_core.video.backends` for how each decodes.
 Still images (jpg, png, ...; CC3M) load through the same call as one-frame videos with PIL.
 
 Frames come back as RGB ``uint8 [T, H, W, 3]``: resized so the short side equals ``size`` and
@@ -36,6 +38,10 @@ CROPS = ("center", "none")
 # 8 of 90), on par at about half of the frames, and decord up to 2x faster when all frames are
 # wanted (batched RGB conversion).
 DENSE_FRACTION = 0.5
+# decord's get_batch returned WRONG frames after seeking in MPEG-4 Part 2 and MPEG-2 video with
+# B-frames (in avi, mp4 and mpg alike) and exact frames for these codecs
+# (tests/video/test_containers.py), so dense requests go to decord only for these.
+DECORD_EXACT_CODECS = frozenset({"h264", "vp9", "mjpeg"})
 
 
 class VideoDecodeError(RuntimeError):
@@ -248,6 +254,7 @@ def read_indices(
     errors: list[str] = []
     chosen: dict[tuple[int, float], np.ndarray] = {}
     failed: set[str] = set()
+    order = _backend_order(backend)
 
     def attempt(name: str, plan_only: bool = False) -> Clip | None:
         try:
@@ -261,9 +268,10 @@ def read_indices(
             if (n, video_fps) not in chosen:
                 chosen[(n, video_fps)] = np.asarray(choose(n, video_fps), dtype=np.int64)
             indices = chosen[(n, video_fps)]
-            if backend == "auto" and name == "pyav" and HAVE_DECORD and "decord" not in failed:
-                # PyAV opened first: its demux index is cheap and tells how dense the request is.
-                if is_dense(indices, n):
+            if name == "pyav" and "decord" in order and "decord" not in failed:
+                # PyAV opened first: its index is cheap and tells the codec and how dense the
+                # request is; decord is faster for dense requests where its seeking is exact.
+                if is_dense(indices, n) and source.codec in DECORD_EXACT_CODECS:
                     clip = attempt("decord")
                     if clip is not None:
                         return clip
@@ -278,7 +286,7 @@ def read_indices(
         timestamps = indices.astype(np.float64) / video_fps
         return Clip(_geometry(frames, size, crop), timestamps, info, name)
 
-    for name in _backend_order(backend):
+    for name in order:
         if name not in failed:
             clip = attempt(name)
             if clip is not None:
