@@ -118,7 +118,8 @@ def main() -> None:
 
     with av.open(str(originals[0])) as c:
         s = c.streams.video[0]
-        print(f"originals: {len(originals)} x {s.frames} frames {s.codec_context.width}x{s.codec_context.height} "
+        size = f"{s.codec_context.width}x{s.codec_context.height}"
+        print(f"originals: {len(originals)} x {s.frames} frames {size} "
               f"@ {float(s.average_rate):g} fps, {originals[0].stat().st_size / 1e6:.2f} MB each")
     with av.open(str(prepared[0])) as c:
         s = c.streams.video[0]

@@ -16,7 +16,9 @@ from .reader import (
 )
 from .sampling import SAMPLING_STRATEGIES, sample_indices
 
-_TRANSFORMS = ("CLIP_MEAN", "CLIP_STD", "EvalTransform", "TrainTransform", "eval_transform", "train_transform")
+_TRANSFORMS = (
+    "CLIP_MEAN", "CLIP_STD", "EvalTransform", "TrainTransform", "eval_transform", "train_transform"
+)
 
 
 def __getattr__(name: str):

@@ -192,7 +192,9 @@ class PyAVSource:
         gops = self._gop_ranges()
         has_target = [any(idx[i].ts in targets for i in range(a, b)) for a, b in gops]
         # Open GOPs: frames shown before a keyframe may reference the previous GOP.
-        leading = [any(idx[i].ts in targets and idx[i].ts < idx[a].ts for i in range(a + 1, b)) for a, b in gops]
+        leading = [
+            any(idx[i].ts in targets and idx[i].ts < idx[a].ts for i in range(a + 1, b)) for a, b in gops
+        ]
         plan = []
         for g, (a, b) in enumerate(gops):
             next_leading = g + 1 < len(gops) and leading[g + 1]

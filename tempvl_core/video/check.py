@@ -51,7 +51,8 @@ class CheckReport:
 
     def summary(self, show: int = 10) -> str:
         """Human-readable lines: the counts, then up to ``show`` failures."""
-        lines = [f"checked {self.checked} videos: {self.checked - len(self.failed)} ok, {len(self.failed)} failed"]
+        ok = self.checked - len(self.failed)
+        lines = [f"checked {self.checked} videos: {ok} ok, {len(self.failed)} failed"]
         lines += [f"  {f.path}: {f.error}" for f in self.failed[:show]]
         if len(self.failed) > show:
             lines.append(f"  ... and {len(self.failed) - show} more (see the JSON report)")

@@ -70,7 +70,10 @@ class PrepareReport:
         )
 
     def summary(self) -> str:
-        return f"prepared {len(self.written)}, skipped {len(self.skipped)} already done, {len(self.failed)} failed"
+        return (
+            f"prepared {len(self.written)}, skipped {len(self.skipped)} already done, "
+            f"{len(self.failed)} failed"
+        )
 
 
 def _even(x: float) -> int:
@@ -84,7 +87,9 @@ def _out_size(width: int, height: int, short_side: int | None) -> tuple[int, int
     return _even(width * scale), _even(height * scale)
 
 
-def encode_prepared(src: Path, dst: Path, *, fps: float, short_side: int | None, keyint: int, crf: int) -> int:
+def encode_prepared(
+    src: Path, dst: Path, *, fps: float, short_side: int | None, keyint: int, crf: int
+) -> int:
     """Re-encode ``src`` into ``dst`` (mp4, H.264); returns the number of frames written."""
     import av
 

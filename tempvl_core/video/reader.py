@@ -6,7 +6,8 @@ fails on the file. Sparse requests (at most ``DENSE_FRACTION`` of the frames, e.
 the GOP-aware PyAV decoder; dense ones use decord's ``get_batch`` when the codec is one where
 its seeking returned exact frames (``DECORD_EXACT_CODECS``; it returned wrong frames for MPEG-4
 Part 2 and MPEG-2 with B-frames). decord is also the fallback when PyAV cannot open a file.
-``backend="decord"`` or ``"pyav"`` forces one (no fallback). See :mod:`tempvl_core.video.backends` for how each decodes.
+``backend="decord"`` or ``"pyav"`` forces one (no fallback). See :mod:`tempvl_core.video.backends`
+for how each decodes.
 Still images (jpg, png, ...; CC3M) load through the same call as one-frame videos with PIL.
 
 Frames come back as RGB ``uint8 [T, H, W, 3]``: resized so the short side equals ``size`` and
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import HAVE_DECORD, BackendError, open_source
-from .sampling import sample_indices
+from .sampling import SAMPLING_STRATEGIES, sample_indices
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 BACKENDS = ("auto", "decord", "pyav")
@@ -222,6 +223,8 @@ def read_frames(
         VideoDecodeError: missing, empty, unreadable or zero-frame file (names the file and why).
         ValueError: bad arguments (unknown sampling, a window outside the video, ...).
     """
+    if sampling not in SAMPLING_STRATEGIES:  # checked here too so images reject it as well
+        raise ValueError(f"unknown sampling {sampling!r}; expected one of {', '.join(SAMPLING_STRATEGIES)}")
     return read_indices(
         path,
         lambda n, video_fps: sample_indices(
@@ -246,6 +249,8 @@ def read_indices(
     ``choose`` is called once per distinct ``(num_frames, fps)``: if decord fails mid-way and
     PyAV counts the same frames, the fallback decodes the same draw.
     """
+    if crop not in CROPS:
+        raise ValueError(f"unknown crop {crop!r}; expected one of {', '.join(CROPS)}")
     path = Path(path)
     _check_file(path)
     if is_image(path):
@@ -256,7 +261,7 @@ def read_indices(
     failed: set[str] = set()
     order = _backend_order(backend)
 
-    def attempt(name: str, plan_only: bool = False) -> Clip | None:
+    def attempt(name: str) -> Clip | None:
         try:
             source = open_source(path, name)
         except BackendError as err:

@@ -116,7 +116,9 @@ class TrainTransform:
         return _normalize(x, self.mean, self.std)
 
 
-def train_transform(size: int, *, hflip: bool = False, scale: tuple[float, float] = (0.5, 1.0)) -> TrainTransform:
+def train_transform(
+    size: int, *, hflip: bool = False, scale: tuple[float, float] = (0.5, 1.0)
+) -> TrainTransform:
     """Training transform (see the module docstring for why ``hflip`` defaults to False)."""
     return TrainTransform(size=size, scale=scale, hflip=hflip)
 

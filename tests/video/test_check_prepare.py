@@ -25,7 +25,9 @@ def test_check_videos_reports_exactly_the_broken_files(
     short_video, long_gop_video, image_file, garbage_file, truncated_video, truncated_tail_video, tmp_path
 ):
     missing = tmp_path / "missing.mp4"
-    paths = [short_video, garbage_file, long_gop_video, truncated_video, missing, truncated_tail_video, image_file]
+    paths = [
+        short_video, garbage_file, long_gop_video, truncated_video, missing, truncated_tail_video, image_file
+    ]
     report = check_videos(paths, progress=False)
     assert report.checked == 7 and not report.ok
     assert [f.path for f in report.failed] == [garbage_file, truncated_video, missing, truncated_tail_video]
@@ -64,7 +66,8 @@ def sources(tmp_path, long_gop_video, garbage_file):
     b = write_video(src_root / "sub" / "b.mp4", num_frames=12, fps=4, width=48, height=64)
     bad = shutil.copy(garbage_file, src_root / "bad.mp4")
     prep_root = tmp_path / "prep"
-    items = [(p, prepared_path(src_root, prep_root, p)) for p in (src_root / "a.mp4", b, src_root / "bad.mp4")]
+    srcs = (src_root / "a.mp4", b, src_root / "bad.mp4")
+    items = [(p, prepared_path(src_root, prep_root, p)) for p in srcs]
     return items
 
 

@@ -68,7 +68,9 @@ def test_auto_reader_is_exact_in_every_container(video_and_codec):
     sparse = read_frames(container_video, num_frames=5, size=None)
     assert decoded_indices(sparse.frames) == [4, 12, 20, 28, 36]
     # Dense requests (over half the frames) go to decord where it is exact.
-    window = read_frames(container_video, sampling="fps", fps=4.0, window=(2.5, 10.0), num_frames=None, size=None)
+    window = read_frames(
+        container_video, sampling="fps", fps=4.0, window=(2.5, 10.0), num_frames=None, size=None
+    )
     assert decoded_indices(window.frames) == list(range(10, 40))  # starts past a keyframe
     assert window.backend == ("decord" if codec in DECORD_EXACT_CODECS else "pyav")
     gaps = read_frames(container_video, sampling="fps", fps=3.0, num_frames=None, size=None)
@@ -76,5 +78,7 @@ def test_auto_reader_is_exact_in_every_container(video_and_codec):
 
 
 def test_pyav_backend_is_exact_in_every_container(container_video):
-    clip = read_frames(container_video, sampling="window", window=(7.0, 9.5), num_frames=3, size=None, backend="pyav")
+    clip = read_frames(
+        container_video, sampling="window", window=(7.0, 9.5), num_frames=3, size=None, backend="pyav"
+    )
     assert decoded_indices(clip.frames) == [29, 33, 36]

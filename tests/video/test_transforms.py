@@ -54,5 +54,6 @@ def test_hflip_off_by_default_keeps_left_to_right_order():
     for s in range(10):
         row = tf(clip, rng=np.random.default_rng(s))[0, 0, 0]
         assert row[0] < row[-1]  # the ramp still rises to the right
-    flipped = [train_transform(24, hflip=True)(clip, rng=np.random.default_rng(s))[0, 0, 0] for s in range(20)]
+    flip = train_transform(24, hflip=True)
+    flipped = [flip(clip, rng=np.random.default_rng(s))[0, 0, 0] for s in range(20)]
     assert any(r[0] > r[-1] for r in flipped)
