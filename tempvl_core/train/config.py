@@ -58,9 +58,9 @@ class MergeSection:
 class DataSection:
     """Pretraining sources, relative to the data root, and how frames are sampled."""
 
-    webvid_csv: str | None = "webvid/results.csv"
+    webvid_csv: str | None = "webvid/results_train.csv"
     webvid_videos: str | None = "webvid/videos"
-    cc3m_tsv: str | None = "cc3m/train.tsv"
+    cc3m_tsv: str | None = "cc3m/Train_GCC-training.tsv"
     cc3m_images: str | None = "cc3m/images"
     num_frames: int = 4
     size: int = 64

@@ -8,7 +8,6 @@ backbone)``) next to the trainer state used by ``--resume``.
 from __future__ import annotations
 
 import random
-from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from tempvl_core.data.loaders.pretrain import read_cc3m, read_webvid
 from tempvl_core.train.config import ConfigError, DataSection, PretrainConfig
 from tempvl_core.train.distributed import init_distributed, shutdown
 from tempvl_core.train.engine import Trainer
@@ -63,30 +63,21 @@ def _resolve(data_root: Path, relative: str | None, key: str) -> Path | None:
     return path
 
 
-def _read_source(module: str, function: str, annotation: Path) -> list:
-    try:
-        reader = getattr(import_module(f"tempvl_core.data.loaders.{module}"), function)
-    except (ImportError, AttributeError) as exc:
-        raise RuntimeError(f"tempvl_core.data.loaders.{module}.{function} is not available: {exc}") from None
-    result = reader(annotation)
-    return list(getattr(result, "records", result))
-
-
 def read_pretrain_items(data: DataSection, data_root: Path) -> list[MediaItem]:
     """WebVid and CC3M pairs of the config, with media paths resolved under ``data_root``."""
     items: list[MediaItem] = []
     sources = (
-        ("webvid", "read_webvid", data.webvid_csv, data.webvid_videos, "webvid_csv", "webvid_videos"),
-        ("cc3m", "read_cc3m", data.cc3m_tsv, data.cc3m_images, "cc3m_tsv", "cc3m_images"),
+        (read_webvid, data.webvid_csv, data.webvid_videos, "webvid_csv", "webvid_videos"),
+        (read_cc3m, data.cc3m_tsv, data.cc3m_images, "cc3m_tsv", "cc3m_images"),
     )
-    for module, function, annotation, media, annotation_key, media_key in sources:
+    for reader, annotation, media, annotation_key, media_key in sources:
         annotation_path = _resolve(data_root, annotation, annotation_key)
         if annotation_path is None:
             continue
         media_dir = _resolve(data_root, media, media_key)
         if media_dir is None:
             raise ConfigError(f"data.{media_key} is null but data.{annotation_key} is set")
-        for record in _read_source(module, function, annotation_path):
+        for record in reader(annotation_path).records:
             items.append(MediaItem(media_dir / record.media_name, record.caption, record.is_image))
     if not items:
         raise ConfigError("data: no pretraining source is set (webvid_csv and cc3m_tsv are both null)")

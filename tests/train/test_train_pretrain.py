@@ -54,3 +54,37 @@ def test_tempvl_resume_is_exact_and_final_checkpoint_exports(tmp_path: Path) -> 
         assert torch.equal(tensor, b[name]), name
         assert torch.equal(tensor, a.state_dict()[name]), name
     assert a.config.loss_weights["mr"] == 0.0 and a.config.merge_clips == 2 and a.config.num_frames == 2
+
+
+@pytest.mark.slow
+def test_short_demo_pretraining_lowers_every_loss(tmp_path: Path) -> None:
+    demo = pytest.importorskip("tempvl_core.data.demo", reason="demo data generators are not present")
+    from tempvl_core.train.pretrain import build_model_config, build_pretrain_dataset, run_pretraining
+    from tempvl_core.train.pretrain_data import collate_pretrain
+
+    root = demo.ensure_demo_dataset("pretrain")
+    cfg = PretrainConfig.from_dict({
+        "model": {"preset": "tiny", "overrides": TINY_TEMPVL},
+        "losses": {"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0},
+        "data": {"num_frames": 2, "size": 32},
+        "training": {"batch_size": 8, "total_steps": 8, "warmup_steps": 1, "lr": 3e-3, "checkpoint_every": 8,
+                     "log_every": 4, "precision": "fp32", "seed": 0},
+    })
+    dataset = build_pretrain_dataset(cfg, root)
+    assert len(dataset) == 256 and sum(item.is_image for item in dataset.items) == 128
+    probe = collate_pretrain([dataset[i] for i in (0, 1, 2, 3, 130, 131, 132, 133)])
+
+    def losses(model: TemPVL) -> dict[str, float]:
+        # Same clips, same MLM masks and merges (fixed generator), no dropout: only the weights differ.
+        model.eval()
+        with torch.no_grad():
+            out = model(probe, generator=torch.Generator().manual_seed(0))
+        return {k: float(v) for k, v in out.items()}
+
+    torch.manual_seed(0)
+    before = losses(TemPVL(build_model_config(cfg), TinyBackbone()))
+    final = run_pretraining(cfg, data_root=root, output_dir=tmp_path, backbone=TinyBackbone(), progress=False)
+    after = losses(TemPVL.from_pretrained(final, TinyBackbone()))
+    assert set(before) == {"loss", "loss_vtc", "loss_mlm", "loss_mr", "loss_tl"}
+    for name in before:
+        assert after[name] < before[name], (name, before[name], after[name])
