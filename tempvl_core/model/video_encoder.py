@@ -60,13 +60,14 @@ class VideoEncoder(nn.Module):
             raise ValueError(f"frames must be [B, T, 3, H, W], got {tuple(frames.shape)}")
         b, t = frames.shape[:2]
         flat = frames.flatten(0, 1)
-        out = flat.new_zeros(b * t, self.dim)
         if frame_mask is None:
-            out = self.proj(self.backbone(flat))
-        else:
-            keep = frame_mask.reshape(-1).bool()
-            if keep.any():
-                out = out.index_put((keep.nonzero(as_tuple=True)[0],), self.proj(self.backbone(flat[keep])))
+            return self.proj(self.backbone(flat)).view(b, t, self.dim)
+        idx = frame_mask.reshape(-1).bool().nonzero(as_tuple=True)[0]
+        if idx.numel() == 0:
+            raise ValueError("frame_mask marks no real frame in the whole batch")
+        real = self.proj(self.backbone(flat[idx]))
+        # Allocate after the projection so the dtype follows autocast (bf16/fp16 on GPU).
+        out = real.new_zeros(b * t, self.dim).index_put((idx,), real)
         return out.view(b, t, self.dim)
 
     def positions(self, num_frames: int) -> Tensor:

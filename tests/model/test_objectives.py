@@ -146,3 +146,12 @@ def test_hard_negatives_never_pick_the_positive() -> None:
     peaked = torch.full((3, 3), -50.0)
     peaked[0, 2] = peaked[1, 0] = peaked[2, 1] = 50.0
     assert losses.sample_hard_negatives(peaked, g).tolist() == [2, 0, 1]
+
+
+def test_forward_under_bf16_autocast(model: TemPVL, batch: dict) -> None:
+    """GPU training runs under autocast: masks, merging and index writes must follow its dtype."""
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(batch, generator=torch.Generator().manual_seed(0))
+    assert all(torch.isfinite(v) for v in out.values())
+    out["loss"].backward()
+    assert model.mr_head.mlp[0].weight.grad is not None
