@@ -137,3 +137,32 @@ def finetune(
         _save_state(state_dir, model, optimizer, scheduler, epoch, history)
     model.eval()
     return history
+
+
+def trainable_parameters(model: nn.Module, train_text_layers: int | None) -> list[nn.Parameter]:
+    """All parameters, or with the text encoder frozen except its top ``train_text_layers`` layers.
+
+    Freezing the lower text layers keeps the pretrained language knowledge and makes CPU
+    finetuning cheap; ``None`` trains everything.
+    """
+    if train_text_layers is None:
+        return [p for p in model.parameters() if p.requires_grad]
+    text = getattr(model, "text_encoder", None)
+    layers = _transformer_layers(text) if text is not None else None
+    if layers is None:
+        raise ValueError("finetune.train_text_layers is set but the model has no recognizable text encoder layers")
+    trainable_layers = list(layers)[len(layers) - train_text_layers :] if train_text_layers > 0 else []
+    keep = {id(p) for layer in trainable_layers for p in layer.parameters()}
+    for p in text.parameters():
+        if id(p) not in keep:
+            # Frozen for real (no gradient is even computed), not just left out of the optimizer:
+            # the word-embedding gradient alone is vocabulary x hidden floats per step.
+            p.requires_grad_(False)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def _transformer_layers(module: nn.Module):
+    for name, child in module.named_modules():
+        if name.endswith("encoder.layer") and isinstance(child, nn.ModuleList):
+            return child
+    return None

@@ -1,0 +1,69 @@
+"""Video clips for task runners: the task config turned into data loaders over records.
+
+Plugins call :class:`ClipLoaderFactory` instead of wiring the reader, transforms and video
+lookup themselves, so every benchmark samples, resizes and reports failures the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from tempvl_bench.runner import RunContext
+
+
+class ClipLoaderFactory:
+    def __init__(self, ctx: RunContext) -> None:
+        from tempvl_core.data.video_index import VideoIndex
+
+        self.ctx = ctx
+        self.video = ctx.config.video
+        root = ctx.prepared_video_dir if ctx.prepared_video_dir and ctx.prepared_video_dir.is_dir() else ctx.video_dir
+        self.index = VideoIndex(root)
+
+    def video_path(self, record) -> Path:
+        """The media file of a record; a missing one maps to its expected path (and fails to decode)."""
+        found = self.index.lookup(record.video_name)
+        return found if found is not None else self.index.root / record.video_name
+
+    def steps_per_epoch(self, n: int) -> int:
+        size = self.ctx.config.batch.train
+        return max(1, n // size) if n >= size else 1
+
+    def loader(self, records: Sequence, *, train: bool, epoch: int = 0, desc: str | None = None) -> Iterator[dict]:
+        """Collated batches (``frames``, ``frame_mask``, ``index``, ``failed``...) of ``records``."""
+        from tempvl_core.data.pipeline import ClipSampling, VideoClipDataset, make_loader
+        from tempvl_core.video import eval_transform, train_transform
+
+        cfg = self.ctx.config
+        transform = train_transform(self.video.size, hflip=self.video.hflip) if train else eval_transform(self.video.size)
+        sampling = ClipSampling(
+            num_frames=self.video.num_frames,
+            sampling=self.video.train_sampling if train else self.video.sampling,
+            fps=self.video.fps,
+            size=self.video.size,
+        )
+        dataset = VideoClipDataset(records, self.video_path, sampling=sampling, transform=transform, seed=self.ctx.seed)
+        dataset.set_epoch(epoch)
+        loader = make_loader(
+            dataset,
+            batch_size=cfg.batch.train if train else cfg.batch.eval,
+            shuffle=train,
+            num_workers=cfg.batch.num_workers,
+            seed=self.ctx.seed * 1000 + epoch,
+            drop_last=train and len(records) >= cfg.batch.train,
+        )
+        yield from self._progress(loader, desc)
+
+    def _progress(self, loader, desc: str | None):
+        if desc is None or not self.ctx.options.progress:
+            yield from loader
+            return
+        from tqdm.auto import tqdm
+
+        yield from tqdm(loader, desc=f"{self.ctx.spec.name}: {desc}", leave=False)
+
+    def failure_tracker(self, total: int):
+        from tempvl_core.data.pipeline import FailureTracker
+
+        return FailureTracker(max_failed_fraction=self.video.max_failed_fraction, total=total)
