@@ -1,0 +1,1 @@
+"""Video captioning benchmarks: MSR-VTT and MSVD captioning."""

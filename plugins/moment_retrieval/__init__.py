@@ -1,0 +1,1 @@
+"""Moment retrieval benchmarks: Charades-STA, ActivityNet Captions, QVHighlights."""

@@ -1,0 +1,1 @@
+"""Video question answering benchmarks: MSRVTT-QA, MSVD-QA, MSR-VTT multiple choice."""
