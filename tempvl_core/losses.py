@@ -21,29 +21,40 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def _rank_sizes(n: int, device: torch.device) -> list[int]:
+    """Batch size of every rank (they may differ, e.g. on the last batch of an epoch)."""
+    sizes = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, torch.tensor([n], dtype=torch.long, device=device))
+    return [int(x) for x in sizes]
+
+
 class _GatherWithGrad(torch.autograd.Function):
     """All-gather whose backward sums the incoming gradients across ranks and returns the
     slice of this rank (every rank computes the loss on the full gathered batch)."""
 
     @staticmethod
     def forward(ctx, tensor: Tensor) -> Tensor:
-        world = dist.get_world_size()
-        out = [torch.empty_like(tensor) for _ in range(world)]
-        dist.all_gather(out, tensor.contiguous())
-        ctx.rank, ctx.size = dist.get_rank(), tensor.shape[0]
-        return torch.cat(out, 0)
+        sizes = _rank_sizes(tensor.shape[0], tensor.device)
+        # all_gather needs equal shapes: pad to the largest batch, strip after.
+        padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
+        padded[: tensor.shape[0]] = tensor
+        out = [torch.empty_like(padded) for _ in sizes]
+        dist.all_gather(out, padded.contiguous())
+        rank = dist.get_rank()
+        ctx.start, ctx.size = sum(sizes[:rank]), tensor.shape[0]
+        return torch.cat([part[:n] for part, n in zip(out, sizes)], 0)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad)
-        return grad[ctx.rank * ctx.size : (ctx.rank + 1) * ctx.size]
+        return grad[ctx.start : ctx.start + ctx.size]
 
 
 def all_gather_with_grad(tensor: Tensor) -> Tensor:
-    """Concatenate ``tensor`` from every rank along dim 0, gradients flowing back to each
-    rank's own slice. Returns ``tensor`` unchanged when not running distributed.
-    Every rank must pass the same shape."""
+    """Concatenate ``tensor`` from every rank along dim 0 (ranks may hold different batch
+    sizes), gradients flowing back to each rank's own slice. Returns ``tensor`` unchanged
+    when not running distributed."""
     if not _distributed():
         return tensor
     return _GatherWithGrad.apply(tensor)
@@ -57,6 +68,7 @@ def vtc_loss(video_emb: Tensor, text_emb: Tensor, logit_scale: Tensor, gather: b
         logit_scale: log of the inverse temperature (learnable); clamped to exp <= 100 as in
             CLIP so the softmax cannot collapse.
         gather: use negatives from every rank (labels offset by this rank's position).
+            Under DDP the averaged gradients are those of the mean of the per-rank losses.
     """
     if video_emb.shape != text_emb.shape:
         raise ValueError(f"video {tuple(video_emb.shape)} and text {tuple(text_emb.shape)} embeddings differ")
@@ -65,7 +77,7 @@ def vtc_loss(video_emb: Tensor, text_emb: Tensor, logit_scale: Tensor, gather: b
     all_video, all_text = video_emb, text_emb
     if gather and _distributed():
         all_video, all_text = all_gather_with_grad(video_emb), all_gather_with_grad(text_emb)
-        offset = dist.get_rank() * video_emb.shape[0]
+        offset = sum(_rank_sizes(video_emb.shape[0], video_emb.device)[: dist.get_rank()])
     labels = torch.arange(video_emb.shape[0], device=video_emb.device) + offset
     t2v = scale * text_emb @ all_video.t()
     v2t = scale * video_emb @ all_text.t()
