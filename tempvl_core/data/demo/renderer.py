@@ -249,16 +249,18 @@ def write_video(
         stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
         # Low CRF keeps colours intact at 64 px; one thread keeps the bytes reproducible.
-        # decord seeks wrongly in AVI/ASF with several keyframes and in MPEG-TS with B-frames
-        # (measured: wrong frames or EOF errors), so: one keyframe per clip (no scene-cut
-        # keyframes either), no B-frames in TS.
+        # decord seeks wrongly in AVI/ASF with several keyframes, fails at the end of MPEG-TS
+        # with B-frames, and now and then returns a stale last frame for AVI/ASF with B-frames
+        # (all measured, see tests/demo/test_renderer.py). So: one keyframe per clip (no
+        # scene-cut keyframes either), and no B-frames in the containers without timestamps
+        # for reordered frames.
         options = {
             "crf": str(crf),
             "preset": "veryfast",
             "g": str(max(250, scene.num_frames)),
             "sc_threshold": "0",
         }
-        if fmt == "mpegts":
+        if fmt in ("mpegts", "asf", "avi"):
             options["bf"] = "0"
         stream.options = options
         stream.thread_count = 1
