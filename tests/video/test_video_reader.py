@@ -86,7 +86,7 @@ def test_auto_picks_pyav_for_sparse_and_decord_for_dense(long_gop_video):
     assert decoded_indices(dense.frames) == list(range(60))
 
 
-def _broken(path):
+def _broken(*args):
     raise BackendError("simulated failure")
 
 
@@ -172,3 +172,25 @@ def test_pyav_sequential_path_agrees(long_gop_video):
     frames = source._decode_sequential(np.array([5, 33, 58]))
     source.close()
     assert decoded_indices(np.stack(frames)) == [5, 33, 58]
+
+
+def test_backends_agree_after_resizing_textured_frames(tmp_path):
+    import av
+
+    path = tmp_path / "textured.mp4"
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        for i in range(12):
+            img = np.kron(np.roll(blocks, i, axis=1), np.ones((16, 16, 1), dtype=np.uint8))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    a = read_frames(path, num_frames=3, size=40, crop="none", backend="decord")
+    b = read_frames(path, num_frames=3, size=40, crop="none", backend="pyav")
+    assert a.frames.shape == b.frames.shape == (3, 40, 53, 3)
+    assert (a.info.width, a.info.height) == (b.info.width, b.info.height) == (128, 96)
+    assert np.abs(a.frames.astype(int) - b.frames.astype(int)).mean() < 3.0
