@@ -13,6 +13,7 @@ Both run on SDPA (see :mod:`tempvl_core.model.layers`).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tempvl_core.model.layers import TransformerStack
@@ -53,12 +54,14 @@ class GroundingEncoder(nn.Module):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         self.stack = TransformerStack(dim, depth, num_heads, cross_attention=True, context_dim=text_dim, dropout=dropout)
 
+    def positions(self, length: int) -> Tensor:
+        """``[1, length, dim]``; longer videos than ``max_positions`` (localizing in a long
+        untrimmed video) get linearly interpolated embeddings."""
+        if length <= self.max_positions:
+            return self.pos_embed[:, :length]
+        stretched = F.interpolate(self.pos_embed.transpose(1, 2), size=length, mode="linear", align_corners=True)
+        return stretched.transpose(1, 2)
+
     def forward(self, frames: Tensor, frame_mask: Tensor | None, text: Tensor, text_mask: Tensor | None) -> Tensor:
-        length = frames.shape[1]
-        if length > self.max_positions:
-            raise ValueError(
-                f"merged video has {length} frames but the grounding encoder supports "
-                f"{self.max_positions} (raise TemPVLConfig.max_merged_frames)"
-            )
-        x = frames + self.pos_embed[:, :length]
+        x = frames + self.positions(frames.shape[1])
         return self.stack(x, frame_mask, context=text, context_padding_mask=text_mask)

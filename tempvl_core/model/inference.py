@@ -65,19 +65,23 @@ class InferenceMixin:
         if frames.dim() == 4:
             frames = frames.unsqueeze(0)
             frame_mask = None if frame_mask is None else frame_mask.unsqueeze(0)
-        start, end = self.moment_logits([text], frames, frame_mask)
-        scores = start[0].float().softmax(-1)[:, None] * end[0].float().softmax(-1)[None, :]
-        t = scores.shape[0]
-        valid = torch.ones(t, t, dtype=torch.bool, device=scores.device).triu()
-        if max_window is not None:
-            valid &= ~torch.ones_like(valid).triu(max_window)
-        if frame_mask is not None:
-            real = frame_mask[0].to(scores.device).bool()
-            valid &= real[:, None] & real[None, :]
-        scores = scores.masked_fill(~valid, -1.0).flatten()
-        k = min(top_k, int(valid.sum()))
-        best = scores.topk(k)
-        return [(int(i) // t, int(i) % t, float(v)) for v, i in zip(best.values, best.indices)]
+        return self.localize_batch([text], frames, top_k, frame_mask, max_window)[0]
+
+    @torch.no_grad()
+    def localize_batch(
+        self,
+        texts,
+        frames: Tensor,
+        top_k: int = 5,
+        frame_mask: Tensor | None = None,
+        max_window: int | None = None,
+    ) -> list[list[tuple[int, int, float]]]:
+        """:meth:`localize` for paired (text i, video i), one forward pass for the batch."""
+        start, end = self.moment_logits(texts, frames, frame_mask)
+        return [
+            rank_windows(start[i], end[i], top_k, None if frame_mask is None else frame_mask[i], max_window)
+            for i in range(start.shape[0])
+        ]
 
     # ------------------------------------------------------------ captioning
     def _decode_step_logits(
@@ -173,3 +177,22 @@ class InferenceMixin:
         frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
         fused = self.fusion(self.text_features(ids, mask), mask, frame_feats, frame_mask)
         return self.qa_head(fused[:, 0])
+
+
+def rank_windows(
+    start_logits: Tensor, end_logits: Tensor, top_k: int, frame_mask: Tensor | None = None, max_window: int | None = None
+) -> list[tuple[int, int, float]]:
+    """Top ``(s, e, p_start(s) * p_end(e))`` over ``s <= e`` from ``[T]`` start/end logits."""
+    real = torch.ones_like(start_logits, dtype=torch.bool) if frame_mask is None else frame_mask.to(start_logits.device).bool()
+    fill = torch.finfo(torch.float32).min
+    p_start = start_logits.float().masked_fill(~real, fill).softmax(-1)
+    p_end = end_logits.float().masked_fill(~real, fill).softmax(-1)
+    scores = p_start[:, None] * p_end[None, :]
+    t = scores.shape[0]
+    valid = torch.ones(t, t, dtype=torch.bool, device=scores.device).triu()
+    if max_window is not None:
+        valid &= ~torch.ones_like(valid).triu(max_window)
+    valid &= real[:, None] & real[None, :]
+    scores = scores.masked_fill(~valid, -1.0).flatten()
+    best = scores.topk(min(top_k, int(valid.sum())))
+    return [(int(i) // t, int(i) % t, float(v)) for v, i in zip(best.values, best.indices)]

@@ -30,6 +30,21 @@ def test_localize_respects_padding_and_window_length(model: TemPVL, batch: dict)
     assert len(all_windows) == 10  # every s <= e over 4 frames
 
 
+def test_localize_batch_matches_single_queries(model: TemPVL, batch: dict) -> None:
+    model.eval()
+    texts = ["a dog runs", "a man cooks"]
+    many = model.localize_batch(texts, batch["frames"][1:3], top_k=3, frame_mask=batch["frame_mask"][1:3])
+    for i, text in enumerate(texts):
+        one = model.localize(text, batch["frames"][1 + i], top_k=3, frame_mask=batch["frame_mask"][1 + i])
+        assert [w[:2] for w in one] == [w[:2] for w in many[i]]
+        assert [w[2] for w in one] == pytest.approx([w[2] for w in many[i]], rel=1e-5)
+    assert all(e < 3 for _, e, _ in many[0]) and all(e < 2 for _, e, _ in many[1])  # real frames only
+    # Longer than the grounding encoder's position table: interpolated, still valid.
+    long = torch.randn(1, model.config.max_merged_frames + 4, 3, 32, 32)
+    windows = model.localize("a dog", long, top_k=2)
+    assert all(0 <= s <= e < long.shape[1] for s, e, _ in windows)
+
+
 def test_generate_greedy_and_beam_return_token_ids(model: TemPVL, batch: dict) -> None:
     model.eval()
     greedy = model.generate(batch["frames"][:2], max_len=6, frame_mask=batch["frame_mask"][:2])
