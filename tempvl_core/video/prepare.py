@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -161,6 +162,14 @@ def prepare_one(src: Path, dst: Path, *, fps: float, short_side: int | None, key
     return "written"
 
 
+def _prepare_safely(src: Path, dst: Path, settings: dict) -> tuple[str, str]:
+    """``(outcome, error)`` for one pair; runs in a worker process, so it never raises."""
+    try:
+        return prepare_one(src, dst, **settings), ""
+    except Exception as err:  # one bad source must not stop a multi-hour job
+        return "failed", f"{type(err).__name__}: {err}"
+
+
 def prepare_videos(
     items: Sequence[tuple[Path, Path]],
     *,
@@ -169,24 +178,42 @@ def prepare_videos(
     keyint: int | None = None,
     crf: int = 23,
     progress: bool = True,
+    num_workers: int = 1,
 ) -> PrepareReport:
     """Re-encode each ``(source, destination)`` pair; resumable, never stops at a failure.
 
-    ``keyint`` defaults to ``fps`` frames (a keyframe every second).
+    ``keyint`` defaults to ``fps`` frames (a keyframe every second). ``num_workers > 1``
+    encodes in that many processes; the report lists files in input order either way.
     """
-    keyint = keyint if keyint is not None else max(1, round(fps))
+    settings = {"fps": fps, "short_side": short_side, "crf": crf,
+                "keyint": keyint if keyint is not None else max(1, round(fps))}
+    pairs = [(Path(src), Path(dst)) for src, dst in items]
+    outcomes: dict[int, tuple[str, str]] = {}
+    first_src: dict[Path, Path] = {}
+    jobs = []
+    for i, (src, dst) in enumerate(pairs):
+        if dst in first_src:
+            outcomes[i] = ("failed", f"destination {dst} is also the copy of {first_src[dst]}")
+        else:
+            first_src[dst] = src
+            jobs.append(i)
+    bar = tqdm(total=len(jobs), desc="prepare-videos", unit="video", disable=not progress)
+    if num_workers <= 1:
+        for i in jobs:
+            outcomes[i] = _prepare_safely(*pairs[i], settings)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=num_workers) as pool:
+            futures = {pool.submit(_prepare_safely, *pairs[i], settings): i for i in jobs}
+            for future in as_completed(futures):
+                outcomes[futures[future]] = future.result()
+                bar.update()
+    bar.close()
     report = PrepareReport()
-    seen: dict[Path, Path] = {}
-    for src, dst in tqdm(items, desc="prepare-videos", unit="video", disable=not progress):
-        src, dst = Path(src), Path(dst)
-        if dst in seen:
-            report.failed.append(FailedVideo(src, f"destination {dst} is also the copy of {seen[dst]}"))
-            continue
-        seen[dst] = src
-        try:
-            outcome = prepare_one(src, dst, fps=fps, short_side=short_side, keyint=keyint, crf=crf)
-        except Exception as err:  # one bad source must not stop a multi-hour job
-            report.failed.append(FailedVideo(src, f"{type(err).__name__}: {err}"))
-            continue
-        (report.skipped if outcome == "skipped" else report.written).append(dst)
+    for i, (src, dst) in enumerate(pairs):
+        outcome, error = outcomes[i]
+        if outcome == "failed":
+            report.failed.append(FailedVideo(src, error))
+        else:
+            (report.skipped if outcome == "skipped" else report.written).append(dst)
     return report

@@ -91,6 +91,20 @@ def test_prepare_videos_reencodes_lower_fps_smaller_short_keyframes(sources):
     assert not list(a_dst.parent.glob(".*partial*"))
 
 
+def test_prepare_videos_in_worker_processes(sources):
+    report = prepare_videos(sources, fps=2, short_side=32, progress=False, num_workers=2)
+    assert report.written == [sources[0][1], sources[1][1]] and len(report.failed) == 1
+    assert probe(sources[1][1]).num_frames == 6
+
+
+def test_duplicate_destinations_are_reported(sources, tmp_path):
+    (a_src, a_dst), _, _ = sources
+    other = shutil.copy(a_src, tmp_path / "src" / "a.avi")  # a.avi and a.mp4 -> the same a.mp4
+    report = prepare_videos([(a_src, a_dst), (other, a_dst)], fps=2, short_side=32, progress=False)
+    assert report.written == [a_dst]
+    assert report.failed[0].path == other and "also the copy of" in report.failed[0].error
+
+
 def test_prepare_videos_resumes(sources):
     (a_src, a_dst), (b_src, b_dst), _ = sources
     prepare_videos(sources[:1], fps=2, short_side=32, progress=False)
