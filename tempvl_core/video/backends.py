@@ -76,7 +76,9 @@ class DecordSource:
 
     name = "decord"
 
-    def __init__(self, path: Path, short_side: int | None = None, size: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, path: Path, short_side: int | None = None, size: tuple[int, int] | None = None
+    ) -> None:
         if not HAVE_DECORD:
             raise BackendError("decord is not installed")
         # Resizing in the decoder (FFmpeg's scaler) is far cheaper than resizing full-size
@@ -302,7 +304,9 @@ class PyAVSource:
         return [got[int(i)] for i in indices]
 
 
-def open_source(path: Path, backend: str, short_side: int | None = None, size: tuple[int, int] | None = None):
+def open_source(
+    path: Path, backend: str, short_side: int | None = None, size: tuple[int, int] | None = None
+):
     """Open ``path`` with one backend by name (``decord`` or ``pyav``).
 
     Frames come back with the short side scaled to ``short_side`` (None: original size);
