@@ -60,3 +60,21 @@ def test_bad_paths_are_reported(tmp_path: Path) -> None:
         check_text_encoder_dir(tmp_path)
     with pytest.raises(ValueError, match="num_hidden_layers=6"):
         TextEncoder(default_text_encoder_path(), num_layers=9)
+
+
+def test_any_local_bert_folder_works(tmp_path: Path) -> None:
+    """A user's own BERT folder (here a small random one saved with transformers) is used as is."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from model_helpers import TinyCNN, tiny_config
+    from tempvl_core.model import TemPVL
+
+    folder = tmp_path / "my-bert"
+    config = BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+    BertModel(config).save_pretrained(str(folder))
+    AutoTokenizer.from_pretrained(str(default_text_encoder_path()), local_files_only=True).save_pretrained(str(folder))
+    model = TemPVL(tiny_config(text_layers=None, fusion_heads=4, text_pooling="cls"), TinyCNN(), text_encoder_path=folder)
+    assert model.text_encoder.hidden_size == 64 and len(model.text_encoder.model.encoder.layer) == 2
+    assert model.lm_head.decoder.weight is model.text_encoder.word_embeddings.weight
+    out = model({"frames": torch.randn(2, 2, 3, 32, 32), "texts": ["a dog", "a cat on a mat"]})
+    assert torch.isfinite(out["loss"])
