@@ -143,6 +143,13 @@ class VideoClipDataset(Dataset):
 def _pad_frames(items: list[dict]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     t_max = max(it["frames"].shape[0] for it in items)
     first = items[0]["frames"]
+    for it in items[1:]:
+        if it["frames"].shape[1:] != first.shape[1:]:
+            raise ValueError(
+                f"cannot batch frames of shape {tuple(first.shape[1:])} (sample {items[0]['index']}) "
+                f"with {tuple(it['frames'].shape[1:])} (sample {it['index']}): use crop='center' "
+                "or a transform that outputs a fixed size"
+            )
     frames = first.new_zeros((len(items), t_max, *first.shape[1:]))
     mask = torch.zeros(len(items), t_max, dtype=torch.bool)
     times = torch.zeros(len(items), t_max)
@@ -260,5 +267,7 @@ class FailureTracker:
         lines += [f"  {f.path}: {f.error}" for f in self.failed[: self.show]]
         if len(self.failed) > self.show:
             lines.append(f"  ... and {len(self.failed) - self.show} more")
-        lines.append("Fix or re-download these files, or run `tempvl-bench check-videos` to list all of them.")
+        lines.append(
+            "Fix or re-download these files, or run `tempvl-bench check-videos` to list all of them."
+        )
         return "\n".join(lines)

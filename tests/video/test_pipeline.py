@@ -135,3 +135,10 @@ def test_failure_tracker_without_total_checks_at_the_end():
     with pytest.raises(TooManyFailedVideos, match=r"(?s)4 of 23.*and 2 more") as err:
         tracker.finalize()
     assert "b.mp4" in str(err.value) and "c.mp4" not in str(err.value)
+
+
+def test_collate_explains_mixed_frame_sizes(short_video, image_file):
+    ds = VideoClipDataset([short_video, image_file], lambda r: r,
+                          sampling=ClipSampling(num_frames=2, size=16, crop="none"))
+    with pytest.raises(ValueError, match=r"cannot batch frames.*sample 1.*crop='center'"):
+        collate_clips([ds[0], ds[1]])
