@@ -194,3 +194,11 @@ def test_backends_agree_after_resizing_textured_frames(tmp_path):
     assert a.frames.shape == b.frames.shape == (3, 40, 53, 3)
     assert (a.info.width, a.info.height) == (b.info.width, b.info.height) == (128, 96)
     assert np.abs(a.frames.astype(int) - b.frames.astype(int)).mean() < 3.0
+
+
+def test_without_decord_everything_goes_through_pyav(long_gop_video, monkeypatch):
+    from tempvl_core.video import reader
+
+    monkeypatch.setattr(reader, "HAVE_DECORD", False)
+    dense = read_frames(long_gop_video, sampling="fps", fps=4.0, num_frames=None, size=None)
+    assert dense.backend == "pyav" and decoded_indices(dense.frames) == list(range(60))
