@@ -6,7 +6,7 @@ from tempvl_bench import hookimpl
 from tempvl_bench.config import builtin_task_file
 from tempvl_bench.registry import TaskSpec
 
-from tempvl_plugins.retrieval.datasets import ADAPTERS
+from tempvl_plugins.retrieval.datasets import TASKS
 
 
 def _run(ctx):
@@ -17,7 +17,7 @@ def _run(ctx):
 
 @hookimpl
 def tempvl_bench_register_tasks(registry) -> None:
-    for name, adapter in ADAPTERS.items():
+    for name, description in TASKS.items():
         registry.register(
-            TaskSpec(name, "retrieval", builtin_task_file(name), _run, groups=("retrieval",), description=adapter.description)
+            TaskSpec(name, "retrieval", builtin_task_file(name), _run, groups=("retrieval",), description=description)
         )

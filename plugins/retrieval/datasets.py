@@ -1,31 +1,19 @@
-"""Per-dataset adapters: which annotation files a retrieval task reads and how.
+"""The retrieval tasks and their evaluation protocol.
 
-Each adapter returns :class:`tempvl_core.data.records.RetrievalItem` lists. ``protocol`` is
-``paragraph`` (one text per video, square similarity matrix) or ``multi-caption`` (every caption
-is a query, texts grouped by video, CLIP4Clip's multi-sentence evaluation).
+``square``: one text per video (DiDeMo and ActivityNet paragraphs, MSR-VTT 1k-A, LSMDC), a
+square similarity matrix. ``multi-caption``: every caption of a test video is a query (MSVD),
+CLIP4Clip's multi-sentence evaluation. Records come from ``tempvl_core.data.loaders``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
+PROTOCOLS = ("square", "multi-caption")
 
-
-@dataclass(frozen=True)
-class RetrievalAdapter:
-    description: str
-    protocol: str
-    #: (annotation folder, split) -> (items, annotation files read)
-    load: Callable[[Path, str], tuple[list, list[Path]]]
-
-
-def _didemo(root: Path, split: str):
-    from tempvl_core.data.loaders.didemo import load_didemo_retrieval
-
-    return load_didemo_retrieval(root, split), [root / f"{split}_data.json", root / f"{split}_list.txt"]
-
-
-ADAPTERS: dict[str, RetrievalAdapter] = {
-    "didemo": RetrievalAdapter("DiDeMo paragraph-to-video retrieval", "paragraph", _didemo),
+#: task name -> description
+TASKS = {
+    "didemo": "DiDeMo paragraph-to-video retrieval",
+    "msrvtt": "MSR-VTT 1k-A (JSFusion) text-to-video retrieval",
+    "msvd": "MSVD multi-caption text-to-video retrieval",
+    "lsmdc": "LSMDC 1000-clip text-to-video retrieval",
+    "activitynet-ret": "ActivityNet Captions paragraph-to-video retrieval (val_1)",
 }

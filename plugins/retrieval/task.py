@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from tempvl_bench.finetune import finetune, trainable_parameters
-from tempvl_bench.metrics import multi_caption_retrieval_metrics, paragraph_retrieval_metrics
+from tempvl_bench.metrics import multi_caption_retrieval_metrics, retrieval_metrics
 from tempvl_bench.runner import RunContext, TaskOutput
 from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_plugins.retrieval.datasets import ADAPTERS
+from tempvl_bench.annotations import load_annotations
+from tempvl_plugins.retrieval.datasets import PROTOCOLS
 
 
 @dataclass
@@ -30,9 +31,14 @@ def _queries(items) -> Queries:
 
 
 def run_retrieval(ctx: RunContext) -> TaskOutput:
-    adapter = ADAPTERS[ctx.config.dataset]
+    protocol = ctx.config.options.get("protocol", "square")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"{ctx.config.source}: key 'options.protocol': expected one of {PROTOCOLS}, got {protocol!r}")
     split = ctx.config.splits.eval
-    items, files = adapter.load(ctx.annotation_dir, split)
+    annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
+    items, files = annotations.records, annotations.files
+    if protocol == "square" and any(len(item.texts) != 1 for item in items):
+        raise ValueError(f"{ctx.config.source}: protocol 'square' needs one text per video; use 'multi-caption'")
     if ctx.limit:
         items = items[: ctx.limit]
     clips = ClipLoaderFactory(ctx)
@@ -41,16 +47,16 @@ def run_retrieval(ctx: RunContext) -> TaskOutput:
         train_split = ctx.config.splits.train
         if not train_split:
             raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty, so --mode finetune has no data")
-        train_items, train_files = adapter.load(ctx.annotation_dir, train_split)
-        files = train_files + files
+        train = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", train_split)
+        train_items, files = train.records, train.files + files
         _finetune(ctx, model, train_items, clips)
     video_emb, failed, kept = _encode_videos(ctx, model, items, clips)
     items = [items[i] for i in kept]
     queries = _queries(items)
     text_emb = _encode_texts(ctx, model, queries.texts)
     sim = (text_emb @ video_emb.T).numpy().astype(np.float64)
-    if adapter.protocol == "paragraph":
-        metrics = paragraph_retrieval_metrics(sim)
+    if protocol == "square":
+        metrics = retrieval_metrics(sim)
     else:
         metrics = multi_caption_retrieval_metrics(sim, queries.video_index)
     return TaskOutput(
