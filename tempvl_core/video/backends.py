@@ -10,7 +10,7 @@ The PyAV decoder works at the packet level: it skips groups of pictures (GOPs) t
 wanted frame, asks the decoder to drop non-reference frames that are not wanted
 (``skip_frame="NONREF"``) and stops a GOP after its last wanted frame. Measured with
 ``benchmarks/decode.py`` (30 s 320x240 H.264, keyframe every 250 frames, and 3 fps prepared
-copies), PyAV's way is about 2x faster for sparse requests and decord's up to 2x faster when
+copies), PyAV's way is 1.5-2x faster for sparse requests and decord's 1.05-2x faster when
 most frames are wanted; the reader picks per request (``reader.DENSE_FRACTION``).
 """
 

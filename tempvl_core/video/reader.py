@@ -37,9 +37,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 BACKENDS = ("auto", "decord", "pyav")
 CROPS = ("center", "none")
 # Backend choice for ``backend="auto"``, measured with benchmarks/decode.py: PyAV's GOP-aware
-# decoder was about 2x faster than decord's get_batch for sparse requests (8 or 30 frames of 900,
-# 8 of 90), on par at about half of the frames, and decord up to 2x faster when all frames are
-# wanted (batched RGB conversion).
+# decoder was 1.5-2x faster than decord's get_batch for sparse requests (8 or 30 frames of 900,
+# 8 of 90), on par at about half of the frames, and decord 1.05-2x faster when all frames are
+# wanted (ranges over runs on a busy shared machine).
 DENSE_FRACTION = 0.5
 # decord's get_batch returned WRONG frames after seeking in MPEG-4 Part 2 and MPEG-2 video with
 # B-frames (in avi, mp4 and mpg alike) and exact frames for these codecs
