@@ -31,11 +31,29 @@ def _decode(path: str, _mtime: int) -> tuple[np.ndarray, float]:
     return frames, reader.get_avg_fps()
 
 
+def _labels(frames: np.ndarray) -> np.ndarray:
+    """Nearest palette index per pixel (-1: near no palette colour), for (..., H, W, 3)."""
+    key = id(frames)
+    hit = _LABEL_CACHE.get(key)
+    if hit is not None and hit[0] is frames:
+        return hit[1]
+    flat = frames.reshape(-1, 3).astype(np.float32)
+    # Squared distances by expansion: one matrix product instead of a (N, 12, 3) temporary.
+    d2 = (flat * flat).sum(1, keepdims=True) - 2 * flat @ _PALETTE.T + (_PALETTE * _PALETTE).sum(1)
+    best = d2.argmin(1)
+    labels = np.where(d2[np.arange(len(best)), best] < 80**2, best, -1).reshape(frames.shape[:-1])
+    if len(_LABEL_CACHE) > 32:
+        _LABEL_CACHE.clear()
+    _LABEL_CACHE[key] = (frames, labels)  # keeps ``frames`` alive, so the id stays unique
+    return labels
+
+
+_LABEL_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def colour_mask(frame: np.ndarray, colour: str) -> np.ndarray:
     """Pixels whose nearest palette colour is ``colour`` (and close to it)."""
-    d = np.linalg.norm(frame[..., None, :].astype(np.float32) - _PALETTE, axis=-1)
-    nearest = d.argmin(-1)
-    return (nearest == _NAMES.index(colour)) & (d.min(-1) < 80)
+    return _labels(frame) == _NAMES.index(colour)
 
 
 @dataclass(frozen=True)
@@ -45,8 +63,8 @@ class Blob:
     cy: float
 
 
-def blob(frame: np.ndarray, colour: str) -> Blob:
-    mask = colour_mask(frame, colour)
+def blob(frame: np.ndarray, colour: str, labels: np.ndarray | None = None) -> Blob:
+    mask = (labels == _NAMES.index(colour)) if labels is not None else colour_mask(frame, colour)
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
         return Blob(0, float("nan"), float("nan"))
@@ -58,7 +76,12 @@ def check_motion(frames: np.ndarray, fps: float, colour: str, motion: str, start
     last = len(frames) - 1
     i0 = min(int(round(start * fps)), last)
     i1 = min(int(round(end * fps)) - 1, last)
-    before, after = blob(frames[max(i0 - 1, 0)], colour), blob(frames[i1], colour)
+    labels = _labels(frames)  # once per video (cached), not once per frame and colour
+
+    def at(i: int) -> Blob:
+        return blob(frames[i], colour, labels[i])
+
+    before, after = at(max(i0 - 1, 0)), at(i1)
     shift = 0.2 * frames.shape[2]
     msg = f"{colour} {motion} in [{start}, {end}]: before={before} after={after}"
     if motion in ("move_left", "move_right", "move_up", "move_down"):
@@ -74,14 +97,14 @@ def check_motion(frames: np.ndarray, fps: float, colour: str, motion: str, start
         assert before.area == 0 and after.area > 0, msg
     elif motion == "disappear":
         if i1 + 1 <= last:
-            assert before.area > 0 and blob(frames[i1 + 1], colour).area == 0, msg
+            assert before.area > 0 and at(i1 + 1).area == 0, msg
         else:  # the clip ends while it fades: it must at least be shrinking away
             assert 0 <= after.area < 0.5 * before.area, msg
     elif motion == "blink":
-        areas = [blob(frames[i], colour).area for i in range(i0, i1 + 1)]
+        areas = [at(i).area for i in range(i0, i1 + 1)]
         assert min(areas) == 0 and max(areas) > 0, f"{msg} areas={areas}"
     elif motion == "spin":
-        masks = [colour_mask(frames[i], colour) for i in (i0, min(i0 + 1, i1))]
+        masks = [labels[i] == _NAMES.index(colour) for i in (i0, min(i0 + 1, i1))]
         iou = (masks[0] & masks[1]).sum() / max((masks[0] | masks[1]).sum(), 1)
         assert iou < 0.9 and abs(after.cx - before.cx) < 3, f"{msg} iou={iou}"
     else:
@@ -103,10 +126,9 @@ def check_any_colour(frames: np.ndarray, fps: float, motion: str, start: float, 
 
 def colours_present(frames: np.ndarray, min_area: int = 6) -> set[str]:
     """Object colours visible in at least one frame."""
-    d = np.linalg.norm(frames[..., None, :].astype(np.float32) - _PALETTE, axis=-1)
-    nearest = np.where(d.min(-1) < 80, d.argmin(-1), -1)
-    areas = np.stack([(nearest == k).sum(axis=(1, 2)) for k in range(len(COLOURS))])
-    return {c for k, c in enumerate(COLOURS) if areas[k].max() >= min_area}
+    labels = _labels(frames)
+    areas = [(labels == k).sum(axis=(-2, -1)).max() for k in range(len(COLOURS))]
+    return {c for k, c in enumerate(COLOURS) if areas[k] >= min_area}
 
 
 @pytest.fixture(scope="session")

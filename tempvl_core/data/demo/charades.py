@@ -43,12 +43,11 @@ def _code(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(n))
 
 
-def _video(rng: random.Random, render: RenderSettings) -> tuple[Scene, bool]:
+def _video(rng: random.Random, render: RenderSettings, overrun: bool) -> tuple[Scene, bool]:
     duration = float(rng.choice((20, 24, 28, 32)))
     n = rng.choice((3, 4))
     spans = random_spans(rng, duration, n, min_len=3.0, max_len=8.0)
-    overrun = rng.random() < 0.2  # the last action lasts to the end of the video
-    if overrun:
+    if overrun:  # the last action lasts to the end of the video
         spans[-1] = (spans[-1][0], duration)
     return sample_scene(rng, duration, spans, n_objects=rng.choice((2, 3)), render=render), overrun
 
@@ -81,12 +80,12 @@ def generate_charades_sta(
         lines, buf = [], io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(HEADER)
-        for _ in range(getattr(counts, split)):
+        for k in range(getattr(counts, split)):
             vid = _code(rng, 5)
             while vid in used:
                 vid = _code(rng, 5)
             used.add(vid)
-            scene, overrun = _video(rng, render)
+            scene, overrun = _video(rng, render, overrun=k == 0 or rng.random() < 0.2)
             events = sorted(scene.events, key=lambda e: e.start_s)
             for k, ev in enumerate(events):
                 end = ev.end_s
