@@ -9,6 +9,7 @@ Layout of a checkpoint folder::
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,5 +51,9 @@ def load_pretrained(cls: type["TemPVL"], directory: Path, backbone: nn.Module, s
             f"and the given backbone {type(backbone).__name__}: {exc}"
         ) from exc
     if not strict and (missing or unexpected):
-        print(f"[tempvl] loaded {directory} with {len(missing)} missing and {len(unexpected)} unexpected keys")
+        warnings.warn(
+            f"loaded {directory} non-strictly: {len(missing)} missing keys (e.g. {sorted(missing)[:2]}), "
+            f"{len(unexpected)} unexpected (e.g. {sorted(unexpected)[:2]})",
+            stacklevel=3,
+        )
     return model
