@@ -119,8 +119,8 @@ class TemPVL(InferenceMixin, nn.Module):
         return self.video_encoder(frames, frame_mask)
 
     def video_frame_features(self, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
-        """Temporally contextualized per-frame features ``[B, T, video_dim]`` (zeros-free
-        only where ``frame_mask`` is True). Used for action localization."""
+        """Temporally contextualized per-frame features ``[B, T, video_dim]`` (meaningful only
+        where ``frame_mask`` is True). Used for action localization."""
         return self.video_features(frames, frame_mask)[0]
 
     frame_features = video_frame_features
