@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     score.configure_parser(p)
     p.set_defaults(func=lambda args: score.run(args))
+
+    from tempvl_bench import commands
+
+    commands.add_parsers(sub, common, lambda fn: lambda args: fn(_host(args), args))
     return parser
 
 

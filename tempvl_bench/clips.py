@@ -18,13 +18,20 @@ class ClipLoaderFactory:
 
         self.ctx = ctx
         self.video = ctx.config.video
-        root = ctx.prepared_video_dir if ctx.prepared_video_dir and ctx.prepared_video_dir.is_dir() else ctx.video_dir
-        self.index = VideoIndex(root)
+        self.index = VideoIndex(ctx.video_dir)
+        prepared = ctx.prepared_video_dir
+        #: Prepared copies (``tempvl-bench prepare-videos``) are read instead of the originals.
+        self.prepared_root = prepared if prepared.is_dir() else None
 
     def video_path(self, record) -> Path:
-        """The media file of a record; a missing one maps to its expected path (and fails to decode)."""
+        """The media file of a record (its prepared copy when there is one); a missing file maps
+        to its expected path, so it fails to decode and is reported, never replaced."""
+        from tempvl_core.video.prepare import resolve_video
+
         found = self.index.lookup(record.video_name)
-        return found if found is not None else self.index.root / record.video_name
+        if found is None:
+            return self.ctx.video_dir / record.video_name
+        return resolve_video(found, source_root=self.ctx.video_dir, prepared_root=self.prepared_root)
 
     def steps_per_epoch(self, n: int) -> int:
         size = self.ctx.config.batch.train

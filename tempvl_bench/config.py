@@ -119,6 +119,11 @@ class TaskConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def prepared_videos_dir(self) -> str:
+        """Prepared copies of the videos, relative to the data root (default ``<videos>_prepared``)."""
+        return self.paths.prepared_videos or self.paths.videos.rstrip("/") + "_prepared"
+
 
 def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = False) -> TaskConfig:
     """Read, merge (demo section, then ``--set`` overrides) and validate a task file."""

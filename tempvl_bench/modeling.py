@@ -17,9 +17,12 @@ def checkpoint_dir(checkpoint: Path) -> Path:
 
 
 def build_backbone(host: PluginHost, name: str, config: TaskConfig):
+    return build_backbone_by_name(host, name, image_size=config.video.size, pretrained=config.model.pretrained)
+
+
+def build_backbone_by_name(host: PluginHost, name: str, *, image_size: int, pretrained: bool | str = False):
     spec, argument = host.backbones.resolve(name)
-    options = BackboneOptions(image_size=config.video.size, pretrained=config.model.pretrained, argument=argument)
-    backbone = spec.factory(options)
+    backbone = spec.factory(BackboneOptions(image_size=image_size, pretrained=pretrained, argument=argument))
     if not isinstance(getattr(backbone, "num_features", None), int):
         raise TypeError(f"backbone {name!r} (plugin {spec.plugin}) returned a module without an int num_features")
     return backbone

@@ -102,9 +102,8 @@ class RunContext:
         return self.data_root / self.config.paths.videos
 
     @property
-    def prepared_video_dir(self) -> Path | None:
-        rel = self.config.paths.prepared_videos
-        return self.data_root / rel if rel else None
+    def prepared_video_dir(self) -> Path:
+        return self.data_root / self.config.prepared_videos_dir
 
 
 def resolve_data_root(config: TaskConfig, options: RunOptions) -> Path:
@@ -184,7 +183,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         raise RunError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
     spec = host.tasks.get(name)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
-    backbone = options.backbone or config.model.backbone
+    backbone = options.backbone or _checkpoint_backbone(options.checkpoint) or config.model.backbone
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
     host.text_encoders.get(text_encoder)
@@ -250,6 +249,16 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     }
     write_json_atomic(run_dir / RESULTS_FILE, record)
     return run_dir / RESULTS_FILE
+
+
+def _checkpoint_backbone(checkpoint: Path | None) -> str | None:
+    """The backbone a pretraining checkpoint was trained with (written by ``tempvl-bench pretrain``)."""
+    if checkpoint is None:
+        return None
+    info = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / "tempvl_bench.json"
+    if not info.is_file():
+        return None
+    return json.loads(info.read_text(encoding="utf-8")).get("backbone")
 
 
 def _relative(path: Path, root: Path) -> str:

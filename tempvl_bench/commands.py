@@ -1,0 +1,177 @@
+"""CLI commands beyond run/leaderboard/score: validate, check-videos, prepare-videos, pretrain."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from tempvl_bench.annotations import load_annotations
+from tempvl_bench.config import TaskConfig, load_task_config
+from tempvl_bench.manager import PluginHost
+from tempvl_bench.results import write_json_atomic
+from tempvl_bench.runner import RunOptions, resolve_data_root
+
+#: Annotation kind read for each task family (``options.annotation_kind`` overrides it).
+FAMILY_KIND = {
+    "retrieval": "retrieval",
+    "moment-retrieval": "moments",
+    "qa": "qa",
+    "captioning": "captioning",
+    "action-localization": "action",
+}
+CHECKPOINT_INFO = "tempvl_bench.json"
+
+
+def annotation_kind(config: TaskConfig) -> str:
+    kind = config.options.get("annotation_kind") or FAMILY_KIND.get(config.family)
+    if not kind:
+        raise ValueError(f"{config.source}: family {config.family!r} has no default annotation kind; set options.annotation_kind")
+    return kind
+
+
+def _task_config(host: PluginHost, name: str, demo: bool) -> TaskConfig:
+    return load_task_config(host.tasks.get(name).config_path, demo=demo)
+
+
+def _splits(config: TaskConfig) -> list[str]:
+    return list(dict.fromkeys(s for s in (config.splits.train, config.splits.eval) if s))
+
+
+def task_videos(config: TaskConfig, data_root: Path) -> list[Path]:
+    """Every media file the task's train and eval splits use (missing ones at their expected path)."""
+    from tempvl_core.data.video_index import VideoIndex
+
+    video_dir = data_root / config.paths.videos
+    index = VideoIndex(video_dir)
+    paths: dict[Path, None] = {}
+    for split in _splits(config):
+        records = load_annotations(config.dataset, data_root / config.paths.annotations, annotation_kind(config), split).records
+        for record in records:
+            name = getattr(record, "video_name", None) or getattr(record, "media_name")
+            found = index.lookup(name)
+            paths[found if found is not None else video_dir / name] = None
+    return list(paths)
+
+
+def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
+    from tempvl_core.data.validate import validate_dataset
+
+    failed = False
+    for name in host.tasks.expand(args.task):
+        config = _task_config(host, name, args.demo)
+        data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
+        report = validate_dataset(config.dataset, data_root / config.paths.annotations)
+        print(f"{name} ({config.dataset}, {data_root / config.paths.annotations}):")
+        print(report.format_table())
+        failed |= not report.ok
+    return 1 if failed else 0
+
+
+def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
+    from tempvl_core.video.check import check_videos
+
+    status = 0
+    for name in host.tasks.expand(args.task):
+        config = _task_config(host, name, args.demo)
+        data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
+        report = check_videos(task_videos(config, data_root), progress=not args.no_progress)
+        output = args.output or Path("results") / name / "check-videos.json"
+        write_json_atomic(output, {"task": name, "data_root": str(data_root), **report.to_dict()})
+        print(f"{name}: {report.summary()}\n  report: {output}")
+        status = status or (0 if report.ok else 1)
+    return status
+
+
+def cmd_prepare_videos(host: PluginHost, args: argparse.Namespace) -> int:
+    from tempvl_core.video.prepare import prepare_videos, prepared_path
+
+    status = 0
+    for name in host.tasks.expand(args.task):
+        config = _task_config(host, name, args.demo)
+        data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
+        source_root = data_root / config.paths.videos
+        target_root = args.output or data_root / config.prepared_videos_dir
+        sources = [p for p in task_videos(config, data_root) if p.exists()]
+        pairs = [(p, prepared_path(source_root, target_root, p)) for p in sources]
+        report = prepare_videos(pairs, fps=args.fps, short_side=args.short_side, progress=not args.no_progress,
+                                num_workers=args.workers)
+        write_json_atomic(target_root / "prepare-report.json", json.loads(report.to_json()))
+        print(f"{name}: {report.summary()} -> {target_root}")
+        for failure in report.failed[:10]:
+            print(f"  {failure.path}: {failure.error}")
+        status = status or (1 if report.failed else 0)
+    return status
+
+
+def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
+    from tempvl_core.train.config import PretrainConfig
+    from tempvl_core.train.pretrain import run_pretraining
+
+    from tempvl_bench.modeling import build_backbone_by_name
+
+    config = PretrainConfig.from_yaml(args.config)
+    if args.demo:
+        from tempvl_core.data.demo import ensure_demo_dataset
+
+        data_root = Path(ensure_demo_dataset("pretrain"))
+    elif args.data_root or os.environ.get("TEMPVL_DATA"):
+        data_root = Path(args.data_root or os.environ["TEMPVL_DATA"])
+    else:
+        raise ValueError("pretrain: no data root; pass --data-root DIR, set TEMPVL_DATA, or add --demo")
+    backbone_name = args.backbone or ("cnn-tiny" if config.model.preset == "tiny" else "vit-b16")
+    backbone = build_backbone_by_name(host, backbone_name, image_size=config.data.size)
+    device = args.device or ("cuda" if _cuda() else "cpu")
+    final = run_pretraining(config, data_root=data_root, output_dir=args.output, backbone=backbone,
+                            resume=args.resume, device=device, progress=not args.no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_json_atomic(Path(final) / CHECKPOINT_INFO, {"backbone": backbone_name, "config": str(args.config)})
+        print(f"pretraining finished; checkpoint: {final}\n"
+              f"evaluate it with: tempvl-bench run --task didemo --checkpoint {final}")
+    return 0
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
+    """Register the subcommands; ``dispatch(fn)`` wraps a ``fn(host, args)``."""
+    p = sub.add_parser("validate", parents=[common], help="parse a task's annotation files (no videos needed)")
+    _task_args(p)
+    p.set_defaults(func=dispatch(cmd_validate))
+
+    p = sub.add_parser("check-videos", parents=[common], help="decode every video a task uses; report failures")
+    _task_args(p)
+    p.add_argument("--output", type=Path, help="JSON report (default: results/<task>/check-videos.json)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=dispatch(cmd_check_videos))
+
+    p = sub.add_parser("prepare-videos", parents=[common], help="re-encode a task's videos once for fast reading")
+    _task_args(p)
+    p.add_argument("--output", type=Path, help="prepared copy root (default: <data root>/<videos>_prepared)")
+    p.add_argument("--fps", type=float, default=3.0)
+    p.add_argument("--short-side", type=int, default=224)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=dispatch(cmd_prepare_videos))
+
+    p = sub.add_parser("pretrain", parents=[common], help="pretrain TemPVL (VTC, MLM, MR, TL); torchrun for DDP")
+    p.add_argument("--config", type=Path, required=True, help="pretraining YAML (see configs/pretrain/)")
+    p.add_argument("--demo", action="store_true", help="pretrain on the built-in demo WebVid/CC3M data")
+    p.add_argument("--data-root", type=Path)
+    p.add_argument("--output", type=Path, default=Path("results/pretrain"))
+    p.add_argument("--backbone", help="video backbone (default: cnn-tiny for the tiny preset, else vit-b16)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
+    p.add_argument("--device", choices=["cpu", "cuda"])
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=dispatch(cmd_pretrain))
+
+
+def _task_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", required=True, help="task name, group name, or a comma list")
+    p.add_argument("--data-root", type=Path, help="data root (default: $TEMPVL_DATA)")
+    p.add_argument("--demo", action="store_true", help="use the built-in demo data")
