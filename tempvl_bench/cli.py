@@ -160,6 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, RegistryError, RunError, UserError, ValueError, FileNotFoundError) as exc:
         print(f"tempvl-bench: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        from tempvl_core.data.pipeline import TooManyFailedVideos
+
+        if not isinstance(exc, TooManyFailedVideos):
+            raise
+        print(f"tempvl-bench: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("tempvl-bench: interrupted", file=sys.stderr)
         return 130
