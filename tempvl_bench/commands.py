@@ -65,7 +65,13 @@ def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
         report = validate_dataset(config.dataset, data_root / config.paths.annotations)
         print(f"{name} ({config.dataset}, {data_root / config.paths.annotations}):")
         print(report.format_table())
-        failed |= not report.ok
+        # The run needs the task's own splits: any of them missing or malformed is a failure.
+        kind = annotation_kind(config)
+        needed = [report.get(kind, split) for split in _splits(config)]
+        bad = [f"{kind}/{s.split} ({s.status})" for s in needed if s.status != "ok"]
+        if bad:
+            print(f"{name}: cannot run: {', '.join(bad)}")
+        failed |= bool(bad) or not report.ok
     return 1 if failed else 0
 
 
