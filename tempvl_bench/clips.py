@@ -49,6 +49,8 @@ class ClipLoaderFactory:
             sampling=self.video.train_sampling if train else self.video.sampling,
             fps=self.video.fps,
             size=self.video.size,
+            # Training crops randomly from the whole frame (the train transform); eval centre-crops.
+            crop="none" if train else "center",
         )
         dataset = VideoClipDataset(records, self.video_path, sampling=sampling, transform=transform, seed=self.ctx.seed)
         dataset.set_epoch(epoch)
