@@ -86,6 +86,8 @@ class TrainingConfig:
     log_every: int = 10
     seed: int = 0
     num_workers: int = 0
+    channels_last: bool = False  # convolution weights in NHWC (helps conv backbones with AMP on GPU)
+    compile: bool = False  # torch.compile the model (measure with benchmarks/train_step.py first)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "grad_accum_steps", "total_steps", "checkpoint_every", "log_every"):
