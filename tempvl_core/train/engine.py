@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,6 +195,7 @@ class Trainer:
                 self.state = ckpt.load_checkpoint(latest, model=self.model, optimizer=self.optimizer,
                                                   scheduler=self.scheduler, scaler=self.scaler, ctx=self.ctx)
                 self._echo(f"resumed from {latest} at step {self.state.step}")
+                self._truncate_log(self.state.step)
         end = self.config.total_steps if stop_after is None else min(stop_after, self.config.total_steps)
         self.train_model.train()
         last_saved: Path | None = None
@@ -257,6 +259,18 @@ class Trainer:
             self._echo(f"step {record['step']}/{self.config.total_steps} {parts} lr={record['lr']:.2e} "
                        f"clips/s={clips_per_s:.1f}")
         return record
+
+    def _truncate_log(self, step: int) -> None:
+        """Drop log records after ``step``: a run killed after its last checkpoint replays them."""
+        path = self.output_dir / LOG_FILE
+        if not self.ctx.is_main or not path.is_file():
+            return
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
+        if len(kept) != len(lines):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            os.replace(tmp, path)
 
     def _echo(self, message: str) -> None:
         if self.console:

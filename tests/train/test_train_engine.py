@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -48,6 +49,24 @@ def test_resumed_run_is_bit_identical_to_uninterrupted(tmp_path: Path) -> None:
     for a, b in zip(full_log, split_log):
         assert {k: a[k] for k in LOSS_KEYS + ("lr", "epoch")} == {k: b[k] for k in LOSS_KEYS + ("lr", "epoch")}
     assert full_log[-1]["epoch"] == 2
+
+
+def test_run_killed_after_its_last_checkpoint_replays_exactly(tmp_path: Path) -> None:
+    full = make_trainer(tmp_path / "full")
+    full.fit()
+    crashed = make_trainer(tmp_path / "crash", checkpoint_every=2)
+    crashed.fit(stop_after=3)
+    # As if killed during step 4: step 3 was logged but never checkpointed.
+    root = tmp_path / "crash" / "checkpoints"
+    shutil.rmtree(root / "step_000003")
+    (root / "latest").write_text("step_000002\n")
+    resumed = make_trainer(tmp_path / "crash", init_seed=5)
+    resumed.fit(resume=True)
+    for name, tensor in full.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    log = read_log(tmp_path / "crash")
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]  # replayed step 3 logged once
+    assert [r["loss"] for r in log] == [r["loss"] for r in read_log(tmp_path / "full")]
 
 
 def test_checkpoint_files_load_with_weights_only(tmp_path: Path) -> None:

@@ -56,6 +56,19 @@ def test_tempvl_resume_is_exact_and_final_checkpoint_exports(tmp_path: Path) -> 
     assert a.config.loss_weights["mr"] == 0.0 and a.config.merge_clips == 2 and a.config.num_frames == 2
 
 
+def test_bf16_autocast_with_padded_frames(tmp_path: Path) -> None:
+    # Every 4th synthetic sample is image-like (1 real frame + padding): the masked path under autocast.
+    from tempvl_core.train.pretrain import run_pretraining
+
+    cfg = config(precision="bf16", total_steps=2)
+    final = run_pretraining(cfg, data_root=tmp_path, output_dir=tmp_path, backbone=TinyBackbone(),
+                            dataset=SyntheticPretrainClips(), progress=False)
+    log = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
+    assert len(log) == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+    weights = safetensors.torch.load_file(str(final / "model.safetensors"))
+    assert all(t.dtype == torch.float32 for t in weights.values())  # autocast leaves the weights in fp32
+
+
 @pytest.mark.slow
 def test_short_demo_pretraining_lowers_every_loss(tmp_path: Path) -> None:
     demo = pytest.importorskip("tempvl_core.data.demo", reason="demo data generators are not present")
