@@ -113,6 +113,8 @@ class PretrainConfig:
     merge: MergeSection = field(default_factory=MergeSection)
     data: DataSection = field(default_factory=DataSection)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    # Where the config came from, for error messages; not a YAML key.
+    source: str = field(default="<dict>", compare=False, metadata={"yaml": False})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> PretrainConfig:
@@ -129,11 +131,14 @@ class PretrainConfig:
     @classmethod
     def from_dict(cls, raw: Any, *, source: str = "<dict>") -> PretrainConfig:
         """Validate a plain mapping (as parsed from YAML) into a config."""
-        return _build(cls, raw, source=source, prefix="")
+        config = _build(cls, raw, source=source, prefix="")
+        config.source = source
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, YAML/JSON-friendly form (saved next to checkpoints)."""
         data = dataclasses.asdict(self)
+        data.pop("source")
         data["training"]["betas"] = list(self.training.betas)
         return data
 
@@ -143,7 +148,7 @@ def _build(cls: type, raw: Any, *, source: str, prefix: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: {where}: expected a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = [f.name for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)]
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         dotted = f"{prefix}{key}"

@@ -7,6 +7,8 @@ backbone)``) next to the trainer state used by ``--resume``.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import random
 from pathlib import Path
 
@@ -44,14 +46,19 @@ def build_model_config(config: PretrainConfig):
         "num_frames": config.data.num_frames,
         "image_size": config.data.size,
     }
-    clash = sorted(set(derived) & set(config.model.overrides))
-    if clash:
-        raise ConfigError(f"model.overrides sets {clash}, which the losses/merge/data sections already define; "
-                          "set them there instead")
+    source = config.source
+    fields = {f.name for f in dataclasses.fields(TemPVLConfig)} - {"name"}
+    for key in config.model.overrides:
+        if key in derived:
+            raise ConfigError(f"{source}: model.overrides.{key} is set by the losses/merge/data sections; set it there")
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), sorted(fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{source}: model.overrides.{key}: not a TemPVLConfig field{hint}")
     try:
         return TemPVLConfig.preset(config.model.preset, **{**config.model.overrides, **derived})
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"model: {exc}") from None
+        raise ConfigError(f"{source}: model: {exc}") from None
 
 
 def _resolve(data_root: Path, relative: str | None, key: str) -> Path | None:

@@ -110,3 +110,20 @@ def test_seeded_dataset_is_repeatable_and_leaves_global_rng_alone() -> None:
     a = data[(1, 5)]
     assert torch.equal(torch.rand(1), expected_next)
     assert torch.equal(a, data[(1, 5)]) and not torch.equal(a, data[(1, 6)])
+
+
+def test_model_override_errors_name_file_and_key(tmp_path: Path) -> None:
+    pytest.importorskip("tempvl_core.model")
+    from tempvl_core.train.pretrain import build_model_config
+
+    path = write(tmp_path, "model:\n  overrides:\n    video_dimm: 64\n")
+    with pytest.raises(ConfigError, match=r"cfg.yaml: model.overrides.video_dimm: .*did you mean 'video_dim'"):
+        build_model_config(PretrainConfig.from_yaml(path))
+    path = write(tmp_path, "model:\n  overrides:\n    num_frames: 8\n")
+    with pytest.raises(ConfigError, match=r"model.overrides.num_frames is set by"):
+        build_model_config(PretrainConfig.from_yaml(path))
+    path = write(tmp_path, "model:\n  preset: huge\n")
+    with pytest.raises(ConfigError, match=r"cfg.yaml: model: unknown TemPVL preset 'huge'"):
+        build_model_config(PretrainConfig.from_yaml(path))
+    config = build_model_config(PretrainConfig.from_yaml(path.parent / write(tmp_path, "losses:\n  mr: 0\n").name))
+    assert config.loss_weights["mr"] == 0.0 and config.merge_clips == 2
