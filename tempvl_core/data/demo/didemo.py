@@ -78,7 +78,9 @@ def _video(rng: random.Random, name: str, flickr_id: str, render: RenderSettings
     duration = SHORT_DURATION_S if short else num_segments * SEGMENT_S
     seg_spans = _segment_spans(rng, num_segments, rng.choice((3, 3, 4)))
     spans = [(SEGMENT_S * s, min(SEGMENT_S * (e + 1), duration)) for s, e in seg_spans]
-    scene = sample_scene(rng, duration, spans, n_objects=rng.choice((2, 2, 3)), render=render)
+    # Every object is described: the paragraph then names every colour and shape in view.
+    n_objects = min(rng.choice((2, 2, 3)), len(spans))
+    scene = sample_scene(rng, duration, spans, n_objects=n_objects, render=render, every_object_acts=True)
     events = sorted(scene.events, key=lambda ev: ev.start_s)
     annotations = []
     for ev, seg in zip(events, seg_spans):

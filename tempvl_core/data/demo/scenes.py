@@ -104,11 +104,14 @@ def sample_scene(
     motions: Sequence[str] | None = None,
     render: RenderSettings = RenderSettings(),
     tries: int = 60,
+    every_object_acts: bool = False,
 ) -> Scene:
     """A scene with one event per span (spans in seconds; they may overlap in time, as long as
     there are enough objects to perform them).
 
-    Raises ``ValueError`` if no arrangement keeps every object inside the frame.
+    ``every_object_acts`` asks that each object perform at least one event, so that a text
+    made of the event captions names every object in view. Raises ``ValueError`` if no
+    arrangement keeps every object inside the frame.
     """
     allowed = list(motions) if motions is not None else list(MOTIONS)
     order = sorted(range(len(spans)), key=lambda k: spans[k][0])
@@ -128,6 +131,8 @@ def sample_scene(
                 break
             scene = rng.choice(options)[1]
         else:
+            if every_object_acts and len({e.object for e in scene.events}) < n_objects:
+                continue
             if not _overlaps(scene):
                 return scene
             fallback = scene
