@@ -1,0 +1,126 @@
+"""Runs MSR-VTT multiple choice: pick, among 5 captions, the one that describes the video.
+
+The reference protocol (JSFusion, ClipBERT, ALPRO) is zero-shot from a retrieval model: each
+option is scored against the video in the joint space (``options.mc_scorer: similarity``) or by
+the VTM head (``fused``). ``--mode finetune`` first trains the dual encoder with VTC on the
+MSR-VTT 9k training captions (no multiple-choice video is among them), as retrieval finetuning
+does. Accuracy goes through ``qa_metrics`` with the option index as the answer string.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tempvl_bench.clips import ClipLoaderFactory
+from tempvl_bench.finetune import finetune, trainable_parameters
+from tempvl_bench.metrics import QAItem as ScoredQuestion
+from tempvl_bench.metrics import qa_metrics
+from tempvl_bench.runner import RunContext, TaskOutput
+
+from tempvl_plugins.qa.datasets import ADAPTERS, load_msrvtt_mc_training
+from tempvl_plugins.qa.options import QAOptions, write_score_files
+
+
+def run_multiple_choice(ctx: RunContext) -> TaskOutput:
+    adapter = ADAPTERS[ctx.spec.name]
+    options = QAOptions.parse(ctx.config.options, ctx.config.source)
+    split = ctx.config.splits.eval
+    items, files = adapter.load(ctx.annotation_dir, split)
+    if ctx.limit:
+        items = items[: ctx.limit]
+    clips = ClipLoaderFactory(ctx)
+    model = ctx.model()
+    if ctx.mode == "finetune":
+        train_split = ctx.config.splits.train
+        if not train_split:
+            raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty, so --mode finetune has no data")
+        train_items, train_files = load_msrvtt_mc_training(ctx.annotation_dir, train_split)
+        files = train_files + files
+        _finetune_vtc(ctx, model, train_items, clips)
+    scores, kept, failed = _score_options(ctx, model, items, options.mc_scorer, clips)
+    evaluated = [items[i] for i in kept]
+    chosen = {item.item_id: str(int(np.argmax(s))) for item, s in zip(evaluated, scores)}
+    ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in evaluated]
+    metrics = qa_metrics(chosen, ground_truth)
+    write_score_files(ctx.run_dir, chosen, ground_truth, None)
+    return TaskOutput(
+        metrics=metrics,
+        split=split,
+        num_samples=len(evaluated),
+        predictions=_predictions(evaluated, scores),
+        failed_videos=failed,
+        annotation_files=files,
+    )
+
+
+@torch.no_grad()
+def _score_options(ctx: RunContext, model, items, scorer: str, clips: ClipLoaderFactory):
+    """Per evaluated item, one score per option; the indices of the items kept; failed videos."""
+    scores: list[list[float]] = []
+    kept: list[int] = []
+    max_length = ctx.config.text.max_length
+    tracker = clips.failure_tracker(len(items))
+    for batch in clips.loader(items, train=False, desc="score options"):
+        tracker.update(batch)
+        if batch["batch_size"] == 0:
+            continue
+        index = batch["index"].tolist()
+        frames, mask = batch["frames"], batch["frame_mask"]
+        if scorer == "similarity":
+            video = model.encode_video(frames.to(model.device), mask.to(model.device)).float()
+            for row, i in enumerate(index):
+                text = model.encode_text(model.tokenize(list(items[i].options), max_length)).float()
+                scores.append((text @ video[row]).tolist())
+        else:
+            for row, i in enumerate(index):
+                n = len(items[i].options)
+                probs = model.fused_match_scores(
+                    model.tokenize(list(items[i].options), max_length),
+                    frames[row : row + 1].expand(n, *frames.shape[1:]),
+                    mask[row : row + 1].expand(n, -1),
+                )
+                scores.append(probs.float().tolist())
+        kept.extend(index)
+    tracker.finalize()
+    failed = [{"path": str(f.path), "error": f.error} for f in tracker.failed]
+    return scores, kept, failed
+
+
+def _finetune_vtc(ctx: RunContext, model, train_items, clips: ClipLoaderFactory) -> None:
+    cfg = ctx.config
+    rng = np.random.default_rng(ctx.seed)
+
+    def batches(epoch: int):
+        tracker = clips.failure_tracker(len(train_items))
+        for batch in clips.loader(train_items, train=True, epoch=epoch):
+            tracker.update(batch)
+            if batch["batch_size"] == 0:
+                continue
+            # One random caption per video per step.
+            texts = [train_items[i].texts[rng.integers(len(train_items[i].texts))] for i in batch["index"].tolist()]
+            yield batch["frames"], batch["frame_mask"], texts
+
+    def loss_fn(model, batch):
+        frames, mask, texts = batch
+        video = model.encode_video(frames.to(model.device), mask.to(model.device))
+        text = model.encode_text(model.tokenize(texts, cfg.text.max_length))
+        return model.vtc_loss(video, text)
+
+    params = trainable_parameters(model, cfg.finetune.train_text_layers)
+    finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(train_items)),
+             run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+
+
+def _predictions(items, scores):
+    for item, option_scores in zip(items, scores):
+        best = int(np.argmax(option_scores))
+        yield {
+            "item_id": item.item_id,
+            "video_id": item.video_id,
+            "options": list(item.options),
+            "answer_index": item.answer_index,
+            "prediction_index": best,
+            "correct": best == item.answer_index,
+            "scores": [round(float(s), 6) for s in option_scores],
+        }

@@ -1,0 +1,236 @@
+"""Runs an open-ended QA task (MSRVTT-QA, MSVD-QA): answer vocabulary, optional finetuning of
+the answer classifier with cross-entropy, then answering every evaluation question.
+
+Questions are grouped by video so each video is decoded once per pass, whatever its number of
+questions; its frames are then repeated for each of its questions. Zero-shot answering without a
+trained classifier scores "question answer" texts against the video in the joint space (a real
+zero-shot baseline, unlike an untrained head, which sits at chance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tempvl_bench.clips import ClipLoaderFactory
+from tempvl_bench.finetune import finetune, trainable_parameters
+from tempvl_bench.metrics import QAItem as ScoredQuestion
+from tempvl_bench.metrics import qa_metrics
+from tempvl_bench.runner import RunContext, TaskOutput
+
+from tempvl_plugins.qa.datasets import ADAPTERS
+from tempvl_plugins.qa.options import QAOptions, write_score_files
+from tempvl_plugins.qa.vocab import AnswerVocab, candidates_by_type
+
+
+@dataclass(frozen=True)
+class VideoQuestions:
+    """One video and its questions (the unit the clip loader decodes)."""
+
+    video_id: str
+    video_name: str
+    questions: tuple  # tempvl_core.data.records.QAItem, file order
+
+
+def group_by_video(items: Sequence) -> list[VideoQuestions]:
+    """Questions grouped by video, videos in order of first appearance."""
+    groups: dict[str, list] = {}
+    names: dict[str, str] = {}
+    for item in items:
+        groups.setdefault(item.video_id, []).append(item)
+        names.setdefault(item.video_id, item.video_name)
+    return [VideoQuestions(v, names[v], tuple(qs)) for v, qs in groups.items()]
+
+
+def run_open_ended(ctx: RunContext) -> TaskOutput:
+    adapter = ADAPTERS[ctx.spec.name]
+    options = QAOptions.parse(ctx.config.options, ctx.config.source)
+    train_split = ctx.config.splits.train
+    if not train_split:
+        raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty; open-ended QA builds its answer "
+                         "vocabulary from the training answers, even zero-shot")
+    train_items, train_files = adapter.load(ctx.annotation_dir, train_split)
+    vocab = AnswerVocab.build((item.answer for item in train_items), options.answer_vocab_size)
+    split = ctx.config.splits.eval
+    items, files = adapter.load(ctx.annotation_dir, split)
+    if ctx.limit:
+        items = items[: ctx.limit]
+    clips = ClipLoaderFactory(ctx)
+    model = ctx.model()
+    if ctx.mode == "finetune":
+        model.ensure_qa_head(len(vocab))
+        _finetune(ctx, model, train_items, vocab, options, clips)
+        method = "head"
+    else:
+        method = _zero_shot_method(options, model, vocab)
+    videos = group_by_video(items)
+    if method == "head":
+        answers, failed = _answer_with_head(ctx, model, videos, vocab, clips)
+    else:
+        per_type, fallback = candidates_by_type(train_items, vocab, options.zero_shot_candidates)
+        answers, failed = _answer_by_similarity(ctx, model, videos, vocab, per_type, fallback, clips)
+    evaluated = [item for item in items if item.question_id in answers]
+    ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluated]
+    metrics = qa_metrics(answers, ground_truth, vocab.answers)
+    write_score_files(ctx.run_dir, answers, ground_truth, vocab.answers)
+    return TaskOutput(
+        metrics=metrics,
+        split=split,
+        num_samples=len(evaluated),
+        predictions=_predictions(evaluated, answers, vocab, method),
+        failed_videos=failed,
+        annotation_files=train_files + files,
+    )
+
+
+def _zero_shot_method(options: QAOptions, model, vocab: AnswerVocab) -> str:
+    head = getattr(model, "qa_head", None)
+    has_head = head is not None and head.num_classes == len(vocab)
+    if options.zero_shot == "head" and not has_head:
+        size = "none" if head is None else f"{head.num_classes} answers"
+        raise ValueError(f"options.zero_shot is 'head' but the model's QA head ({size}) does not match the "
+                         f"{len(vocab)}-answer vocabulary; pass a --checkpoint finetuned on this task or use "
+                         "zero_shot: similarity")
+    if options.zero_shot == "auto":
+        return "head" if has_head else "similarity"
+    return options.zero_shot
+
+
+def _finetune(ctx: RunContext, model, train_items, vocab: AnswerVocab, options: QAOptions,
+              clips: ClipLoaderFactory) -> None:
+    cfg = ctx.config
+    index = vocab.index()
+    # Training questions whose answer is outside the vocabulary have no class: left out (just-ask).
+    videos = group_by_video([item for item in train_items if item.answer in index])
+    if not videos:
+        raise ValueError(f"{ctx.spec.name}: no training question has an answer in the vocabulary")
+    rng = np.random.default_rng(ctx.seed)
+    per_video = options.train_questions_per_video
+
+    def batches(epoch: int):
+        tracker = clips.failure_tracker(len(videos))
+        for batch in clips.loader(videos, train=True, epoch=epoch):
+            tracker.update(batch)
+            if batch["batch_size"] == 0:
+                continue
+            rows, questions, targets = [], [], []
+            for b, i in enumerate(batch["index"].tolist()):
+                chosen = videos[i].questions
+                if per_video is not None and len(chosen) > per_video:
+                    chosen = [chosen[j] for j in sorted(rng.choice(len(chosen), per_video, replace=False))]
+                for item in chosen:
+                    rows.append(b)
+                    questions.append(item.question)
+                    targets.append(index[item.answer])
+            rows_t = torch.tensor(rows)
+            yield batch["frames"][rows_t], batch["frame_mask"][rows_t], questions, torch.tensor(targets)
+
+    def loss_fn(model, batch):
+        frames, mask, questions, targets = batch
+        logits = model.answer_logits(questions, frames, frame_mask=mask)
+        return F.cross_entropy(logits.float(), targets.to(logits.device))
+
+    steps = clips.steps_per_epoch(len(videos))
+    params = trainable_parameters(model, cfg.finetune.train_text_layers)
+    finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=steps, run_dir=ctx.run_dir,
+             resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+
+
+def _question_rows(videos: Sequence[VideoQuestions], batch_index: torch.Tensor) -> tuple[list[int], list]:
+    """(row of the batch, question) for every question of the batch's videos."""
+    rows, questions = [], []
+    for b, i in enumerate(batch_index.tolist()):
+        for item in videos[i].questions:
+            rows.append(b)
+            questions.append(item)
+    return rows, questions
+
+
+def _failed(tracker) -> list[dict]:
+    tracker.finalize()
+    return [{"path": str(f.path), "error": f.error} for f in tracker.failed]
+
+
+@torch.no_grad()
+def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab, clips: ClipLoaderFactory):
+    answers: dict[str, str] = {}
+    size = ctx.config.batch.eval
+    tracker = clips.failure_tracker(len(videos))
+    for batch in clips.loader(videos, train=False, desc="answer questions"):
+        tracker.update(batch)
+        if batch["batch_size"] == 0:
+            continue
+        rows, questions = _question_rows(videos, batch["index"])
+        for start in range(0, len(rows), size):
+            chunk = torch.tensor(rows[start : start + size])
+            texts = [item.question for item in questions[start : start + size]]
+            logits = model.answer_logits(texts, batch["frames"][chunk], frame_mask=batch["frame_mask"][chunk])
+            for item, best in zip(questions[start : start + size], logits.argmax(-1).tolist()):
+                answers[item.question_id] = vocab.answers[best]
+    return answers, _failed(tracker)
+
+
+class TextEmbeddingCache:
+    """Joint-space embeddings of texts, each encoded once: the same question (and so the same
+    "question answer" candidates) recurs across videos. Holds at most ``capacity`` texts;
+    beyond that new texts are encoded per call without being kept."""
+
+    def __init__(self, model, max_length: int, batch_size: int, capacity: int = 200_000) -> None:
+        self.model, self.max_length, self.batch_size, self.capacity = model, max_length, batch_size, capacity
+        self.store: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """``[len(texts), D]`` float32 embeddings, in order."""
+        fresh: dict[str, torch.Tensor] = {}
+        missing = [t for t in dict.fromkeys(texts) if t not in self.store]
+        for s in range(0, len(missing), self.batch_size):
+            chunk = missing[s : s + self.batch_size]
+            emb = self.model.encode_text(self.model.tokenize(chunk, self.max_length)).float().cpu()
+            for text, row in zip(chunk, emb):
+                (self.store if len(self.store) < self.capacity else fresh)[text] = row
+        return torch.stack([self.store[t] if t in self.store else fresh[t] for t in texts])
+
+
+@torch.no_grad()
+def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, per_type, fallback,
+                          clips: ClipLoaderFactory):
+    answers: dict[str, str] = {}
+    cache = TextEmbeddingCache(model, ctx.config.text.max_length, ctx.config.batch.eval)
+    tracker = clips.failure_tracker(len(videos))
+    for batch in clips.loader(videos, train=False, desc="score answers"):
+        tracker.update(batch)
+        if batch["batch_size"] == 0:
+            continue
+        video_emb = model.encode_video(batch["frames"].to(model.device), batch["frame_mask"].to(model.device))
+        video_emb = video_emb.float().cpu()
+        rows, questions = _question_rows(videos, batch["index"])
+        candidates = [per_type.get(item.question_type, fallback) for item in questions]
+        texts = [f"{item.question} {vocab.answers[c]}" for item, cands in zip(questions, candidates) for c in cands]
+        text_emb = cache.embed(texts)
+        offset = 0
+        for row, item, cands in zip(rows, questions, candidates):
+            scores = text_emb[offset : offset + len(cands)] @ video_emb[row]
+            answers[item.question_id] = vocab.answers[cands[int(scores.argmax())]]
+            offset += len(cands)
+    return answers, _failed(tracker)
+
+
+def _predictions(items, answers: dict[str, str], vocab: AnswerVocab, method: str):
+    known = set(vocab.answers)
+    for item in items:
+        yield {
+            "question_id": item.question_id,
+            "video_id": item.video_id,
+            "question": item.question,
+            "question_type": item.question_type,
+            "answer": item.answer,
+            "prediction": answers[item.question_id],
+            "correct": answers[item.question_id] == item.answer,
+            "answer_in_vocab": item.answer in known,
+            "method": method,
+        }
