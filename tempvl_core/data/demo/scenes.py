@@ -187,11 +187,17 @@ def random_spans(
         raise ValueError(f"{n} spans of at least {min_len}s do not fit in {duration_s}s")
     spans = []
     for k in range(n):
-        length = rng.uniform(min_len, min(max_len, slot))
-        start = k * slot + rng.uniform(0, slot - length)
-        s = math.ceil(start / grid) * grid
-        e = math.floor((start + length) / grid) * grid
+        # The slot's own bounds, snapped inwards to the grid, so that spans never touch.
+        lo = math.ceil(k * slot / grid - 1e-9) * grid
+        hi = math.floor((k + 1) * slot / grid + 1e-9) * grid
+        room = hi - lo
+        if room < grid:
+            raise ValueError(f"slot {k} of {slot:.2f}s holds no {grid}s grid step")
+        length = rng.uniform(min(min_len, room), min(max_len, room))
+        start = lo + rng.uniform(0, room - length)
+        s = math.ceil(start / grid - 1e-9) * grid
+        e = math.floor((start + length) / grid + 1e-9) * grid
         if e <= s:
-            e = s + grid
-        spans.append((round(s, 3), round(min(e, (k + 1) * slot, duration_s), 3)))
+            s, e = (s, s + grid) if s + grid <= hi else (hi - grid, hi)
+        spans.append((round(s, 3), round(e, 3)))
     return spans
