@@ -1,0 +1,81 @@
+"""Per-dataset adapters: which annotation files a moment-retrieval task reads, and query grouping.
+
+Each adapter returns :class:`tempvl_core.data.records.MomentQuery` lists plus the files it read.
+``protocol`` picks the metric: ``single`` (2D-TAN, one ground-truth window per query) or
+``qvhighlights`` (Moment-DETR, several windows per query and per-clip saliency).
+Evaluation decodes each video once: :func:`group_by_video` gathers a video's queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tempvl_core.data.records import MomentQuery
+
+
+@dataclass(frozen=True)
+class MomentAdapter:
+    description: str
+    protocol: str
+    #: (annotation folder, split) -> (queries, annotation files read)
+    load: Callable[[Path, str], tuple[list[MomentQuery], list[Path]]]
+
+
+@dataclass(frozen=True)
+class VideoGroup:
+    """One video and the indices (into the query list) of the queries asked about it.
+
+    ``video_name`` is what :class:`tempvl_bench.clips.ClipLoaderFactory` looks the file up by.
+    """
+
+    video_id: str
+    video_name: str
+    queries: tuple[int, ...]
+
+
+def group_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
+    """Videos in order of first appearance, each with its queries in list order."""
+    order: dict[str, list[int]] = {}
+    names: dict[str, str] = {}
+    for i, query in enumerate(queries):
+        order.setdefault(query.video_id, []).append(i)
+        names.setdefault(query.video_id, query.video_name)
+    return [VideoGroup(vid, names[vid], tuple(idx)) for vid, idx in order.items()]
+
+
+def _charades(root: Path, split: str):
+    from tempvl_core.data.loaders.charades_sta import load_charades_sta
+
+    files = [root / f"charades_sta_{split}.txt", root / f"Charades_v1_{split}.csv"]
+    return load_charades_sta(root, split), files
+
+
+def _anet(root: Path, split: str):
+    from tempvl_core.data.loaders.anet_captions import load_anet_captions_moments
+
+    return load_anet_captions_moments(root, split), [root / f"{split}.json"]
+
+
+def _qvhighlights(root: Path, split: str):
+    from tempvl_core.data.loaders.qvhighlights import load_qvhighlights
+
+    queries = load_qvhighlights(root, split)
+    path = root / f"highlight_{split}_release.jsonl"
+    unlabelled = [q.query_id for q in queries if not q.windows]
+    if unlabelled:
+        # The public test file has no labels; scoring it needs the evaluation server or the
+        # later released highlight_test_with_gt.jsonl, which the loader does not read.
+        raise ValueError(f"{path}: {len(unlabelled)} queries have no relevant_windows (first qid "
+                         f"{unlabelled[0]}); evaluate a split with ground truth, e.g. splits.eval=val")
+    return queries, [path]
+
+
+ADAPTERS: dict[str, MomentAdapter] = {
+    "charades-sta": MomentAdapter("Charades-STA moment retrieval (2D-TAN protocol)", "single", _charades),
+    "anet-captions": MomentAdapter("ActivityNet Captions moment retrieval (2D-TAN protocol)", "single", _anet),
+    "qvhighlights": MomentAdapter(
+        "QVHighlights moment retrieval and highlight detection (Moment-DETR protocol)", "qvhighlights", _qvhighlights
+    ),
+}

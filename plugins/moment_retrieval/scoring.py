@@ -1,0 +1,44 @@
+"""Model outputs for a batch of videos and the queries asked about them.
+
+A video with several queries is decoded and run through the video encoder once; its frame
+features are then repeated per query for the grounding encoder. This is the computation of
+``TemPVL.moment_logits`` split at the video features (the equality is tested), so a video with
+ten queries costs one backbone pass instead of ten.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def video_frame_features(model, frames: Tensor, frame_mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """Per-frame features ``[B, T, video_dim]`` and the mask on the model's device."""
+    feats = model.video_frame_features(frames, frame_mask)
+    mask = None if frame_mask is None else frame_mask.to(feats.device).bool()
+    return feats, mask
+
+
+def query_moment_logits(model, frame_feats: Tensor, frame_mask: Tensor | None, rows: Tensor,
+                        texts: list[str], max_length: int) -> tuple[Tensor, Tensor]:
+    """Start/end logits ``[Q, T]`` of query j in video ``rows[j]``; padded frames get the minimum."""
+    tokens = model.tokenize(texts, max_length)
+    ids, text_mask = tokens["input_ids"], tokens["attention_mask"]
+    rows = rows.to(frame_feats.device)
+    feats = frame_feats.index_select(0, rows)
+    mask = None if frame_mask is None else frame_mask.index_select(0, rows)
+    grounded = model.grounding(feats, mask, model.text_features(ids, text_mask), text_mask)
+    start, end = model.mr_head(grounded)
+    if mask is not None:
+        fill = torch.finfo(start.dtype).min
+        start, end = start.masked_fill(~mask, fill), end.masked_fill(~mask, fill)
+    return start, end
+
+
+def query_frame_similarity(model, frame_feats: Tensor, rows: Tensor, texts: list[str], max_length: int) -> Tensor:
+    """Cosine ``[Q, T]`` between each frame (projected to the joint space) and query j's
+    embedding: the per-frame saliency used for QVHighlights highlight detection."""
+    text = model.encode_text(model.tokenize(texts, max_length))
+    frames = F.normalize(model.video_proj(frame_feats.index_select(0, rows.to(frame_feats.device))), dim=-1)
+    return torch.einsum("qtd,qd->qt", frames.float(), text.float())

@@ -1,0 +1,284 @@
+"""Moment-retrieval plugin: decoding and post-processing units, and the real CLI end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tempvl_bench.cli import main
+from tempvl_bench.metrics import moment_metrics_single
+from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
+from tempvl_core.data.records import MomentQuery
+from tempvl_plugins.moment_retrieval.datasets import group_by_video
+from tempvl_plugins.moment_retrieval.decoding import (
+    clip_saliency,
+    estimate_duration,
+    frame_bounds,
+    frame_span,
+    rank_windows,
+    select_windows,
+)
+from tempvl_plugins.moment_retrieval.records import json_qid, read_prediction_rows, write_moment_detr
+from tempvl_plugins.moment_retrieval.scoring import query_moment_logits, video_frame_features
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors on a shared 2-core machine run much faster on one intra-op thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# -- time grid -------------------------------------------------------------------------------
+
+def test_bounds_at_fixed_rate_are_start_plus_one_step() -> None:
+    # fps sampling at 1 fps: frame k covers [k, k + 1); the last one ends at the duration.
+    bounds = frame_bounds(np.arange(5.0), duration=4.6)
+    assert bounds.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 4.6]
+
+
+def test_bounds_tile_the_video_for_uniform_sampling() -> None:
+    duration = 24.0
+    timestamps = (np.arange(8) + 0.5) * duration / 8  # middle of each of 8 segments
+    bounds = frame_bounds(timestamps, duration)
+    assert bounds[0] == 0.0 and bounds[-1] == duration
+    assert np.all(np.diff(bounds) > 0)
+
+
+def test_bounds_are_clipped_and_monotone() -> None:
+    # Repeated frames (video shorter than the clip) and a decoded video longer than annotated.
+    bounds = frame_bounds(np.array([0.0, 2.0, 2.0, 9.0, 12.0]), duration=10.0)
+    assert bounds.tolist() == [0.0, 2.0, 2.0, 9.0, 10.0, 10.0]
+    with pytest.raises(ValueError, match="duration"):
+        frame_bounds(np.array([0.0, 1.0]), duration=0.0)
+
+
+def test_estimate_duration_adds_one_step() -> None:
+    assert estimate_duration(np.array([0.0, 0.5, 1.0, 1.5])) == pytest.approx(2.0)
+    assert estimate_duration(np.array([3.0])) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_frame_span_inverts_window_decoding(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = int(rng.integers(2, 20))
+    duration = float(rng.uniform(5, 100))
+    timestamps = np.sort(rng.uniform(0, duration, t))
+    timestamps[0] = min(timestamps[0], duration / (4 * t))
+    bounds = frame_bounds(timestamps, duration)
+    for s in range(t):
+        for e in range(s, t):
+            if bounds[s + 1] <= bounds[s] or bounds[e + 1] <= bounds[e]:
+                continue  # an empty cell cannot be told apart from its neighbour
+            assert frame_span((bounds[s], bounds[e + 1]), bounds) == (s, e)
+
+
+def test_frame_span_of_windows_between_frames() -> None:
+    bounds = frame_bounds(np.arange(10.0), 10.0)
+    assert frame_span((2.5, 4.2), bounds) == (2, 4)  # cells holding 2.5 and the instant before 4.2
+    assert frame_span((2.5, 2.7), bounds) == (2, 2)
+    assert frame_span((0.0, 30.0), bounds) == (0, 9)  # clipped at the last frame
+
+
+# -- ranking ---------------------------------------------------------------------------------
+
+def test_rank_windows_orders_every_valid_window() -> None:
+    g = torch.Generator().manual_seed(0)
+    start, end = torch.randn(3, 6, generator=g), torch.randn(3, 6, generator=g)
+    bounds = frame_bounds(np.arange(6.0), 6.0)
+    ranked = rank_windows(start, end, bounds)
+    for q, r in enumerate(ranked):
+        assert r.windows.shape == (21, 3)  # 6 * 7 / 2 windows with s <= e
+        assert np.all(np.diff(r.windows[:, 2]) <= 0)
+        assert np.all(r.windows[:, 1] > r.windows[:, 0])
+        best_s, best_e = int(r.windows[0, 0]), int(r.windows[0, 1]) - 1
+        p_s, p_e = start[q].softmax(-1), end[q].softmax(-1)
+        expected = max((float(p_s[s] * p_e[e]), s, e) for s in range(6) for e in range(s, 6))
+        assert (best_s, best_e) == expected[1:]
+        assert r.windows[0, 2] == pytest.approx(expected[0], rel=1e-5)
+    short = rank_windows(start, end, bounds, max_window=2)[0]
+    assert short.windows.shape == (11, 3) and np.all(short.windows[:, 1] - short.windows[:, 0] <= 2)
+
+
+def test_single_protocol_selection_keeps_the_metrics() -> None:
+    """Storing only the 2D-TAN NMS survivors scores exactly as the full ranking does."""
+    g = torch.Generator().manual_seed(3)
+    start, end = torch.randn(40, 12, generator=g) * 2, torch.randn(40, 12, generator=g) * 2
+    bounds = frame_bounds((np.arange(12) + 0.5) * 2.5, 30.0)
+    ranked = rank_windows(start, end, bounds)
+    rng = np.random.default_rng(0)
+    truth = {q: tuple(sorted(rng.uniform(0, 30, 2))) for q in range(40)}
+    full = moment_metrics_single({q: r.windows for q, r in enumerate(ranked)}, truth)
+    kept = {q: select_windows(r, 0.5, 5).windows for q, r in enumerate(ranked)}
+    assert all(1 <= len(w) <= 5 for w in kept.values())
+    assert moment_metrics_single(kept, truth) == full
+
+
+def test_clip_saliency_reads_the_frame_at_each_clip_centre() -> None:
+    bounds = frame_bounds(np.array([0.0, 3.0, 6.0]), 9.0)
+    scores = clip_saliency(np.array([0.1, 0.2, 0.3]), bounds, 9.0)
+    # clips [0,2) [2,4) [4,6) [6,8): centres 1, 3, 5, 7
+    assert scores.tolist() == [0.1, 0.2, 0.2, 0.3]
+
+
+# -- grouping and ids ------------------------------------------------------------------------
+
+def _query(qid: str, vid: str) -> MomentQuery:
+    return MomentQuery(qid, vid, f"{vid}.mp4", f"text {qid}", 10.0, ((1.0, 2.0),))
+
+
+def test_group_by_video_keeps_first_appearance_order() -> None:
+    queries = [_query("a", "v1"), _query("b", "v2"), _query("c", "v1"), _query("d", "v3"), _query("e", "v2")]
+    groups = group_by_video(queries)
+    assert [(g.video_id, g.video_name, g.queries) for g in groups] == [
+        ("v1", "v1.mp4", (0, 2)), ("v2", "v2.mp4", (1, 4)), ("v3", "v3.mp4", (3,))]
+
+
+def test_json_qid_keeps_qvhighlights_integers() -> None:
+    assert json_qid("10016") == 10016
+    assert json_qid("test:12") == "test:12"
+    assert json_qid("v_abc#0") == "v_abc#0"
+    assert json_qid("007") == "007"  # not canonical: stays a string, so ids round-trip
+
+
+# -- model path ------------------------------------------------------------------------------
+
+class _TinyCNN(nn.Module):
+    num_features = 16
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 16, 3, stride=4, padding=1), nn.GELU(),
+                                 nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from tempvl_core.model import TemPVL, TemPVLConfig
+
+    torch.manual_seed(0)
+    config = TemPVLConfig.tiny(image_size=32, num_frames=6, video_dim=64, embed_dim=32, fusion_layers=1,
+                               text_layers=1, max_text_len=16)
+    return TemPVL(config, _TinyCNN()).eval()
+
+
+def test_grouped_logits_equal_moment_logits(tiny_model) -> None:
+    """One video pass shared by its queries gives the model's own per-pair logits."""
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randn(2, 6, 3, 32, 32, generator=g)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], dtype=torch.bool)
+    rows = torch.tensor([0, 1, 0, 1])
+    texts = ["a red circle blinks", "a blue square moves left", "the green cross shrinks", "a dog"]
+    with torch.no_grad():
+        feats, fmask = video_frame_features(tiny_model, frames, mask)
+        start, end = query_moment_logits(tiny_model, feats, fmask, rows, texts, 16)
+        ref_start, ref_end = tiny_model.moment_logits(texts, frames[rows], mask[rows])
+    torch.testing.assert_close(start, ref_start, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(end, ref_end, rtol=1e-5, atol=1e-5)
+
+
+def test_ranking_matches_localize(tiny_model) -> None:
+    g = torch.Generator().manual_seed(1)
+    frames = torch.randn(6, 3, 32, 32, generator=g)
+    text = "the yellow square shrinks"
+    expected = tiny_model.localize(text, frames, top_k=5)
+    with torch.no_grad():
+        feats, _ = video_frame_features(tiny_model, frames[None], None)
+        start, end = query_moment_logits(tiny_model, feats, None, torch.tensor([0]), [text], 16)
+    ranked = rank_windows(start, end, frame_bounds(np.arange(6.0), 6.0))[0]
+    got = [(int(s), int(e) - 1) for s, e, _ in ranked.windows[:5]]
+    assert got == [(s, e) for s, e, _ in expected]
+    np.testing.assert_allclose(ranked.windows[:5, 2], [v for _, _, v in expected], rtol=1e-5)
+
+
+# -- CLI end to end --------------------------------------------------------------------------
+
+def _run(tmp_path: Path, task: str, *extra: str) -> dict:
+    out = tmp_path / "results"
+    code = main(["run", "--task", task, "--demo", "--output", str(out), "--no-progress", *extra])
+    assert code == 0
+    (results,) = sorted(out.glob(f"{task}/*/results.json"))
+    return json.loads(results.read_text())
+
+
+def _rescore(tmp_path: Path, run_dir: Path, protocol: str, capsys) -> dict:
+    """Moment-DETR files derived from predictions.jsonl alone, scored by `tempvl-bench score`."""
+    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    predictions, truth = write_moment_detr(rows, tmp_path / "rescore")
+    capsys.readouterr()
+    code = main(["score", "--family", "mr", "--protocol", protocol, "--predictions", str(predictions),
+                 "--ground-truth", str(truth)])
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _run_dir(tmp_path: Path, task: str) -> Path:
+    (path,) = sorted((tmp_path / "results").glob(f"{task}/*/results.json"))
+    return path.parent
+
+
+@pytest.mark.slow
+def test_charades_finetune_end_to_end(tmp_path: Path, capsys) -> None:
+    record = _run(tmp_path, "charades-sta", "--mode", "finetune", "--set", "finetune.epochs=1")
+    assert record["family"] == "moment-retrieval" and record["split"] == "test"
+    assert set(record["metrics"]) == set(MOMENT_SINGLE) and record["primary_metric"] == "mr/R1@0.5"
+    run_dir = _run_dir(tmp_path, "charades-sta")
+    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    assert record["num_samples"] == len(rows) == 84  # every demo test query, none failed
+    assert set(record["annotation_sha256"]) == {f"charades-sta/{name}_{split}.{ext}" for split in ("train", "test")
+                                                for name, ext in (("charades_sta", "txt"), ("Charades_v1", "csv"))}
+    for row in rows:
+        windows = np.asarray(row["pred_relevant_windows"])
+        assert 1 <= len(windows) <= 5 and np.all(windows[:, 0] >= 0)
+        assert np.all(windows[:, 1] <= row["duration"]) and np.all(np.diff(windows[:, 2]) <= 0)
+        assert len(row["relevant_windows"]) == 1 and row["num_frames"] == 16
+    assert (run_dir / "finetune" / "model.safetensors").is_file()
+    # The run also wrote Moment-DETR files; both those and ones derived from predictions.jsonl
+    # re-score to exactly the reported numbers.
+    assert _rescore(tmp_path, run_dir, "single", capsys) == record["metrics"]
+    assert (run_dir / "moment_detr_predictions.jsonl").read_text() == \
+        (tmp_path / "rescore" / "moment_detr_predictions.jsonl").read_text()
+
+
+@pytest.mark.slow
+def test_qvhighlights_zero_shot_with_highlights(tmp_path: Path, capsys) -> None:
+    record = _run(tmp_path, "qvhighlights")
+    run_dir = _run_dir(tmp_path, "qvhighlights")
+    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    # Length buckets without any ground-truth window have no value and are left out.
+    assert set(record["metrics"]) <= set(QVHIGHLIGHTS)
+    assert set(QVHIGHLIGHTS) - set(record["metrics"]) <= {"mr/mAP-short", "mr/mAP-middle", "mr/mAP-long"}
+    assert record["primary_metric"] in record["metrics"]
+    assert record["num_samples"] == len(rows) == 20
+    for row in rows:
+        assert isinstance(row["qid"], int)  # QVHighlights ids stay integers
+        assert len(row["pred_saliency_scores"]) == int(row["duration"] / 2)
+        assert 1 <= len(row["pred_relevant_windows"]) <= 10
+    rescored = _rescore(tmp_path, run_dir, "qvhighlights", capsys)
+    assert {k: v for k, v in rescored.items() if v is not None} == record["metrics"]
+
+
+@pytest.mark.slow
+def test_anet_captions_limit_and_grouping(tmp_path: Path) -> None:
+    record = _run(tmp_path, "anet-captions", "--limit", "7")
+    rows = read_prediction_rows(_run_dir(tmp_path, "anet-captions") / "predictions.jsonl")
+    assert record["num_samples"] == len(rows) == 7 and record["split"] == "val_1"
+    assert [r["qid"] for r in rows] == sorted({r["qid"] for r in rows}, key=[r["qid"] for r in rows].index)
+    assert set(record["metrics"]) == set(MOMENT_SINGLE)
+
+
+def test_unknown_protocol_is_a_config_error(tmp_path: Path, capsys) -> None:
+    code = main(["run", "--task", "charades-sta", "--demo", "--output", str(tmp_path), "--no-progress",
+                 "--limit", "2", "--set", "options.protocol=dense"])
+    assert code == 2
+    assert "options.protocol" in capsys.readouterr().err
