@@ -33,7 +33,8 @@ def _media_seconds(root: Path) -> tuple[int, float]:
 
     n, seconds = 0, 0.0
     for path in root.rglob("*"):
-        if path.is_file() and path.suffix.lower() not in (".json", ".jsonl", ".txt", ".csv", ".tsv", ".pkl", ".jpg"):
+        annotation = (".json", ".jsonl", ".txt", ".csv", ".tsv", ".pkl", ".jpg")
+        if path.is_file() and path.suffix.lower() not in annotation:
             with av.open(str(path)) as c:
                 stream = c.streams.video[0]
                 seconds += float(stream.frames / stream.average_rate)
@@ -144,17 +145,20 @@ def bench_learnability(budget_s: float, seed: int) -> None:
             t = nn.functional.normalize(text_net(train_b[b]), dim=-1)
             logits = t @ v.T / 0.07
             target = torch.arange(len(b))
-            loss = (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target)) / 2
+            ce = nn.functional.cross_entropy
+            loss = (ce(logits, target) + ce(logits.T, target)) / 2
             opt.zero_grad()
             loss.backward()
             opt.step()
             steps += 1
     after = recall()
     chance = 100 / len(test_v)
-    print(f"DiDeMo demo (seed {seed}) paragraph->video, {len(train_v)} train / {len(test_v)} test videos, 8 frames x 64 px")
+    print(f"DiDeMo demo (seed {seed}) paragraph->video, {len(train_v)} train / {len(test_v)} test videos, "
+          "8 frames x 64 px")
     print(f"  chance R@1 {chance:.1f}")
     print(f"  untrained R@1 {before[0]:.1f}  R@5 {before[1]:.1f}")
-    print(f"  trained   R@1 {after[0]:.1f}  R@5 {after[1]:.1f}  ({steps} steps, {time.perf_counter() - t0:.0f} s CPU)")
+    took = time.perf_counter() - t0
+    print(f"  trained   R@1 {after[0]:.1f}  R@5 {after[1]:.1f}  ({steps} steps, {took:.0f} s CPU)")
     print(f"  R@1 / chance: {after[0] / chance:.1f}x")
 
 

@@ -145,6 +145,7 @@ def test_lsmdc_files(lsmdc, pixels):
             path = lsmdc / "videos" / movie / f"{clip_id}.avi"
             assert path.is_file()
     train = [r.split("\t") for r in (lsmdc / FILES["train"]).read_text().splitlines()]
-    assert any("SOMEONE" in r[5] for r in train + [r.split("\t") for r in (lsmdc / FILES["test"]).read_text().splitlines()])
+    test = [r.split("\t") for r in (lsmdc / FILES["test"]).read_text().splitlines()]
+    assert any("SOMEONE" in r[5] for r in train + test)
     clip_id, *_t, sentence = train[0]
     _check_clip_caption(pixels, lsmdc / "videos" / clip_id.rsplit("_", 1)[0] / f"{clip_id}.avi", sentence)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from pathlib import Path
@@ -60,7 +59,8 @@ def test_thumos14_txt_json_and_pixels(thumos, pixels):
         from_txt = set()
         for path in (thumos / f"annotations_{split}").iterdir():
             for line in path.read_text().splitlines():
-                m = re.fullmatch(rf"(video_{'validation' if split == 'val' else 'test'}_\d{{7}})  (\d+\.\d) (\d+\.\d)", line)
+                word = "validation" if split == "val" else "test"
+                m = re.fullmatch(rf"(video_{word}_\d{{7}})  (\d+\.\d) (\d+\.\d)", line)
                 assert m, (path.name, line)
                 if not path.name.startswith("Ambiguous"):
                     from_txt.add((m[1], path.name.rsplit("_", 1)[0], float(m[2]), float(m[3])))
@@ -69,7 +69,8 @@ def test_thumos14_txt_json_and_pixels(thumos, pixels):
             for v, e in db.items() if e["subset"] == subset for a in e["annotations"]
         }
         assert from_txt == from_json
-    ambiguous_only = [ln.split()[0] for ln in (thumos / "annotations_test" / "Ambiguous_test.txt").read_text().splitlines()]
+    ambiguous_txt = (thumos / "annotations_test" / "Ambiguous_test.txt").read_text()
+    ambiguous_only = [ln.split()[0] for ln in ambiguous_txt.splitlines()]
     assert any(v not in db and (thumos / "videos" / f"{v}.mp4").is_file() for v in ambiguous_only)
     name, entry = next(iter(db.items()))
     assert list(entry) == ["subset", "duration", "fps", "annotations"]

@@ -18,7 +18,8 @@ SMALL = {
         out, seed, counts=anet_captions.AnetCaptionsCounts(train=1, val=1)),
     "qvhighlights": lambda out, seed: qvhighlights.generate_qvhighlights(
         out, seed, counts=qvhighlights.QvhCounts(train=1, val=1, test=1)),
-    "thumos14": lambda out, seed: detection.generate_thumos14(out, seed, counts=detection.ThumosCounts(val=1, test=2)),
+    "thumos14": lambda out, seed: detection.generate_thumos14(
+        out, seed, counts=detection.ThumosCounts(val=1, test=2)),
     "activitynet": lambda out, seed: detection.generate_activitynet(
         out, seed, counts=detection.ActivityNetCounts(training=1, validation=1, testing=1)),
     "webvid": lambda out, seed: pretrain.generate_webvid(out, seed, counts=pretrain.WebvidCounts(videos=2)),

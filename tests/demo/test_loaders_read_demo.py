@@ -3,11 +3,20 @@ record's media file is found where the loader's data-root convention says."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from tempvl_core.data.demo import anet_captions, charades, detection, didemo, lsmdc, msrvtt, msvd, pretrain, qvhighlights
+from tempvl_core.data.demo import (
+    anet_captions,
+    charades,
+    detection,
+    didemo,
+    lsmdc,
+    msrvtt,
+    msvd,
+    pretrain,
+    qvhighlights,
+)
 
 loaders = pytest.importorskip("tempvl_core.data.loaders", reason="annotation loaders not present yet")
 validate = pytest.importorskip("tempvl_core.data.validate", reason="dataset validation not present yet")
@@ -18,7 +27,8 @@ TINY = {
     "didemo": lambda out: didemo.generate_didemo(out, counts=didemo.DidemoCounts(train=2, val=2, test=2)),
     "msvd": lambda out: msvd.generate_msvd(out, counts=msvd.MsvdCounts(train=4, val=2, test=2)),
     "lsmdc": lambda out: lsmdc.generate_lsmdc(out, counts=lsmdc.LsmdcCounts(train=8, val=2, test=2)),
-    "charades-sta": lambda out: charades.generate_charades_sta(out, counts=charades.CharadesCounts(train=2, test=2)),
+    "charades-sta": lambda out: charades.generate_charades_sta(
+        out, counts=charades.CharadesCounts(train=2, test=2)),
     "anet-captions": lambda out: anet_captions.generate_anet_captions(
         out, counts=anet_captions.AnetCaptionsCounts(train=2, val=2)),
     "qvhighlights": lambda out: qvhighlights.generate_qvhighlights(

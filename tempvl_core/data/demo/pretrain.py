@@ -65,8 +65,8 @@ def generate_webvid(
         slug = caption.lower().replace(",", "").replace(" ", "-")[:60]
         url = f"https://ak.picdn.net/shutterstock/videos/{videoid}/preview/stock-footage-{slug}.mp4"
         writer.writerow([videoid, caption, page_idx, page_dir, iso_duration(seconds), url])
-        path = out_dir / "videos" / page_dir / f"{videoid}.mp4" if page_dir else out_dir / "videos" / f"{videoid}.mp4"
-        jobs.append(VideoJob(scene, path))
+        # An empty page_dir joins to the flat layout videos/<videoid>.mp4.
+        jobs.append(VideoJob(scene, out_dir / "videos" / page_dir / f"{videoid}.mp4"))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results_train.csv").write_text(buf.getvalue(), encoding="utf-8")
     render_all(jobs, desc="demo webvid")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from functools import lru_cache
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -122,7 +122,6 @@ class _Progress:
     angle: float = 0.0
     visible: bool = True
     scale: float = 1.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def object_state(scene: Scene, index: int, t: float) -> ObjectState:
