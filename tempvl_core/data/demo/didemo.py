@@ -11,10 +11,12 @@ learnable.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tempvl_core.data.demo.common import VideoJob, render_all, write_json, write_lines
+from tempvl_core.data.demo.renderer import Scene
 from tempvl_core.data.demo.scenes import RenderSettings, event_caption, sample_scene
 
 SEGMENT_S = 5.0
@@ -72,8 +74,9 @@ def _annotator_times(rng: random.Random, span: tuple[int, int], num_segments: in
     return times
 
 
-def _video(rng: random.Random, name: str, flickr_id: str, render: RenderSettings, ids):
-    short = rng.random() < 0.12
+def _video(
+    rng: random.Random, name: str, flickr_id: str, render: RenderSettings, ids: Iterator[int], short: bool
+) -> tuple[Scene, list[dict]]:
     num_segments = 5 if short else 6
     duration = SHORT_DURATION_S if short else num_segments * SEGMENT_S
     seg_spans = _segment_spans(rng, num_segments, rng.choice((3, 3, 4)))
@@ -119,7 +122,9 @@ def generate_didemo(
             while name in used:
                 name, flickr_id = video_name(rng, ext)
             used.add(name)
-            scene, anns = _video(rng, name, flickr_id, render, ids)
+            # Each split holds at least one shorter, 5-segment video (the second one).
+            short = i == 1 or rng.random() < 0.12
+            scene, anns = _video(rng, name, flickr_id, render, ids, short)
             annotations += anns
             names.append(name)
             jobs.append(VideoJob(scene, out_dir / "videos" / name, None if ext else "mp4"))
