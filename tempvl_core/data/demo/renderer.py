@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +97,14 @@ class Scene:
     def num_frames(self) -> int:
         return max(1, round(self.duration_s * self.fps))
 
+    @cached_property
+    def events_by_object(self) -> tuple[tuple[Event, ...], ...]:
+        """Each object's events in start order (computed once: every frame needs them)."""
+        return tuple(
+            tuple(sorted((e for e in self.events if e.object == i), key=lambda e: e.start_s))
+            for i in range(len(self.objects))
+        )
+
 
 @dataclass(frozen=True)
 class ObjectState:
@@ -127,7 +135,7 @@ class _Progress:
 def object_state(scene: Scene, index: int, t: float) -> ObjectState:
     """State of object ``index`` at time ``t`` (seconds), after applying its events in order."""
     obj = scene.objects[index]
-    events = sorted((e for e in scene.events if e.object == index), key=lambda e: e.start_s)
+    events = scene.events_by_object[index]
     st = _Progress(obj.x, obj.y, obj.size)
     # An object whose first event is "appear" is not there before it.
     st.visible = not (events and events[0].motion == "appear")

@@ -125,8 +125,14 @@ def sample_scene(
             height=render.height,
             fps=render.fps,
         )
-        for k in order:
-            options = [c for i in range(n_objects) for c in _candidates(scene, i, spans[k], allowed)]
+        for step, k in enumerate(order):
+            actors = range(n_objects)
+            if every_object_acts:
+                # Once the spans left are just enough for the idle objects, only they may act.
+                idle = [i for i in actors if not scene.events_by_object[i]]
+                if len(idle) >= len(order) - step:
+                    actors = idle
+            options = [c for i in actors for c in _candidates(scene, i, spans[k], allowed)]
             if not options:
                 break
             scene = rng.choice(options)[1]
