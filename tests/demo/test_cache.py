@@ -120,3 +120,12 @@ def test_a_failed_generation_leaves_no_dataset_behind(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         ensure_demo_dataset("cc3m", cache_dir=tmp_path)
     assert [p.name for p in (tmp_path / "demo").iterdir()] == [f".cc3m-v{FORMAT_VERSION}-seed0.lock"]
+
+
+def test_module_entry_point_prints_the_roots(tiny, tmp_path, capsys):
+    from tempvl_core.data.demo.__main__ import main
+
+    main(["cc3m", "--cache-dir", str(tmp_path)])
+    assert capsys.readouterr().out == f"cc3m\t{tmp_path / 'demo' / f'cc3m-v{FORMAT_VERSION}-seed0'}\n"
+    with pytest.raises(SystemExit):
+        main(["kinetics"])
