@@ -41,7 +41,7 @@ from tempvl_plugins.moment_retrieval.scoring import (
 
 #: 2D-TAN's evaluation: NMS at IoU 0.5, up to max(R@n) = 5 windows.
 SINGLE_NMS = (0.5, 5)
-DEFAULT_OPTIONS = {"nms_threshold": 0.7, "top_windows": 10, "max_window_frames": None}
+DEFAULT_OPTIONS = {"nms_threshold": 0.7, "top_windows": 10, "max_window_frames": None, "saliency_loss_weight": 0.0}
 
 
 def _options(ctx: RunContext) -> dict:
@@ -70,7 +70,7 @@ def run_moment_retrieval(ctx: RunContext) -> TaskOutput:
         files = train_files + files
         from tempvl_plugins.moment_retrieval.training import finetune_moments
 
-        finetune_moments(ctx, model, train_queries, clips)
+        finetune_moments(ctx, model, train_queries, clips, float(options["saliency_loss_weight"]))
     model.eval()
     predictions, failed = localize_queries(ctx, model, queries, clips, options)
     rows = [p.to_row() for p in predictions]

@@ -5,10 +5,15 @@ trains on every query of those videos: the ground-truth window, mapped onto the 
 time cells (:func:`~tempvl_plugins.moment_retrieval.decoding.frame_span`), gives the start and
 end frame targets. Unlike pretraining's merged clips, the video is a single real video.
 A query with several ground-truth windows (QVHighlights) trains on one of them, drawn per step.
+
+With ``options.saliency_loss_weight > 0`` (QVHighlights), a hinge loss as Moment-DETR's
+saliency loss (margin 0.2) also trains the highlight score, the cosine of each frame with the
+query: every frame inside a ground-truth window should beat every frame outside by the margin.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -21,13 +26,29 @@ from tempvl_core import losses
 from tempvl_core.data.records import MomentQuery
 from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video
 from tempvl_plugins.moment_retrieval.decoding import estimate_duration, frame_bounds, frame_span
-from tempvl_plugins.moment_retrieval.scoring import query_moment_logits, video_frame_features
+from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits, video_frame_features
+
+
+SALIENCY_MARGIN = 0.2
+
+
+@dataclass
+class SpanTargets:
+    """Training targets of the queries of one batch (one entry per query)."""
+
+    rows: list[int] = field(default_factory=list)  # the query's video in the batch
+    texts: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    #: ``[T]`` bool per query: frames inside any of its ground-truth windows.
+    inside: list[np.ndarray] = field(default_factory=list)
 
 
 def span_targets(batch: dict, groups: Sequence[VideoGroup], queries: Sequence[MomentQuery],
-                 rng: np.random.Generator) -> tuple[list[int], list[str], list[int], list[int]]:
-    """(video row, text, start frame, end frame) of every labelled query of the batch's videos."""
-    rows, texts, starts, ends = [], [], [], []
+                 rng: np.random.Generator) -> SpanTargets:
+    """Targets of every labelled query of the batch's videos."""
+    out = SpanTargets()
+    width = batch["frame_mask"].shape[1]
     for b, group_index in enumerate(batch["index"].tolist()):
         real = int(batch["frame_mask"][b].sum())
         timestamps = batch["timestamps"][b, :real].double().numpy()
@@ -36,16 +57,36 @@ def span_targets(batch: dict, groups: Sequence[VideoGroup], queries: Sequence[Mo
             if not query.windows:
                 continue
             duration = query.duration if query.duration else estimate_duration(timestamps)
-            window = query.windows[int(rng.integers(len(query.windows)))]
-            start, end = frame_span(window, frame_bounds(timestamps, duration))
-            rows.append(b)
-            texts.append(query.query)
-            starts.append(start)
-            ends.append(end)
-    return rows, texts, starts, ends
+            bounds = frame_bounds(timestamps, duration)
+            spans = [frame_span(w, bounds) for w in query.windows]
+            start, end = spans[int(rng.integers(len(spans)))]
+            inside = np.zeros(width, dtype=bool)
+            for s, e in spans:
+                inside[s : e + 1] = True
+            out.rows.append(b)
+            out.texts.append(query.query)
+            out.starts.append(start)
+            out.ends.append(end)
+            out.inside.append(inside)
+    return out
 
 
-def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], clips: ClipLoaderFactory) -> list[EpochLog]:
+def saliency_hinge(similarity: torch.Tensor, inside: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over queries and (inside, outside) frame pairs of ``relu(margin - (sim_in - sim_out))``.
+
+    ``similarity`` ``[Q, T]``; ``inside``/``mask`` bool ``[Q, T]``. Queries without an inside or
+    an outside real frame contribute nothing; 0 when no query has both.
+    """
+    pos, neg = inside & mask, ~inside & mask
+    pairs = pos[:, :, None] & neg[:, None, :]
+    if not pairs.any():
+        return similarity.sum() * 0.0
+    gaps = similarity[:, :, None] - similarity[:, None, :]
+    return torch.relu(SALIENCY_MARGIN - gaps)[pairs].mean()
+
+
+def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], clips: ClipLoaderFactory,
+                     saliency_weight: float = 0.0) -> list[EpochLog]:
     """Train the model (MR heads, grounding and encoders) on ``queries`` for ``finetune.epochs``."""
     cfg = ctx.config
     groups = group_by_video(queries)
@@ -60,17 +101,23 @@ def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
             if batch["batch_size"] == 0:
                 continue
             targets = span_targets(batch, groups, queries, rng)
-            if targets[0]:
+            if targets.rows:
                 yield batch, targets
 
     def loss_fn(model, item) -> torch.Tensor:
-        batch, (rows, texts, starts, ends) = item
+        batch, targets = item
         feats, mask = video_frame_features(model, batch["frames"], batch["frame_mask"])
-        rows_t = torch.tensor(rows, dtype=torch.long, device=feats.device)
-        start_logits, end_logits = query_moment_logits(model, feats, mask, rows_t, texts, cfg.text.max_length)
-        target_s = torch.tensor(starts, dtype=torch.long, device=feats.device)
-        target_e = torch.tensor(ends, dtype=torch.long, device=feats.device)
-        return losses.span_loss(start_logits, end_logits, target_s, target_e, mask.index_select(0, rows_t))
+        device = feats.device
+        rows = torch.tensor(targets.rows, dtype=torch.long, device=device)
+        start_logits, end_logits = query_moment_logits(model, feats, mask, rows, targets.texts, cfg.text.max_length)
+        query_mask = mask.index_select(0, rows)
+        loss = losses.span_loss(start_logits, end_logits, torch.tensor(targets.starts, device=device),
+                                torch.tensor(targets.ends, device=device), query_mask)
+        if saliency_weight > 0:
+            similarity = query_frame_similarity(model, feats, rows, targets.texts, cfg.text.max_length)
+            inside = torch.from_numpy(np.stack(targets.inside)).to(device)
+            loss = loss + saliency_weight * saliency_hinge(similarity, inside, query_mask)
+        return loss
 
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     return finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(groups)),

@@ -14,7 +14,7 @@ from tempvl_bench.cli import main
 from tempvl_bench.metrics import moment_metrics_single
 from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
 from tempvl_core.data.records import MomentQuery
-from tempvl_plugins.moment_retrieval.datasets import group_by_video
+from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, group_by_video
 from tempvl_plugins.moment_retrieval.decoding import (
     clip_saliency,
     estimate_duration,
@@ -222,6 +222,13 @@ def _rescore(tmp_path: Path, run_dir: Path, protocol: str, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def _demo_queries(task: str, split: str) -> list[MomentQuery]:
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    root = Path(ensure_demo_dataset(task, seed=0))
+    return ADAPTERS[task].load(root / task, split)[0]
+
+
 def _run_dir(tmp_path: Path, task: str) -> Path:
     (path,) = sorted((tmp_path / "results").glob(f"{task}/*/results.json"))
     return path.parent
@@ -234,7 +241,7 @@ def test_charades_finetune_end_to_end(tmp_path: Path, capsys) -> None:
     assert set(record["metrics"]) == set(MOMENT_SINGLE) and record["primary_metric"] == "mr/R1@0.5"
     run_dir = _run_dir(tmp_path, "charades-sta")
     rows = read_prediction_rows(run_dir / "predictions.jsonl")
-    assert record["num_samples"] == len(rows) == 84  # every demo test query, none failed
+    assert record["num_samples"] == len(rows) == len(_demo_queries("charades-sta", "test"))  # none failed
     assert set(record["annotation_sha256"]) == {f"charades-sta/{name}_{split}.{ext}" for split in ("train", "test")
                                                 for name, ext in (("charades_sta", "txt"), ("Charades_v1", "csv"))}
     for row in rows:
@@ -259,7 +266,7 @@ def test_qvhighlights_zero_shot_with_highlights(tmp_path: Path, capsys) -> None:
     assert set(record["metrics"]) <= set(QVHIGHLIGHTS)
     assert set(QVHIGHLIGHTS) - set(record["metrics"]) <= {"mr/mAP-short", "mr/mAP-middle", "mr/mAP-long"}
     assert record["primary_metric"] in record["metrics"]
-    assert record["num_samples"] == len(rows) == 20
+    assert record["num_samples"] == len(rows) == len(_demo_queries("qvhighlights", "val"))
     for row in rows:
         assert isinstance(row["qid"], int)  # QVHighlights ids stay integers
         assert len(row["pred_saliency_scores"]) == int(row["duration"] / 2)
@@ -269,11 +276,25 @@ def test_qvhighlights_zero_shot_with_highlights(tmp_path: Path, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_anet_captions_limit_and_grouping(tmp_path: Path) -> None:
-    record = _run(tmp_path, "anet-captions", "--limit", "7")
+def test_anet_captions_decodes_each_video_once(tmp_path: Path, monkeypatch) -> None:
+    import tempvl_core.data.pipeline as pipeline
+
+    decoded: list[str] = []
+    real_read = pipeline.read_frames
+
+    def counting_read(path, **kwargs):
+        decoded.append(Path(path).name)
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read_frames", counting_read)
+    # In-process loading (no worker) so the counter sees every decode.
+    record = _run(tmp_path, "anet-captions", "--limit", "7", "--set", "batch.num_workers=0")
     rows = read_prediction_rows(_run_dir(tmp_path, "anet-captions") / "predictions.jsonl")
+    expected = _demo_queries("anet-captions", "val_1")[:7]
     assert record["num_samples"] == len(rows) == 7 and record["split"] == "val_1"
-    assert [r["qid"] for r in rows] == sorted({r["qid"] for r in rows}, key=[r["qid"] for r in rows].index)
+    assert [r["qid"] for r in rows] == [q.query_id for q in expected]
+    assert sorted(decoded) == sorted({q.video_name for q in expected})  # once per video, not per query
+    assert len(decoded) < 7
     assert set(record["metrics"]) == set(MOMENT_SINGLE)
 
 
