@@ -43,7 +43,10 @@ class ClipLoaderFactory:
         from tempvl_core.video import eval_transform, train_transform
 
         cfg = self.ctx.config
-        transform = train_transform(self.video.size, hflip=self.video.hflip) if train else eval_transform(self.video.size)
+        if train:
+            transform = train_transform(self.video.size, hflip=self.video.hflip, scale=(self.video.train_crop_min_scale, 1.0))
+        else:
+            transform = eval_transform(self.video.size)
         sampling = ClipSampling(
             num_frames=self.video.num_frames,
             sampling=self.video.train_sampling if train else self.video.sampling,

@@ -53,6 +53,8 @@ class VideoConfig:
     size: int = 224
     #: Horizontal flips change left/right in the text; off unless the task is flip-safe.
     hflip: bool = False
+    #: Smallest area fraction of the training random resized crop (1.0: no cropping).
+    train_crop_min_scale: float = 0.5
     #: Fraction of videos allowed to fail decoding before the run stops.
     max_failed_fraction: float = 0.0
 
