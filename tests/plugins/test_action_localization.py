@@ -281,3 +281,17 @@ def test_activitynet_finetune_demo_saves_the_head_and_resumes(tmp_path, capsys):
     assert resumed_dir == run_dir
     assert resumed["metrics"] == results["metrics"]
     assert (run_dir / "submission.json").read_text() == submission
+
+
+@pytest.mark.slow
+def test_end_to_end_finetune_trains_and_checkpoints_the_video_encoder_with_the_head(tmp_path):
+    from safetensors import safe_open
+
+    # 16 frames per video (fps sampling thinned evenly) keeps the backbone's backward pass cheap.
+    run_dir, results = _run(tmp_path, "thumos14", "--mode", "finetune", "--limit", "2", "--set", "finetune.epochs=1",
+                            "--set", "options.train_video_encoder=true", "--set", "video.num_frames=16")
+    assert results["num_samples"] == 2 and set(results["metrics"]) == set(results["config"]["metrics"])
+    with safe_open(str(run_dir / "finetune" / "model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("model.video_encoder.") for k in keys) and any(k.startswith("head.") for k in keys)
+    assert (run_dir / "head.safetensors").is_file()
