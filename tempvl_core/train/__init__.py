@@ -7,5 +7,6 @@ Public entry points: :class:`~tempvl_core.train.config.PretrainConfig`,
 
 from tempvl_core.train.config import ConfigError, PretrainConfig, TrainingConfig
 from tempvl_core.train.engine import Trainer
+from tempvl_core.train.pretrain import run_pretraining
 
-__all__ = ["ConfigError", "PretrainConfig", "Trainer", "TrainingConfig"]
+__all__ = ["ConfigError", "PretrainConfig", "Trainer", "TrainingConfig", "run_pretraining"]

@@ -101,3 +101,37 @@ def test_short_demo_pretraining_lowers_every_loss(tmp_path: Path) -> None:
     assert set(before) == {"loss", "loss_vtc", "loss_mlm", "loss_mr", "loss_tl"}
     for name in before:
         assert after[name] < before[name], (name, before[name], after[name])
+
+
+@pytest.mark.slow
+def test_tempvl_vtc_ddp_matches_single_process(tmp_path: Path) -> None:
+    # VTC gathers negatives from every rank, so 2 ranks x 2 clips see the same 4x4 similarity
+    # matrix as 1 process x 4 clips (rows permuted): same loss, and the same update only if the
+    # gather passes gradients back with the right scale.
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from train_helpers import build_vtc_trainer, tempvl_ddp_worker, train_with_first_gradients
+
+    single = train_with_first_gradients(build_vtc_trainer(4, tmp_path / "single"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(tempvl_ddp_worker, args=(2, port, str(tmp_path / "ddp")), nprocs=2)
+
+    logs = [[json.loads(line) for line in (tmp_path / name / LOG_FILE).read_text().splitlines()]
+            for name in ("single", "ddp")]
+    assert [r["step"] for r in logs[1]] == [1, 2]
+    for a, b in zip(*logs):
+        assert a["loss_vtc"] == pytest.approx(b["loss_vtc"], rel=1e-5)
+    # Gradients, not only weights: AdamW is invariant to a constant gradient scale, so a gather
+    # that scaled gradients by the world size would still give matching weights.
+    grads = [torch.load(tmp_path / name / "grads.pt", weights_only=True) for name in ("single", "ddp")]
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 40
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-3, atol=1e-6, msg=name)
+    # Weights: equal up to float noise that Adam amplifies where a gradient is ~0 (< lr / 2).
+    ddp = safetensors.torch.load_file(str(tmp_path / "ddp" / "checkpoints" / "step_000002" / "model.safetensors"))
+    for name, tensor in safetensors.torch.load_file(str(single / "model.safetensors")).items():
+        torch.testing.assert_close(ddp[name], tensor, rtol=0, atol=5e-4, msg=name)

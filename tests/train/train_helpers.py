@@ -137,3 +137,67 @@ class SyntheticPretrainClips(Dataset):
 TINY_TEMPVL = {"video_dim": 32, "video_heads": 2, "embed_dim": 16, "fusion_layers": 1, "text_layers": 1,
                "max_text_len": 12, "temporal_layers": 1, "grounding_layers": 1, "max_merged_frames": 16,
                "max_merged_text_len": 32}
+
+
+def vtc_only_config(batch_size: int):
+    """Pretraining config with VTC alone: its gathered negatives make DDP comparable to one process."""
+    from tempvl_core.train.config import PretrainConfig
+
+    return PretrainConfig.from_dict({
+        "model": {"preset": "tiny", "overrides": TINY_TEMPVL},
+        "losses": {"vtc": 1.0, "mlm": 0.0, "mr": 0.0, "tl": 0.0, "vtm": 0.0},
+        "data": {"num_frames": 2, "size": 32},
+        "training": {"batch_size": batch_size, "total_steps": 2, "warmup_steps": 0, "lr": 1e-3,
+                     "checkpoint_every": 2, "log_every": 1, "precision": "fp32", "seed": 3},
+    })
+
+
+def build_vtc_trainer(batch_size: int, output_dir: Path, ctx=None):
+    """A Trainer over the real TemPVL (VTC only) with every dropout off, so ranks' RNGs do not matter.
+
+    The text encoder keeps its checkpoint's dropout (0.1) in train mode; it is zeroed here because
+    ranks draw different dropout masks than one process would.
+    """
+    from tempvl_core.model import TemPVL
+    from tempvl_core.train.engine import Trainer
+    from tempvl_core.train.pretrain import build_model_config, seed_everything
+    from tempvl_core.train.pretrain_data import collate_pretrain
+
+    config = vtc_only_config(batch_size)
+    torch.manual_seed(0)
+    backbone = TinyBackbone()
+    seed_everything(config.training.seed)
+    model = TemPVL(build_model_config(config), backbone)
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    return Trainer(model, SyntheticPretrainClips(), config.training, output_dir=output_dir,
+                   collate_fn=collate_pretrain, ctx=ctx, console=False, progress=False)
+
+
+def tempvl_ddp_worker(rank: int, world_size: int, port: int, output_dir: str) -> None:
+    """One rank of a gloo DDP run of the engine over the real TemPVL (VTC only)."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from tempvl_core.train.distributed import init_distributed, shutdown
+
+    ctx = init_distributed("cpu")
+    try:
+        train_with_first_gradients(build_vtc_trainer(2, Path(output_dir), ctx))
+    finally:
+        shutdown(ctx)
+
+
+def train_with_first_gradients(trainer) -> Path:
+    """Save the (rank-averaged) gradients of the first batch to ``grads.pt``, then train normally."""
+    batches = trainer._micro_batches()
+    trainer.train_model(next(batches))["loss"].backward()
+    batches.close()
+    if trainer.ctx.is_main:
+        grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
+        trainer.output_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(grads, trainer.output_dir / "grads.pt")
+    trainer.optimizer.zero_grad(set_to_none=True)
+    trainer.state.epoch = trainer.state.batch_in_epoch = 0
+    return trainer.fit()
