@@ -84,15 +84,17 @@ class Variant:
 
 
 def build_variants(base: TrainingConfig, args: argparse.Namespace, cuda: bool) -> list[Variant]:
-    plain = dataclasses.replace(base, precision="fp32", channels_last=False, compile=False)
+    plain = dataclasses.replace(base, precision="fp32", channels_last=False, compile_modules=[])
     fast = dataclasses.replace(plain, precision="bf16")
     variants = [Variant("eager fp32 (baseline)", plain, fused=False),
                 Variant("bf16 autocast" + (" + fused AdamW" if cuda else ""), fast, fused=None)]
     if args.channels_last:
         variants.append(Variant(variants[-1].name + " + channels_last",
                                 dataclasses.replace(fast, channels_last=True), fused=None))
-    if args.compile:
-        variants.append(Variant(variants[1].name + " + torch.compile", dataclasses.replace(fast, compile=True), fused=None))
+    if args.compile is not None:
+        args.compile = args.compile or ["video_encoder.backbone"]
+        variants.append(Variant(variants[1].name + f" + compile({', '.join(args.compile) or 'model'})",
+                                dataclasses.replace(fast, compile_modules=list(args.compile)), fused=None))
     return variants
 
 
@@ -127,7 +129,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per variant and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--compile", action="store_true", help="also measure torch.compile")
+    parser.add_argument("--compile", nargs="*", default=None, metavar="MODULE",
+                        help="also measure torch.compile of these submodules (default: video_encoder.backbone; "
+                             "'' = the whole model)")
     parser.add_argument("--channels-last", action="store_true", help="also measure channels_last weights")
     parser.add_argument("--peak-tflops", type=float, default=None, help="GPU peak for MFU (default: by name)")
     args = parser.parse_args()

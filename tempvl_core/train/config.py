@@ -87,7 +87,9 @@ class TrainingConfig:
     seed: int = 0
     num_workers: int = 0
     channels_last: bool = False  # convolution weights in NHWC (helps conv backbones with AMP on GPU)
-    compile: bool = False  # torch.compile the model (measure with benchmarks/train_step.py first)
+    # Submodules to torch.compile, by dotted name ("" = the whole model), e.g. ["video_encoder.backbone"]:
+    # the per-frame backbone holds most FLOPs and has static shapes; measure with benchmarks/train_step.py.
+    compile_modules: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "grad_accum_steps", "total_steps", "checkpoint_every", "log_every"):
@@ -183,6 +185,10 @@ def _coerce(hint: Any, value: Any, *, source: str, key: str) -> Any:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise ConfigError(f"{source}: {key}: expected a list of {len(args)} numbers, got {value!r}")
         return tuple(_coerce(a, v, source=source, key=key) for a, v in zip(args, value))
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+        return [_coerce(args[0], v, source=source, key=f"{key}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: {key}: expected a mapping, got {value!r}")

@@ -107,9 +107,13 @@ class Trainer:
             # Unused parameters are normal here: a loss switched off leaves its head without gradients.
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = DistributedDataParallel(self.model, device_ids=device_ids, find_unused_parameters=True)
-        if config.compile:
+        for name in config.compile_modules:
             # In-place Module.compile keeps parameter names, so checkpoints stay loadable without it.
-            self.train_model.compile()
+            try:
+                target = self.train_model if name == "" else self.model.get_submodule(name)
+            except AttributeError:
+                raise ValueError(f"training.compile_modules: the model has no submodule '{name}'") from None
+            target.compile()
         self.dataset = SeededDataset(dataset)
         self.sampler = ShardedBatchSampler(
             len(dataset), config.batch_size, seed=config.seed, rank=self.ctx.rank, world_size=self.ctx.world_size

@@ -48,6 +48,8 @@ def test_unknown_key_names_file_key_and_suggestion(tmp_path: Path) -> None:
         ("training:\n  batch_size: 0\n", "training.batch_size: expected an integer >= 1"),
         ("data: [1, 2]\n", "data: expected a mapping"),
         ("training:\n  betas: [0.9]\n", "training.betas: expected a list of 2"),
+        ("training:\n  compile_modules: video_encoder\n", "training.compile_modules: expected a list"),
+        ("training:\n  compile_modules: [1]\n", "training.compile_modules[0]: expected a string"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, fragment: str) -> None:
