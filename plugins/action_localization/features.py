@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tempvl_plugins.action_localization.decode import FrameScores
+from tempvl_plugins.action_localization.decode import FrameScores, frame_step
 
 
 @dataclass
@@ -32,6 +32,13 @@ class VideoFeatures:
     index: int
     features: Tensor
     times: np.ndarray
+
+
+def video_duration(record, times: np.ndarray) -> float:
+    """The record's duration, or (THUMOS14 per-class files have none) the end of the last frame."""
+    if record.duration:
+        return float(record.duration)
+    return float(times[-1] + frame_step(times, 0.0))
 
 
 @torch.no_grad()

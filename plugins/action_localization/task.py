@@ -7,14 +7,12 @@ as the official submission file, and are scored with :func:`tempvl_bench.metrics
 
 from __future__ import annotations
 
-import logging
-
 from tempvl_bench.clips import ClipLoaderFactory
 from tempvl_bench.metrics import tal_metrics
 from tempvl_bench.runner import RunContext, TaskOutput
 from tempvl_plugins.action_localization.datasets import ADAPTERS
-from tempvl_plugins.action_localization.decode import decode, frame_step
-from tempvl_plugins.action_localization.features import HeadScorer, PromptScorer, extract_features
+from tempvl_plugins.action_localization.decode import decode
+from tempvl_plugins.action_localization.features import HeadScorer, PromptScorer, extract_features, video_duration
 from tempvl_plugins.action_localization.head import save_head
 from tempvl_plugins.action_localization.options import LocalizationOptions
 from tempvl_plugins.action_localization.submission import (
@@ -27,8 +25,6 @@ from tempvl_plugins.action_localization.submission import (
     write_submission,
 )
 from tempvl_plugins.action_localization.training import train_head
-
-log = logging.getLogger(__name__)
 
 
 def class_names(*video_lists) -> list[str]:
@@ -70,8 +66,7 @@ def run_action_localization(ctx: RunContext) -> TaskOutput:
     results: dict[str, list[dict]] = {v.video_id: [] for v in videos}  # failed videos: no detections
     for f in feats:
         video = videos[f.index]
-        duration = float(video.duration) if video.duration else float(f.times[-1] + frame_step(f.times, 0.0))
-        rows = detection_rows(decode(scorer(f, duration), options.decode), classes)
+        rows = detection_rows(decode(scorer(f, video_duration(video, f.times)), options.decode), classes)
         results[video.video_id] = [r for r in rows if r["label"] in evaluated]
     write_submission(ctx.run_dir / SUBMISSION_FILE, results)
     write_ground_truth(ctx.run_dir / GROUND_TRUTH_FILE, videos)

@@ -20,17 +20,13 @@ from torch import nn
 
 from tempvl_bench.finetune import finetune
 from tempvl_plugins.action_localization.decode import frame_step
-from tempvl_plugins.action_localization.features import extract_features
+from tempvl_plugins.action_localization.features import extract_features, video_duration
 from tempvl_plugins.action_localization.head import HeadConfig, LocalizationHead, frame_targets, head_loss
 
 
 def video_segments(video, class_index: dict[str, int]) -> list[tuple[int, float, float]]:
     """Ground-truth ``(class index, start, end)`` of a record (classes outside the list skipped)."""
     return [(class_index[i.label], i.start, i.end) for i in video.instances if i.label in class_index]
-
-
-def _duration(video, times: np.ndarray) -> float:
-    return float(video.duration) if video.duration else float(times[-1] + frame_step(times, 0.0))
 
 
 def _pad(tensors: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,7 +44,7 @@ def _targets(videos, class_index, times_list, num_classes) -> dict[str, torch.Te
     parts = {"classes": [], "start": [], "end": []}
     for video, times in zip(videos, times_list):
         times = np.asarray(times, dtype=np.float64)
-        t = frame_targets(times, frame_step(times, _duration(video, times)), video_segments(video, class_index),
+        t = frame_targets(times, frame_step(times, video_duration(video, times)), video_segments(video, class_index),
                           num_classes)
         parts["classes"].append(torch.from_numpy(t.classes))
         parts["start"].append(torch.from_numpy(t.start))

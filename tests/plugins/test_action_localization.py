@@ -12,7 +12,7 @@ import torch
 from tempvl_bench.cli import main
 from tempvl_bench.metrics import tal_metrics
 from tempvl_plugins.action_localization.datasets import ADAPTERS, camel_to_words
-from tempvl_plugins.action_localization.decode import DecodeConfig, Detection, FrameScores, decode, nms, runs
+from tempvl_plugins.action_localization.decode import DecodeConfig, FrameScores, decode, nms, runs
 from tempvl_plugins.action_localization.head import (
     HeadConfig,
     LocalizationHead,
