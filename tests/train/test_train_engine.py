@@ -69,6 +69,23 @@ def test_run_killed_after_its_last_checkpoint_replays_exactly(tmp_path: Path) ->
     assert [r["loss"] for r in log] == [r["loss"] for r in read_log(tmp_path / "full")]
 
 
+def test_gradient_accumulation_equals_the_larger_batch(tmp_path: Path) -> None:
+    # Batch 4 in one micro-step vs 2 micro-steps of 2 (the same 4 clips: the stand-in's losses are
+    # per-sample means, and the engine divides each micro-batch loss by the accumulation count).
+    runs = []
+    for name, batch, accum in (("big", 4, 1), ("accum", 2, 2)):
+        torch.manual_seed(0)
+        trainer = Trainer(StandInModel(dropout=0.0), ToyClips(), tiny_config(batch_size=batch, grad_accum_steps=accum,
+                          total_steps=3), output_dir=tmp_path / name, collate_fn=collate, console=False, progress=False)
+        trainer.fit()
+        runs.append((trainer, read_log(tmp_path / name)))
+    (big, big_log), (acc, acc_log) = runs
+    for a, b in zip(big_log, acc_log):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5) and a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
+    for name, tensor in big.model.state_dict().items():
+        torch.testing.assert_close(acc.model.state_dict()[name], tensor, rtol=1e-4, atol=1e-6)
+
+
 def test_checkpoint_files_load_with_weights_only(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path, total_steps=2)
     final = trainer.fit()
