@@ -194,3 +194,10 @@ def test_msrvtt_mc_zero_shot(tmp_path):
         assert len(row["scores"]) == 5 and row["prediction_index"] == max(range(5), key=row["scores"].__getitem__)
     assert result["metrics"]["qa/acc"] == pytest.approx(100 * sum(r["correct"] for r in rows) / len(rows))
     assert _rescore(run_dir, tmp_path, vocab=False) == result["metrics"]
+
+
+def test_msrvtt_mc_fused_scorer_gives_match_probabilities(tmp_path):
+    result, run_dir = _run(tmp_path, "msrvtt-mc", "--set", "options.mc_scorer=fused", "--limit", "4")
+    rows = _rows(run_dir)
+    assert result["num_samples"] == 4 == len(rows)
+    assert all(0.0 <= s <= 1.0 for row in rows for s in row["scores"])
