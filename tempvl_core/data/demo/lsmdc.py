@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tempvl_core.data.demo.common import VideoJob, render_all, write_lines
-from tempvl_core.data.demo.msrvtt import clip_scene
 from tempvl_core.data.demo.renderer import Scene
-from tempvl_core.data.demo.scenes import RenderSettings, clip_caption, event_caption
+from tempvl_core.data.demo.scenes import RenderSettings, clip_caption, clip_scene, event_caption
 
 FILES = {
     "train": "LSMDC16_annos_training.csv",

@@ -18,14 +18,7 @@ from pathlib import Path
 from tempvl_core.data.demo.common import VideoJob, render_all, write_json, youtube_id
 from tempvl_core.data.demo.qa import scene_questions
 from tempvl_core.data.demo.renderer import Scene
-from tempvl_core.data.demo.scenes import (
-    RenderSettings,
-    clip_caption,
-    event_caption,
-    random_spans,
-    sample_scene,
-    still_caption,
-)
+from tempvl_core.data.demo.scenes import RenderSettings, clip_caption, clip_captions, clip_scene
 
 #: MSRVTT-QA question categories (what/who/how/when/where) for the demo question kinds.
 QA_CATEGORY = {"colour": 0, "shape": 0, "action": 0, "count": 2, "direction": 4}
@@ -38,28 +31,6 @@ class MsrvttCounts:
     train: int = 96
     test: int = 32
     captions_per_video: int = 5  # real: 20
-
-
-def clip_scene(rng: random.Random, render: RenderSettings, *, duration_s: float | None = None) -> Scene:
-    """A short captioned clip (8-12 s, two or three events): MSR-VTT/MSVD/WebVid style."""
-    duration = duration_s if duration_s is not None else float(rng.choice((8, 10, 12)))
-    n_events = max(1, min(rng.choice((2, 3)), int(duration // 2.5)))
-    spans = random_spans(rng, duration, n_events, min_len=2.0, max_len=duration / n_events)
-    return sample_scene(rng, duration, spans, n_objects=rng.choice((2, 3)), render=render)
-
-
-def clip_captions(rng: random.Random, scene: Scene, n: int) -> list[str]:
-    """``n`` different true captions of a clip: the whole story first, then its parts."""
-    events = sorted(scene.events, key=lambda e: e.start_s)
-    pool = [clip_caption(scene)]
-    pool += [event_caption(scene, e) for e in events]
-    pool.append(still_caption(scene))
-    pool.append(" and ".join(event_caption(scene, e) for e in events))
-    pool.append("a video of " + still_caption(scene))
-    out = pool[:1] + rng.sample(pool[1:], min(n - 1, len(pool) - 1))
-    while len(out) < n:  # more captions asked than variants: repeat, as annotators do
-        out.append(rng.choice(pool))
-    return out
 
 
 def _csv_text(rows: list[list[str]]) -> str:

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tempvl_core.data.demo.common import VideoJob, render_all, write_json, write_lines, youtube_id
-from tempvl_core.data.demo.msrvtt import clip_captions, clip_scene
 from tempvl_core.data.demo.qa import scene_questions
-from tempvl_core.data.demo.scenes import RenderSettings
+from tempvl_core.data.demo.scenes import RenderSettings, clip_captions, clip_scene
 
 
 @dataclass(frozen=True)

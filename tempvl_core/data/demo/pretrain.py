@@ -17,9 +17,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from tempvl_core.data.demo.common import VideoJob, render_all, write_lines
-from tempvl_core.data.demo.msrvtt import clip_captions, clip_scene
 from tempvl_core.data.demo.renderer import Scene, render_image
-from tempvl_core.data.demo.scenes import RenderSettings, sample_objects, still_caption
+from tempvl_core.data.demo.scenes import RenderSettings, clip_captions, clip_scene, sample_objects, still_caption
 from tempvl_core.data.demo.vocab import BACKGROUNDS
 
 WEBVID_HEADER = ["videoid", "name", "page_idx", "page_dir", "duration", "contentUrl"]

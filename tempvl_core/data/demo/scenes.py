@@ -3,7 +3,8 @@
 Every generator draws its clips here: :func:`sample_scene` places a few objects with distinct
 colours and gives them one event per requested time span, choosing only motions that keep the
 object inside the frame (checked with the renderer's own :func:`object_state`), so every
-caption is true of the pixels.
+caption is true of the pixels. :func:`clip_scene`/:func:`clip_captions` make the short
+captioned clips shared by MSR-VTT, MSVD, LSMDC and WebVid.
 """
 
 from __future__ import annotations
@@ -207,3 +208,27 @@ def random_spans(
             s, e = (s, s + grid) if s + grid <= hi else (hi - grid, hi)
         spans.append((round(s, 3), round(e, 3)))
     return spans
+
+
+def clip_scene(
+    rng: random.Random, render: RenderSettings = RenderSettings(), *, duration_s: float | None = None
+) -> Scene:
+    """A short captioned clip (8-12 s, two or three events): MSR-VTT/MSVD/WebVid style."""
+    duration = duration_s if duration_s is not None else float(rng.choice((8, 10, 12)))
+    n_events = max(1, min(rng.choice((2, 3)), int(duration // 2.5)))
+    spans = random_spans(rng, duration, n_events, min_len=2.0, max_len=duration / n_events)
+    return sample_scene(rng, duration, spans, n_objects=rng.choice((2, 3)), render=render)
+
+
+def clip_captions(rng: random.Random, scene: Scene, n: int) -> list[str]:
+    """``n`` different true captions of a clip: the whole story first, then its parts."""
+    events = sorted(scene.events, key=lambda e: e.start_s)
+    pool = [clip_caption(scene)]
+    pool += [event_caption(scene, e) for e in events]
+    pool.append(still_caption(scene))
+    pool.append(" and ".join(event_caption(scene, e) for e in events))
+    pool.append("a video of " + still_caption(scene))
+    out = pool[:1] + rng.sample(pool[1:], min(n - 1, len(pool) - 1))
+    while len(out) < n:  # more captions asked than variants: repeat, as annotators do
+        out.append(rng.choice(pool))
+    return out
