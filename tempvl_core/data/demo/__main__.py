@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown demo dataset(s) {', '.join(unknown)}; choose from {', '.join(DEMO_DATASETS)}")
     for name in args.datasets or DEMO_DATASETS:
-        root = ensure_demo_dataset(name, cache_dir=args.cache_dir, seed=args.seed, verify_hashes=args.verify_hashes)
+        root = ensure_demo_dataset(
+            name, cache_dir=args.cache_dir, seed=args.seed, verify_hashes=args.verify_hashes
+        )
         print(f"{name}\t{root}")
 
 

@@ -1,7 +1,7 @@
 """Demo Charades-STA: ``<vid> <start> <end>##<sentence>`` lines and the Charades CSVs.
 
 Durations live in ``Charades_v1_train.csv``/``Charades_v1_test.csv`` (the real header,
-fields quoted where they contain commas); as in the public files, some query ends run past
+fields quoted where they contain commas, CRLF line ends); as in the public files, some query ends run past
 the video's length. Videos: ``Charades_v1_480/<vid>.mp4``.
 """
 
@@ -78,7 +78,7 @@ def generate_charades_sta(
     jobs, used = [], set()
     for split in ("train", "test"):
         lines, buf = [], io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = csv.writer(buf)  # "\r\n" line ends, as in the public Charades CSVs
         writer.writerow(HEADER)
         for k in range(getattr(counts, split)):
             vid = _code(rng, 5)
