@@ -11,7 +11,7 @@ scene, so a dataset is deterministic given the seed that sampled its scenes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from dataclasses import dataclass
@@ -135,8 +135,11 @@ class _Progress:
 
 def object_state(scene: Scene, index: int, t: float) -> ObjectState:
     """State of object ``index`` at time ``t`` (seconds), after applying its events in order."""
-    obj = scene.objects[index]
-    events = scene.events_by_object[index]
+    return state_after(scene.objects[index], scene.events_by_object[index], t)
+
+
+def state_after(obj: SceneObject, events: Sequence[Event], t: float) -> ObjectState:
+    """State of ``obj`` at time ``t`` given its own ``events`` sorted by start time."""
     st = _Progress(obj.x, obj.y, obj.size)
     # An object whose first event is "appear" is not there before it.
     st.visible = not (events and events[0].motion == "appear")

@@ -14,7 +14,14 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from tempvl_core.data.demo.renderer import Event, Scene, SceneObject, object_state
+from tempvl_core.data.demo.renderer import (
+    Event,
+    ObjectState,
+    Scene,
+    SceneObject,
+    object_state,
+    state_after,
+)
 from tempvl_core.data.demo.vocab import (
     BACKGROUNDS,
     COLOURS,
@@ -54,15 +61,18 @@ def sample_objects(rng: random.Random, n: int) -> tuple[SceneObject, ...]:
     )
 
 
-def _fits(scene: Scene, index: int, t: float) -> bool:
-    st = object_state(scene, index, t)
+def _fits(st: ObjectState) -> bool:
     r = st.size
     inside = MARGIN + r <= st.x <= 1 - MARGIN - r and MARGIN + r <= st.y <= 1 - MARGIN - r
     return inside and MIN_SIZE <= st.size <= MAX_SIZE
 
 
-def _candidates(scene: Scene, index: int, span: tuple[float, float], allowed: Sequence[str]):
-    own = [e for e in scene.events if e.object == index]
+def _candidates(
+    scene: Scene, index: int, span: tuple[float, float], allowed: Sequence[str]
+) -> list[tuple[int, str]]:
+    """``(object, motion)`` pairs that may fill ``span``: the object is free then and stays
+    inside the frame (checked without building a scene per candidate: this is the hot loop)."""
+    own = list(scene.events_by_object[index])
     if any(e.motion == "disappear" for e in own):
         return []
     if any(e.start_s < span[1] and span[0] < e.end_s for e in own):
@@ -75,9 +85,9 @@ def _candidates(scene: Scene, index: int, span: tuple[float, float], allowed: Se
             continue
         if motion == "disappear" and len(scene.objects) < 2:
             continue
-        trial = replace(scene, events=scene.events + (Event(span[0], span[1], index, motion),))
-        if _fits(trial, index, span[1]):
-            out.append((motion, trial))
+        event = Event(span[0], span[1], index, motion)
+        if _fits(state_after(scene.objects[index], own + [event], span[1])):
+            out.append((index, motion))
     return out
 
 
@@ -136,7 +146,8 @@ def sample_scene(
             options = [c for i in actors for c in _candidates(scene, i, spans[k], allowed)]
             if not options:
                 break
-            scene = rng.choice(options)[1]
+            index, motion = rng.choice(options)
+            scene = replace(scene, events=scene.events + (Event(*spans[k], index, motion),))
         else:
             if every_object_acts and len({e.object for e in scene.events}) < n_objects:
                 continue
