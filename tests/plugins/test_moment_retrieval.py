@@ -128,6 +128,49 @@ def test_clip_saliency_reads_the_frame_at_each_clip_centre() -> None:
     assert scores.tolist() == [0.1, 0.2, 0.2, 0.3]
 
 
+# -- training targets -----------------------------------------------------------------------
+
+def test_span_targets_use_the_decoded_timestamps() -> None:
+    from tempvl_plugins.moment_retrieval.training import span_targets
+
+    queries = [
+        MomentQuery("a", "v1", "v1.mp4", "first", 8.0, ((2.0, 4.0),)),
+        MomentQuery("b", "v2", "v2.mp4", "second", None, ((1.0, 1.5), (6.0, 8.0))),
+        MomentQuery("c", "v1", "v1.mp4", "unlabelled", 8.0, ()),
+    ]
+    groups = group_by_video(queries)
+    batch = {  # v2 first in the batch, v1 second with one padded frame
+        "index": torch.tensor([1, 0]),
+        "frame_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=torch.bool),
+        "timestamps": torch.tensor([[0.0, 2.0, 4.0, 6.0], [0.0, 3.0, 6.0, 0.0]]),
+    }
+    targets = span_targets(batch, groups, queries, np.random.default_rng(0))
+    assert targets.rows[0] == 0 and targets.texts[0] == "second"
+    # v2 has no duration: estimated as 6 + 2 = 8 s; windows in cells [0,2) and [6,8).
+    assert (targets.starts[0], targets.ends[0]) in {(0, 0), (3, 3)}
+    assert targets.inside[0].tolist() == [True, False, False, True]
+    # v1: cells [0,3) [3,6) [6,8); the window 2-4 s spans frames 0..1; the padding stays out.
+    assert (targets.rows[1], targets.texts[1], targets.starts[1], targets.ends[1]) == (1, "first", 0, 1)
+    assert targets.inside[1].tolist() == [True, True, False, False]
+    assert len(targets.rows) == 2  # the unlabelled query trains nothing
+
+
+def test_saliency_hinge() -> None:
+    from tempvl_plugins.moment_retrieval.training import SALIENCY_MARGIN, saliency_hinge
+
+    mask = torch.tensor([[True, True, True, False]])
+    inside = torch.tensor([[True, False, False, True]])
+    separated = torch.tensor([[0.9, 0.1, 0.2, -5.0]])  # padded frame ignored
+    assert saliency_hinge(separated, inside, mask).item() == 0.0
+    close = torch.tensor([[0.3, 0.2, 0.4, 0.0]], requires_grad=True)
+    loss = saliency_hinge(close, inside, mask)
+    expected = (max(0.0, SALIENCY_MARGIN - 0.1) + max(0.0, SALIENCY_MARGIN + 0.1)) / 2
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    assert close.grad[0, 0] < 0 and close.grad[0, 3] == 0  # raises the inside frame, ignores padding
+    assert saliency_hinge(close, torch.zeros_like(inside), mask).item() == 0.0  # no positive frame
+
+
 # -- grouping and ids ------------------------------------------------------------------------
 
 def _query(qid: str, vid: str) -> MomentQuery:
