@@ -192,7 +192,8 @@ def main() -> None:
         row = [v.name, f"{rate:.2f}", f"{rate / baseline:.2f}x", f"{v.first_loss:.4f}"]
         if flops is not None:
             achieved = flops * rate / batch_size
-            row.append(f"{achieved / 1e12:.3f} TFLOP/s" + (f", MFU {100 * achieved / peak:.1f}%" if peak else ""))
+            text = f"{achieved / 1e12:.1f} TFLOP/s" if achieved >= 1e12 else f"{achieved / 1e9:.2f} GFLOP/s"
+            row.append(text + (f", MFU {100 * achieved / peak:.1f}%" if peak else ""))
         rows.append(row)
     headers = ["variant", "clips/s (median)", "vs eager fp32", "loss step 1", "model FLOPs"]
     print(tabulate(rows, headers=headers))
