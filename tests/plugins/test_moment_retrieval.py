@@ -191,6 +191,48 @@ def test_json_qid_keeps_qvhighlights_integers() -> None:
     assert json_qid("007") == "007"  # not canonical: stays a string, so ids round-trip
 
 
+# -- real annotation files -------------------------------------------------------------------
+
+def test_real_qvhighlights_rows_reproduce_moment_detr_sample_metrics(realdata: Path, tmp_path: Path, capsys) -> None:
+    """Real val ground truth through our adapter and prediction rows, scored with Moment-DETR's
+    own sample predictions, gives its published numbers, in memory and through the files."""
+    from tempvl_plugins.moment_retrieval.records import QueryPrediction, metrics_from_rows
+
+    folder = realdata / "qvhighlights"
+    queries, _ = ADAPTERS["qvhighlights"].load(folder, "val")
+    preds = {r["qid"]: r for r in map(json.loads, (folder / "sample_val_preds.jsonl").read_text().splitlines())}
+    rows = []
+    for q in queries:
+        pred = preds[json_qid(q.query_id)]
+        rows.append(QueryPrediction(
+            json_qid(q.query_id), q.video_id, q.query, float(q.duration), np.asarray(pred["pred_relevant_windows"]),
+            list(q.windows), 0, np.asarray(pred["pred_saliency_scores"]), list(q.saliency_clip_ids),
+            [list(x) for x in q.saliency_scores]).to_row())
+    brief = json.loads((folder / "sample_val_preds_metrics_raw.json").read_text())["brief"]
+    names = {"mr/R1@0.5": "MR-full-R1@0.5", "mr/R1@0.7": "MR-full-R1@0.7", "mr/mAP@avg": "MR-full-mAP",
+             "mr/mAP@0.5": "MR-full-mAP@0.5", "mr/mAP-long": "MR-long-mAP", "mr/mAP-short": "MR-short-mAP",
+             "hd/mAP": "HL-min-VeryGood-mAP", "hd/HIT@1": "HL-min-VeryGood-Hit1", "hd/mAP@Fair": "HL-min-Fair-mAP"}
+    ours = metrics_from_rows(rows, "qvhighlights")
+    for name, reference in names.items():
+        assert ours[name] == pytest.approx(brief[reference], abs=0.005), name
+    predictions, truth = write_moment_detr(rows, tmp_path)
+    capsys.readouterr()
+    assert main(["score", "--family", "mr", "--predictions", str(predictions), "--ground-truth", str(truth)]) == 0
+    assert json.loads(capsys.readouterr().out) == ours
+    # Our prediction file also scores against the official ground-truth file itself.
+    assert main(["score", "--family", "mr", "--predictions", str(predictions),
+                 "--ground-truth", str(folder / "highlight_val_release.jsonl")]) == 0
+    assert json.loads(capsys.readouterr().out) == ours
+
+
+def test_real_charades_queries_group_by_video(realdata: Path) -> None:
+    queries, files = ADAPTERS["charades-sta"].load(realdata / "charades-sta", "test")
+    groups = group_by_video(queries)
+    assert len(queries) == 3720 and all(f.is_file() for f in files)
+    assert sorted(i for g in groups for i in g.queries) == list(range(len(queries)))
+    assert len(groups) == len({q.video_id for q in queries}) < len(queries) / 2
+
+
 # -- model path ------------------------------------------------------------------------------
 
 class _TinyCNN(nn.Module):
