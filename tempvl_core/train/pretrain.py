@@ -3,6 +3,10 @@
 ``run_pretraining`` is what ``tempvl-bench pretrain`` calls. The final checkpoint directory it
 returns holds ``TemPVL.save_pretrained`` files (loadable with ``TemPVL.from_pretrained(dir,
 backbone)``) next to the trainer state used by ``--resume``.
+
+Multi-GPU: launch the same command under ``torchrun --nproc-per-node N``; every rank calls
+``run_pretraining`` with ``device="cuda"`` and takes ``cuda:LOCAL_RANK``. The global batch is
+``training.batch_size x training.grad_accum_steps x N``; resume with the same N.
 """
 
 from __future__ import annotations
