@@ -3,18 +3,18 @@
 A :class:`Scene` is declarative: a background, some objects, and events
 ``(start_s, end_s, object, motion)``. :func:`object_state` says where each object is at any time
 (the single source of truth, also used by the scene sampler to keep objects inside the frame),
-:func:`render_frames` draws it with numpy, :func:`write_video` encodes H.264 with PyAV and
-:func:`render_image` encodes a single frame as JPEG or PNG. Rendering is a pure function of the
-scene, so a dataset is deterministic given the seed that sampled its scenes.
+:func:`render_frame`/:func:`iter_frames` draw it with numpy, :func:`write_video` encodes H.264
+with PyAV and :func:`render_image` encodes a single frame as JPEG or PNG. Rendering is a pure
+function of the scene, so a dataset is deterministic given the seed that sampled its scenes.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -270,7 +270,7 @@ def write_video(
             f"{path}: cannot tell the container from the name; pass container_format "
             f"(known extensions: {sorted(CONTAINER_FORMATS)})"
         )
-    rate = int(scene.fps) if float(scene.fps).is_integer() else scene.fps
+    rate = Fraction(scene.fps).limit_denominator(1001)
     with av.open(str(path), mode="w", format=fmt) as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
