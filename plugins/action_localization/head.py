@@ -34,6 +34,10 @@ class HeadConfig:
     layers: int = 2
     kernel: int = 3
     dropout: float = 0.1
+    #: Subtract each video's mean feature first: what stays constant over a video (the scene,
+    #: the objects' looks) says nothing about *when* an action happens, and fitting it only
+    #: memorizes the training videos.
+    center: bool = True
 
     def __post_init__(self) -> None:
         if self.layers < 1 or self.hidden < 1 or self.kernel < 1 or self.kernel % 2 == 0:
@@ -71,8 +75,15 @@ class LocalizationHead(nn.Module):
         nn.init.constant_(self.boundary.bias, prior)
 
     def forward(self, features: Tensor, mask: Tensor | None = None) -> HeadOutput:
-        x = self.norm(features.float())
+        x = features.float()
         keep = None if mask is None else mask.to(x.device).unsqueeze(1).to(x.dtype)  # [B, 1, T]
+        if self.config.center:
+            if keep is None:
+                x = x - x.mean(1, keepdim=True)
+            else:
+                weights = keep.transpose(1, 2)  # [B, T, 1]
+                x = x - (x * weights).sum(1, keepdim=True) / weights.sum(1, keepdim=True).clamp(min=1.0)
+        x = self.norm(x)
         x = x.transpose(1, 2)  # [B, D, T]
         for conv in self.convs:
             if keep is not None:

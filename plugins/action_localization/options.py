@@ -8,7 +8,7 @@ from typing import Any
 from tempvl_bench.metrics import TAL_PROTOCOLS
 from tempvl_plugins.action_localization.decode import DecodeConfig
 
-_HEAD_KEYS = ("hidden", "layers", "kernel", "dropout")
+_HEAD_KEYS = ("hidden", "layers", "kernel", "dropout", "center")
 
 
 @dataclass(frozen=True)
