@@ -39,10 +39,19 @@ def _thumos14(root: Path, split: str):
     return videos, sorted((root / f"annotations_{split}").glob(f"*_{split}.txt"))
 
 
-def _activitynet(root: Path, split: str):
-    from tempvl_core.data.loaders.activitynet import load_activitynet
+#: BSN's re-packaging of ActivityNet v1.3 (the videos that could still be downloaded).
+BSN_FILES = ("anet_anno_action.json", "video_info_new.csv")
 
-    return load_activitynet(root, split), [root / "activity_net.v1-3.min.json"]
+
+def _activitynet(root: Path, split: str):
+    """The official ``activity_net.v1-3.min.json``; else the BSN files when only those exist."""
+    from tempvl_core.data.loaders.activitynet import load_activitynet, read_activitynet_bsn
+
+    official = root / "activity_net.v1-3.min.json"
+    bsn = [root / name for name in BSN_FILES]
+    if not official.is_file() and all(p.is_file() for p in bsn):
+        return read_activitynet_bsn(bsn[0], bsn[1], split).records, bsn
+    return load_activitynet(root, split), [official]
 
 
 ADAPTERS: dict[str, LocalizationAdapter] = {

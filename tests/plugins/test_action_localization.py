@@ -231,6 +231,13 @@ def test_real_thumos14_ground_truth_round_trips_through_the_score_reader(realdat
     assert np.array_equal(read.starts, ours.starts) and np.array_equal(read.ends, ours.ends)
 
 
+def test_real_activitynet_bsn_files_are_read_when_the_official_json_is_absent(realdata):
+    videos, files = ADAPTERS["activitynet"].load(realdata / "activitynet-v1.3" / "bsn", "validation")
+    assert [f.name for f in files] == ["anet_anno_action.json", "video_info_new.csv"]
+    assert len(videos) == 4728 and len({i.label for v in videos for i in v.instances}) == 200
+    assert all(v.video_name == f"v_{v.video_id}.mp4" for v in videos)
+
+
 # ----------------------------------------------------------------------------- CLI on demo data
 
 def _run(tmp_path, task, *extra):
