@@ -43,6 +43,10 @@ def run_action_localization(ctx: RunContext) -> TaskOutput:
     videos, files = adapter.load(ctx.annotation_dir, split)
     if ctx.limit:
         videos = videos[: ctx.limit]
+    if not any(v.instances for v in videos):
+        raise ValueError(f"{cfg.source}: key 'splits.eval': split {split!r} of {ctx.annotation_dir} has no "
+                         "ground-truth segments to evaluate (ActivityNet's 'testing' labels are hidden; use "
+                         "'validation')")
     clips = ClipLoaderFactory(ctx)
     model = ctx.model()
     if ctx.mode == "finetune":

@@ -306,3 +306,10 @@ def test_end_to_end_finetune_trains_and_checkpoints_the_video_encoder_with_the_h
         keys = list(f.keys())
     assert any(k.startswith("model.video_encoder.") for k in keys) and any(k.startswith("head.") for k in keys)
     assert (run_dir / "head.safetensors").is_file()
+
+
+def test_a_split_without_labels_is_refused_before_any_decoding(tmp_path, capsys):
+    code = main(["run", "--task", "activitynet-tal", "--demo", "--output", str(tmp_path), "--no-progress",
+                 "--set", "splits.eval=testing"])
+    assert code != 0
+    assert "no ground-truth segments" in capsys.readouterr().err
