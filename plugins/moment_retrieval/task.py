@@ -10,6 +10,7 @@ with the query, per 2-second clip).
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Sequence
 
@@ -45,12 +46,32 @@ DEFAULT_OPTIONS = {"nms_threshold": 0.7, "top_windows": 10, "max_window_frames":
 
 
 def _options(ctx: RunContext) -> dict:
+    """The task's ``options`` with defaults, checked: errors name the file and the key."""
+    where = f"{ctx.config.source}: key 'options"
+    unknown = sorted(set(ctx.config.options) - set(DEFAULT_OPTIONS) - {"protocol"})
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(DEFAULT_OPTIONS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"{where}.{unknown[0]}': unknown option.{hint} Allowed: protocol, {', '.join(DEFAULT_OPTIONS)}")
     options = {**DEFAULT_OPTIONS, **ctx.config.options}
-    protocol = options.get("protocol")
-    if protocol not in ("single", "qvhighlights"):
-        raise ValueError(f"{ctx.config.source}: key 'options.protocol': expected single or qvhighlights, "
-                         f"got {protocol!r}")
+    if options.get("protocol") not in ("single", "qvhighlights"):
+        raise ValueError(f"{where}.protocol': expected single or qvhighlights, got {options.get('protocol')!r}")
+    checks = {
+        "nms_threshold": lambda v: isinstance(v, (int, float)) and 0 < v <= 1,
+        "top_windows": lambda v: _positive_int(v),
+        "max_window_frames": lambda v: v is None or _positive_int(v),
+        "saliency_loss_weight": lambda v: isinstance(v, (int, float)) and v >= 0,
+    }
+    expected = {"nms_threshold": "a number in (0, 1]", "top_windows": "a positive integer",
+                "max_window_frames": "null or a positive integer", "saliency_loss_weight": "a number >= 0"}
+    for key, ok in checks.items():
+        if not ok(options[key]) or isinstance(options[key], bool):
+            raise ValueError(f"{where}.{key}': expected {expected[key]}, got {options[key]!r}")
     return options
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def run_moment_retrieval(ctx: RunContext) -> TaskOutput:

@@ -383,8 +383,13 @@ def test_anet_captions_decodes_each_video_once(tmp_path: Path, monkeypatch) -> N
     assert set(record["metrics"]) == set(MOMENT_SINGLE)
 
 
-def test_unknown_protocol_is_a_config_error(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize(("setting", "message"), [
+    ("options.protocol=dense", "options.protocol"),
+    ("options.max_windows_frames=4", "Did you mean 'max_window_frames'"),
+    ("options.nms_threshold=1.5", "options.nms_threshold"),
+])
+def test_bad_options_are_config_errors(tmp_path: Path, capsys, setting: str, message: str) -> None:
     code = main(["run", "--task", "charades-sta", "--demo", "--output", str(tmp_path), "--no-progress",
-                 "--limit", "2", "--set", "options.protocol=dense"])
+                 "--limit", "2", "--set", setting])
     assert code == 2
-    assert "options.protocol" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
