@@ -30,7 +30,7 @@ def _timm_factory(model_name: str, *, sized: bool):
 
 @hookimpl
 def tempvl_bench_register_backbones(registry) -> None:
-    registry.register(BackboneSpec("cnn-tiny", _cnn_tiny, "4-layer CNN keeping a 4x4 spatial grid; CPU demo and tests"))
+    registry.register(BackboneSpec("cnn-tiny", _cnn_tiny, "small CNN with max-pooled and soft-argmax features; CPU demo and tests"))
     registry.register(BackboneSpec("vit-tiny", _timm_factory("vit_tiny_patch16_224", sized=True), "timm ViT-Ti/16"))
     registry.register(BackboneSpec("vit-b16", _timm_factory("vit_base_patch16_224", sized=True), "timm ViT-B/16 (TemPVL base)"))
     registry.register(BackboneSpec("swin-t", _timm_factory("swin_tiny_patch4_window7_224", sized=True), "timm Swin-T"))
