@@ -13,30 +13,35 @@ from tempvl_bench.manager import PluginHost
 from tempvl_bench.results import write_json_atomic
 from tempvl_bench.runner import RunOptions, resolve_data_root
 
-#: Annotation kind read for each task family (``options.annotation_kind`` overrides it).
+#: Annotation kind read for each task family (``splits.train_kind``/``eval_kind`` override it).
 FAMILY_KIND = {
     "retrieval": "retrieval",
     "moment-retrieval": "moments",
     "qa": "qa",
     "captioning": "captioning",
-    "action-localization": "action",
+    "tal": "action",
 }
 CHECKPOINT_INFO = "tempvl_bench.json"
 
 
-def annotation_kind(config: TaskConfig) -> str:
-    kind = config.options.get("annotation_kind") or FAMILY_KIND.get(config.family)
-    if not kind:
-        raise ValueError(f"{config.source}: family {config.family!r} has no default annotation kind; set options.annotation_kind")
-    return kind
+def split_kinds(config: TaskConfig) -> dict[str, str]:
+    """The task's splits (train first, then eval) and the annotation kind each is read as."""
+    default = FAMILY_KIND.get(config.family)
+    out: dict[str, str] = {}
+    for split, kind, key in ((config.splits.train, config.splits.train_kind, "train_kind"),
+                             (config.splits.eval, config.splits.eval_kind, "eval_kind")):
+        if not split:
+            continue
+        kind = kind or default
+        if not kind:
+            raise ValueError(f"{config.source}: family {config.family!r} has no default annotation kind; "
+                             f"set splits.{key}")
+        out[split] = kind
+    return out
 
 
 def _task_config(host: PluginHost, name: str, demo: bool) -> TaskConfig:
     return load_task_config(host.tasks.get(name).config_path, demo=demo)
-
-
-def _splits(config: TaskConfig) -> list[str]:
-    return list(dict.fromkeys(s for s in (config.splits.train, config.splits.eval) if s))
 
 
 def task_videos(config: TaskConfig, data_root: Path) -> list[Path]:
@@ -46,8 +51,8 @@ def task_videos(config: TaskConfig, data_root: Path) -> list[Path]:
     video_dir = data_root / config.paths.videos
     index = VideoIndex(video_dir)
     paths: dict[Path, None] = {}
-    for split in _splits(config):
-        records = load_annotations(config.dataset, data_root / config.paths.annotations, annotation_kind(config), split).records
+    for split, kind in split_kinds(config).items():
+        records = load_annotations(config.dataset, data_root / config.paths.annotations, kind, split).records
         for record in records:
             name = getattr(record, "video_name", None) or getattr(record, "media_name")
             found = index.lookup(name)
@@ -66,9 +71,8 @@ def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
         print(f"{name} ({config.dataset}, {data_root / config.paths.annotations}):")
         print(report.format_table())
         # The run needs the task's own splits: any of them missing or malformed is a failure.
-        kind = annotation_kind(config)
-        needed = [report.get(kind, split) for split in _splits(config)]
-        bad = [f"{kind}/{s.split} ({s.status})" for s in needed if s.status != "ok"]
+        needed = [(kind, report.get(kind, split)) for split, kind in split_kinds(config).items()]
+        bad = [f"{kind}/{s.split} ({s.status})" for kind, s in needed if s.status != "ok"]
         if bad:
             print(f"{name}: cannot run: {', '.join(bad)}")
         failed |= bool(bad) or not report.ok

@@ -40,6 +40,10 @@ class PathsConfig:
 class SplitsConfig:
     train: str | None = "train"
     eval: str = "test"
+    #: Annotation kind of each split (retrieval, moments, qa, mc, captioning, action); by default
+    #: the family's. Tools that list a task's videos (check-videos, prepare-videos) read them.
+    train_kind: str | None = None
+    eval_kind: str | None = None
 
 
 @dataclass
