@@ -83,11 +83,14 @@ def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.video.check import check_videos
 
     status = 0
-    for name in host.tasks.expand(args.task):
+    names = host.tasks.expand(args.task)
+    for name in names:
         config = _task_config(host, name, args.demo)
         data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
         report = check_videos(task_videos(config, data_root), progress=not args.no_progress)
         output = args.output or Path("results") / name / "check-videos.json"
+        if args.output and len(names) > 1:  # one report per task, never overwritten by the next
+            output = args.output.with_name(f"{args.output.stem}-{name}{args.output.suffix}")
         write_json_atomic(output, {"task": name, "data_root": str(data_root), **report.to_dict()})
         print(f"{name}: {report.summary()}\n  report: {output}")
         status = status or (0 if report.ok else 1)

@@ -24,7 +24,7 @@ class VideoJob:
 
 def render_all(jobs: Sequence[VideoJob], desc: str) -> None:
     """Render and encode every job, with a progress bar."""
-    for job in tqdm(jobs, desc=desc, unit="video", leave=False):
+    for job in tqdm(jobs, desc=desc, unit="video", leave=False, disable=None):  # no bar off a terminal
         job.path.parent.mkdir(parents=True, exist_ok=True)
         write_video(job.scene, job.path, container_format=job.container_format)
 

@@ -82,7 +82,7 @@ def generate_cc3m(
     rng = random.Random(f"cc3m-{seed}")
     rows = []
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    for k in tqdm(range(counts.images), desc="demo cc3m", unit="image", leave=False):
+    for k in tqdm(range(counts.images), desc="demo cc3m", unit="image", leave=False, disable=None):
         scene = Scene(1.0, sample_objects(rng, rng.choice((1, 2, 3))), background=rng.choice(sorted(BACKGROUNDS)),
                       width=render.width, height=render.height, fps=render.fps)  # fmt: skip
         (out_dir / "images" / f"{k}.jpg").write_bytes(render_image(scene, image_format="jpeg"))
