@@ -83,18 +83,21 @@ def evaluate_moments(model: TemPVL, root: Path, frames: int, size: int) -> dict[
     """Zero-shot moment retrieval: span head over ``frames`` uniform frames, windows to seconds."""
     queries = load_charades_sta(root, "test")
     index = VideoIndex(root / "Charades_v1_480")
-    cache: dict[str, torch.Tensor] = {}
+    by_video: dict[str, list] = {}
+    for q in queries:
+        by_video.setdefault(q.video_name, []).append(q)
     predictions, truth = {}, {}
-    for q in tqdm(queries, desc="charades-sta", leave=False):
-        if q.video_name not in cache:
-            path = index.lookup(q.video_name)
-            if path is None:
-                raise FileNotFoundError(f"{root / 'Charades_v1_480'}: no video for {q.video_name}")
-            cache[q.video_name] = decode(path, frames, size)
-        windows = model.localize(q.query, cache[q.video_name], top_k=5)
-        step = q.duration / frames  # frame i stands for [i * step, (i + 1) * step)
-        predictions[q.query_id] = [[s * step, (e + 1) * step, score] for s, e, score in windows]
-        truth[q.query_id] = q.windows[0]
+    for name, group in tqdm(by_video.items(), desc="charades-sta", leave=False):
+        path = index.lookup(name)
+        if path is None:
+            raise FileNotFoundError(f"{root / 'Charades_v1_480'}: no video for {name}")
+        clip = decode(path, frames, size)
+        # One forward for all queries of a video: (query i, copy i of the clip) pairs.
+        ranked = model.localize_batch([q.query for q in group], clip.expand(len(group), *clip.shape), top_k=5)
+        for q, windows in zip(group, ranked):
+            step = q.duration / frames  # frame i stands for [i * step, (i + 1) * step)
+            predictions[q.query_id] = [[s * step, (e + 1) * step, score] for s, e, score in windows]
+            truth[q.query_id] = q.windows[0]
     metrics = moment_metrics_single(predictions, truth)
     return {k: metrics[k] for k in ("mr/R1@0.5", "mr/mIoU")}
 
