@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -381,6 +382,20 @@ def test_anet_captions_decodes_each_video_once(tmp_path: Path, monkeypatch) -> N
     assert sorted(decoded) == sorted({q.video_name for q in expected})  # once per video, not per query
     assert len(decoded) < 7
     assert set(record["metrics"]) == set(MOMENT_SINGLE)
+
+
+@pytest.mark.slow
+def test_fps_sampling_maps_variable_frame_counts_to_seconds(tmp_path: Path) -> None:
+    """0.5 fps over videos of different lengths: padded batches, windows on the 2-second grid."""
+    _run(tmp_path, "charades-sta", "--limit", "12", "--set", "video.sampling=fps", "--set", "video.fps=0.5",
+         "--set", "video.num_frames=32")
+    rows = read_prediction_rows(_run_dir(tmp_path, "charades-sta") / "predictions.jsonl")
+    assert len({r["num_frames"] for r in rows}) > 1  # the batch really mixed lengths
+    for row in rows:
+        assert row["num_frames"] == math.ceil(row["duration"] * 0.5)
+        windows = np.asarray(row["pred_relevant_windows"])[:, :2]
+        on_grid = np.isclose(windows, 2 * np.round(windows / 2)) | np.isclose(windows, row["duration"])
+        assert on_grid.all()
 
 
 @pytest.mark.parametrize(("setting", "message"), [
