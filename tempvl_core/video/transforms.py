@@ -30,7 +30,10 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 def to_tensor_tchw(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 ``[T, H, W, 3]`` to float ``[T, 3, H, W]`` in [0, 1]."""
-    x = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
+    if isinstance(frames, np.ndarray):
+        # Decoders may hand out read-only buffers; torch must not alias those.
+        frames = np.require(frames, requirements=("C_CONTIGUOUS", "WRITEABLE"))
+    x = torch.as_tensor(frames)
     if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"expected uint8 frames [T, H, W, 3], got {x.dtype} {tuple(x.shape)}")
     return x.permute(0, 3, 1, 2).float().div_(255.0)
