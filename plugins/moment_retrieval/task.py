@@ -14,7 +14,6 @@ import difflib
 import math
 from typing import Sequence
 
-import numpy as np
 import torch
 
 from tempvl_bench.clips import ClipLoaderFactory
@@ -52,7 +51,8 @@ def _options(ctx: RunContext) -> dict:
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(DEFAULT_OPTIONS), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"{where}.{unknown[0]}': unknown option.{hint} Allowed: protocol, {', '.join(DEFAULT_OPTIONS)}")
+        allowed = ", ".join(["protocol", *DEFAULT_OPTIONS])
+        raise ValueError(f"{where}.{unknown[0]}': unknown option.{hint} Allowed: {allowed}")
     options = {**DEFAULT_OPTIONS, **ctx.config.options}
     if options.get("protocol") not in ("single", "qvhighlights"):
         raise ValueError(f"{where}.protocol': expected single or qvhighlights, got {options.get('protocol')!r}")
