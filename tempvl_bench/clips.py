@@ -75,7 +75,37 @@ class ClipLoaderFactory:
 
         yield from tqdm(loader, desc=f"{self.ctx.spec.name}: {desc}", leave=False)
 
+    def batches(self, records: Sequence, *, train: bool, epoch: int = 0, desc: str | None = None) -> "TrackedBatches":
+        """The non-empty batches of ``records``, with failed videos counted on the way.
+
+        A video that fails to decode drops out of its batch (it is never replaced), is listed in
+        ``.failed_videos``, and stops the run once more than ``video.max_failed_fraction`` fail.
+        """
+        return TrackedBatches(self, records, train=train, epoch=epoch, desc=desc)
+
     def failure_tracker(self, total: int):
         from tempvl_core.data.pipeline import FailureTracker
 
         return FailureTracker(max_failed_fraction=self.video.max_failed_fraction, total=total)
+
+
+class TrackedBatches:
+    """Iterable of non-empty collated batches; see :meth:`ClipLoaderFactory.batches`."""
+
+    def __init__(self, clips: ClipLoaderFactory, records: Sequence, *, train: bool, epoch: int, desc: str | None):
+        self._clips, self._records = clips, records
+        self._train, self._epoch, self._desc = train, epoch, desc
+        self.tracker = clips.failure_tracker(len(records))
+
+    def __iter__(self) -> Iterator[dict]:
+        loader = self._clips.loader(self._records, train=self._train, epoch=self._epoch, desc=self._desc)
+        for batch in loader:
+            self.tracker.update(batch)
+            if batch["batch_size"]:
+                yield batch
+        self.tracker.finalize()
+
+    @property
+    def failed_videos(self) -> list[dict[str, str]]:
+        """Failures so far, in the results.json ``failed_videos`` shape."""
+        return [{"path": str(f.path), "error": f.error} for f in self.tracker.failed]

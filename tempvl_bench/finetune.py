@@ -166,3 +166,29 @@ def _transformer_layers(module: nn.Module):
         if name.endswith("encoder.layer") and isinstance(child, nn.ModuleList):
             return child
     return None
+
+
+def finetune_vtc(ctx, model: nn.Module, items, clips) -> list[EpochLog]:
+    """Contrastive (VTC) finetuning on records with ``.texts``: one random text per video per
+    step (CLIP4Clip's multi-caption sampling), the task's finetune settings, resumable.
+
+    ``ctx`` is the :class:`tempvl_bench.runner.RunContext`; ``clips`` its
+    :class:`tempvl_bench.clips.ClipLoaderFactory`.
+    """
+    cfg = ctx.config
+    rng = np.random.default_rng(ctx.seed)
+
+    def batches(epoch: int):
+        for batch in clips.batches(items, train=True, epoch=epoch):
+            texts = [items[i].texts[rng.integers(len(items[i].texts))] for i in batch["index"].tolist()]
+            yield batch["frames"], batch["frame_mask"], texts
+
+    def loss_fn(model, batch):
+        frames, mask, texts = batch
+        video = model.encode_video(frames.to(model.device), mask.to(model.device))
+        text = model.encode_text(model.tokenize(texts, cfg.text.max_length))
+        return model.vtc_loss(video, text)
+
+    params = trainable_parameters(model, cfg.finetune.train_text_layers)
+    return finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(items)),
+                    run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)

@@ -94,6 +94,18 @@ class RunContext:
         return self.options.limit
 
     @property
+    def train_split(self) -> str:
+        """The training split, with an error naming the task file when it has none."""
+        split = self.config.splits.train
+        if not split:
+            raise ValueError(f"{self.config.source}: key 'splits.train' is empty, so --mode finetune has no data")
+        return split
+
+    def limited(self, records: list) -> list:
+        """The first ``--limit`` records (all of them without ``--limit``)."""
+        return records[: self.options.limit] if self.options.limit else records
+
+    @property
     def annotation_dir(self) -> Path:
         return self.data_root / self.config.paths.annotations
 

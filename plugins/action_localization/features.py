@@ -48,18 +48,14 @@ def extract_features(model, clips, records: Sequence, desc: str) -> tuple[list[V
     Raises (through the failure tracker) when more videos fail than ``video.max_failed_fraction``.
     """
     out: list[VideoFeatures] = []
-    tracker = clips.failure_tracker(len(records))
-    for batch in clips.loader(records, train=False, desc=desc):
-        tracker.update(batch)
-        if batch["batch_size"] == 0:
-            continue
+    batches = clips.batches(records, train=False, desc=desc)
+    for batch in batches:
         mask = batch["frame_mask"]
         feats = model.video_frame_features(batch["frames"].to(model.device), mask.to(model.device)).float().cpu()
         for b, index in enumerate(batch["index"].tolist()):
             n = int(mask[b].sum())
             out.append(VideoFeatures(index, feats[b, :n], batch["timestamps"][b, :n].numpy().astype(np.float64)))
-    tracker.finalize()
-    return out, list(tracker.failed)
+    return out, list(batches.tracker.failed)
 
 
 class HeadScorer:

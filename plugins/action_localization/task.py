@@ -41,8 +41,7 @@ def run_action_localization(ctx: RunContext) -> TaskOutput:
     options = LocalizationOptions.from_config(cfg)
     split = cfg.splits.eval
     videos, files = adapter.load(ctx.annotation_dir, split)
-    if ctx.limit:
-        videos = videos[: ctx.limit]
+    videos = ctx.limited(videos)
     if not any(v.instances for v in videos):
         raise ValueError(f"{cfg.source}: key 'splits.eval': split {split!r} of {ctx.annotation_dir} has no "
                          "ground-truth segments to evaluate (ActivityNet's 'testing' labels are hidden; use "
@@ -50,9 +49,7 @@ def run_action_localization(ctx: RunContext) -> TaskOutput:
     clips = ClipLoaderFactory(ctx)
     model = ctx.model()
     if ctx.mode == "finetune":
-        if not cfg.splits.train:
-            raise ValueError(f"{cfg.source}: key 'splits.train' is empty, so --mode finetune has no data")
-        train_videos, train_files = adapter.load(ctx.annotation_dir, cfg.splits.train)
+        train_videos, train_files = adapter.load(ctx.annotation_dir, ctx.train_split)
         files = list(dict.fromkeys(train_files + files))
         classes = class_names(train_videos, videos)
         head = train_head(ctx, model, train_videos, classes, clips, options)

@@ -104,11 +104,7 @@ def _train_end_to_end(ctx, model, head, videos, class_index, clips) -> None:
     device = model.device
 
     def batches(epoch: int):
-        tracker = clips.failure_tracker(len(videos))
-        for batch in clips.loader(videos, train=True, epoch=epoch):
-            tracker.update(batch)  # failed videos are dropped from their batch, never replaced
-            if batch["batch_size"] == 0:
-                continue
+        for batch in clips.batches(videos, train=True, epoch=epoch):
             mask = batch["frame_mask"]
             times = [batch["timestamps"][b, : int(mask[b].sum())].numpy() for b in range(batch["batch_size"])]
             chosen = [videos[i] for i in batch["index"].tolist()]

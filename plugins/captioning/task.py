@@ -68,17 +68,13 @@ def run_captioning(ctx: RunContext) -> TaskOutput:
     split = ctx.config.splits.eval
     items, files = adapter.load(ctx.annotation_dir, split)
     items = [item for item in items if item.captions]  # a video without references cannot be scored
-    if ctx.limit:
-        items = items[: ctx.limit]
+    items = ctx.limited(items)
     if not items:
         raise ValueError(f"{ctx.spec.name}: split {split!r} has no video with reference captions")
     clips = ClipLoaderFactory(ctx)
     model = ctx.model()
     if ctx.mode == "finetune":
-        train_split = ctx.config.splits.train
-        if not train_split:
-            raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty, so --mode finetune has no data")
-        train_items, train_files = adapter.load(ctx.annotation_dir, train_split)
+        train_items, train_files = adapter.load(ctx.annotation_dir, ctx.train_split)
         files = train_files + files
         _finetune(ctx, model, [item for item in train_items if item.captions], clips)
     captions, failed = _generate(ctx, model, items, options, clips)
@@ -103,11 +99,7 @@ def _finetune(ctx: RunContext, model, train_items, clips: ClipLoaderFactory) -> 
     rng = np.random.default_rng(ctx.seed)
 
     def batches(epoch: int):
-        tracker = clips.failure_tracker(len(train_items))
-        for batch in clips.loader(train_items, train=True, epoch=epoch):
-            tracker.update(batch)
-            if batch["batch_size"] == 0:
-                continue
+        for batch in clips.batches(train_items, train=True, epoch=epoch):
             # One random reference per video per step (every reference is seen across epochs).
             texts = [train_items[i].captions[rng.integers(len(train_items[i].captions))]
                      for i in batch["index"].tolist()]
@@ -125,17 +117,13 @@ def _finetune(ctx: RunContext, model, train_items, clips: ClipLoaderFactory) -> 
 @torch.no_grad()
 def _generate(ctx: RunContext, model, items, options: CaptionOptions, clips: ClipLoaderFactory):
     captions: dict[str, str] = {}
-    tracker = clips.failure_tracker(len(items))
-    for batch in clips.loader(items, train=False, desc="generate captions"):
-        tracker.update(batch)
-        if batch["batch_size"] == 0:
-            continue
+    batches = clips.batches(items, train=False, desc="generate captions")
+    for batch in batches:
         ids = model.generate(batch["frames"], max_len=options.max_caption_length, num_beams=options.num_beams,
                              frame_mask=batch["frame_mask"])
         for i, text in zip(batch["index"].tolist(), model.decode_tokens(ids)):
             captions[items[i].video_id] = clean_caption(text)
-    tracker.finalize()
-    return captions, [{"path": str(f.path), "error": f.error} for f in tracker.failed]
+    return captions, batches.failed_videos
 
 
 def write_score_files(run_dir: Path, captions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> None:

@@ -79,15 +79,11 @@ def run_moment_retrieval(ctx: RunContext) -> TaskOutput:
     options = _options(ctx)
     split = ctx.config.splits.eval
     queries, files = adapter.load(ctx.annotation_dir, split)
-    if ctx.limit:
-        queries = queries[: ctx.limit]
+    queries = ctx.limited(queries)
     clips = ClipLoaderFactory(ctx)
     model = ctx.model()
     if ctx.mode == "finetune":
-        train_split = ctx.config.splits.train
-        if not train_split:
-            raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty, so --mode finetune has no data")
-        train_queries, train_files = adapter.load(ctx.annotation_dir, train_split)
+        train_queries, train_files = adapter.load(ctx.annotation_dir, ctx.train_split)
         files = train_files + files
         from tempvl_plugins.moment_retrieval.training import finetune_moments
 
@@ -109,18 +105,13 @@ def localize_queries(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
     """Predictions for every query whose video decodes (query order), and the failed videos."""
     groups = group_by_video(queries)
     found: dict[int, QueryPrediction] = {}
-    tracker = clips.failure_tracker(len(groups))
-    for batch in clips.loader(groups, train=False, desc="localize"):
-        tracker.update(batch)
-        if batch["batch_size"] == 0:
-            continue
+    batches = clips.batches(groups, train=False, desc="localize")
+    for batch in batches:
         for qi, prediction in _localize_batch(ctx, model, batch, groups, queries, options):
             found[qi] = prediction
-    tracker.finalize()
     if not found:
         raise RuntimeError(f"{ctx.spec.name}: no video could be decoded")
-    failed = [{"path": str(f.path), "error": f.error} for f in tracker.failed]
-    return [found[i] for i in sorted(found)], failed
+    return [found[i] for i in sorted(found)], batches.failed_videos
 
 
 def _localize_batch(ctx: RunContext, model, batch: dict, groups: Sequence[VideoGroup],

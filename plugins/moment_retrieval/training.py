@@ -93,13 +93,7 @@ def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
     rng = np.random.default_rng(ctx.seed)
 
     def batches(epoch: int):
-        # Failed training videos drop out of their batch, are counted, and stop the run past
-        # video.max_failed_fraction, exactly as in evaluation.
-        tracker = clips.failure_tracker(len(groups))
-        for batch in clips.loader(groups, train=True, epoch=epoch):
-            tracker.update(batch)
-            if batch["batch_size"] == 0:
-                continue
+        for batch in clips.batches(groups, train=True, epoch=epoch):
             targets = span_targets(batch, groups, queries, rng)
             if targets.rows:
                 yield batch, targets

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_bench.finetune import finetune, trainable_parameters
+from tempvl_bench.finetune import finetune_vtc
 from tempvl_bench.metrics import QAItem as ScoredQuestion
 from tempvl_bench.metrics import qa_metrics
 from tempvl_bench.runner import RunContext, TaskOutput
@@ -27,17 +27,13 @@ def run_multiple_choice(ctx: RunContext) -> TaskOutput:
     options = QAOptions.parse(ctx.config.options, ctx.config.source)
     split = ctx.config.splits.eval
     items, files = adapter.load(ctx.annotation_dir, split)
-    if ctx.limit:
-        items = items[: ctx.limit]
+    items = ctx.limited(items)
     clips = ClipLoaderFactory(ctx)
     model = ctx.model()
     if ctx.mode == "finetune":
-        train_split = ctx.config.splits.train
-        if not train_split:
-            raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty, so --mode finetune has no data")
-        train_items, train_files = load_msrvtt_mc_training(ctx.annotation_dir, train_split)
+        train_items, train_files = load_msrvtt_mc_training(ctx.annotation_dir, ctx.train_split)
         files = train_files + files
-        _finetune_vtc(ctx, model, train_items, clips)
+        finetune_vtc(ctx, model, train_items, clips)
     scores, kept, failed = _score_options(ctx, model, items, options.mc_scorer, clips)
     evaluated = [items[i] for i in kept]
     chosen = {item.item_id: str(int(np.argmax(s))) for item, s in zip(evaluated, scores)}
@@ -60,11 +56,8 @@ def _score_options(ctx: RunContext, model, items, scorer: str, clips: ClipLoader
     scores: list[list[float]] = []
     kept: list[int] = []
     max_length = ctx.config.text.max_length
-    tracker = clips.failure_tracker(len(items))
-    for batch in clips.loader(items, train=False, desc="score options"):
-        tracker.update(batch)
-        if batch["batch_size"] == 0:
-            continue
+    batches = clips.batches(items, train=False, desc="score options")
+    for batch in batches:
         index = batch["index"].tolist()
         frames, mask = batch["frames"], batch["frame_mask"]
         if scorer == "similarity":
@@ -82,34 +75,7 @@ def _score_options(ctx: RunContext, model, items, scorer: str, clips: ClipLoader
                 )
                 scores.append(probs.float().tolist())
         kept.extend(index)
-    tracker.finalize()
-    failed = [{"path": str(f.path), "error": f.error} for f in tracker.failed]
-    return scores, kept, failed
-
-
-def _finetune_vtc(ctx: RunContext, model, train_items, clips: ClipLoaderFactory) -> None:
-    cfg = ctx.config
-    rng = np.random.default_rng(ctx.seed)
-
-    def batches(epoch: int):
-        tracker = clips.failure_tracker(len(train_items))
-        for batch in clips.loader(train_items, train=True, epoch=epoch):
-            tracker.update(batch)
-            if batch["batch_size"] == 0:
-                continue
-            # One random caption per video per step.
-            texts = [train_items[i].texts[rng.integers(len(train_items[i].texts))] for i in batch["index"].tolist()]
-            yield batch["frames"], batch["frame_mask"], texts
-
-    def loss_fn(model, batch):
-        frames, mask, texts = batch
-        video = model.encode_video(frames.to(model.device), mask.to(model.device))
-        text = model.encode_text(model.tokenize(texts, cfg.text.max_length))
-        return model.vtc_loss(video, text)
-
-    params = trainable_parameters(model, cfg.finetune.train_text_layers)
-    finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(train_items)),
-             run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+    return scores, kept, batches.failed_videos
 
 
 def _predictions(items, scores):

@@ -57,8 +57,7 @@ def run_open_ended(ctx: RunContext) -> TaskOutput:
     vocab = AnswerVocab.build((item.answer for item in train_items), options.answer_vocab_size)
     split = ctx.config.splits.eval
     items, files = adapter.load(ctx.annotation_dir, split)
-    if ctx.limit:
-        items = items[: ctx.limit]
+    items = ctx.limited(items)
     clips = ClipLoaderFactory(ctx)
     model = ctx.model()
     if ctx.mode == "finetune":
@@ -112,11 +111,7 @@ def _finetune(ctx: RunContext, model, train_items, vocab: AnswerVocab, options: 
     per_video = options.train_questions_per_video
 
     def batches(epoch: int):
-        tracker = clips.failure_tracker(len(videos))
-        for batch in clips.loader(videos, train=True, epoch=epoch):
-            tracker.update(batch)
-            if batch["batch_size"] == 0:
-                continue
+        for batch in clips.batches(videos, train=True, epoch=epoch):
             rows, questions, targets = [], [], []
             for b, i in enumerate(batch["index"].tolist()):
                 chosen = videos[i].questions
@@ -150,20 +145,12 @@ def _question_rows(videos: Sequence[VideoQuestions], batch_index: torch.Tensor) 
     return rows, questions
 
 
-def _failed(tracker) -> list[dict]:
-    tracker.finalize()
-    return [{"path": str(f.path), "error": f.error} for f in tracker.failed]
-
-
 @torch.no_grad()
 def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab, clips: ClipLoaderFactory):
     answers: dict[str, str] = {}
     size = ctx.config.batch.eval
-    tracker = clips.failure_tracker(len(videos))
-    for batch in clips.loader(videos, train=False, desc="answer questions"):
-        tracker.update(batch)
-        if batch["batch_size"] == 0:
-            continue
+    batches = clips.batches(videos, train=False, desc="answer questions")
+    for batch in batches:
         rows, questions = _question_rows(videos, batch["index"])
         for start in range(0, len(rows), size):
             chunk = torch.tensor(rows[start : start + size])
@@ -171,7 +158,7 @@ def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab, clips:
             logits = model.answer_logits(texts, batch["frames"][chunk], frame_mask=batch["frame_mask"][chunk])
             for item, best in zip(questions[start : start + size], logits.argmax(-1).tolist()):
                 answers[item.question_id] = vocab.answers[best]
-    return answers, _failed(tracker)
+    return answers, batches.failed_videos
 
 
 class TextEmbeddingCache:
@@ -201,11 +188,8 @@ def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, pe
                           clips: ClipLoaderFactory):
     answers: dict[str, str] = {}
     cache = TextEmbeddingCache(model, ctx.config.text.max_length, ctx.config.batch.eval)
-    tracker = clips.failure_tracker(len(videos))
-    for batch in clips.loader(videos, train=False, desc="score answers"):
-        tracker.update(batch)
-        if batch["batch_size"] == 0:
-            continue
+    batches = clips.batches(videos, train=False, desc="score answers")
+    for batch in batches:
         video_emb = model.encode_video(batch["frames"].to(model.device), batch["frame_mask"].to(model.device))
         video_emb = video_emb.float().cpu()
         rows, questions = _question_rows(videos, batch["index"])
@@ -217,7 +201,7 @@ def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, pe
             scores = text_emb[offset : offset + len(cands)] @ video_emb[row]
             answers[item.question_id] = vocab.answers[cands[int(scores.argmax())]]
             offset += len(cands)
-    return answers, _failed(tracker)
+    return answers, batches.failed_videos
 
 
 def _predictions(items, answers: dict[str, str], vocab: AnswerVocab, method: str):

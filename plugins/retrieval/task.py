@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tempvl_bench.finetune import finetune, trainable_parameters
+from tempvl_bench.finetune import finetune_vtc
 from tempvl_bench.metrics import multi_caption_retrieval_metrics, retrieval_metrics
 from tempvl_bench.runner import RunContext, TaskOutput
 from tempvl_bench.clips import ClipLoaderFactory
@@ -39,17 +39,13 @@ def run_retrieval(ctx: RunContext) -> TaskOutput:
     items, files = annotations.records, annotations.files
     if protocol == "square" and any(len(item.texts) != 1 for item in items):
         raise ValueError(f"{ctx.config.source}: protocol 'square' needs one text per video; use 'multi-caption'")
-    if ctx.limit:
-        items = items[: ctx.limit]
+    items = ctx.limited(items)
     clips = ClipLoaderFactory(ctx)
     model = ctx.model()
     if ctx.mode == "finetune":
-        train_split = ctx.config.splits.train
-        if not train_split:
-            raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty, so --mode finetune has no data")
-        train = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", train_split)
+        train = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", ctx.train_split)
         train_items, files = train.records, train.files + files
-        _finetune(ctx, model, train_items, clips)
+        finetune_vtc(ctx, model, train_items, clips)
     video_emb, failed, kept = _encode_videos(ctx, model, items, clips)
     items = [items[i] for i in kept]
     queries = _queries(items)
@@ -69,52 +65,19 @@ def run_retrieval(ctx: RunContext) -> TaskOutput:
     )
 
 
-def _finetune(ctx: RunContext, model, train_items, clips: ClipLoaderFactory) -> None:
-    cfg = ctx.config
-    rng = np.random.default_rng(ctx.seed)
-
-    def batches(epoch: int):
-        # Failed training videos are dropped from their batch (never replaced), counted, and
-        # stop the run past video.max_failed_fraction, exactly as in evaluation.
-        tracker = clips.failure_tracker(len(train_items))
-        for batch in clips.loader(train_items, train=True, epoch=epoch):
-            tracker.update(batch)
-            if batch["batch_size"] == 0:
-                continue
-            # Multi-caption datasets: one random caption per video per step (CLIP4Clip).
-            texts = [train_items[i].texts[rng.integers(len(train_items[i].texts))] for i in batch["index"]]
-            yield batch["frames"], batch.get("frame_mask"), texts
-
-    def loss_fn(model, batch):
-        frames, mask, texts = batch
-        video = model.encode_video(frames.to(model.device), None if mask is None else mask.to(model.device))
-        text = model.encode_text(model.tokenize(texts, cfg.text.max_length))
-        return model.vtc_loss(video, text)
-
-    steps = clips.steps_per_epoch(len(train_items))
-    params = trainable_parameters(model, cfg.finetune.train_text_layers)
-    finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=steps, run_dir=ctx.run_dir,
-             resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
-
-
 @torch.no_grad()
 def _encode_videos(ctx: RunContext, model, items, clips: ClipLoaderFactory):
     embeddings: list[torch.Tensor] = []
     kept: list[int] = []
-    tracker = clips.failure_tracker(len(items))
-    for batch in clips.loader(items, train=False, desc="encode videos"):
-        tracker.update(batch)
-        if batch["batch_size"] == 0:
-            continue
+    batches = clips.batches(items, train=False, desc="encode videos")
+    for batch in batches:
         mask = batch.get("frame_mask")
         emb = model.encode_video(batch["frames"].to(model.device), None if mask is None else mask.to(model.device))
         embeddings.append(emb.float().cpu())
         kept.extend(int(i) for i in batch["index"])
-    tracker.finalize()
     if not embeddings:
         raise RuntimeError(f"{ctx.spec.name}: no video could be decoded")
-    failed = [{"path": str(f.path), "error": f.error} for f in tracker.failed]
-    return torch.cat(embeddings), failed, kept
+    return torch.cat(embeddings), batches.failed_videos, kept
 
 
 @torch.no_grad()
