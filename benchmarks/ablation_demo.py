@@ -7,7 +7,7 @@ checkpoint zero-shot on the demo Charades-STA test set (moment retrieval: ``mr/R
 ``t2v/R@5``) with the harness's metrics (``tempvl_bench.metrics``). The untrained model is
 evaluated too, as the floor. About 5-10 minutes on 2 CPU cores with the defaults.
 
-    python benchmarks/ablation_demo.py [--steps 60] [--batch-size 8] [--output DIR]
+    python benchmarks/ablation_demo.py [--steps 200] [--batch-size 8] [--output DIR]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def pretrain_config(losses: dict[str, float], args: argparse.Namespace) -> Pretr
     return PretrainConfig.from_dict({
         "model": {"preset": "tiny", "overrides": MODEL_OVERRIDES},
         "losses": losses,
-        "merge": {"k": 2, "strategy": "random"},
+        "merge": {"k": args.merge_k, "strategy": "random"},
         "data": {"num_frames": args.frames, "size": args.size, "sampling": "random"},
         "training": {"batch_size": args.batch_size, "total_steps": args.steps, "warmup_steps": max(1, args.steps // 10),
                      "lr": args.lr, "min_lr_ratio": 0.1, "weight_decay": 0.01, "precision": "fp32",
@@ -121,7 +121,7 @@ def evaluate_retrieval(model: TemPVL, root: Path, frames: int, size: int) -> dic
 
 def evaluate(model: TemPVL, roots: dict[str, Path], args: argparse.Namespace) -> dict[str, float]:
     model.eval()
-    eval_frames = args.frames * 2  # merged pretraining videos have K=2 clips of `frames` frames
+    eval_frames = args.frames * args.merge_k  # as long as a merged pretraining video (K clips)
     out = evaluate_moments(model, roots["charades-sta"], eval_frames, args.size)
     out.update(evaluate_retrieval(model, roots["didemo"], args.frames, args.size))
     return out
@@ -129,11 +129,12 @@ def evaluate(model: TemPVL, roots: dict[str, Path], args: argparse.Namespace) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--frames", type=int, default=4)
     parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--merge-k", type=int, default=4, help="clips per merged video (MR/TL pretraining)")
     parser.add_argument("--output", type=Path, default=None, help="keep checkpoints and logs here")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -155,7 +156,7 @@ def main() -> None:
 
     keys = list(rows[0][3])
     table = [row[:3] + [f"{row[3][k]:.2f}" for k in keys] for row in rows]
-    print(f"\nAblation on demo data ({args.steps} steps x {args.batch_size} clips, {args.frames} frames, "
+    print(f"\nAblation on demo data ({args.steps} steps x {args.batch_size} clips, {args.frames} frames, K={args.merge_k}, "
           f"{args.size}px; Charades-STA test {len(load_charades_sta(roots['charades-sta'], 'test'))} queries, "
           f"DiDeMo test {len(load_didemo_retrieval(roots['didemo'], 'test'))} videos; checkpoints in {output})")
     print(tabulate(table, headers=["pretraining losses", "steps", "minutes"] + keys))

@@ -23,17 +23,10 @@ def video_frame_features(model, frames: Tensor, frame_mask: Tensor | None) -> tu
 def query_moment_logits(model, frame_feats: Tensor, frame_mask: Tensor | None, rows: Tensor,
                         texts: list[str], max_length: int) -> tuple[Tensor, Tensor]:
     """Start/end logits ``[Q, T]`` of query j in video ``rows[j]``; padded frames get the minimum."""
-    tokens = model.tokenize(texts, max_length)
-    ids, text_mask = tokens["input_ids"], tokens["attention_mask"]
     rows = rows.to(frame_feats.device)
     feats = frame_feats.index_select(0, rows)
     mask = None if frame_mask is None else frame_mask.index_select(0, rows)
-    grounded = model.grounding(feats, mask, model.text_features(ids, text_mask), text_mask)
-    start, end = model.mr_head(grounded)
-    if mask is not None:
-        fill = torch.finfo(start.dtype).min
-        start, end = start.masked_fill(~mask, fill), end.masked_fill(~mask, fill)
-    return start, end
+    return model.moment_logits_from_features(model.tokenize(texts, max_length), feats, mask)
 
 
 def query_frame_similarity(model, frame_feats: Tensor, rows: Tensor, texts: list[str], max_length: int) -> Tensor:

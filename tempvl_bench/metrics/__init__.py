@@ -8,6 +8,7 @@ from tempvl_bench.metrics.moment import (
     MomentPrediction,
     MomentQuery,
     moment_metrics_single,
+    nms_keep,
     qvhighlights_metrics,
 )
 from tempvl_bench.metrics.names import FAMILY_NAMES, format_threshold, metric_direction
@@ -30,6 +31,7 @@ __all__ = [
     "MomentPrediction",
     "MomentQuery",
     "moment_metrics_single",
+    "nms_keep",
     "qvhighlights_metrics",
     "multi_caption_retrieval_metrics",
     "paragraph_retrieval_metrics",

@@ -37,9 +37,15 @@ class InferenceMixin:
     def moment_logits(self, texts, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Start and end logits over frame positions ``([B, T], [B, T])`` for paired
         (text i, video i); padded frames get the dtype's minimum."""
-        ids, mask = self._tokens(texts)
         frame_feats, _ = self.video_features(frames, frame_mask)
         frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        return self.moment_logits_from_features(texts, frame_feats, frame_mask)
+
+    def moment_logits_from_features(self, texts, frame_feats: Tensor, frame_mask: Tensor | None = None
+                                    ) -> tuple[Tensor, Tensor]:
+        """:meth:`moment_logits` from per-frame features already computed (``video_features``),
+        so one video's features serve all of its queries."""
+        ids, mask = self._tokens(texts)
         grounded = self.grounding(frame_feats, frame_mask, self.text_features(ids, mask), mask)
         start, end = self.mr_head(grounded)
         if frame_mask is not None:
