@@ -11,7 +11,7 @@ from tempvl_bench.annotations import load_annotations
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.results import write_json_atomic
-from tempvl_bench.runner import RunOptions, resolve_data_root
+from tempvl_bench.runner import RunOptions, resolve_data_root, seed_everything
 
 #: Annotation kind read for each task family (``splits.train_kind``/``eval_kind`` override it).
 FAMILY_KIND = {
@@ -134,6 +134,7 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     else:
         raise ValueError("pretrain: no data root; pass --data-root DIR, set TEMPVL_DATA, or add --demo")
     backbone_name = args.backbone or ("cnn-tiny" if config.model.preset == "tiny" else "vit-b16")
+    seed_everything(config.training.seed)  # the backbone's initial weights too: runs repeat exactly
     backbone = build_backbone_by_name(host, backbone_name, image_size=config.data.size)
     device = args.device or ("cuda" if _cuda() else "cpu")
     final = run_pretraining(config, data_root=data_root, output_dir=args.output, backbone=backbone,
