@@ -11,7 +11,7 @@ from tempvl_bench.annotations import load_annotations
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.results import write_json_atomic
-from tempvl_bench.runner import RunOptions, resolve_data_root, seed_everything
+from tempvl_bench.runner import RunOptions, resolve_data_root
 
 #: Annotation kind read for each task family (``splits.train_kind``/``eval_kind`` override it).
 FAMILY_KIND = {
@@ -120,7 +120,7 @@ def cmd_prepare_videos(host: PluginHost, args: argparse.Namespace) -> int:
 
 def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.train.config import PretrainConfig
-    from tempvl_core.train.pretrain import run_pretraining
+    from tempvl_core.train.pretrain import run_pretraining, seed_everything
 
     from tempvl_bench.modeling import build_backbone_by_name
 

@@ -16,6 +16,17 @@ def checkpoint_dir(checkpoint: Path) -> Path:
     return checkpoint.parent if checkpoint.is_file() else checkpoint
 
 
+def checkpoint_weights_file(checkpoint: Path) -> Path:
+    """The weights file :meth:`TemPVL.from_pretrained` reads, for a folder or the file itself."""
+    from tempvl_core.model.checkpoint import WEIGHTS_FILE
+
+    checkpoint = Path(checkpoint)
+    weights = checkpoint if checkpoint.is_file() else checkpoint / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"--checkpoint {checkpoint}: {weights.name} not found (not a TemPVL checkpoint)")
+    return weights
+
+
 def build_backbone(host: PluginHost, name: str, config: TaskConfig):
     return build_backbone_by_name(host, name, image_size=config.video.size, pretrained=config.model.pretrained)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,6 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
+from tempvl_bench.modeling import build_model_factory, checkpoint_dir, checkpoint_weights_file
 from tempvl_bench.registry import TaskSpec
 from tempvl_bench.results import (
     PREDICTIONS_FILE,
@@ -138,15 +138,6 @@ def resolve_data_root(config: TaskConfig, options: RunOptions) -> Path:
     return root
 
 
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
 def _fingerprint(config: TaskConfig, options: RunOptions, backbone: str, checkpoint_sha: str | None) -> str:
     payload = {
         "config": config.to_dict() | {"source": ""},
@@ -177,20 +168,8 @@ def _run_dir(output: Path, task: str, mode: str, fingerprint: str, resume: bool)
     return run_dir, False
 
 
-def checkpoint_weights_file(checkpoint: Path) -> Path:
-    """The weights file of a checkpoint given as a file or a folder (safetensors)."""
-    if checkpoint.is_file():
-        return checkpoint
-    candidates = sorted(checkpoint.glob("*.safetensors"))
-    if not candidates:
-        raise RunError(f"--checkpoint {checkpoint}: no .safetensors weights file found there")
-    return candidates[0]
-
-
 def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable[[str], None] = print) -> Path:
     """Run one task and return the path of its results.json."""
-    from tempvl_bench.modeling import build_model_factory
-
     if options.mode not in MODES:
         raise RunError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
     spec = host.tasks.get(name)
@@ -211,6 +190,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     if complete:
         echo(f"{spec.name}: {run_dir} is already complete (--resume); skipping")
         return run_dir / RESULTS_FILE
+
+    from tempvl_core.train.pretrain import seed_everything  # torch: only once a run really starts
 
     device = options.device or _default_device()
     seed_everything(options.seed)
@@ -267,7 +248,7 @@ def _checkpoint_backbone(checkpoint: Path | None) -> str | None:
     """The backbone a pretraining checkpoint was trained with (written by ``tempvl-bench pretrain``)."""
     if checkpoint is None:
         return None
-    info = (checkpoint if checkpoint.is_dir() else checkpoint.parent) / "tempvl_bench.json"
+    info = checkpoint_dir(checkpoint) / "tempvl_bench.json"
     if not info.is_file():
         return None
     return json.loads(info.read_text(encoding="utf-8")).get("backbone")

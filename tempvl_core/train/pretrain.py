@@ -29,9 +29,9 @@ from tempvl_core.train.pretrain_data import MediaItem, PretrainClipDataset, coll
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
+    """Seed python, numpy and torch (all devices); any int (numpy takes it modulo 2**32)."""
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
