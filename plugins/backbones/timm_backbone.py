@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import sys
 
 from tempvl_bench.registry import BackboneOptions
+from tempvl_core.model.backbone_weights import load_backbone_weights
 
 
 def create_timm_backbone(model_name: str, options: BackboneOptions, *, sized: bool):
     """``timm.create_model(name, num_classes=0)``: pooled features, ``num_features`` set by timm.
 
     ``options.pretrained``: False (random init), True (timm's cache; never downloads), or a path
-    to a local ``.safetensors``/``.pth`` weights file.
+    to a local ``.safetensors`` / ``torch.save`` file holding a timm state dict (its classifier
+    is dropped and position embeddings resized to ``image_size`` by timm's own converter).
     """
     import timm
 
@@ -26,24 +28,29 @@ def create_timm_backbone(model_name: str, options: BackboneOptions, *, sized: bo
         kwargs["img_size"] = options.image_size
     pretrained = options.pretrained
     if isinstance(pretrained, str):
-        path = Path(pretrained).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"backbone weights file {path} does not exist")
-        kwargs["pretrained_cfg_overlay"] = {"file": str(path)}
-        return timm.create_model(model_name, pretrained=True, **kwargs)
+        model = timm.create_model(model_name, pretrained=False, **kwargs)
+        classifier = model.pretrained_cfg.get("classifier") or ()
+        heads = [classifier] if isinstance(classifier, str) else list(classifier)
+        filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+        return load_backbone_weights(model, pretrained, ignore_prefixes=[f"{h}." for h in heads],
+                                     adapt=filter_fn, name=f"timm {model_name} at {options.image_size}px")
     if pretrained:
-        previous = os.environ.get("HF_HUB_OFFLINE")
-        os.environ["HF_HUB_OFFLINE"] = "1"  # use what is cached; never download at run time
-        try:
-            return timm.create_model(model_name, pretrained=True, **kwargs)
-        except Exception as exc:
-            raise FileNotFoundError(
-                f"pretrained weights of timm model {model_name!r} are not in the local cache ({exc}); "
-                "download them once where you have internet, or pass a weights file as model.pretrained"
-            ) from None
-        finally:
-            if previous is None:
-                os.environ.pop("HF_HUB_OFFLINE", None)
-            else:
-                os.environ["HF_HUB_OFFLINE"] = previous
+        return _from_timm_cache(timm, model_name, kwargs)
     return timm.create_model(model_name, pretrained=False, **kwargs)
+
+
+def _from_timm_cache(timm, model_name: str, kwargs: dict):
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # use what is cached; never download at run time
+    try:
+        return timm.create_model(model_name, pretrained=True, **kwargs)
+    except Exception as exc:
+        raise FileNotFoundError(
+            f"pretrained weights of timm model {model_name!r} are not in the local cache ({exc}); "
+            "download them once where you have internet, or pass a weights file as model.pretrained"
+        ) from None
+    finally:
+        if previous is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous
