@@ -1,10 +1,20 @@
-"""Find a record's media file under a dataset's video folder.
+"""Find a record's media file under a dataset's video folder, exactly or not at all.
 
 Annotation files name videos in several ways: an exact relative path, a bare file name whose
-folder differs per mirror (LSMDC ``<movie_dir>/<clip>.avi``), an id whose extension depends on
-how the videos were downloaded or re-encoded (ActivityNet ``v_<ytid>`` with or without ``v_``,
-DiDeMo ``.mov`` files converted to ``.mp4``), or a name ending in a bare ``.`` (DiDeMo).
-``VideoIndex`` scans the folder once and answers these lookups from memory.
+folder differs per mirror (LSMDC ``<movie_dir>/<clip>.avi``), an id without an extension, or a
+name ending in a bare ``.`` (DiDeMo). ``VideoIndex`` scans the folder once and answers lookups
+from memory.
+
+A lookup never guesses. A name matches only a file it names exactly: the same relative path, or
+the one file anywhere below the folder with the same base name, or, for a name without a media
+extension, the one media file with that exact stem. When two files fit, the name is ambiguous
+and nothing matches. A deleted video is therefore reported missing, never replaced by another
+file that happens to share its stem.
+
+Other files (the same stem with another extension, ``.mov`` re-encoded to ``.mp4``; an
+ActivityNet id with or without ``v_``) are *substitutes*: used only when the caller enables
+``allow_substitutes``, and every one used is listed in ``substitutions`` so the run can record
+the decision. :meth:`VideoIndex.why_missing` says why a name matched nothing.
 """
 
 from __future__ import annotations
@@ -23,21 +33,28 @@ def _stem(name: str) -> str:
     return PurePosixPath(name).stem
 
 
-class VideoIndex:
-    """A one-time recursive listing of ``video_dir`` with forgiving name lookup.
+def _has_media_suffix(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() in MEDIA_SUFFIXES
 
-    ``lookup(name)`` tries, in order: the exact relative path; the exact file name anywhere
-    below the folder; then, among media files, the same stem (any extension), also with a
-    ``v_`` prefix added or removed. When several files match at one step the first in sorted
-    path order wins, so lookups are deterministic; ``duplicates`` counts such names.
+
+class VideoIndex:
+    """A one-time recursive listing of ``video_dir`` with exact, unambiguous name lookup.
+
+    ``lookup(name)`` returns, in order: the file at the exact relative path; else the only file
+    below the folder with the same base name; else (names without a media extension only) the
+    only media file with the same stem. With ``allow_substitutes=True`` it then accepts the only
+    media file whose stem equals the name's stem, also with ``v_`` added or removed, and records
+    it in ``substitutions``. Two or more candidates at a step match nothing (see ``why_missing``).
     """
 
-    def __init__(self, video_dir: Path | str) -> None:
+    def __init__(self, video_dir: Path | str, *, allow_substitutes: bool = False) -> None:
         self.video_dir = Path(video_dir)
+        self.allow_substitutes = allow_substitutes
+        #: ``name -> file`` for every substitute a lookup returned (record these with the results).
+        self.substitutions: dict[str, Path] = {}
         self._relative: dict[str, Path] | None = None
-        self._by_name: dict[str, Path] = {}
-        self._by_stem: dict[str, Path] = {}
-        self.duplicates = 0
+        self._by_name: dict[str, list[Path]] = {}
+        self._by_stem: dict[str, list[Path]] = {}
 
     def _scan(self) -> None:
         relative: dict[str, Path] = {}
@@ -56,16 +73,10 @@ class VideoIndex:
                         relative[path.relative_to(self.video_dir).as_posix()] = path
         for rel in sorted(relative):
             path = relative[rel]
-            self._add(self._by_name, path.name, path)
-            if path.suffix.lower() in MEDIA_SUFFIXES:
-                self._add(self._by_stem, _stem(path.name), path)
+            self._by_name.setdefault(path.name, []).append(path)
+            if _has_media_suffix(path.name):
+                self._by_stem.setdefault(_stem(path.name), []).append(path)
         self._relative = relative
-
-    def _add(self, table: dict[str, Path], key: str, path: Path) -> None:
-        if key in table:
-            self.duplicates += 1
-        else:
-            table[key] = path
 
     def _ensure(self) -> dict[str, Path]:
         if self._relative is None:
@@ -76,25 +87,65 @@ class VideoIndex:
     def refresh(self) -> None:
         """Forget the cached listing; the next lookup scans the folder again."""
         self._relative = None
-        self._by_name, self._by_stem, self.duplicates = {}, {}, 0
+        self._by_name, self._by_stem = {}, {}
 
     def __len__(self) -> int:
         return len(self._ensure())
 
-    def lookup(self, name: str) -> Path | None:
-        """The file for ``name`` (see the class docstring for the order), or ``None``."""
-        relative = self._ensure()
+    @property
+    def duplicates(self) -> int:
+        """How many files share their base name with an earlier file (each such name is ambiguous)."""
+        self._ensure()
+        return sum(len(paths) - 1 for paths in self._by_name.values())
+
+    def _candidates(self, name: str) -> list[tuple[str, list[Path]]]:
+        """``(kind, files)`` steps in lookup order; the first step with any file decides."""
         posix = name.replace("\\", "/").lstrip("/")
-        if posix in relative:
-            return relative[posix]
+        relative = self._ensure()
+        steps = [("exact path", [relative[posix]] if posix in relative else [])]
         base = PurePosixPath(posix).name
-        if base in self._by_name:
-            return self._by_name[base]
+        steps.append(("same file name", self._by_name.get(base, [])))
+        if not _has_media_suffix(base):
+            steps.append(("same stem", self._by_stem.get(base, [])))
+        return steps
+
+    def _substitutes(self, name: str) -> list[Path]:
+        base = PurePosixPath(name.replace("\\", "/")).name
+        found: dict[Path, None] = {}
         for key in dict.fromkeys((_stem(base), base)):  # "x.mov" -> "x.mp4"; "x." -> "x..mp4"
             for candidate in (key, key[2:] if key.startswith("v_") else f"v_{key}"):
-                if candidate in self._by_stem:
-                    return self._by_stem[candidate]
+                found.update(dict.fromkeys(self._by_stem.get(candidate, [])))
+        return list(found)
+
+    def lookup(self, name: str) -> Path | None:
+        """The file ``name`` names (see the class docstring), or ``None``: missing or ambiguous."""
+        for _kind, files in self._candidates(name):
+            if files:
+                return files[0] if len(files) == 1 else None
+        if self.allow_substitutes:
+            files = self._substitutes(name)
+            if len(files) == 1:
+                self.substitutions[name] = files[0]
+                return files[0]
         return None
+
+    def why_missing(self, name: str) -> str | None:
+        """Why ``lookup(name)`` is None, in words a user can act on (None when it matches)."""
+        if self.lookup(name) is not None:
+            return None
+        for kind, files in self._candidates(name):
+            if len(files) > 1:
+                listed = ", ".join(str(p.relative_to(self.video_dir)) for p in files[:5])
+                return (f"{name!r} is ambiguous: {len(files)} files have the {kind} ({listed}); "
+                        f"remove or rename all but the right one")
+        files = self._substitutes(name)
+        if not files:
+            return f"{name!r}: no such file under {self.video_dir}"
+        listed = ", ".join(str(p.relative_to(self.video_dir)) for p in files[:5])
+        if len(files) > 1:
+            return f"{name!r} is missing, and {len(files)} other files could stand in for it ({listed})"
+        return (f"{name!r} is missing; {listed} has a similar name but is not used unless "
+                f"substitutes are enabled (allow_substitutes)")
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.lookup(name) is not None
