@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import yaml
 
@@ -24,6 +25,31 @@ _SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 class ConfigError(ValueError):
     """A task file or override that does not match the schema."""
+
+
+def checked(default: Any = dataclasses.MISSING, *, ge: float | None = None, gt: float | None = None,
+            le: float | None = None, choices: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+    """A dataclass field with a range (``ge``/``gt``/``le``) or a set of ``choices``, checked at load."""
+    rule = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("choices", choices)) if v is not None}
+    return field(default=default, metadata={"check": rule}, **kwargs)
+
+
+def _violation(rule: dict[str, Any], value: Any) -> str | None:
+    """What ``value`` should have been, or None when it satisfies ``rule`` (None always does)."""
+    if value is None or not rule:
+        return None
+    if "choices" in rule and value not in rule["choices"]:
+        return "one of " + ", ".join(repr(c) for c in rule["choices"])
+    bounds = []
+    if "gt" in rule:
+        bounds.append(f"> {rule['gt']}")
+    if "ge" in rule:
+        bounds.append(f">= {rule['ge']}")
+    if "le" in rule:
+        bounds.append(f"<= {rule['le']}")
+    ok = (("gt" not in rule or value > rule["gt"]) and ("ge" not in rule or value >= rule["ge"])
+          and ("le" not in rule or value <= rule["le"]))
+    return None if ok else "a value " + " and ".join(bounds)
 
 
 @dataclass
@@ -48,48 +74,49 @@ class SplitsConfig:
 
 @dataclass
 class VideoConfig:
-    num_frames: int = 8
+    num_frames: int = checked(8, ge=1)
     #: Evaluation sampling: uniform | fps | window.
-    sampling: str = "uniform"
+    sampling: str = checked("uniform", choices=("uniform", "fps", "window"))
     #: Training sampling: random | uniform | fps.
-    train_sampling: str = "random"
-    fps: float | None = None
-    size: int = 224
+    train_sampling: str = checked("random", choices=("random", "uniform", "fps"))
+    fps: float | None = checked(None, gt=0)
+    size: int = checked(224, ge=1)
     #: Horizontal flips change left/right in the text; off unless the task is flip-safe.
     hflip: bool = False
     #: Smallest area fraction of the training random resized crop (1.0: no cropping).
-    train_crop_min_scale: float = 0.5
+    train_crop_min_scale: float = checked(0.5, gt=0, le=1)
     #: Fraction of videos allowed to fail decoding before the run stops.
-    max_failed_fraction: float = 0.0
+    max_failed_fraction: float = checked(0.0, ge=0, le=1)
 
 
 @dataclass
 class TextConfig:
-    max_length: int = 64
+    max_length: int = checked(64, ge=1)
 
 
 @dataclass
 class BatchConfig:
-    train: int = 32
-    eval: int = 64
-    num_workers: int = 2
+    train: int = checked(32, ge=1)
+    eval: int = checked(64, ge=1)
+    num_workers: int = checked(2, ge=0)
 
 
 @dataclass
 class FinetuneConfig:
-    epochs: int = 5
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    grad_clip: float = 1.0
+    epochs: int = checked(5, ge=1)
+    lr: float = checked(1e-4, gt=0)
+    weight_decay: float = checked(0.01, ge=0)
+    warmup_ratio: float = checked(0.1, ge=0, le=1)
+    #: 0 turns clipping off.
+    grad_clip: float = checked(1.0, ge=0)
     #: Train only the top N layers of the text encoder (None: all of it).
-    train_text_layers: int | None = None
+    train_text_layers: int | None = checked(None, ge=0)
 
 
 @dataclass
 class ModelConfig:
     #: TemPVL size preset: tiny (CPU demo and tests) or base.
-    preset: str = "base"
+    preset: str = checked("base", choices=("tiny", "base"))
     backbone: str = "vit-b16"
     text_encoder: str = "minilm"
     #: Backbone weights: false, true (timm cache, offline) or a local weights file.
@@ -121,9 +148,15 @@ class TaskConfig:
     demo: dict[str, Any] = field(default_factory=dict)
     #: The file this was read from (set by the loader, not in YAML).
     source: str = ""
+    #: Dotted keys given with ``--set`` (not a field: results record the resolved values only).
+    set_keys: ClassVar[frozenset[str]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def where(self, key: str) -> str:
+        """``<task file>: key '<key>'``, plus ``(set with --set)`` when the value came from --set."""
+        return _where(Path(self.source), key, set(self.set_keys))
 
     @property
     def prepared_videos_dir(self) -> str:
@@ -153,7 +186,32 @@ def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = 
         key = apply_override(raw, item)
         from_override.add(key)
     raw["source"] = str(path)
-    return _build(TaskConfig, raw, "", path, from_override)
+    config = _build(TaskConfig, raw, "", path, from_override)
+    config.set_keys = frozenset(from_override)
+    _check_metrics(config, path, from_override)
+    return config
+
+
+def parse_options(config: TaskConfig, schema: type) -> Any:
+    """The task's ``options:`` mapping as the family's dataclass ``schema``, checked like the rest
+    of the file: unknown keys (with did-you-mean), types and ranges, errors naming the file and
+    whether the key came from ``--set``."""
+    return _build(schema, dict(config.options), "options.", Path(config.source), set(config.set_keys))
+
+
+def _check_metrics(config: TaskConfig, path: Path, from_override: set[str]) -> None:
+    if not config.metrics:
+        raise ConfigError(f"{_where(path, 'metrics', from_override)}: expected at least one metric name")
+    repeated = sorted({m for m in config.metrics if config.metrics.count(m) > 1})
+    if repeated:
+        raise ConfigError(f"{_where(path, 'metrics', from_override)}: {', '.join(repeated)} listed twice")
+    if config.primary_metric not in config.metrics:
+        close = difflib.get_close_matches(config.primary_metric, config.metrics, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{_where(path, 'primary_metric', from_override)}: {config.primary_metric!r} is not one of the "
+            f"task's metrics ({', '.join(config.metrics)}).{hint}"
+        )
 
 
 def apply_override(raw: dict[str, Any], item: str) -> str:
@@ -203,6 +261,9 @@ def _build(cls: type, data: Any, prefix: str, path: Path, from_override: set[str
     for name, f in fields.items():
         if name in data:
             kwargs[name] = _convert(hints[name], data[name], prefix + name, path, from_override)
+            expected = _violation(f.metadata.get("check", {}), kwargs[name])
+            if expected:
+                raise ConfigError(f"{where(name)}: expected {expected}, got {data[name]!r}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
             raise ConfigError(f"{where(name)}: required key is missing (expected {_describe(hints[name])})")
     return cls(**kwargs)
@@ -244,11 +305,16 @@ def _convert(tp: Any, value: Any, key: str, path: Path, from_override: set[str])
             return value
         raise _type_error(tp, value, key, path, from_override)
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
-            return float(value)  # YAML 1.1 reads "3e-4" (no dot) as a string
-        raise _type_error(tp, value, key, path, from_override)
+            number = float(value) if abs(value) <= 1e308 else math.inf
+        elif isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+            number = float(value)  # YAML 1.1 reads "3e-4" (no dot) as a string
+        if number is None:
+            raise _type_error(tp, value, key, path, from_override)
+        if not math.isfinite(number):
+            raise ConfigError(f"{_where(path, key, from_override)}: expected a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -276,7 +342,9 @@ def _type_error(tp: Any, value: Any, key: str, path: Path, from_override: set[st
 
 
 def _where(path: Path, key: str, from_override: set[str]) -> str:
-    source = " (set with --set)" if key in from_override else ""
+    # A key is from --set when --set named it or a key below it (``--set vidoe.size=1`` is 'vidoe').
+    from_set = any(k == key or k.startswith(key + ".") for k in from_override)
+    source = " (set with --set)" if from_set else ""
     return f"{path}: key '{key}'{source}"
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tempvl_bench.config import checked, parse_options
 from tempvl_bench.finetune import finetune_vtc
 from tempvl_bench.metrics import multi_caption_retrieval_metrics, retrieval_metrics
 from tempvl_bench.runner import RunContext, TaskOutput
@@ -30,10 +31,15 @@ def _queries(items) -> Queries:
     return Queries(texts, index)
 
 
+@dataclass
+class RetrievalOptions:
+    """The ``options:`` of a retrieval task file."""
+
+    protocol: str = checked("square", choices=PROTOCOLS)
+
+
 def run_retrieval(ctx: RunContext) -> TaskOutput:
-    protocol = ctx.config.options.get("protocol", "square")
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"{ctx.config.source}: key 'options.protocol': expected one of {PROTOCOLS}, got {protocol!r}")
+    protocol = parse_options(ctx.config, RetrievalOptions).protocol
     split = ctx.config.splits.eval
     annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
     items, files = annotations.records, annotations.files

@@ -75,3 +75,79 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 def test_bool_is_not_an_int(tmp_path):
     with pytest.raises(ConfigError, match="expected an integer, got True"):
         load_task_config(_write(tmp_path, MINIMAL), overrides=["video.num_frames=true"])
+
+
+@pytest.mark.parametrize(
+    "override, key, expected",
+    [
+        ("video.num_frames=-3", "video.num_frames", "expected a value >= 1, got -3"),
+        ("video.num_frames=0", "video.num_frames", "expected a value >= 1, got 0"),
+        ("finetune.epochs=-1", "finetune.epochs", "expected a value >= 1, got -1"),
+        ("video.max_failed_fraction=-1", "video.max_failed_fraction", "expected a value >= 0 and <= 1, got -1"),
+        ("video.max_failed_fraction=1.5", "video.max_failed_fraction", "expected a value >= 0 and <= 1, got 1.5"),
+        ("video.sampling=unifrom", "video.sampling", "expected one of 'uniform', 'fps', 'window', got 'unifrom'"),
+        ("video.fps=0", "video.fps", "expected a value > 0, got 0"),
+        ("finetune.lr=1e400", "finetune.lr", "expected a finite number"),
+        ("finetune.lr=99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
+         "999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
+         "999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
+         "99999999999", "finetune.lr", "expected a finite number"),
+        ("batch.num_workers=-2", "batch.num_workers", "expected a value >= 0, got -2"),
+        ("model.preset=huge", "model.preset", "expected one of 'tiny', 'base'"),
+        ("primary_metric=t2v/R@999", "primary_metric", "'t2v/R@999' is not one of the task's metrics"),
+    ],
+)
+def test_out_of_range_values_name_the_key_and_the_set_flag(tmp_path, override, key, expected):
+    path = _write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigError) as err:
+        load_task_config(path, overrides=[override])
+    assert str(err.value).startswith(f"{path}: key '{key}' (set with --set): {expected}")
+
+
+def test_out_of_range_value_in_the_file_names_the_file_not_set(tmp_path):
+    path = _write(tmp_path, MINIMAL.replace("num_frames: 8", "num_frames: -3"))
+    with pytest.raises(ConfigError) as err:
+        load_task_config(path)
+    assert str(err.value) == f"{path}: key 'video.num_frames': expected a value >= 1, got -3"
+    path = _write(tmp_path, MINIMAL.replace("primary_metric: t2v/R@1", "primary_metric: t2v/R@999"))
+    with pytest.raises(ConfigError, match=r"'primary_metric': 't2v/R@999' is not one of the task's metrics \(t2v/R@1\)"):
+        load_task_config(path)
+
+
+def test_unknown_key_from_set_is_reported_as_coming_from_set(tmp_path):
+    path = _write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigError, match=r"key 'vidoe' \(set with --set\): unknown key. Did you mean 'video'\?"):
+        load_task_config(path, overrides=["vidoe.num_frames=4"])
+    with pytest.raises(ConfigError, match=r"key 'video.num_framez' \(set with --set\): unknown key"):
+        load_task_config(path, overrides=["video.num_framez=4"])
+    # The same typo in the file is the file's.
+    with pytest.raises(ConfigError) as err:
+        load_task_config(_write(tmp_path, MINIMAL + "vidoe: {size: 3}\n"))
+    assert "--set" not in str(err.value) and "key 'vidoe': unknown key" in str(err.value)
+
+
+def test_task_options_typo_suggests_the_option(tmp_path):
+    from dataclasses import dataclass
+
+    from tempvl_bench.config import checked, parse_options
+
+    @dataclass
+    class Options:
+        protocol: str = checked("square", choices=("square", "multi-caption"))
+
+    config = load_task_config(_write(tmp_path, MINIMAL + "options: {protocl: multi-caption}\n"))
+    with pytest.raises(ConfigError, match=r"key 'options.protocl': unknown key. Did you mean 'protocol'\?"):
+        parse_options(config, Options)
+    config = load_task_config(_write(tmp_path, MINIMAL), overrides=["options.protocol=paragraph"])
+    with pytest.raises(ConfigError, match=r"'options.protocol' \(set with --set\): expected one of 'square', 'multi-caption'"):
+        parse_options(config, Options)
+    assert parse_options(load_task_config(_write(tmp_path, MINIMAL)), Options).protocol == "square"
+
+
+def test_every_builtin_task_file_passes_the_checks():
+    import tempvl_tasks
+    from pathlib import Path as _Path
+
+    for path in sorted(_Path(tempvl_tasks.__file__).parent.glob("*.yaml")):
+        load_task_config(path)
+        load_task_config(path, demo=True)
