@@ -35,9 +35,23 @@ def tempvl_bench_register_backbones(registry: "BackboneRegistry") -> None:
     """Register video backbones.
 
     Call ``registry.register(BackboneSpec(name, factory, ...))``. The factory receives a
-    :class:`tempvl_bench.registry.BackboneOptions` and returns a ``torch.nn.Module`` mapping images
-    ``[N, 3, H, W]`` to features ``[N, C]`` with an integer attribute ``num_features`` (= C).
-    ``tempvl-bench run --backbone NAME`` then uses it for every task.
+    :class:`tempvl_bench.registry.BackboneOptions` and returns a ``torch.nn.Module`` of one of
+    two kinds, both with an int attribute ``num_features`` (= C):
+
+    - **per-frame**: ``forward(images [N, 3, H, W]) -> [N, C]``. TemPVL applies it to every
+      real frame (padding frames never reach it).
+    - **clip** (video): also has an int attribute ``temporal_stride`` (s >= 1), which marks the
+      kind; ``forward(clips [B, T, 3, H, W]) -> [B, T / s, C]``, with ``T`` always a multiple of
+      ``s``. Feature ``k`` covers frames ``k*s .. k*s+s-1`` and carries the timestamp of frame
+      ``k*s``, so moment retrieval and action localization stay exact in seconds. Videos of a
+      batch are grouped by length and each video's last real frame is repeated up to a multiple
+      of ``s``: padding never reaches a clip backbone either.
+
+    ``options.pretrained`` is False, True (the library's own offline cache) or the path of a
+    local weights file; load it with
+    :func:`tempvl_core.model.backbone_weights.load_backbone_weights` so a mismatch lists the
+    missing and unexpected keys. Never download at run time.
+    ``tempvl-bench run --backbone NAME`` then uses the backbone for every task.
     """
 
 

@@ -50,7 +50,7 @@ class BackboneOptions:
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """A video backbone applied per frame."""
+    """A video backbone: per-frame or clip kind (see ``tempvl_bench_register_backbones``)."""
 
     name: str
     factory: "Callable[[BackboneOptions], nn.Module]"

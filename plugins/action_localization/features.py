@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.action_localization.decode import FrameScores, frame_step
 
 
@@ -50,11 +51,12 @@ def extract_features(model, clips, records: Sequence, desc: str) -> tuple[list[V
     out: list[VideoFeatures] = []
     batches = clips.batches(records, train=False, desc=desc)
     for batch in batches:
-        mask = batch["frame_mask"]
-        feats = model.video_frame_features(batch["frames"].to(model.device), mask.to(model.device)).float().cpu()
+        feats = model.video_frame_features(batch["frames"].to(model.device), batch["frame_mask"].to(model.device))
+        feats = feats.float().cpu()
+        grid = at_feature_rate(batch, model_stride(model))  # one timestamp per feature position
         for b, index in enumerate(batch["index"].tolist()):
-            n = int(mask[b].sum())
-            out.append(VideoFeatures(index, feats[b, :n], batch["timestamps"][b, :n].numpy().astype(np.float64)))
+            n = int(grid["frame_mask"][b].sum())
+            out.append(VideoFeatures(index, feats[b, :n], grid["timestamps"][b, :n].numpy().astype(np.float64)))
     return out, list(batches.tracker.failed)
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from tempvl_bench.finetune import finetune
+from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.action_localization.decode import frame_step
 from tempvl_plugins.action_localization.features import extract_features, video_duration
 from tempvl_plugins.action_localization.head import HeadConfig, LocalizationHead, frame_targets, head_loss
@@ -102,18 +103,20 @@ def _train_on_features(ctx, model, head, videos, class_index, clips) -> None:
 def _train_end_to_end(ctx, model, head, videos, class_index, clips) -> None:
     both = _EndToEnd(model, head)
     device = model.device
+    stride = model_stride(model)
 
     def batches(epoch: int):
         for batch in clips.batches(videos, train=True, epoch=epoch):
-            mask = batch["frame_mask"]
-            times = [batch["timestamps"][b, : int(mask[b].sum())].numpy() for b in range(batch["batch_size"])]
+            grid = at_feature_rate(batch, stride)  # targets per feature position
+            mask = grid["frame_mask"]
+            times = [grid["timestamps"][b, : int(mask[b].sum())].numpy() for b in range(batch["batch_size"])]
             chosen = [videos[i] for i in batch["index"].tolist()]
             y = _targets(chosen, class_index, times, len(class_index))
-            yield batch["frames"], mask, y
+            yield batch["frames"], batch["frame_mask"], mask, y
 
     def loss_fn(module, batch):
-        frames, mask, y = batch
-        feats = module.model.video_frame_features(frames.to(device), mask.to(device))
+        frames, frame_mask, mask, y = batch
+        feats = module.model.video_frame_features(frames.to(device), frame_mask.to(device))
         out = module.head(feats, mask.to(device))
         return head_loss(out, {k: v.to(device) for k, v in y.items()}, mask)
 

@@ -12,11 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tempvl_core.model.clip_backbone import feature_mask, model_stride
+
 
 def video_frame_features(model, frames: Tensor, frame_mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
-    """Per-frame features ``[B, T, video_dim]`` and the mask on the model's device."""
+    """Features ``[B, T', video_dim]`` and their mask on the model's device; ``T' = T`` for a
+    per-frame backbone, ``T / stride`` for a clip backbone (see ``at_feature_rate``)."""
     feats = model.video_frame_features(frames, frame_mask)
-    mask = None if frame_mask is None else frame_mask.to(feats.device).bool()
+    mask = None if frame_mask is None else feature_mask(frame_mask, model_stride(model)).to(feats.device).bool()
     return feats, mask
 
 

@@ -19,6 +19,7 @@ import torch
 from tempvl_bench.clips import ClipLoaderFactory
 from tempvl_bench.runner import RunContext, TaskOutput
 from tempvl_core.data.records import MomentQuery
+from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
 from tempvl_plugins.moment_retrieval.decoding import (
     clip_saliency,
@@ -118,6 +119,7 @@ def _localize_batch(ctx: RunContext, model, batch: dict, groups: Sequence[VideoG
                     queries: Sequence[MomentQuery], options: dict):
     max_length = ctx.config.text.max_length
     feats, mask = video_frame_features(model, batch["frames"], batch["frame_mask"])
+    grid = at_feature_rate(batch, model_stride(model))  # one timestamp per feature position
     members = [(b, qi) for b, g in enumerate(batch["index"].tolist()) for qi in groups[g].queries]
     rows = torch.tensor([b for b, _ in members], dtype=torch.long)
     texts = [queries[qi].query for _, qi in members]
@@ -127,8 +129,8 @@ def _localize_batch(ctx: RunContext, model, batch: dict, groups: Sequence[VideoG
     start, end = start.float().cpu(), end.float().cpu()
     for j, (b, qi) in enumerate(members):
         query = queries[qi]
-        real = int(batch["frame_mask"][b].sum())
-        timestamps = batch["timestamps"][b, :real].double().numpy()
+        real = int(grid["frame_mask"][b].sum())
+        timestamps = grid["timestamps"][b, :real].double().numpy()
         duration = float(query.duration) if query.duration else estimate_duration(timestamps)
         bounds = frame_bounds(timestamps, duration)
         ranked = rank_windows(start[j : j + 1, :real], end[j : j + 1, :real], bounds,

@@ -24,6 +24,7 @@ from tempvl_bench.finetune import EpochLog, finetune, trainable_parameters
 from tempvl_bench.runner import RunContext
 from tempvl_core import losses
 from tempvl_core.data.records import MomentQuery
+from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video
 from tempvl_plugins.moment_retrieval.decoding import estimate_duration, frame_bounds, frame_span
 from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits, video_frame_features
@@ -46,7 +47,8 @@ class SpanTargets:
 
 def span_targets(batch: dict, groups: Sequence[VideoGroup], queries: Sequence[MomentQuery],
                  rng: np.random.Generator) -> SpanTargets:
-    """Targets of every labelled query of the batch's videos."""
+    """Targets of every labelled query of the batch's videos, over the positions of
+    ``batch["frame_mask"]`` / ``batch["timestamps"]`` (pass them through ``at_feature_rate``)."""
     out = SpanTargets()
     width = batch["frame_mask"].shape[1]
     for b, group_index in enumerate(batch["index"].tolist()):
@@ -91,10 +93,11 @@ def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
     cfg = ctx.config
     groups = group_by_video(queries)
     rng = np.random.default_rng(ctx.seed)
+    stride = model_stride(model)
 
     def batches(epoch: int):
         for batch in clips.batches(groups, train=True, epoch=epoch):
-            targets = span_targets(batch, groups, queries, rng)
+            targets = span_targets(at_feature_rate(batch, stride), groups, queries, rng)
             if targets.rows:
                 yield batch, targets
 

@@ -39,7 +39,7 @@ def temporal_stride(backbone: nn.Module) -> int:
 
 def feature_mask(frame_mask: Tensor | None, stride: int) -> Tensor | None:
     """``[B, T]`` frame mask -> ``[B, ceil(T / stride)]`` mask of feature positions."""
-    return None if frame_mask is None or stride == 1 else frame_mask[:, ::stride]
+    return frame_mask if frame_mask is None or stride == 1 else frame_mask[:, ::stride]
 
 
 def feature_times(timestamps: Tensor, stride: int) -> Tensor:
@@ -77,4 +77,21 @@ def clip_features(backbone: nn.Module, frames: Tensor, frame_mask: Tensor | None
             out = feats.new_zeros(b, width, feats.shape[-1])
         out[rows_t, : size // stride] = feats
     assert out is not None
+    return out
+
+
+def model_stride(model: nn.Module) -> int:
+    """Frames per feature position of a TemPVL model (its backbone's temporal stride)."""
+    return temporal_stride(model.video_encoder.backbone)
+
+
+def at_feature_rate(batch: dict, stride: int) -> dict:
+    """A shallow copy of a clip batch whose ``frame_mask`` and ``timestamps`` follow the
+    feature positions (``frames`` untouched: the model takes them at the frame rate)."""
+    if stride == 1:
+        return batch
+    out = dict(batch)
+    out["frame_mask"] = feature_mask(batch["frame_mask"], stride)
+    if "timestamps" in batch:
+        out["timestamps"] = feature_times(batch["timestamps"], stride)
     return out
