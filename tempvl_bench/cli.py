@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -19,18 +20,30 @@ class UserError(Exception):
     """An error the user can fix; printed without a traceback."""
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(dest: str = "plugin_options") -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "-p", dest="plugin_options", action="append", default=[], metavar="NAME",
+        "-p", dest=dest, action="append", default=[], metavar="NAME",
         help=f"no:NAME disables the plugin NAME; MODULE loads a plugin module (autoloading off: {AUTOLOAD_ENV}=1)",
     )
     return parent
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
-    parser = argparse.ArgumentParser(prog="tempvl-bench", description=__doc__, parents=[common])
+    # Before the subcommand ``-p`` lands in its own list: the subcommand's default ([]) would
+    # otherwise overwrite it (argparse applies sub-parser defaults last). main() joins the two.
+    parser = argparse.ArgumentParser(prog="tempvl-bench", description=__doc__, parents=[_common("global_plugin_options")])
     parser.add_argument("--version", action="version", version=f"tempvl-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -50,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", type=Path, help="data root (default: $TEMPVL_DATA)")
     p.add_argument("--demo", action="store_true", help="use the built-in synthetic demo data")
     p.add_argument("--output", type=Path, default=Path("results"), help="results folder (default: results)")
-    p.add_argument("--limit", type=int, help="evaluate at most N queries (smoke tests)")
+    p.add_argument("--limit", type=_positive_int, help="evaluate at most N queries (smoke tests)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a task-config key, e.g. --set finetune.epochs=3")
@@ -142,6 +155,8 @@ def _print_summary(path: Path) -> None:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from tempvl_bench.leaderboard import collect, render
 
+    if args.output and args.output.is_dir():
+        raise UserError(f"--output {args.output}: is a folder; expected the file to write the leaderboard to")
     text = render(collect(args.results, args.task), args.format)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -155,10 +170,18 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.plugin_options = [*args.global_plugin_options, *getattr(args, "plugin_options", [])]
     try:
         return int(args.func(args) or 0)
     except (ConfigError, RegistryError, RunError, UserError, ValueError, FileNotFoundError) as exc:
         print(f"tempvl-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # a folder where a file belongs, a file where a folder belongs, permissions
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"tempvl-bench: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:
         from tempvl_core.data.pipeline import TooManyFailedVideos

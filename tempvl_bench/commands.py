@@ -125,6 +125,8 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_bench.modeling import build_backbone_by_name
 
     config = PretrainConfig.from_yaml(args.config)
+    if args.demo and args.data_root:
+        raise ValueError(f"pretrain: --demo and --data-root {args.data_root} both say where the data is; pass only one")
     if args.demo:
         from tempvl_core.data.demo import ensure_demo_dataset
 

@@ -10,21 +10,28 @@ from tempvl_bench.manager import PluginHost
 from tempvl_bench.registry import BackboneOptions
 
 
-def checkpoint_dir(checkpoint: Path) -> Path:
-    """A TemPVL checkpoint folder from a folder or its ``model.safetensors`` file."""
-    checkpoint = Path(checkpoint)
-    return checkpoint.parent if checkpoint.is_file() else checkpoint
-
-
-def checkpoint_weights_file(checkpoint: Path) -> Path:
-    """The weights file :meth:`TemPVL.from_pretrained` reads, for a folder or the file itself."""
+def resolve_checkpoint(checkpoint: Path) -> tuple[Path, Path]:
+    """``(folder, weights file)`` of a ``--checkpoint``: a TemPVL checkpoint folder or its
+    ``model.safetensors``. The weights file is the one the model loads (and the one hashed into
+    results.json), so any other file name is refused rather than hashed and ignored."""
     from tempvl_core.model.checkpoint import WEIGHTS_FILE
 
     checkpoint = Path(checkpoint)
-    weights = checkpoint if checkpoint.is_file() else checkpoint / WEIGHTS_FILE
+    if checkpoint.is_dir():
+        folder, weights = checkpoint, checkpoint / WEIGHTS_FILE
+    elif checkpoint.is_file():
+        if checkpoint.name != WEIGHTS_FILE:
+            raise FileNotFoundError(
+                f"--checkpoint {checkpoint}: expected a TemPVL checkpoint folder or its {WEIGHTS_FILE}; "
+                f"{checkpoint.name} is not what would be loaded (pass the folder {checkpoint.parent} "
+                f"to load {checkpoint.parent / WEIGHTS_FILE})"
+            )
+        folder, weights = checkpoint.parent, checkpoint
+    else:
+        raise FileNotFoundError(f"--checkpoint {checkpoint}: no such file or folder")
     if not weights.is_file():
         raise FileNotFoundError(f"--checkpoint {checkpoint}: {weights.name} not found (not a TemPVL checkpoint)")
-    return weights
+    return folder, weights
 
 
 def build_backbone(host: PluginHost, name: str, config: TaskConfig):
@@ -57,7 +64,7 @@ def build_model_factory(
 
             backbone = build_backbone(host, backbone_name, config)
             if checkpoint is not None:
-                built = TemPVL.from_pretrained(checkpoint_dir(checkpoint), backbone)
+                built = TemPVL.from_pretrained(resolve_checkpoint(checkpoint)[0], backbone)
             else:
                 model_config = TemPVLConfig.preset(
                     config.model.preset,

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: checkpoint_file, data_root
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformers", "numpy", "decord", "av")
@@ -42,8 +42,10 @@ class ResultRecord(TypedDict):
     backbone: str  #: registry name of the video backbone
     text_encoder: str  #: registry name (and path) of the text encoder
     checkpoint: str | None  #: path given with --checkpoint
-    checkpoint_sha256: str | None  #: sha256 of the checkpoint weights file
+    checkpoint_file: str | None  #: absolute path of the weights file loaded from that checkpoint
+    checkpoint_sha256: str | None  #: sha256 of checkpoint_file
     config: dict[str, Any]  #: the fully resolved task config (after --demo and --set)
+    data_root: str  #: absolute data root the run read
     annotation_sha256: dict[str, str]  #: annotation file (relative to the data root) -> sha256
     frames: int  #: frames per clip
     sampling: str  #: evaluation frame sampling
@@ -68,7 +70,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _mkstemp(path)
     count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -85,7 +87,7 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -95,6 +97,26 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mkstemp(path: Path) -> tuple[int, str]:
+    """A temporary file next to ``path`` with the mode a plain ``open`` would give (``mkstemp``
+    makes it 0600, which would survive the rename and hide results from the user's group)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return fd, tmp
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it: restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -127,14 +149,27 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
 
 
 def read_results(path: Path) -> ResultRecord:
-    """Read a results.json, with an error naming the file when it is not one."""
+    """Read a results.json, with an error naming the file (and the key) when it is not one."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable results file: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a tempvl-bench results file (expected a JSON object)")
     missing = [k for k in ("task", "metrics", "run_id", "mode") if k not in data]
     if missing:
         raise ValueError(f"{path}: not a tempvl-bench results file (missing {', '.join(missing)})")
+    for key in ("task", "run_id", "mode"):
+        if not isinstance(data[key], str):
+            raise ValueError(f"{path}: key '{key}': expected a string, got {data[key]!r}")
+    for key in ("created_at", "backbone", "split", "checkpoint_sha256"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ValueError(f"{path}: key '{key}': expected a string or null, got {data[key]!r}")
+    metrics = data["metrics"]
+    if not isinstance(metrics, dict) or not all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in metrics.values()
+    ):
+        raise ValueError(f"{path}: key 'metrics': expected a mapping of metric name to number, got {metrics!r}")
     return data  # type: ignore[return-value]
 
 

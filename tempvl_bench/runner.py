@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -13,7 +12,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
-from tempvl_bench.modeling import build_model_factory, checkpoint_dir, checkpoint_weights_file
+from tempvl_bench.fingerprint import RUN_FILE, fingerprint, run_inputs, same_inputs
+from tempvl_bench.modeling import build_model_factory, resolve_checkpoint
 from tempvl_bench.registry import TaskSpec
 from tempvl_bench.results import (
     PREDICTIONS_FILE,
@@ -119,6 +119,11 @@ class RunContext:
 
 
 def resolve_data_root(config: TaskConfig, options: RunOptions) -> Path:
+    if options.demo and options.data_root is not None:
+        raise RunError(
+            f"--demo and --data-root {options.data_root} both say where the data is: --demo uses the built-in "
+            "synthetic data, --data-root your copy of the dataset. Pass only one."
+        )
     if options.demo:
         from tempvl_core.data.demo import ensure_demo_dataset
 
@@ -138,62 +143,79 @@ def resolve_data_root(config: TaskConfig, options: RunOptions) -> Path:
     return root
 
 
-def _fingerprint(config: TaskConfig, options: RunOptions, backbone: str, checkpoint_sha: str | None) -> str:
-    payload = {
-        "config": config.to_dict() | {"source": ""},
-        "mode": options.mode,
-        "backbone": backbone,
-        "checkpoint": checkpoint_sha,
-        "seed": options.seed,
-        "limit": options.limit,
-        "demo": options.demo,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:10]
+def check_options(options: RunOptions) -> None:
+    """Refuse options no run can honour, before anything is read or created."""
+    if options.mode not in MODES:
+        raise RunError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
+    if options.limit is not None and (isinstance(options.limit, bool) or options.limit < 1):
+        raise RunError(f"--limit {options.limit}: expected a positive number of queries (leave it out to evaluate all)")
+    output = Path(options.output)
+    if output.exists() and not output.is_dir():
+        raise RunError(f"--output {output}: is a file; expected a folder for the results")
 
 
-def _run_dir(output: Path, task: str, mode: str, fingerprint: str, resume: bool) -> tuple[Path, bool]:
-    """Returns (run dir, already complete). With resume, reuse the latest run of the same fingerprint."""
+def _run_dir(output: Path, task: str, mode: str, inputs: dict[str, Any], resume: bool) -> tuple[Path, bool]:
+    """Returns (run dir, already complete). With resume, reuse the latest run with the same inputs."""
+    fp = fingerprint(inputs)
     task_dir = output / task
     if resume:
-        previous = sorted(task_dir.glob(f"*-{mode}-{fingerprint}"))
+        previous = [d for d in sorted(task_dir.glob(f"*-{mode}-{fp}")) if same_inputs(d, inputs)]
         if previous:
             return previous[-1], (previous[-1] / RESULTS_FILE).exists()
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run_dir = task_dir / f"{stamp}-{mode}-{fingerprint}"
+    run_dir = task_dir / f"{stamp}-{mode}-{fp}"
     suffix = 1
     while run_dir.exists():
-        run_dir = task_dir / f"{stamp}-{suffix}-{mode}-{fingerprint}"
+        run_dir = task_dir / f"{stamp}-{suffix}-{mode}-{fp}"
         suffix += 1
     run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / RUN_FILE, inputs)
     return run_dir, False
+
+
+def _remove_if_unused(run_dir: Path, *, remove_output: bool) -> None:
+    """After a refused or failed run: remove its folder (the task folder and the output folder
+    too when empty and this run created it) when it holds nothing but run.json, so no empty run
+    is left behind to be listed or resumed."""
+    leftovers = [p for p in run_dir.iterdir() if p.name != RUN_FILE] if run_dir.is_dir() else []
+    if leftovers:
+        return  # e.g. a finetune state that --resume continues from
+    (run_dir / RUN_FILE).unlink(missing_ok=True)
+    for folder in (run_dir, run_dir.parent, run_dir.parent.parent)[: 3 if remove_output else 2]:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable[[str], None] = print) -> Path:
     """Run one task and return the path of its results.json."""
-    if options.mode not in MODES:
-        raise RunError(f"--mode {options.mode!r}: expected one of {', '.join(MODES)}")
+    check_options(options)
     spec = host.tasks.get(name)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
     backbone = options.backbone or _checkpoint_backbone(options.checkpoint) or config.model.backbone
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
     host.text_encoders.get(text_encoder)
-    checkpoint_sha = None
+    checkpoint_file = checkpoint_sha = None
     if options.checkpoint is not None:
-        if not options.checkpoint.exists():
-            raise RunError(f"--checkpoint {options.checkpoint}: no such file or folder")
-        checkpoint_sha = sha256_file(checkpoint_weights_file(options.checkpoint))
+        checkpoint_file = resolve_checkpoint(options.checkpoint)[1]
+        checkpoint_sha = sha256_file(checkpoint_file)
     data_root = resolve_data_root(config, options)
+    device = options.device or _default_device()
+    inputs = run_inputs(config=config, mode=options.mode, demo=options.demo, data_root=data_root, backbone=backbone,
+                        text_encoder=text_encoder, checkpoint_sha256=checkpoint_sha, seed=options.seed,
+                        limit=options.limit, device=device)
 
-    fingerprint = _fingerprint(config, options, backbone, checkpoint_sha)
-    run_dir, complete = _run_dir(Path(options.output), spec.name, options.mode, fingerprint, options.resume)
+    output_root = Path(options.output)
+    created_output = not output_root.exists()
+    run_dir, complete = _run_dir(output_root, spec.name, options.mode, inputs, options.resume)
     if complete:
         echo(f"{spec.name}: {run_dir} is already complete (--resume); skipping")
         return run_dir / RESULTS_FILE
 
     from tempvl_core.train.pretrain import seed_everything  # torch: only once a run really starts
 
-    device = options.device or _default_device()
     seed_everything(options.seed)
     ctx = RunContext(
         spec=spec,
@@ -208,7 +230,11 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     )
     echo(f"{spec.name}: {options.mode} with backbone {backbone} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
-    output = spec.runner(ctx)
+    try:
+        output = spec.runner(ctx)
+    except BaseException:
+        _remove_if_unused(run_dir, remove_output=created_output)
+        raise
     wall = time.perf_counter() - start
 
     write_jsonl_atomic(run_dir / PREDICTIONS_FILE, output.predictions)
@@ -225,8 +251,10 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         "backbone": backbone,
         "text_encoder": text_encoder,
         "checkpoint": str(options.checkpoint) if options.checkpoint else None,
+        "checkpoint_file": str(checkpoint_file.resolve()) if checkpoint_file else None,
         "checkpoint_sha256": checkpoint_sha,
         "config": config.to_dict(),
+        "data_root": inputs["data_root"],
         "annotation_sha256": {_relative(p, data_root): sha256_file(p) for p in output.annotation_files},
         "frames": config.video.num_frames,
         "sampling": config.video.sampling,
@@ -248,7 +276,7 @@ def _checkpoint_backbone(checkpoint: Path | None) -> str | None:
     """The backbone a pretraining checkpoint was trained with (written by ``tempvl-bench pretrain``)."""
     if checkpoint is None:
         return None
-    info = checkpoint_dir(checkpoint) / "tempvl_bench.json"
+    info = resolve_checkpoint(checkpoint)[0] / "tempvl_bench.json"
     if not info.is_file():
         return None
     return json.loads(info.read_text(encoding="utf-8")).get("backbone")

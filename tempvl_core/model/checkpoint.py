@@ -26,6 +26,11 @@ WEIGHTS_FILE = "model.safetensors"
 TEXT_DIR = "text_encoder"
 
 
+class CheckpointError(ValueError, RuntimeError):
+    """A checkpoint file that cannot be loaded: damaged, unsafe, or made for another model.
+    The message names the file. (A RuntimeError too: what a shape mismatch raised before.)"""
+
+
 def save_pretrained(model: "TemPVL", directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     model.config.save(directory / CONFIG_FILE)
@@ -43,13 +48,16 @@ def load_pretrained(cls: type["TemPVL"], directory: Path, backbone: nn.Module, s
             )
     config = TemPVLConfig.load(directory / CONFIG_FILE)
     model = cls(config, backbone, text_encoder_path=directory / TEXT_DIR, load_text_weights=False)
+    weights = directory / WEIGHTS_FILE
     try:
-        missing, unexpected = load_model(model, str(directory / WEIGHTS_FILE), strict=strict)
+        missing, unexpected = load_model(model, str(weights), strict=strict)
     except RuntimeError as exc:
-        raise RuntimeError(
-            f"{directory / WEIGHTS_FILE} does not match the model built from {directory / CONFIG_FILE} "
+        raise CheckpointError(
+            f"{weights} does not match the model built from {directory / CONFIG_FILE} "
             f"and the given backbone {type(backbone).__name__}: {exc}"
         ) from exc
+    except Exception as exc:  # safetensors' own error type: a damaged or tampered header
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({type(exc).__name__}: {exc})") from exc
     if not strict and (missing or unexpected):
         warnings.warn(
             f"loaded {directory} non-strictly: {len(missing)} missing keys (e.g. {sorted(missing)[:2]}), "

@@ -1,0 +1,313 @@
+"""``run`` refuses what it cannot honour and ``--resume`` never returns a run made from other inputs.
+
+Most tests use a probe task registered by a plugin module given with ``-p`` (a real CLI
+invocation through the real runner): its runner only counts calls, so each test runs in
+milliseconds. The tests that need the model use the built-in demo DiDeMo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tempvl_bench.cli import main
+
+PROBE_MODULE = '''
+"""A task that records each time it really runs, and a second name for the MiniLM encoder."""
+from pathlib import Path
+
+from tempvl_bench import hookimpl
+from tempvl_bench.registry import TaskSpec, TextEncoderSpec
+
+CALLS = []
+TASK_FILE = Path(__file__).with_name("probe.yaml")
+
+
+def _run(ctx):
+    from tempvl_bench.runner import TaskOutput
+
+    CALLS.append(ctx.run_dir)
+    return TaskOutput(metrics={"t2v/R@1": 50.0}, split="test", num_samples=1,
+                      predictions=[{"video_id": "v", "rank": 1}])
+
+
+@hookimpl
+def tempvl_bench_register_tasks(registry):
+    registry.register(TaskSpec("probe", "retrieval", TASK_FILE, _run))
+
+
+@hookimpl
+def tempvl_bench_register_text_encoders(registry):
+    from tempvl_core.model.text_encoder import default_text_encoder_path
+
+    registry.register(TextEncoderSpec("minilm-alias", default_text_encoder_path, "MiniLM under another name"))
+'''
+
+PROBE_TASK = """
+name: probe
+family: retrieval
+plugin: probe_plugin
+dataset: didemo
+paths: {annotations: didemo, videos: didemo/videos}
+metrics: [t2v/R@1]
+primary_metric: t2v/R@1
+model: {preset: tiny, backbone: cnn-tiny, text_encoder: minilm}
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_root() -> Path:
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    return Path(ensure_demo_dataset("didemo"))
+
+
+@pytest.fixture
+def probe(tmp_path, monkeypatch, demo_root):
+    """The probe plugin importable as ``probe_plugin``, a data root with the demo annotations
+    (no videos: the probe never reads them) and a ``run(*args)`` helper."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "probe_plugin.py").write_text(textwrap.dedent(PROBE_MODULE))
+    (site / "probe.yaml").write_text(PROBE_TASK)
+    monkeypatch.syspath_prepend(str(site))
+    import importlib
+    import sys
+
+    sys.modules.pop("probe_plugin", None)
+    module = importlib.import_module("probe_plugin")
+    data = tmp_path / "data"
+    (data / "didemo").mkdir(parents=True)
+    for path in (demo_root / "didemo").glob("*.*"):
+        shutil.copy(path, data / "didemo" / path.name)
+    output = tmp_path / "out"
+
+    class Probe:
+        calls = module.CALLS
+        data_root = data
+        out = output
+
+        @staticmethod
+        def run(*extra: str) -> int:
+            return main(["-p", "probe_plugin", "run", "--task", "probe", "--output", str(output), "--data-root",
+                         str(data), "--no-progress", "--device", "cpu", *extra])
+
+    return Probe
+
+
+def _results(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("probe/*/results.json"))]
+
+
+def _other_data_root(probe) -> list[str]:
+    other = probe.data_root.with_name("data-copy")
+    shutil.copytree(probe.data_root, other)
+    return ["--data-root", str(other)]
+
+
+def _edit_annotations(probe) -> list[str]:
+    path = probe.data_root / "didemo" / "test_data.json"
+    records = json.loads(path.read_text())
+    records[0]["description"] = "a different description"
+    path.write_text(json.dumps(records))
+    return []
+
+
+def _other_code(probe, monkeypatch) -> list[str]:
+    import tempvl_bench.fingerprint as fingerprint
+
+    real = fingerprint.code_version
+    monkeypatch.setattr(fingerprint, "code_version", lambda: real() | {"source_sha256": "edited"})
+    return []
+
+
+def _checkpoint_args(probe) -> list[str]:
+    folder = probe.data_root.parent / "ckpt"
+    folder.mkdir(exist_ok=True)
+    (folder / "model.safetensors").write_bytes(b"weights A")
+    return ["--checkpoint", str(folder)]
+
+
+def _changed_checkpoint(probe) -> list[str]:
+    args = _checkpoint_args(probe)
+    (Path(args[1]) / "model.safetensors").write_bytes(b"weights B")  # same path, other weights
+    return args
+
+
+# (name, arguments of the first run, how the second run differs)
+FIELDS = [
+    ("config", [], lambda probe, mp: ["--set", "video.num_frames=4"]),
+    ("data root", [], lambda probe, mp: _other_data_root(probe)),
+    ("annotation file", [], lambda probe, mp: _edit_annotations(probe)),
+    ("checkpoint", "checkpoint", lambda probe, mp: _changed_checkpoint(probe)),
+    ("backbone", [], lambda probe, mp: ["--backbone", "vit-tiny"]),
+    ("text encoder", [], lambda probe, mp: ["--text-encoder", "minilm-alias"]),
+    ("seed", [], lambda probe, mp: ["--seed", "1"]),
+    ("limit", [], lambda probe, mp: ["--limit", "4"]),
+    ("device", [], lambda probe, mp: ["--device", "cuda"]),  # the probe never touches the device
+    ("code version", [], lambda probe, mp: _other_code(probe, mp)),
+]
+
+
+@pytest.mark.parametrize("name, first, change", FIELDS, ids=[f[0] for f in FIELDS])
+def test_resume_reuses_a_run_only_when_every_input_is_the_same(probe, monkeypatch, capsys, name, first, change):
+    first = _checkpoint_args(probe) if first == "checkpoint" else first
+    assert probe.run(*first) == 0
+    assert probe.run(*first, "--resume") == 0
+    assert "already complete" in capsys.readouterr().out and len(probe.calls) == 1
+
+    changed = change(probe, monkeypatch)
+    assert probe.run(*first, *changed, "--resume") == 0
+    assert "already complete" not in capsys.readouterr().out, f"a run with another {name} was reused"
+    assert len(probe.calls) == 2 and len(_results(probe.out)) == 2
+    # ... and that new run is what --resume finds next time.
+    assert probe.run(*first, *changed, "--resume") == 0
+    assert "already complete" in capsys.readouterr().out and len(probe.calls) == 2
+
+
+def test_run_folder_records_its_inputs(probe):
+    assert probe.run("--seed", "3") == 0
+    (run_dir,) = probe.out.glob("probe/*")
+    inputs = json.loads((run_dir / "run.json").read_text())
+    assert inputs["seed"] == 3 and inputs["text_encoder"] == "minilm" and inputs["limit"] is None
+    assert inputs["data_root"] == str(probe.data_root.resolve())
+    assert sorted(inputs["annotation_sha256"]) == sorted(p.name for p in (probe.data_root / "didemo").iterdir())
+    assert set(inputs["code"]) == {"version", "source_sha256", "packages"} and "torch" in inputs["code"]["packages"]
+
+
+def test_checkpoint_hash_describes_the_file_that_is_loaded(probe, capsys):
+    folder = probe.data_root.parent / "ckpt"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"the weights")
+    (folder / "evil.pt").write_bytes(b"something else")
+    assert probe.run("--checkpoint", str(folder / "evil.pt")) == 2
+    err = capsys.readouterr().err
+    assert f"--checkpoint {folder / 'evil.pt'}" in err and "model.safetensors" in err
+    assert not probe.out.exists() and probe.calls == []
+
+    import hashlib
+
+    for given in (folder, folder / "model.safetensors"):
+        assert probe.run("--checkpoint", str(given), "--seed", str(len(probe.calls))) == 0
+        record = _results(probe.out)[-1]
+        assert record["checkpoint"] == str(given)
+        assert record["checkpoint_file"] == str((folder / "model.safetensors").resolve())
+        assert record["checkpoint_sha256"] == hashlib.sha256(b"the weights").hexdigest()
+
+
+def test_demo_and_data_root_together_are_refused(probe, capsys):
+    assert probe.run("--demo") == 2
+    err = capsys.readouterr().err
+    assert "--demo and --data-root" in err and "Pass only one" in err
+    assert probe.calls == [] and not probe.out.exists()
+
+
+def test_negative_limit_is_refused(probe, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        probe.run("--limit", "-1")
+    assert exit_info.value.code == 2
+    assert "--limit: expected a positive integer, got -1" in capsys.readouterr().err
+    from tempvl_bench.manager import load_plugins
+    from tempvl_bench.runner import RunError, RunOptions, run_task
+
+    with pytest.raises(RunError, match="--limit 0: expected a positive number"):
+        run_task(load_plugins(["probe_plugin"]), "probe", RunOptions(limit=0, data_root=probe.data_root))
+    assert probe.calls == []
+
+
+def test_output_that_is_a_file_is_an_error_not_a_traceback(probe, capsys):
+    probe.out.write_text("not a folder")
+    assert probe.run() == 2
+    err = capsys.readouterr().err
+    assert f"--output {probe.out}: is a file" in err and "Traceback" not in err
+
+
+def test_plugin_option_before_the_subcommand_is_applied(capsys):
+    assert main(["-p", "no:retrieval", "list", "tasks"]) == 0
+    before = capsys.readouterr().out
+    assert main(["list", "tasks", "-p", "no:retrieval"]) == 0
+    after = capsys.readouterr().out
+    assert "didemo" not in before and "didemo" not in after and "charades-sta" in before
+    assert main(["list", "tasks"]) == 0 and "didemo" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_outputs_follow_the_umask(probe, umask):
+    old = os.umask(umask)
+    try:
+        assert probe.run() == 0
+    finally:
+        os.umask(old)
+    (run_dir,) = probe.out.glob("probe/*")
+    for name in ("results.json", "predictions.jsonl", "run.json"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_a_refused_run_leaves_no_run_folder(demo_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", "--task", "didemo", "--demo", "--output", str(out), "--limit", "2", "--no-progress"]
+    assert main([*args, "--set", "options.protocl=multi-caption"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'options.protocl' (set with --set): unknown key. Did you mean 'protocol'?" in err
+    assert not out.exists()
+    out.mkdir()
+    assert main([*args, "--set", "options.protocol=paragraph"]) == 2
+    assert "expected one of 'square', 'multi-caption'" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # the folder the user made stays, empty
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    from tempvl_bench.config import builtin_task_file, load_task_config
+    from tempvl_bench.manager import load_plugins
+    from tempvl_bench.modeling import build_model_factory
+
+    config = load_task_config(builtin_task_file("didemo"), demo=True, overrides=["video.num_frames=4"])
+    model = build_model_factory(load_plugins(), config, "cnn-tiny", "minilm", None, "cpu")()
+    folder = tmp_path_factory.mktemp("ckpt") / "tempvl"
+    model.save_pretrained(folder)
+    return folder
+
+
+def _tampered_header(folder: Path) -> None:
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[8:16] = b'{"x":[1'  # the JSON header no longer parses
+    weights.write_bytes(bytes(data))
+
+
+def _other_sizes(folder: Path) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    config["embed_dim"] = 128  # the model built from it has other projection sizes
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("damage, expected", [(_tampered_header, "not a readable safetensors file"),
+                                              (_other_sizes, "does not match the model")])
+def test_a_damaged_checkpoint_is_an_error_naming_it(tiny_checkpoint, tmp_path, capsys, damage, expected):
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, folder)
+    damage(folder)
+    args = ["run", "--task", "didemo", "--demo", "--limit", "2", "--output", str(tmp_path / "out"),
+            "--checkpoint", str(folder), "--set", "video.num_frames=4", "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(folder / "model.safetensors") in err and expected in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_didemo_with_another_text_encoder_is_not_the_cached_run(tmp_path, probe, capsys):
+    """The issue's case on the real task: the second command must evaluate, not skip."""
+    args = ["-p", "probe_plugin", "run", "--task", "didemo", "--demo", "--limit", "8", "--output", str(tmp_path / "o"),
+            "--set", "video.num_frames=4", "--no-progress"]
+    assert main(args) == 0
+    assert main([*args, "--text-encoder", "minilm-alias", "--resume"]) == 0
+    assert "already complete" not in capsys.readouterr().out
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "o").glob("didemo/*/results.json"))]
+    assert sorted(r["text_encoder"] for r in records) == ["minilm", "minilm-alias"]
