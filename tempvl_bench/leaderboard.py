@@ -10,9 +10,10 @@ import csv
 import html
 import io
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tabulate import tabulate
 
@@ -40,15 +41,24 @@ class Board:
         return pick(values, key=lambda item: item[1])[0]
 
 
-def collect(results_dir: Path, task: str | None = None) -> list[Board]:
-    """Read every results.json under ``results_dir`` (optionally one task) into boards."""
+def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str], None] | None = None) -> list[Board]:
+    """Read every results.json under ``results_dir`` (optionally one task) into boards.
+
+    A file that is not a valid results file is skipped, and ``warn`` (default: stderr) names it
+    and says why: one damaged run must not hide the others.
+    """
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
     by_task: dict[str, list[ResultRecord]] = {}
     for path in find_results(results_dir, task):
-        record = read_results(path)
+        try:
+            record = read_results(path)
+        except ValueError as exc:
+            warn(f"{exc}; left out of the leaderboard")
+            continue
         by_task.setdefault(record["task"], []).append(record)
     boards = []
     for name in sorted(by_task):
-        rows = sorted(by_task[name], key=lambda r: r.get("created_at", ""))
+        rows = sorted(by_task[name], key=lambda r: r.get("created_at") or "")
         metrics: list[str] = []
         for record in rows:
             for metric in record["metrics"]:

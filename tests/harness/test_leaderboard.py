@@ -62,12 +62,46 @@ def test_filter_by_task_and_empty(results_dir, tmp_path):
     assert render([], "markdown") == "No results found.\n"
 
 
-def test_unreadable_results_file_is_named(results_dir):
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("{not json", "not a readable results file"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps(_record("c", "zero-shot", 1.0, 1.0, None)).replace('"run_id": "c"', '"run_id": 7'), "'run_id'"),
+        (json.dumps(_record("c", "zero-shot", 1.0, 1.0, "x") | {"metrics": {"t2v/R@1": "high"}}), "'metrics'"),
+    ],
+)
+def test_a_damaged_results_file_is_skipped_with_a_warning_naming_it(results_dir, content, reason):
+    bad = results_dir / "didemo" / "c" / "results.json"
+    bad.parent.mkdir()
+    bad.write_text(content)
+    warnings = []
+    boards = collect(results_dir, warn=warnings.append)
+    assert [r["run_id"] for r in boards[0].rows] == ["a", "b"]  # the other runs still make the board
+    assert len(warnings) == 1 and str(bad) in warnings[0] and reason in warnings[0]
+
+
+def test_null_created_at_does_not_abort_the_leaderboard(results_dir):
+    write_json_atomic(results_dir / "didemo" / "c" / "results.json", _record("c", "zero-shot", 9.0, 3.0, None))
+    (board,) = collect(results_dir, warn=pytest.fail)
+    assert [r["run_id"] for r in board.rows] == ["c", "a", "b"]  # undated first, then by date
+
+
+def test_leaderboard_cli_skips_a_corrupt_file_and_refuses_a_folder_as_output(results_dir, tmp_path, capsys):
+    from tempvl_bench.cli import main
+
     bad = results_dir / "didemo" / "c" / "results.json"
     bad.parent.mkdir()
     bad.write_text("{not json")
-    with pytest.raises(ValueError, match=str(bad)):
-        collect(results_dir)
+    assert main(["leaderboard", "--results", str(results_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "| a " in captured.out and "| b " in captured.out
+    assert f"warning: {bad}" in captured.err
+    folder = tmp_path / "board"
+    folder.mkdir()
+    assert main(["leaderboard", "--results", str(results_dir), "--output", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"--output {folder}: is a folder" in err and "Traceback" not in err
 
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
