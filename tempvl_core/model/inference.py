@@ -13,6 +13,7 @@ from torch import Tensor
 
 from tempvl_core import losses
 from tempvl_core.model.heads import ClassifierHead
+from tempvl_core.model.layers import DecodeCache
 from tempvl_core.model.objectives import match_logits
 
 
@@ -111,15 +112,18 @@ class InferenceMixin:
 
     @torch.no_grad()
     def generate(
-        self, frames: Tensor, max_len: int = 20, num_beams: int = 1, frame_mask: Tensor | None = None
+        self, frames: Tensor, max_len: int = 20, num_beams: int = 1, frame_mask: Tensor | None = None,
+        use_cache: bool = True,
     ) -> Tensor:
         """Caption token ids ``[B, <= max_len]`` (greedy when ``num_beams == 1``, beam search
         otherwise), without the BOS, padded with ``[PAD]`` after ``[SEP]``.
-        Turn them into strings with :meth:`decode_tokens`."""
+        Turn them into strings with :meth:`decode_tokens`. ``use_cache`` keeps each decoder
+        layer's keys/values so a step feeds one token, not the whole prefix (same captions)."""
         frame_feats, _ = self.video_features(frames, frame_mask)
         frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
         rows = [
-            self._beam_search(frame_feats[i : i + 1], None if frame_mask is None else frame_mask[i : i + 1], max_len, num_beams)
+            self._beam_search(frame_feats[i : i + 1], None if frame_mask is None else frame_mask[i : i + 1], max_len,
+                              num_beams, use_cache)
             for i in range(frame_feats.shape[0])
         ]
         pad = self.text_encoder.special_ids["pad"]
@@ -128,24 +132,33 @@ class InferenceMixin:
             out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         return out
 
-    def _beam_search(self, feats: Tensor, mask: Tensor | None, max_len: int, num_beams: int) -> list[int]:
+    def _beam_search(self, feats: Tensor, mask: Tensor | None, max_len: int, num_beams: int,
+                     use_cache: bool = True) -> list[int]:
         special = self.text_encoder.special_ids
         bos, eos = special["cls"], special["sep"]
         beams: list[tuple[list[int], float]] = [([bos], 0.0)]
         finished: list[tuple[list[int], float]] = []
+        step = _CachedDecoder(self, feats, mask) if use_cache else None
+        parents: list[int] = [0]
         for _ in range(max_len):
             ids = torch.tensor([b[0] for b in beams], device=self.device)
             n = ids.shape[0]
-            logp = self._decode_step_logits(
-                ids, feats.expand(n, -1, -1), None if mask is None else mask.expand(n, -1), last_only=True
-            )[:, -1].float().log_softmax(-1)
+            if step is not None:
+                logits = step(parents, [b[0] for b in beams])
+            else:
+                logits = self._decode_step_logits(
+                    ids, feats.expand(n, -1, -1), None if mask is None else mask.expand(n, -1), last_only=True
+                )[:, -1]
+            logp = logits.float().log_softmax(-1)
             cand = (logp + torch.tensor([b[1] for b in beams], device=self.device)[:, None]).flatten()
             top = cand.topk(num_beams)
             vocab = logp.shape[1]
-            beams = []
+            beams, parents = [], []
             for score, flat in zip(top.values.tolist(), top.indices.tolist()):
                 seq = ids[flat // vocab].tolist() + [flat % vocab]
                 (finished if flat % vocab == eos else beams).append((seq, score))
+                if flat % vocab != eos:
+                    parents.append(flat // vocab)
             if not beams or len(finished) >= num_beams:
                 break
         pool = finished or beams
@@ -183,6 +196,36 @@ class InferenceMixin:
         frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
         fused = self.fusion(self.text_features(ids, mask), mask, frame_feats, frame_mask)
         return self.qa_head(fused[:, 0])
+
+
+class _CachedDecoder:
+    """The caption decoder one token per step: :meth:`InferenceMixin._decode_step_logits` of
+    the last position, from the keys/values cached by the fusion layers (see ``DecodeCache``)."""
+
+    def __init__(self, model, feats: Tensor, mask: Tensor | None) -> None:
+        self.model = model
+        self.pad = model.text_encoder.special_ids["pad"]
+        self.cache = DecodeCache(feats, mask)
+        self.fed: list[list[int]] = []  # the tokens behind the cache, per row
+
+    def __call__(self, parents: list[int], sequences: list[list[int]]) -> Tensor:
+        """Logits ``[n, vocab]`` after each of ``sequences`` (row ``i`` extends row ``parents[i]``
+        of the previous call by its last token)."""
+        device = self.model.device
+        if self.fed:
+            self.cache.reorder(torch.tensor(parents, device=device))
+            new = [seq[-1:] for seq in sequences]
+        else:
+            new = sequences
+        self.fed = [list(seq) for seq in sequences]
+        ids = torch.tensor(new, device=device)
+        # [PAD] tokens are masked out as keys exactly as in the uncached path (ids != pad).
+        key_mask = None
+        if any(self.pad in seq for seq in self.fed):
+            key_mask = torch.tensor([[t != self.pad for t in seq] for seq in self.fed], device=device)
+        x = self.model.text_encoder.embed_tokens(ids, start=self.cache.length)
+        hidden = self.model.fusion.stack.decode_step(x, self.cache, key_mask)
+        return self.model.lm_head(hidden[:, -1:])[:, -1]
 
 
 def rank_windows(

