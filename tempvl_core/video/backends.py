@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import integrity
+
 try:  # decord is optional at import time: PyAV is the fallback.
     import decord
 
@@ -41,6 +43,11 @@ READ_ON_PACKETS = 128
 
 class BackendError(RuntimeError):
     """A backend could not open or decode a file (the reader wraps it in VideoDecodeError)."""
+
+
+class TruncatedVideoError(BackendError):
+    """The file itself is cut short or damaged (see :mod:`.integrity`): another backend would
+    only read the surviving part, so the reader reports it instead of falling back."""
 
 
 @dataclass
@@ -120,6 +127,7 @@ class PacketMeta:
     ts: int | None
     dts: int | None
     is_keyframe: bool
+    is_corrupt: bool = False  # read short (a cut file's last packet) or flagged by the demuxer
 
 
 def _is_frame_packet(packet) -> bool:
@@ -171,18 +179,19 @@ class PyAVSource:
                     continue  # the flush packet at the end
                 total += 1
                 if p.size > 0:
-                    index.append(PacketMeta(_ts(p), p.dts, bool(p.is_keyframe)))
+                    index.append(PacketMeta(_ts(p), p.dts, bool(p.is_keyframe), bool(p.is_corrupt)))
         except Exception as err:
             raise BackendError(f"PyAV could not read the packets: {err}") from err
         # PyAV ends demuxing quietly at a cut-off file; the container index still knows the
         # full length (mp4/mov/avi headers), so compare to catch interrupted downloads.
         if stream.frames and total < stream.frames:
-            raise BackendError(
+            raise TruncatedVideoError(
                 f"truncated file: the container index lists {stream.frames} frames "
                 f"but only {total} can be read"
             )
         if not index:
             raise BackendError("container holds zero video frames")
+        self._check_whole(stream, index)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if not rate or float(rate) <= 0:
             raise BackendError("container reports no frame rate")
@@ -193,6 +202,25 @@ class PyAVSource:
         stamps = [m.ts for m in index]
         self._sorted_ts = sorted(stamps) if None not in stamps else None
         self.opened = Opened(len(index), float(rate))
+
+    def _check_whole(self, stream, index: list[PacketMeta]) -> None:
+        """Raise TruncatedVideoError when the file ends before its content does (:mod:`.integrity`)."""
+        fmt = self._container.format.name
+        problem = integrity.asf_shortfall(self._path) if fmt == "asf" else None
+        last_key = max((i for i, m in enumerate(index) if m.is_keyframe), default=0)
+        tail = index[last_key:]
+        if problem is None and any(m.is_corrupt for m in tail):
+            problem = "truncated file: the last packets are cut short"
+        if problem is None and fmt == "mpegts":
+            problem = integrity.ts_partial_packet(self._path)
+        if problem is None and fmt in integrity.NO_DECLARED_LENGTH:
+            key = index[last_key]
+            stamps = [m.ts for m in tail]
+            expected = None if key.ts is None or None in stamps else sum(t >= key.ts for t in stamps)
+            if key.ts is not None:
+                problem = integrity.damaged_tail(self._path, key.ts, key.dts, expected)
+        if problem is not None:
+            raise TruncatedVideoError(problem)
 
     def close(self) -> None:
         self._container.close()  # idempotent in PyAV

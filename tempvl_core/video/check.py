@@ -4,7 +4,9 @@ Run before a long job (the CLI's ``tempvl-bench check-videos --task NAME``) so a
 corrupted file is found in minutes, named, and fixed, instead of failing a run hours in. Each
 video is opened through the same reader as training and evaluation (same backends, same
 fallback), and frames spread from the first to the LAST frame of the index are decoded: a file
-truncated after its index was written still lists all frames but cannot decode its tail.
+truncated after its index was written still lists all frames but cannot decode its tail. Files
+cut short in containers without such an index (AVI, ASF, MPEG-PS, MPEG-TS) are caught when the
+reader opens them (:mod:`.integrity`), so a run refuses them too.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ with ``benchmarks/decode.py``, and falls back to the other when the first is not
 fails on the file. Sparse requests (at most ``DENSE_FRACTION`` of the frames, e.g. 8 of 900) use
 the GOP-aware PyAV decoder; dense ones use decord's ``get_batch`` when the codec is one where
 its seeking returned exact frames (``DECORD_EXACT_CODECS``; it returned wrong frames for MPEG-4
-Part 2 and MPEG-2 with B-frames). decord is also the fallback when PyAV cannot open a file.
-``backend="decord"`` or ``"pyav"`` forces one (no fallback). See :mod:`tempvl_core.video.backends`
+Part 2 and MPEG-2 with B-frames). decord is also the fallback when PyAV cannot open a file,
+but never for a file PyAV found cut short (:mod:`.integrity`): decord would read the part that
+survived. ``backend="decord"`` or ``"pyav"`` forces one (no fallback; forced decord skips the
+truncation checks, which run in PyAV's index pass). See :mod:`tempvl_core.video.backends`
 for how each decodes.
 Still images (jpg, png, ...; CC3M) load through the same call as one-frame videos with PIL.
 
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import HAVE_DECORD, BackendError, open_source
+from .backends import HAVE_DECORD, BackendError, TruncatedVideoError, open_source
 from .sampling import SAMPLING_STRATEGIES, sample_indices
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -134,6 +136,8 @@ def probe(path: Path | str, *, backend: str = "auto") -> VideoInfo:
     for name in _backend_order(backend):
         try:
             source = open_source(path, name)
+        except TruncatedVideoError as err:  # another backend would read only what survives
+            raise VideoDecodeError(path, str(err)) from err
         except BackendError as err:
             errors.append(f"{name}: {err}")
             continue
@@ -214,7 +218,8 @@ def read_frames(
             ``decord`` or ``pyav`` (that backend only).
 
     Raises:
-        VideoDecodeError: missing, empty, unreadable or zero-frame file (names the file and why).
+        VideoDecodeError: missing, empty, unreadable, truncated or zero-frame file (names the
+            file and why). A truncated file is never read in part by the fallback backend.
         ValueError: bad arguments (unknown sampling, a window outside the video, ...).
     """
     if sampling not in SAMPLING_STRATEGIES:  # checked here too so images reject it as well
@@ -258,6 +263,8 @@ def read_indices(
     def attempt(name: str, known_size: tuple[int, int] | None = None) -> Clip | None:
         try:
             source = open_source(path, name, size, known_size)
+        except TruncatedVideoError as err:  # another backend would read only what survives
+            raise VideoDecodeError(path, str(err)) from err
         except BackendError as err:
             errors.append(f"{name}: {err}")
             failed.add(name)

@@ -57,3 +57,37 @@ def write_video(
 
 def decoded_indices(frames: np.ndarray) -> list[int]:
     return [frame_index(f) for f in frames]
+
+
+def write_noise_video(
+    path: Path,
+    codec: str,
+    *,
+    container_format: str | None = None,
+    num_frames: int = 120,
+    fps: int = 4,
+    gop: int = 8,
+    seed: int = 0,
+) -> Path:
+    """Encode ``num_frames`` frames of 64x48 noise with any codec PyAV can write into ``path``'s
+    container; noise keeps every frame large, so a cut usually lands inside one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.gop_size = gop
+        for _ in range(num_frames):
+            img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def packet_spans(path: Path) -> list[tuple[int, int]]:
+    """``(byte offset, size)`` of each video packet of ``path``, in file order."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted((p.pos, p.size) for p in container.demux(stream) if p.size > 0 and p.pos is not None and p.pos >= 0)
