@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 
 class VideoSwinT(nn.Module):
@@ -24,11 +25,20 @@ class VideoSwinT(nn.Module):
 
         net = swin3d_t(weights=None)  # random init; never downloads
         self.patch_embed, self.pos_drop, self.features, self.norm = net.patch_embed, net.pos_drop, net.features, net.norm
+        self.grad_checkpointing = False
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each stage's activations in backward (timm's switch, same name)."""
+        self.grad_checkpointing = enable
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(clips.transpose(1, 2))  # [B, 3, T, H, W] -> [B, T/2, H/4, W/4, 96]
-        x = self.norm(self.features(self.pos_drop(x)))  # [B, T/2, H/32, W/32, 768]
-        return x.mean(dim=(2, 3))
+        x = self.pos_drop(self.patch_embed(clips.transpose(1, 2)))  # [B, 3, T, H, W] -> [B, T/2, H/4, W/4, 96]
+        for stage in self.features:
+            if self.grad_checkpointing and self.training and torch.is_grad_enabled():
+                x = checkpoint(stage, x, use_reentrant=False)
+            else:
+                x = stage(x)
+        return self.norm(x).mean(dim=(2, 3))  # [B, T/2, H/32, W/32, 768] -> [B, T/2, 768]
 
 
 def cached_kinetics_weights() -> str:
