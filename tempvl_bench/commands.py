@@ -135,9 +135,10 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
         data_root = Path(args.data_root or os.environ["TEMPVL_DATA"])
     else:
         raise ValueError("pretrain: no data root; pass --data-root DIR, set TEMPVL_DATA, or add --demo")
-    backbone_name = args.backbone or ("cnn-tiny" if config.model.preset == "tiny" else "vit-b16")
+    backbone_name = args.backbone or config.model.backbone or ("cnn-tiny" if config.model.preset == "tiny" else "vit-b16")
     seed_everything(config.training.seed)  # the backbone's initial weights too: runs repeat exactly
-    backbone = build_backbone_by_name(host, backbone_name, image_size=config.data.size)
+    backbone = build_backbone_by_name(host, backbone_name, image_size=config.data.size,
+                                      pretrained=config.model.pretrained or False)
     device = args.device or ("cuda" if _cuda() else "cpu")
     final = run_pretraining(config, data_root=data_root, output_dir=args.output, backbone=backbone,
                             resume=args.resume, device=device, progress=not args.no_progress)
@@ -180,7 +181,7 @@ def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
     p.add_argument("--demo", action="store_true", help="pretrain on the built-in demo WebVid/CC3M data")
     p.add_argument("--data-root", type=Path)
     p.add_argument("--output", type=Path, default=Path("results/pretrain"))
-    p.add_argument("--backbone", help="video backbone (default: cnn-tiny for the tiny preset, else vit-b16)")
+    p.add_argument("--backbone", help="video backbone (default: the config's model.backbone)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--no-progress", action="store_true")

@@ -84,7 +84,9 @@ def safe_loads(data: bytes, source: Path | str = "<bytes>") -> Any:
     _scan(data, source)
     try:
         value = _RefusingUnpickler(io.BytesIO(data), encoding="utf-8").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, UnicodeDecodeError) as exc:
+    except (pickle.UnpicklingError, EOFError, ValueError, UnicodeDecodeError,
+            TypeError, AttributeError, IndexError, KeyError, RecursionError) as exc:
+        # The last five: well-formed opcodes in a nonsensical order (SETITEM on a string, ...).
         raise AnnotationError(source, "", "a well-formed pickle of dicts, lists and strings", str(exc)) from None
     _check_shape(value, source)
     return value

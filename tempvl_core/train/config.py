@@ -30,6 +30,10 @@ class ModelSection:
 
     preset: str = "tiny"
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: Backbone registry name (``--backbone`` overrides it); None = cnn-tiny for tiny, else vit-b16.
+    backbone: str | None = None
+    #: A local weights file for the backbone (safetensors or a weights_only torch file).
+    pretrained: str | None = None
 
 
 @dataclass
@@ -90,6 +94,8 @@ class TrainingConfig:
     # Submodules to torch.compile, by dotted name ("" = the whole model), e.g. ["video_encoder.backbone"]:
     # the per-frame backbone holds most FLOPs and has static shapes; measure with benchmarks/train_step.py.
     compile_modules: list[str] = field(default_factory=list)
+    # Recompute activations in backward (temporal/fusion layers, text encoder, backbone): less memory, ~1/3 more compute.
+    activation_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "grad_accum_steps", "total_steps", "checkpoint_every", "log_every"):

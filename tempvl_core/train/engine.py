@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from tempvl_core.train import checkpoint as ckpt
+from tempvl_core.train.performance import enable_activation_checkpointing, prepare_for_ddp
 from tempvl_core.train.config import TrainingConfig
 from tempvl_core.train.data_order import SeededDataset, ShardedBatchSampler
 from tempvl_core.train.distributed import DistContext, reduce_mean
@@ -103,10 +104,14 @@ class Trainer:
         if config.channels_last:
             self.model.to(memory_format=torch.channels_last)  # only 4-d (conv) weights change layout
         self.train_model: nn.Module = self.model
+        if config.activation_checkpointing:
+            enable_activation_checkpointing(self.model)
         if self.ctx.is_distributed:
-            # Unused parameters are normal here: a loss switched off leaves its head without gradients.
+            # A loss switched off leaves its modules without gradients: only then must DDP search for
+            # unused parameters every step (heads the config never uses are frozen instead).
             device_ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DistributedDataParallel(self.model, device_ids=device_ids, find_unused_parameters=True)
+            self.train_model = DistributedDataParallel(self.model, device_ids=device_ids,
+                                                       find_unused_parameters=prepare_for_ddp(self.model))
         for name in config.compile_modules:
             # In-place Module.compile keeps parameter names, so checkpoints stay loadable without it.
             try:

@@ -91,3 +91,91 @@ def test_pickles(data: bytes) -> None:
         assert "raw-captions.pkl" in str(exc)
     else:
         assert isinstance(value, (dict, list, str))
+
+
+# Every reader the dataset registry knows, fed through the same call `validate` and the runs
+# use: one source per (dataset, task, reader), files written under their real names.
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def _registry_sources() -> list:
+    from tempvl_core.data.loaders import DATASETS
+
+    seen, out = set(), []
+    for spec in DATASETS.values():
+        for source in spec.sources:
+            key = (spec.name, source.task, source.reader)
+            if key not in seen:
+                seen.add(key)
+                out.append(pytest.param(spec.name, source, id=f"{spec.name}-{source.task}-{source.split}"))
+    return out
+
+
+TOKENS = ["\"", ",", "{", "}", "[", "]", ":", "\n", "\r\n", "\t", " ", "-1", "0", "1e999", "NaN", "-0.5",
+          "null", "true", "\"\"", "#", "##", "\x00", "\u2028", "é", "a", "v_a", ".mp4", "00.00.01.000"]  # fmt: skip
+
+
+@st.composite
+def _mutated(draw, original: bytes) -> bytes:
+    """``original`` with a few random edits: cut, dropped or repeated slices, inserted tokens."""
+    data = bytearray(original)
+    for _ in range(draw(st.integers(1, 4))):
+        n = len(data)
+        i = draw(st.integers(0, n))
+        j = draw(st.integers(i, min(n, i + 40)))
+        op = draw(st.sampled_from(["cut", "drop", "repeat", "insert", "byte"]))
+        if op == "cut":
+            del data[i:]
+        elif op == "drop":
+            del data[i:j]
+        elif op == "repeat":
+            data[i:i] = data[i:j]
+        elif op == "insert":
+            data[i:i] = draw(st.sampled_from(TOKENS)).encode()
+        else:
+            data[i:i] = bytes([draw(st.integers(0, 255))])
+    return bytes(data)
+
+
+def _generated(name: str) -> st.SearchStrategy[bytes]:
+    """Content shaped like the file's type, from nothing."""
+    if name.endswith(".json"):
+        return json_values.map(lambda v: json.dumps(v).encode())
+    if name.endswith(".jsonl"):
+        return st.lists(json_values, max_size=3).map(lambda vs: "".join(json.dumps(v) + "\n" for v in vs).encode())
+    if name.endswith(".pkl"):
+        return json_values.map(lambda v: pickle.dumps(v, protocol=2))
+    sep = st.sampled_from([",", "\t", "  ", " ", "##", "\"", ";"])
+    cell = st.sampled_from(["", "x", "v_a", "video1", "1", "-2", "0.5", "1e400", "nan", "00.00.01.000", "a.mp4"])
+    row = st.lists(cell, max_size=6).flatmap(lambda cells: sep.map(lambda s: s.join(cells)))
+    return st.lists(row, max_size=6).map(lambda rows: "\n".join(rows).encode())
+
+
+def _sample(dataset: str, name: str, split: str) -> Path | None:
+    """A valid hand-written file to mutate: the same name, or the same name for another split."""
+    names = [name] + [name.replace(split, other) for other in ("train", "val", "test") if split in name]
+    return next((SAMPLES / dataset / n for n in names if (SAMPLES / dataset / n).is_file()), None)
+
+
+def _content(dataset: str, name: str, split: str) -> st.SearchStrategy[bytes]:
+    options = [_generated(name), st.binary(max_size=64)]
+    sample = _sample(dataset, name, split)
+    if sample is not None:  # mutated valid files reach past the first check of each loader
+        options += [_mutated(sample.read_bytes())] * 3
+    return st.one_of(options)
+
+
+@pytest.mark.parametrize("dataset,source", _registry_sources())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_registered_loader(tmp_path: Path, dataset: str, source, data) -> None:
+    from tempvl_core.data.records import LoadResult
+
+    for name in source.files:
+        (tmp_path / name).write_bytes(data.draw(_content(dataset, name, source.split), label=name))
+    try:
+        result = source.read(tmp_path)
+    except AnnotationError as exc:
+        assert any(name in str(exc) for name in source.files), f"error does not name the file: {exc}"
+    else:
+        assert isinstance(result, LoadResult) and isinstance(result.records, list)

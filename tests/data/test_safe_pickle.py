@@ -78,3 +78,15 @@ def test_python2_protocol0_byte_strings_decode_as_text() -> None:
     # {'clip': ['tok']} as Python 2's cPickle.dumps(..., 0) writes it (STRING opcodes)
     py2 = b"(dp0\nS'clip'\np1\n(lp2\nS'tok'\np3\nas."
     assert safe_loads(py2) == {"clip": ["tok"]}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80\x02X\x01\x00\x00\x00aX\x01\x00\x00\x00bX\x01\x00\x00\x00cs.",  # SETITEM on a string
+        b"\x80\x02X\x01\x00\x00\x00aX\x01\x00\x00\x00ba.",  # APPEND to a string
+    ],
+)
+def test_opcodes_in_a_nonsensical_order_are_an_annotation_error(data: bytes) -> None:
+    with pytest.raises(AnnotationError, match="raw-captions.pkl"):
+        safe_loads(data, "raw-captions.pkl")
