@@ -4,18 +4,18 @@ The reference protocol (JSFusion, ClipBERT, ALPRO) is zero-shot from a retrieval
 option is scored against the video in the joint space (``options.mc_scorer: similarity``) or by
 the VTM head (``fused``). ``--mode finetune`` first trains the dual encoder with VTC on the
 MSR-VTT 9k training captions (no multiple-choice video is among them), as retrieval finetuning
-does. Accuracy goes through ``qa_metrics`` with the option index as the answer string.
+does. Accuracy goes through ``qa_metrics`` with the option index as the answer string; options
+tied for the top score are scored as a uniformly random pick among them (``top_answer``).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from tempvl_bench.clips import ClipLoaderFactory
 from tempvl_bench.finetune import finetune_vtc
 from tempvl_bench.metrics import QAItem as ScoredQuestion
-from tempvl_bench.metrics import qa_metrics
+from tempvl_bench.metrics import prediction_credit, qa_metrics, top_answer
 from tempvl_bench.runner import RunContext, TaskOutput
 
 from tempvl_plugins.qa.datasets import ADAPTERS, load_msrvtt_mc_training
@@ -36,7 +36,7 @@ def run_multiple_choice(ctx: RunContext) -> TaskOutput:
         finetune_vtc(ctx, model, train_items, clips)
     scores, kept, failed = _score_options(ctx, model, items, options.mc_scorer, clips)
     evaluated = [items[i] for i in kept]
-    chosen = {item.item_id: str(int(np.argmax(s))) for item, s in zip(evaluated, scores)}
+    chosen = {item.item_id: top_answer(s, [str(i) for i in range(len(s))]) for item, s in zip(evaluated, scores)}
     ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in evaluated]
     metrics = qa_metrics(chosen, ground_truth)
     write_score_files(ctx.run_dir, chosen, ground_truth, None)
@@ -44,7 +44,7 @@ def run_multiple_choice(ctx: RunContext) -> TaskOutput:
         metrics=metrics,
         split=split,
         num_samples=len(evaluated),
-        predictions=_predictions(evaluated, scores),
+        predictions=_predictions(evaluated, scores, chosen),
         failed_videos=failed,
         annotation_files=files,
     )
@@ -78,15 +78,18 @@ def _score_options(ctx: RunContext, model, items, scorer: str, clips: ClipLoader
     return scores, kept, batches.failed_videos
 
 
-def _predictions(items, scores):
+def _predictions(items, scores, chosen):
     for item, option_scores in zip(items, scores):
-        best = int(np.argmax(option_scores))
+        choice = chosen[item.item_id]
+        tied = [int(i) for i in ([choice] if isinstance(choice, str) else choice)]
         yield {
             "item_id": item.item_id,
             "video_id": item.video_id,
             "options": list(item.options),
             "answer_index": item.answer_index,
-            "prediction_index": best,
-            "correct": best == item.answer_index,
+            "prediction_index": tied[0],
+            "tied_indices": tied,
+            # Expected correctness under uniform tie breaking: 1 or 0 unless options tie.
+            "correct": float(prediction_credit(choice, str(item.answer_index))),
             "scores": [round(float(s), 6) for s in option_scores],
         }

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tempvl_bench.clips import ClipLoaderFactory
 from tempvl_bench.finetune import finetune, trainable_parameters
 from tempvl_bench.metrics import QAItem as ScoredQuestion
-from tempvl_bench.metrics import qa_metrics
+from tempvl_bench.metrics import QAPrediction, prediction_credit, qa_metrics, top_answer
 from tempvl_bench.runner import RunContext, TaskOutput
 
 from tempvl_plugins.qa.datasets import ADAPTERS
@@ -147,7 +147,7 @@ def _question_rows(videos: Sequence[VideoQuestions], batch_index: torch.Tensor) 
 
 @torch.no_grad()
 def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab, clips: ClipLoaderFactory):
-    answers: dict[str, str] = {}
+    answers: dict[str, QAPrediction] = {}
     size = ctx.config.batch.eval
     batches = clips.batches(videos, train=False, desc="answer questions")
     for batch in batches:
@@ -156,8 +156,8 @@ def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab, clips:
             chunk = torch.tensor(rows[start : start + size])
             texts = [item.question for item in questions[start : start + size]]
             logits = model.answer_logits(texts, batch["frames"][chunk], frame_mask=batch["frame_mask"][chunk])
-            for item, best in zip(questions[start : start + size], logits.argmax(-1).tolist()):
-                answers[item.question_id] = vocab.answers[best]
+            for item, row in zip(questions[start : start + size], logits.float().cpu().numpy()):
+                answers[item.question_id] = top_answer(row, vocab.answers)  # ties: a list, scored fairly
     return answers, batches.failed_videos
 
 
@@ -186,7 +186,7 @@ class TextEmbeddingCache:
 @torch.no_grad()
 def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, per_type, fallback,
                           clips: ClipLoaderFactory):
-    answers: dict[str, str] = {}
+    answers: dict[str, QAPrediction] = {}
     cache = TextEmbeddingCache(model, ctx.config.text.max_length, ctx.config.batch.eval)
     batches = clips.batches(videos, train=False, desc="score answers")
     for batch in batches:
@@ -199,22 +199,26 @@ def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, pe
         offset = 0
         for row, item, cands in zip(rows, questions, candidates):
             scores = text_emb[offset : offset + len(cands)] @ video_emb[row]
-            answers[item.question_id] = vocab.answers[cands[int(scores.argmax())]]
+            answers[item.question_id] = top_answer(scores.numpy(), [vocab.answers[c] for c in cands])
             offset += len(cands)
     return answers, batches.failed_videos
 
 
-def _predictions(items, answers: dict[str, str], vocab: AnswerVocab, method: str):
+def _predictions(items, answers: dict, vocab: AnswerVocab, method: str):
     known = set(vocab.answers)
     for item in items:
+        answer = answers[item.question_id]
+        tied = [answer] if isinstance(answer, str) else list(answer)
         yield {
             "question_id": item.question_id,
             "video_id": item.video_id,
             "question": item.question,
             "question_type": item.question_type,
             "answer": item.answer,
-            "prediction": answers[item.question_id],
-            "correct": answers[item.question_id] == item.answer,
+            "prediction": tied[0],
+            "tied_predictions": tied,
+            # Expected correctness under uniform tie breaking: 1 or 0 unless answers tie.
+            "correct": float(prediction_credit(answer, item.answer, known)),
             "answer_in_vocab": item.answer in known,
             "method": method,
         }

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from tempvl_bench.config import ConfigError
 from tempvl_bench.metrics import QAItem as ScoredQuestion
+from tempvl_bench.metrics import QAPrediction
 from tempvl_bench.results import write_json_atomic
 
 from tempvl_plugins.qa.vocab import DEFAULT_VOCAB_SIZE
@@ -76,9 +77,13 @@ class QAOptions:
                               f"got {self.mc_scorer!r}")
 
 
-def write_score_files(run_dir: Path, answers: Mapping[str, str], ground_truth: Sequence[ScoredQuestion],
+def write_score_files(run_dir: Path, answers: Mapping[str, QAPrediction], ground_truth: Sequence[ScoredQuestion],
                       vocab: Sequence[str] | None) -> None:
-    """The run's answers and ground truth in the formats ``tempvl-bench score --family qa`` reads."""
+    """The run's answers and ground truth in the formats ``tempvl-bench score --family qa`` reads.
+
+    An answer tied for the top score with others is written as the list of them, which ``score``
+    credits as the run did (a uniformly random pick among them).
+    """
     run_dir = Path(run_dir)
     write_json_atomic(run_dir / PREDICTIONS_JSON, {str(q): a for q, a in answers.items()})
     write_json_atomic(

@@ -12,7 +12,8 @@ from tempvl_bench.metrics.moment import (
     qvhighlights_metrics,
 )
 from tempvl_bench.metrics.names import FAMILY_NAMES, format_threshold, metric_direction
-from tempvl_bench.metrics.qa import QAItem, qa_metrics
+from tempvl_bench.metrics.qa import Prediction as QAPrediction
+from tempvl_bench.metrics.qa import QAItem, prediction_credit, qa_metrics, top_answer, top_choices
 from tempvl_bench.metrics.retrieval import (
     multi_caption_retrieval_metrics,
     paragraph_retrieval_metrics,
@@ -24,7 +25,11 @@ __all__ = [
     "CaptionScorer",
     "caption_metrics",
     "QAItem",
+    "QAPrediction",
     "qa_metrics",
+    "prediction_credit",
+    "top_answer",
+    "top_choices",
     "FAMILY_NAMES",
     "format_threshold",
     "metric_direction",

@@ -4,23 +4,75 @@
 each row, video-to-text (v2t) ranks each column. Recalls are in percent; ranks are 1-based.
 
 Ties: CLIP4Clip emits one rank entry per tied position, so its denominators can exceed the
-number of queries. We give every query exactly one rank, ``1 + (number of strictly greater
-scores)``, which equals the reference's first entry; for tie-free inputs the two agree exactly.
+number of queries. We give every query one outcome, the expectation over breaking its ties
+uniformly at random: with ``g`` candidates strictly higher than the true one and ``t`` others
+tied with it, R@K counts ``clamp((K - g) / (t + 1), 0, 1)`` and the rank is ``g + 1 + t / 2``.
+Without ties this is the reference exactly; a constant matrix scores exactly chance (an
+optimistic "1 + strictly greater" rank would give a collapsed model R@1 = 100).
 
-Memory: ranks are computed row-block by row-block (compare each block against its target
-scores and count), so a 10,000 x 10,000 matrix never needs a sorted or negated copy.
+Memory: counts are taken row-block by row-block into one reused boolean buffer, so a
+10,000 x 10,000 matrix never needs a sorted, negated or boolean N x N copy.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
 
 RECALL_KS: tuple[int, ...] = (1, 5, 10)
 
-# Rows (or columns) compared at once; 512 x 10,000 booleans is ~5 MB.
-_BLOCK = 512
+# Bytes of matrix compared at once: a block stays in cache for its four comparisons.
+_BLOCK_BYTES = 1 << 19
+# Caption groups reduced at once by ``video_caption_max``.
+_VIDEO_CHUNK = 512
+
+
+@dataclass(frozen=True)
+class TiedRanks:
+    """Per query: candidates scoring strictly higher than the true one, and others tied with it."""
+
+    higher: np.ndarray
+    tied: np.ndarray
+
+    @classmethod
+    def from_ranks(cls, ranks: Sequence[int] | np.ndarray) -> "TiedRanks":
+        """Tie-free 1-based ranks."""
+        ranks = np.asarray(ranks, dtype=np.int64)
+        return cls(ranks - 1, np.zeros_like(ranks))
+
+    @property
+    def expected_rank(self) -> np.ndarray:
+        """1-based rank expected under uniform tie breaking: ``higher + 1 + tied / 2``."""
+        return self.higher + 1 + self.tied / 2
+
+    def hits_at(self, k: int) -> Fraction:
+        """Expected number of queries whose true candidate lands in the top ``k``, exactly."""
+        numerators = np.clip(k - self.higher, 0, self.tied + 1)
+        if not self.tied.any():
+            return Fraction(int(numerators.sum()))
+        # Sum num / (tied + 1) exactly, grouped by denominator, so chance is exactly chance.
+        denominators, group = np.unique(self.tied + 1, return_inverse=True)
+        sums = np.bincount(group.ravel(), weights=numerators, minlength=denominators.size)
+        return sum((Fraction(int(s), int(d)) for s, d in zip(sums, denominators)), Fraction(0))
+
+
+def _raise_non_finite(matrix: np.ndarray) -> None:
+    """Raise if ``matrix`` holds NaN or infinities, counting them and naming the first."""
+    step = max(1, _BLOCK_BYTES // max(1, matrix[0].nbytes))
+    bad, first = 0, None
+    for start in range(0, matrix.shape[0], step):
+        rows = ~np.isfinite(matrix[start:start + step])
+        if first is None and rows.any():
+            i, j = np.argwhere(rows)[0]
+            first = (start + int(i), int(j))
+        bad += int(np.count_nonzero(rows))
+    if bad:
+        raise ValueError(f"similarity matrix has {bad} non-finite value(s) (NaN or infinity); first at "
+                         f"[text, video] = {list(first)}: {matrix[first]}")
 
 
 def _as_matrix(sim: np.ndarray) -> np.ndarray:
@@ -31,65 +83,85 @@ def _as_matrix(sim: np.ndarray) -> np.ndarray:
         raise ValueError(f"similarity matrix is empty: shape {matrix.shape}")
     if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
         raise ValueError(f"similarity matrix must hold real numbers, got dtype {matrix.dtype}")
-    if np.issubdtype(matrix.dtype, np.floating) and np.isnan(matrix).any():
-        where = np.argwhere(np.isnan(matrix))[0].tolist()
-        raise ValueError(f"similarity matrix contains NaN (first at [text, video] = {where})")
     return matrix
 
 
-def row_ranks(matrix: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """1-based rank of ``matrix[i, targets[i]]`` within row ``i``: 1 + count of strictly greater."""
-    n_rows = matrix.shape[0]
-    ranks = np.empty(n_rows, dtype=np.int64)
-    for start in range(0, n_rows, _BLOCK):
-        stop = min(start + _BLOCK, n_rows)
-        block = matrix[start:stop]
-        own = block[np.arange(stop - start), targets[start:stop]]
-        ranks[start:stop] = np.count_nonzero(block > own[:, None], axis=1) + 1
-    return ranks
+def _counts(block: np.ndarray, own: np.ndarray, axis: int, buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (axis 1) or column (axis 0) of ``block``: entries > ``own`` and entries >= ``own``."""
+    as_bytes = buffer.view(np.uint8)
+    np.greater(block, own, out=buffer)
+    greater = np.add.reduce(as_bytes, axis=axis, dtype=np.int64)
+    np.greater_equal(block, own, out=buffer)
+    return greater, np.add.reduce(as_bytes, axis=axis, dtype=np.int64)
 
 
-def column_ranks(matrix: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """1-based rank of ``matrix[targets[j], j]`` within column ``j``."""
-    n_cols = matrix.shape[1]
-    ranks = np.empty(n_cols, dtype=np.int64)
-    for start in range(0, n_cols, _BLOCK):
-        stop = min(start + _BLOCK, n_cols)
-        block = matrix[:, start:stop]
-        own = block[targets[start:stop], np.arange(stop - start)]
-        ranks[start:stop] = np.count_nonzero(block > own[None, :], axis=0) + 1
-    return ranks
+def tie_counts(matrix: np.ndarray, row_targets: np.ndarray | None = None,
+               col_targets: np.ndarray | None = None) -> tuple[TiedRanks | None, TiedRanks | None]:
+    """Ranks of ``matrix[i, row_targets[i]]`` in row i and of ``matrix[col_targets[j], j]`` in column j.
+
+    One pass over small row blocks (cache-sized), counting greater and greater-or-equal
+    entries for both directions while a block is hot; the block sums catch NaN and infinity
+    on the way (both propagate), so the finite check costs no extra pass.
+    """
+    n_rows, n_cols = matrix.shape
+    step = max(1, _BLOCK_BYTES // max(1, matrix[0].nbytes))
+    rows = (np.empty(n_rows, np.int64), np.empty(n_rows, np.int64)) if row_targets is not None else None
+    cols = (np.zeros(n_cols, np.int64), np.zeros(n_cols, np.int64)) if col_targets is not None else None
+    own_col = None if cols is None else matrix[col_targets, np.arange(n_cols)][None, :]
+    buffer = np.empty((min(step, n_rows), n_cols), dtype=bool)
+    finite = True
+    for start in range(0, n_rows, step):
+        block = matrix[start:start + step]
+        view = buffer[:block.shape[0]]
+        if finite and np.issubdtype(matrix.dtype, np.floating):
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = math.isfinite(float(block.sum()))
+        if rows is not None:
+            own = block[np.arange(block.shape[0]), row_targets[start:start + step]][:, None]
+            greater, at_least = _counts(block, own, 1, view)
+            rows[0][start:start + step], rows[1][start:start + step] = greater, at_least
+        if cols is not None:
+            greater, at_least = _counts(block, own_col, 0, view)
+            cols[0][:] += greater
+            cols[1][:] += at_least
+    if not finite:
+        _raise_non_finite(matrix)  # or a finite sum that overflowed: then nothing is raised
+    return tuple(None if c is None else TiedRanks(c[0], c[1] - c[0] - 1) for c in (rows, cols))
 
 
-def summarize_ranks(ranks: np.ndarray, prefix: str, *, torch_style: bool = False) -> dict[str, float]:
-    """R@K (percent), MdR and MnR of 1-based ranks, under ``prefix`` (``t2v`` or ``v2t``).
+def summarize_ranks(ranks: TiedRanks | Sequence[int] | np.ndarray, prefix: str, *,
+                    torch_style: bool = False) -> dict[str, float]:
+    """R@K (percent), MdR and MnR under ``prefix`` (``t2v`` or ``v2t``).
 
-    Default: CLIP4Clip's numpy ``compute_metrics`` (square case), which works on 0-based ranks:
-    ``np.median(r0) + 1`` (mean of the two middle values for an even count), ``np.mean(r0) + 1``.
+    ``ranks``: :class:`TiedRanks`, or tie-free 1-based ranks. Default: CLIP4Clip's numpy
+    ``compute_metrics`` (square case), which works on 0-based ranks: ``np.median(r0) + 1``
+    (mean of the two middle values for an even count), ``np.mean(r0) + 1``.
     ``torch_style``: its multi-caption torch path: lower middle value (``torch.median``), R@K in
     float32 (``int * 100 / n`` on tensors) and ``np.mean`` of the 1-based ranks.
     """
-    ranks = np.asarray(ranks, dtype=np.int64)
-    n = ranks.size
+    if not isinstance(ranks, TiedRanks):
+        ranks = TiedRanks.from_ranks(ranks)
+    n = ranks.higher.size
     if n == 0:
         raise ValueError("no ranks to summarize")
     out: dict[str, float] = {}
     for k in RECALL_KS:
-        hits = int(np.count_nonzero(ranks <= k))
-        if torch_style:
-            out[f"{prefix}/R@{k}"] = float(np.float32(hits * 100) / np.float32(n))
+        hits = ranks.hits_at(k)
+        if torch_style and hits.denominator == 1:
+            out[f"{prefix}/R@{k}"] = float(np.float32(int(hits) * 100) / np.float32(n))
+        elif torch_style:
+            out[f"{prefix}/R@{k}"] = float(np.float32(float(hits * 100 / n)))
         else:
-            out[f"{prefix}/R@{k}"] = float(hits) * 100 / n
+            out[f"{prefix}/R@{k}"] = float(hits * 100 / n)  # correctly rounded: float(h) * 100 / n
+    expected = ranks.expected_rank
     if torch_style:
-        out[f"{prefix}/MdR"] = float(np.sort(ranks)[(n - 1) // 2])
-        out[f"{prefix}/MnR"] = float(np.mean(ranks))
+        out[f"{prefix}/MdR"] = float(np.sort(expected)[(n - 1) // 2])
+        out[f"{prefix}/MnR"] = float(np.mean(expected))
     else:
         # Same float operations as the reference, so the last bit agrees too.
-        out[f"{prefix}/MdR"] = float(np.median(ranks - 1) + 1)
-        out[f"{prefix}/MnR"] = float(np.mean(ranks - 1) + 1)
+        out[f"{prefix}/MdR"] = float(np.median(expected - 1) + 1)
+        out[f"{prefix}/MnR"] = float(np.mean(expected - 1) + 1)
     return out
-
-
 def retrieval_metrics(sim: np.ndarray) -> dict[str, float]:
     """Square protocol (MSR-VTT 1k-A, DiDeMo/ActivityNet paragraphs, LSMDC): text i pairs video i.
 
@@ -102,8 +174,9 @@ def retrieval_metrics(sim: np.ndarray) -> dict[str, float]:
             "use multi_caption_retrieval_metrics for several captions per video"
         )
     diagonal = np.arange(matrix.shape[0])
-    out = summarize_ranks(row_ranks(matrix, diagonal), "t2v")
-    out.update(summarize_ranks(column_ranks(matrix, diagonal), "v2t"))
+    t2v, v2t = tie_counts(matrix, row_targets=diagonal, col_targets=diagonal)
+    out = summarize_ranks(t2v, "t2v")
+    out.update(summarize_ranks(v2t, "v2t"))
     return out
 
 
@@ -131,8 +204,8 @@ def video_caption_max(matrix: np.ndarray, index: np.ndarray) -> np.ndarray:
     starts = np.searchsorted(index[order], np.arange(n_videos))
     out = np.empty((n_videos, n_videos), dtype=matrix.dtype)
     # Whole videos per chunk so reduceat never straddles a chunk boundary.
-    for v_start in range(0, n_videos, _BLOCK):
-        v_stop = min(v_start + _BLOCK, n_videos)
+    for v_start in range(0, n_videos, _VIDEO_CHUNK):
+        v_stop = min(v_start + _VIDEO_CHUNK, n_videos)
         row_start = starts[v_start]
         row_stop = starts[v_stop] if v_stop < n_videos else order.size
         rows = matrix[order[row_start:row_stop]]
@@ -151,11 +224,12 @@ def multi_caption_retrieval_metrics(sim: np.ndarray,
     """
     matrix = _as_matrix(sim)
     index = _validate_index(text_video_index, matrix.shape)
-    out = summarize_ranks(row_ranks(matrix, index), "t2v", torch_style=True)
+    t2v, _ = tie_counts(matrix, row_targets=index)  # raises on NaN or infinity first
+    out = summarize_ranks(t2v, "t2v", torch_style=True)
     per_video = video_caption_max(matrix, index)
     # per_video[v, j] is caption-group v vs video j; v2t ranks groups for each video j.
-    diagonal = np.arange(per_video.shape[0])
-    out.update(summarize_ranks(column_ranks(per_video, diagonal), "v2t"))
+    _, v2t = tie_counts(per_video, col_targets=np.arange(per_video.shape[0]))
+    out.update(summarize_ranks(v2t, "v2t"))
     return out
 
 

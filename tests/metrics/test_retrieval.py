@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -32,14 +34,74 @@ def test_even_count_median_is_numpy_mean_of_middle() -> None:
     assert out["t2v/MdR"] == 1.5
 
 
-def test_ties_give_one_rank_per_query_counting_strictly_greater() -> None:
-    # Every score equal: each query ranks first (the reference would emit 3 entries per row).
-    out = retrieval_metrics(np.ones((3, 3), dtype=np.float32))
-    assert out["t2v/R@1"] == 100.0 and out["v2t/R@1"] == 100.0
-    assert out["t2v/MnR"] == 1.0
-    # A tie above a strictly greater score: rank = 1 + 1.
-    sim = np.array([[0.5, 0.9, 0.5], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    assert retrieval_metrics(sim)["t2v/MnR"] == pytest.approx((2 + 1 + 1) / 3)
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 10, 100])
+def test_constant_matrix_scores_exactly_chance(n: int) -> None:
+    """A collapsed model (every score equal) gets chance, not a perfect score."""
+    out = retrieval_metrics(np.zeros((n, n), dtype=np.float32))
+    for prefix in ("t2v", "v2t"):
+        for k in (1, 5, 10):
+            assert out[f"{prefix}/R@{k}"] == float(Fraction(100 * min(k, n), n))
+        assert out[f"{prefix}/MnR"] == (n + 1) / 2
+        assert out[f"{prefix}/MdR"] == (n + 1) / 2
+
+
+def test_constant_multi_caption_scores_chance() -> None:
+    index = np.array([0, 0, 1, 2, 2, 2, 3])
+    out = multi_caption_retrieval_metrics(np.full((7, 4), 0.25), index)
+    assert out["t2v/R@1"] == float(np.float32(25.0)) and out["t2v/R@5"] == 100.0
+    assert out["t2v/MnR"] == 2.5 and out["t2v/MdR"] == 2.5
+    assert out["v2t/R@1"] == 25.0 and out["v2t/MnR"] == 2.5
+
+
+def test_ties_count_the_expectation_over_random_tie_breaking() -> None:
+    sim = np.array([
+        [0.5, 0.9, 0.5],  # text 0: one higher (0.9), one tied: positions 2 or 3 -> rank 2.5
+        [1.0, 1.0, 0.0],  # text 1: one tied, none higher: positions 1 or 2 -> rank 1.5, R@1 half
+        [0.0, 0.0, 1.0],  # text 2: alone at the top -> rank 1
+    ])
+    out = retrieval_metrics(sim)
+    assert out["t2v/R@1"] == float(Fraction(100 * 3, 2 * 3))  # (0 + 1/2 + 1) / 3
+    assert out["t2v/R@5"] == 100.0
+    assert out["t2v/MnR"] == pytest.approx((2.5 + 1.5 + 1) / 3)
+    assert out["t2v/MdR"] == 1.5
+
+
+def _expected_by_positions(values: np.ndarray, target: int, k: int) -> tuple[float, float]:
+    """Independent route: the true item lands uniformly on one of its tied sorted positions."""
+    ordered = np.sort(values)[::-1]
+    first = int(np.flatnonzero(ordered == values[target])[0]) + 1
+    last = int(np.flatnonzero(ordered == values[target])[-1]) + 1
+    positions = np.arange(first, last + 1)
+    return float(np.mean(positions)), float(np.mean(positions <= k))
+
+
+def test_tied_ranks_match_positions_on_integer_matrix_across_blocks() -> None:
+    rng = np.random.default_rng(3)
+    sim = rng.integers(0, 4, size=(150, 150)).astype(np.float64)  # many ties; several row blocks
+    out = retrieval_metrics(sim)
+    for prefix, matrix in (("t2v", sim), ("v2t", sim.T)):
+        ranks = [_expected_by_positions(row, i, 1)[0] for i, row in enumerate(matrix)]
+        for k in (1, 5, 10):
+            credit = sum(_expected_by_positions(row, i, k)[1] for i, row in enumerate(matrix))
+            assert out[f"{prefix}/R@{k}"] == pytest.approx(credit * 100 / 150, rel=1e-12)
+        assert out[f"{prefix}/MnR"] == pytest.approx(np.mean(ranks), rel=1e-12)
+        assert out[f"{prefix}/MdR"] == np.median(ranks)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_similarities_are_refused_with_count_and_position(bad: float) -> None:
+    sim = np.eye(40, dtype=np.float32)
+    sim[17, 3] = bad
+    sim[30, 31] = bad
+    for metric in (retrieval_metrics, lambda s: multi_caption_retrieval_metrics(s, np.arange(40))):
+        with pytest.raises(ValueError, match=r"2 non-finite.*\[17, 3\]"):
+            metric(sim)
+
+
+def test_large_finite_values_whose_sum_overflows_are_accepted() -> None:
+    sim = np.full((3, 3), 3e38, dtype=np.float32)
+    np.fill_diagonal(sim, 3.4e38)
+    assert retrieval_metrics(sim)["t2v/R@1"] == 100.0
 
 
 def test_square_matches_sort_based_ranks_without_ties() -> None:
@@ -96,7 +158,7 @@ def test_square_summary_uses_zero_based_numpy_arithmetic() -> None:
 
 
 @pytest.mark.parametrize("sim, message", [
-    (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN or infinity"),
     (np.ones((2, 3)), "square"),
     (np.ones(3), "2-D"),
 ])
