@@ -7,8 +7,12 @@ scheduler and RNG state readable with ``torch.load(weights_only=True)``).
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -20,6 +24,8 @@ from torch import nn
 from tempvl_bench.config import FinetuneConfig
 
 STATE_DIR = "finetune"
+#: Written last into a saved state folder: the folder is complete (and holds this epoch).
+COMPLETE_FILE = "complete.json"
 
 
 @dataclass
@@ -42,11 +48,14 @@ def warmup_cosine(total_steps: int, warmup_ratio: float) -> Callable[[int], floa
 
 
 def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[EpochLog]) -> None:
-    from safetensors.torch import save_model
+    """Write the state into ``<dir>.tmp``, mark it complete, then promote it with
+    :func:`recover_state`, which is safe to interrupt at any point (see there)."""
+    from tempvl_core.model.checkpoint import save_weights
 
+    recover_state(directory)  # settles what a killed save left, so the names below are free
     tmp = directory.with_name(directory.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_model(model, str(tmp / "model.safetensors"))
+    tmp.mkdir(parents=True)
+    save_weights(model, tmp / "model.safetensors")
     torch.save(
         {
             "epoch": epoch,
@@ -60,22 +69,70 @@ def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: 
         },
         tmp / "state.pt",
     )
-    if directory.exists():
-        old = directory.with_name(directory.name + ".old")
-        directory.rename(old)
-        tmp.rename(directory)
-        for f in old.iterdir():
-            f.unlink()
-        old.rmdir()
-    else:
-        tmp.rename(directory)
+    for name in ("model.safetensors", "state.pt"):
+        _fsync(tmp / name)
+    marker = tmp / COMPLETE_FILE
+    marker.write_text(json.dumps({"epoch": epoch}) + "\n", encoding="utf-8")
+    _fsync(marker)
+    recover_state(directory)
+
+
+def recover_state(directory: Path) -> int | None:
+    """Leave ``directory`` holding the newest complete saved state (if any) and nothing else
+    around it; returns that state's epoch.
+
+    A save writes ``<dir>.tmp`` and marks it complete last; every other step is one rename or
+    the deletion of a folder already renamed to ``<dir>.trash``. So after a kill at any point,
+    the newest complete copy is intact under one of ``<dir>``, ``<dir>.tmp`` or ``<dir>.old``
+    (the last written by earlier versions), and running this again finishes the job.
+    """
+    trash = directory.with_name(directory.name + ".trash")
+    shutil.rmtree(trash, ignore_errors=True)
+    names = [directory, directory.with_name(directory.name + ".tmp"), directory.with_name(directory.name + ".old")]
+    complete = [(epoch, path) for path in names if (epoch := _complete_epoch(path)) is not None]
+    best_epoch, best = max(complete, key=lambda item: item[0]) if complete else (None, None)  # ties: the first
+    for path in names:
+        if path.exists() and path != best:
+            os.replace(path, trash)
+            shutil.rmtree(trash)
+    if best is not None and best != directory:
+        os.replace(best, directory)
+    return best_epoch
+
+
+def _complete_epoch(path: Path) -> int | None:
+    """The epoch a completely written state folder holds; None for a partial or missing one."""
+    marker = path / COMPLETE_FILE
+    if marker.is_file():
+        try:
+            return int(json.loads(marker.read_text(encoding="utf-8"))["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    if not ((path / "model.safetensors").is_file() and (path / "state.pt").is_file()):
+        return None
+    try:  # written before the marker existed: complete when its state loads
+        return int(torch.load(path / "state.pt", weights_only=True)["epoch"])
+    except Exception:
+        return None
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 def _load_state(directory: Path, model: nn.Module, optimizer, scheduler) -> tuple[int, list[EpochLog]]:
     from safetensors.torch import load_model
 
-    load_model(model, str(directory / "model.safetensors"))
-    state = torch.load(directory / "state.pt", weights_only=True)
+    from tempvl_core.model.checkpoint import CheckpointError
+    from tempvl_core.train.checkpoint import load_tensors_file
+
+    weights = directory / "model.safetensors"
+    try:
+        load_model(model, str(weights))
+    except Exception as exc:  # another model's weights, or a damaged file
+        raise CheckpointError(f"{weights}: cannot resume from it ({type(exc).__name__}: {exc})") from exc
+    state = load_tensors_file(directory / "state.pt")
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["rng_torch"])
@@ -96,6 +153,7 @@ def finetune(
     resume: bool = False,
     progress: bool = True,
     parameters: Iterable[nn.Parameter] | None = None,
+    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> list[EpochLog]:
     """Train ``model`` for ``config.epochs`` epochs; ``batches(epoch)`` yields that epoch's batches.
 
@@ -111,9 +169,13 @@ def finetune(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, config.warmup_ratio))
     state_dir = Path(run_dir) / STATE_DIR
     start_epoch, history = 0, []
-    if resume and (state_dir / "state.pt").exists():
-        done, history = _load_state(state_dir, model, optimizer, scheduler)
-        start_epoch = done + 1
+    if resume:
+        if recover_state(state_dir) is None:
+            log(f"finetune: no completed epoch saved in {state_dir}; training from epoch 1")
+        else:
+            done, history = _load_state(state_dir, model, optimizer, scheduler)
+            start_epoch = done + 1
+            log(f"finetune: resuming from {state_dir} after epoch {done + 1} of {config.epochs}")
     model.train()
     for epoch in range(start_epoch, config.epochs):
         bar = tqdm(total=steps_per_epoch, desc=f"finetune {epoch + 1}/{config.epochs}", disable=not progress, leave=False)

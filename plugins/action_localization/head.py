@@ -138,11 +138,11 @@ def head_loss(output: HeadOutput, targets: dict[str, Tensor], mask: Tensor) -> T
 
 def save_head(head: LocalizationHead, directory: Path) -> Path:
     """Write ``head.safetensors`` and ``head.json`` into ``directory``; returns the weights file."""
-    from safetensors.torch import save_model
+    from tempvl_core.model.checkpoint import save_weights
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    save_model(head, str(directory / HEAD_WEIGHTS))
+    save_weights(head, directory / HEAD_WEIGHTS)
     config = asdict(head.config) | {"classes": list(head.config.classes)}
     (directory / HEAD_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return directory / HEAD_WEIGHTS

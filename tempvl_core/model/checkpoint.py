@@ -36,8 +36,19 @@ def save_pretrained(model: "TemPVL", directory: Path) -> Path:
     model.config.save(directory / CONFIG_FILE)
     model.text_encoder.save_architecture(directory / TEXT_DIR)
     # save_model de-duplicates tied tensors (LM head <-> word embeddings) safely.
-    save_model(model, str(directory / WEIGHTS_FILE))
+    save_weights(model, directory / WEIGHTS_FILE)
     return directory
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """``safetensors.torch.save_model`` with the mode a plain ``open`` gives: safetensors creates
+    the file 0600, which would hide the weights from the user's group."""
+    import os
+
+    save_model(model, str(path))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def load_pretrained(cls: type["TemPVL"], directory: Path, backbone: nn.Module, strict: bool = True) -> "TemPVL":
