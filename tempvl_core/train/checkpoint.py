@@ -29,6 +29,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from tempvl_core.model.checkpoint import CheckpointError, save_weights
 from tempvl_core.train.distributed import DistContext, barrier
 
 LATEST = "latest"
@@ -82,7 +83,7 @@ def save_model_weights(model: nn.Module, directory: Path) -> None:
     if hasattr(model, "save_pretrained"):
         model.save_pretrained(directory)
     else:
-        safetensors.torch.save_model(model, str(directory / "model.safetensors"))
+        save_weights(model, directory / "model.safetensors")
 
 
 def load_model_weights(model: nn.Module, directory: Path) -> None:
@@ -90,9 +91,29 @@ def load_model_weights(model: nn.Module, directory: Path) -> None:
     files = sorted(directory.glob("*.safetensors"))
     if len(files) != 1:
         raise FileNotFoundError(f"{directory}: expected exactly one *.safetensors weights file, found {[f.name for f in files]}")
-    missing, unexpected = safetensors.torch.load_model(model, str(files[0]), strict=False)
+    try:
+        missing, unexpected = safetensors.torch.load_model(model, str(files[0]), strict=False)
+    except RuntimeError as exc:  # a tensor of another shape
+        raise CheckpointError(f"{files[0]}: weights do not match the model: {exc}") from exc
+    except Exception as exc:  # safetensors' own error type: a damaged or tampered header
+        raise CheckpointError(f"{files[0]}: not a readable safetensors file ({type(exc).__name__}: {exc})") from exc
     if missing or unexpected:
-        raise RuntimeError(f"{files[0]}: weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise CheckpointError(f"{files[0]}: weights do not match the model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def load_tensors_file(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` with an error naming the file when it is damaged or
+    holds anything but tensors and plain containers (which ``weights_only`` refuses to unpickle)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # UnpicklingError, a truncated zip, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: cannot be loaded safely ({type(exc).__name__}: {first}). It is damaged, or holds objects "
+            "other than tensors and plain containers; tempvl-bench never unpickles those."
+        ) from exc
 
 
 def _torch_save(obj: Any, path: Path) -> None:
@@ -169,12 +190,13 @@ def load_checkpoint(
     ctx: DistContext,
 ) -> TrainerState:
     """Restore everything :func:`save_checkpoint` wrote; returns the counters to continue from."""
-    blob = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
-    if blob.get("format") != FORMAT_VERSION:
-        raise RuntimeError(f"{directory / STATE_FILE}: format {blob.get('format')}, expected {FORMAT_VERSION}")
+    blob = load_tensors_file(directory / STATE_FILE)
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT_VERSION:
+        found = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+        raise CheckpointError(f"{directory / STATE_FILE}: format {found}, expected {FORMAT_VERSION}")
     state = TrainerState(**blob["counters"])
     if state.world_size != ctx.world_size:
-        raise RuntimeError(
+        raise CheckpointError(
             f"{directory}: saved by a run with {state.world_size} processes; resuming with {ctx.world_size} "
             "would change the data order. Resume with the same number of processes."
         )
@@ -183,5 +205,5 @@ def load_checkpoint(
     scheduler.load_state_dict(blob["scheduler"])
     scaler.load_state_dict(blob["scaler"])
     rng_file = directory / f"rng_rank{ctx.rank}.pt"
-    restore_rng_state(torch.load(rng_file, map_location="cpu", weights_only=True))
+    restore_rng_state(load_tensors_file(rng_file))
     return state

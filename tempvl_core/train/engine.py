@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -204,7 +205,7 @@ class Trainer:
                 self.state = ckpt.load_checkpoint(latest, model=self.model, optimizer=self.optimizer,
                                                   scheduler=self.scheduler, scaler=self.scaler, ctx=self.ctx)
                 self._echo(f"resumed from {latest} at step {self.state.step}")
-                self._truncate_log(self.state.step)
+            self._truncate_log(self.state.step)  # step 0 without a checkpoint: nothing logged survives
         end = self.config.total_steps if stop_after is None else min(stop_after, self.config.total_steps)
         self.train_model.train()
         last_saved: Path | None = None
@@ -270,13 +271,36 @@ class Trainer:
         return record
 
     def _truncate_log(self, step: int) -> None:
-        """Drop log records after ``step``: a run killed after its last checkpoint replays them."""
+        """Drop log records after ``step``: a run killed after its last checkpoint replays them.
+
+        A run killed while writing a record leaves a half-written last line; it is dropped with
+        a message naming the file. A damaged line elsewhere is an error naming file and line.
+        """
         path = self.output_dir / LOG_FILE
         if not self.ctx.is_main or not path.is_file():
             return
-        lines = path.read_text(encoding="utf-8").splitlines()
-        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-        if len(kept) != len(lines):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        lines = text.splitlines()
+        kept = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                record_step = record.get("step", 0) if isinstance(record, dict) else None
+            except ValueError:
+                record_step = None
+            if record_step is None:
+                if number == len(lines):
+                    # Shown even without console output: a log line is being discarded.
+                    print(f"warning: {path}: dropped a half-written last line (line {number}); the run was "
+                          "killed while logging", file=sys.stderr)
+                    continue
+                raise ValueError(f"{path}: line {number} is not a JSON log record: {line[:80]!r}. "
+                                 "Fix or delete the line, then resume again.")
+            if record_step <= step:
+                kept.append(line)
+        if len(kept) != len(lines) or (text and not text.endswith("\n")):
             tmp = path.with_suffix(".tmp")
             tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
             os.replace(tmp, path)
