@@ -51,6 +51,21 @@ class _GatherWithGrad(torch.autograd.Function):
         return grad[ctx.start : ctx.start + ctx.size]
 
 
+def rank_offset(n: int, device: torch.device) -> int:
+    """Where this rank's ``n`` items start in the gathered batch (0 without DDP)."""
+    if not _distributed():
+        return 0
+    return sum(_rank_sizes(n, device)[: dist.get_rank()])
+
+
+def pad_to(tensor: Tensor, length: int, value: int | float) -> Tensor:
+    """Right-pad dim 1 of ``tensor`` with ``value`` to ``length`` (ranks then gather equal shapes)."""
+    missing = length - tensor.shape[1]
+    if missing <= 0:
+        return tensor
+    return torch.cat([tensor, tensor.new_full((tensor.shape[0], missing, *tensor.shape[2:]), value)], 1)
+
+
 def all_gather_with_grad(tensor: Tensor) -> Tensor:
     """Concatenate ``tensor`` from every rank along dim 0 (ranks may hold different batch
     sizes), gradients flowing back to each rank's own slice. Returns ``tensor`` unchanged

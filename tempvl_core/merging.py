@@ -1,16 +1,28 @@
 """Clip and text merging: the self-supervised temporal labels of TemPVL.
 
-Several short clips of a batch are concatenated into one long video; the position of each
-clip inside it is known exactly, which gives moment-retrieval labels for free. Likewise
-several texts are merged into one sequence (by concatenating tokens, or as one feature per
-text) to give text-localization labels.
+Several short clips are concatenated into one long video; the position of each clip inside it
+is known exactly, which gives moment-retrieval labels for free. Likewise several texts are
+merged into one sequence (by concatenating tokens, or as one feature per text) to give
+text-localization labels.
+
+What keeps the labels honest (a model must read the text, not positions, to find a clip):
+
+* clips are merged as *frame features before the temporal layers*, and the merged sequence is
+  numbered by its own positions (:attr:`MergedVideo.positions`), so no clip boundary is marked
+  by a position embedding;
+* each clip keeps a random number of its frames, and the anchor's first frame is put at a
+  uniformly random position of a window of ``window`` positions, the other clips around it; what
+  falls outside the window is cropped (so sequences begin and end inside clips) and a sequence
+  may begin at a position above 0: start and end labels spread over every position that
+  evaluation uses.
 
 Conventions:
 * A *group* ``[K]`` lists batch indices; ``groups[g, 0]`` is the anchor of group ``g``.
 * Merged items are placed in a random order; ``order[g, j]`` is the batch index placed at
   slot ``j`` and ``anchor_slot[g]`` the slot of the anchor.
 * Clip ``j`` placed at offset ``o_j`` with ``L_j`` frames has ``start = o_j`` and
-  ``end = o_j + L_j - 1`` (inclusive frame positions in the merged sequence).
+  ``end = o_j + L_j - 1`` (inclusive frame positions in the merged sequence, after cropping:
+  a slot cropped away lies partly or wholly outside ``[0, length)``).
 """
 
 from __future__ import annotations
@@ -27,8 +39,9 @@ class MergedVideo:
 
     features: Tensor  # [G, L, D]
     mask: Tensor  # [G, L] bool, True = real frame
+    positions: Tensor  # [G, L] long: position index of each frame (offset + 0, 1, ...)
     order: Tensor  # [G, K] batch index at each slot
-    starts: Tensor  # [G, K] first frame position of each slot
+    starts: Tensor  # [G, K] first frame position of each slot (in the cropped sequence)
     ends: Tensor  # [G, K] last frame position (inclusive)
     anchor_slot: Tensor  # [G]
 
@@ -60,28 +73,48 @@ def sample_merge_groups(
     strategy: str = "random",
     similarity: Tensor | None = None,
     generator: torch.Generator | None = None,
+    *,
+    anchors: Tensor | None = None,
+    candidates: Tensor | None = None,
+    temperature: float = 0.1,
 ) -> Tensor:
-    """Pick, for every anchor ``i``, ``k - 1`` other distinct items to merge with it.
+    """Pick, for every anchor, ``k - 1`` other distinct items to merge with it.
 
-    ``random``: uniformly without replacement. ``hard``: the ``k - 1`` items with the highest
-    ``similarity[i, j]`` (``j != i``): clips the model currently confuses with the anchor,
-    which makes locating the anchor inside the merged video hardest. ``k`` is clamped to
-    ``num_items``. Returns ``[num_items, k]`` with the anchor in column 0.
+    Args:
+        num_items: items to draw partners from (the globally gathered batch under DDP).
+        anchors: indices ``[A]`` of the anchors (default: every item).
+        candidates: ``[num_items]`` bool, items that may be merged at all (stills may not);
+            anchors must be candidates.
+        strategy: ``random`` draws partners uniformly without replacement; ``hard`` draws them
+            without replacement with probability proportional to
+            ``exp(similarity[a, j] / temperature)`` (Gumbel top-k), so clips the model confuses
+            with the anchor are merged most often, yet never deterministically.
+        similarity: ``[A, num_items]`` scores for ``hard``.
+
+    ``k`` is clamped to the number of candidates. Returns ``[A, k]`` with the anchor in column 0.
     """
-    k = min(k, num_items)
-    anchors = torch.arange(num_items)
-    if k == 1:
+    anchors = torch.arange(num_items) if anchors is None else anchors.cpu().long()
+    allowed = torch.ones(num_items, dtype=torch.bool) if candidates is None else candidates.cpu().bool()
+    if not bool(allowed[anchors].all()):
+        raise ValueError("every merge anchor must be a merge candidate")
+    k = min(k, int(allowed.sum()))
+    if k <= 1:
         return anchors[:, None]
     if strategy == "random":
-        # Random scores + argsort = a uniform sample without replacement, reproducible via generator.
-        scores = torch.rand(num_items, num_items, generator=generator)
+        logits = torch.zeros(len(anchors), num_items)
     elif strategy == "hard":
-        if similarity is None or tuple(similarity.shape) != (num_items, num_items):
-            raise ValueError(f"hard merge sampling needs a [{num_items}, {num_items}] similarity matrix")
-        scores = similarity.detach().float().cpu().clone()
+        if similarity is None or tuple(similarity.shape) != (len(anchors), num_items):
+            raise ValueError(f"hard merge sampling needs a [{len(anchors)}, {num_items}] similarity matrix")
+        if temperature <= 0:
+            raise ValueError(f"merge temperature must be > 0, got {temperature}")
+        logits = similarity.detach().float().cpu() / temperature
     else:
         raise ValueError(f"merge sampling strategy {strategy!r} is not 'random' or 'hard'")
-    scores.fill_diagonal_(float("-inf"))
+    # Gumbel top-k = sampling without replacement in proportion to exp(logits).
+    uniform = torch.rand(logits.shape, generator=generator).clamp_(1e-12, 1 - 1e-7)
+    scores = logits - torch.log(-torch.log(uniform))
+    scores[:, ~allowed] = float("-inf")
+    scores[torch.arange(len(anchors)), anchors] = float("-inf")
     others = scores.topk(k - 1, dim=1).indices
     return torch.cat([anchors[:, None], others], 1)
 
@@ -94,11 +127,27 @@ def _shuffle_groups(groups: Tensor, generator: torch.Generator | None) -> tuple[
     return order, anchor_slot
 
 
-def _subsample(length: int, frames_per_clip: int | None) -> Tensor:
-    """Indices of ``min(length, frames_per_clip)`` frames spread uniformly over the clip."""
-    if frames_per_clip is None or length <= frames_per_clip:
+def _spread(length: int, keep: int) -> Tensor:
+    """Indices of ``keep`` frames spread uniformly over ``length`` (first and last kept)."""
+    if length <= keep:
         return torch.arange(length)
-    return torch.linspace(0, length - 1, frames_per_clip).round().long()
+    return torch.linspace(0, length - 1, keep).round().long()
+
+
+def _keep_frames(length: int, frames_per_clip: int | None, random_lengths: bool,
+                 generator: torch.Generator | None) -> Tensor:
+    """Which real frames of a clip enter the merge: at most ``frames_per_clip`` of them and,
+    with ``random_lengths``, a uniformly drawn count between half the clip and all of it."""
+    keep = length if frames_per_clip is None else min(length, frames_per_clip)
+    if random_lengths and keep > 1:
+        low = (keep + 1) // 2
+        keep = int(torch.randint(low, keep + 1, (1,), generator=generator))
+    return _spread(length, keep)
+
+
+def _randint(low: int, high: int, generator: torch.Generator | None) -> int:
+    """Uniform integer in ``[low, high]``."""
+    return low if high <= low else int(torch.randint(low, high + 1, (1,), generator=generator))
 
 
 def merge_clips(
@@ -108,14 +157,22 @@ def merge_clips(
     frames_per_clip: int | None = None,
     generator: torch.Generator | None = None,
     shuffle: bool = True,
+    *,
+    window: int | None = None,
+    random_lengths: bool = False,
 ) -> MergedVideo:
     """Concatenate the real frames of each group's clips in a random order.
 
     Args:
-        features: per-frame features ``[B, T, D]``.
+        features: per-frame features ``[B, T, D]`` (before any temporal layer).
         frame_mask: ``[B, T]`` True for real frames (real frames must come first), or None.
         groups: ``[G, K]`` batch indices, anchor first (see :func:`sample_merge_groups`).
         frames_per_clip: subsample each clip to at most this many frames (None = keep all).
+        window: number positions ``0..window-1``: the anchor starts at a uniformly random
+            position, the frames the other clips put outside the window are cropped, and the
+            sequence's first frame may sit above position 0 (see :attr:`MergedVideo.positions`).
+            None keeps every frame at positions ``0..length-1``.
+        random_lengths: each clip keeps a random number of its frames (half to all).
     """
     b, t, d = features.shape
     lengths = frame_mask.sum(1).cpu() if frame_mask is not None else torch.full((b,), t)
@@ -123,31 +180,46 @@ def merge_clips(
         raise ValueError("frame_mask must mark real frames first and padding last")
     if (lengths < 1).any():
         raise ValueError(f"clips {torch.nonzero(lengths < 1).flatten().tolist()} have no real frame to merge")
+    if window is not None and window < 1:
+        raise ValueError(f"merge window must be >= 1 frame, got {window}")
     order, anchor_slot = _shuffle_groups(groups, generator) if shuffle else (groups, torch.zeros(len(groups), dtype=torch.long))
-    keep = [_subsample(int(n), frames_per_clip) for n in lengths]
-    sizes = torch.tensor([[len(keep[int(i)]) for i in row] for row in order], dtype=torch.long)
+    cap = frames_per_clip if window is None else min(frames_per_clip or window, window)
+    # Frames kept per (group, slot): drawn per placement, so one clip may differ between groups.
+    keep = [[_keep_frames(int(lengths[c]), cap, random_lengths, generator) for c in row] for row in order.tolist()]
+    sizes = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long)
     ends_excl = sizes.cumsum(1)
     starts = ends_excl - sizes
-    total = int(ends_excl[:, -1].max())
     g = order.shape[0]
+    crop, offset, seq_len = torch.zeros(g, dtype=torch.long), torch.zeros(g, dtype=torch.long), ends_excl[:, -1].clone()
+    if window is not None:
+        for gi in range(g):
+            # Place the anchor's first frame at a uniform position p of the window, lay the
+            # other clips around it and keep what falls inside [0, window).
+            a = int(anchor_slot[gi])
+            a_start, a_size, total = int(starts[gi, a]), int(sizes[gi, a]), int(ends_excl[gi, -1])
+            shift = _randint(0, window - a_size, generator) - a_start  # window position of frame 0
+            crop[gi], offset[gi] = max(0, -shift), max(0, shift)
+            seq_len[gi] = min(total, window - shift) - crop[gi]
+    length = int(seq_len.max())
     # One gather builds every merged sequence: (clip, frame) source index per output slot.
-    src_clip = torch.zeros(g, total, dtype=torch.long)
-    src_frame = torch.zeros(g, total, dtype=torch.long)
-    mask = torch.zeros(g, total, dtype=torch.bool)
+    src_clip = torch.zeros(g, length, dtype=torch.long)
+    src_frame = torch.zeros(g, length, dtype=torch.long)
+    mask = torch.zeros(g, length, dtype=torch.bool)
     for gi in range(g):
-        for slot, clip in enumerate(order[gi].tolist()):
-            s, e = int(starts[gi, slot]), int(ends_excl[gi, slot])
-            src_clip[gi, s:e] = clip
-            src_frame[gi, s:e] = keep[clip]
-            mask[gi, s:e] = True
+        clips = torch.cat([torch.full((len(k),), c) for c, k in zip(order[gi].tolist(), keep[gi])])
+        frames = torch.cat(keep[gi])
+        lo, n = int(crop[gi]), int(seq_len[gi])
+        src_clip[gi, :n], src_frame[gi, :n], mask[gi, :n] = clips[lo : lo + n], frames[lo : lo + n], True
+    positions = (offset[:, None] + torch.arange(length)[None, :]) * mask
     device = features.device
     merged = features[src_clip.to(device), src_frame.to(device)] * mask.to(device)[..., None]
     return MergedVideo(
         features=merged,
         mask=mask.to(device),
+        positions=positions.to(device),
         order=order.to(device),
-        starts=starts.to(device),
-        ends=(ends_excl - 1).to(device),
+        starts=(starts - crop[:, None]).to(device),
+        ends=(ends_excl - 1 - crop[:, None]).to(device),
         anchor_slot=anchor_slot.to(device),
     )
 

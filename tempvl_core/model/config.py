@@ -39,14 +39,22 @@ class TemPVLConfig:
     fusion_layers: int = 2
     fusion_heads: int = 6
     grounding_layers: int = 1
+    grounding_kernel: int = 3  # temporal convolution after each grounding block (1 = none)
     dropout: float = 0.0
     temperature: float = 0.07  # initial VTC temperature (learnable)
     # Clip / text merging (MR and TL).
     merge_clips: int = 3  # K clips merged into one long video
     merge_frames_per_clip: int | None = None  # subsample each clip to this many frames
+    merge_random_lengths: bool = True  # each clip keeps a random share (half to all) of its frames
     merge_sampling: str = "random"  # "random" | "hard"
+    merge_temperature: float = 0.1  # hard sampling: partners drawn with p ~ exp(cosine / T)
+    merge_warmup_steps: int = 0  # hard sampling draws random partners for this many steps first
+    merge_shuffled_texts: bool = False  # control: MR/TL pair each clip with another clip's text
     tl_strategy: str = "tokens"  # "tokens" (concatenate token sequences) | "cls" (one feature per text)
-    max_merged_frames: int = 96
+    # Merged sequences are cropped to this many frames and placed at a random position offset
+    # below it: set it to the frame count evaluation uses, so every position evaluation sees is
+    # trained (at most max_frames, the size of the temporal position table).
+    max_merged_frames: int = 32
     max_merged_text_len: int = 96
     mlm_prob: float = 0.15
     qa_num_answers: int = 0  # > 0 builds the QA classifier (see TemPVL.ensure_qa_head)
@@ -79,6 +87,13 @@ class TemPVLConfig:
             raise ValueError(f"num_frames={self.num_frames} exceeds max_frames={self.max_frames}")
         if self.temporal_layers < 0 or self.fusion_layers < 1 or self.grounding_layers < 1:
             raise ValueError("temporal_layers must be >= 0, fusion_layers and grounding_layers >= 1")
+        if self.max_merged_frames < 1 or (self.temporal_layers > 0 and self.max_merged_frames > self.max_frames):
+            raise ValueError(
+                f"max_merged_frames={self.max_merged_frames} must be in [1, max_frames={self.max_frames}]: merged "
+                "sequences are numbered with the temporal position table"
+            )
+        if self.merge_temperature <= 0 or self.merge_warmup_steps < 0 or self.grounding_kernel < 1:
+            raise ValueError("merge_temperature must be > 0, merge_warmup_steps >= 0 and grounding_kernel >= 1")
         if self.video_dim % self.video_heads:
             raise ValueError(f"video_dim={self.video_dim} is not divisible by video_heads={self.video_heads}")
 
@@ -110,7 +125,7 @@ class TemPVLConfig:
             fusion_heads=12,
             grounding_layers=2,
             dropout=0.1,
-            max_merged_frames=256,
+            max_merged_frames=64,
             max_merged_text_len=128,
         )
         values.update(overrides)

@@ -4,8 +4,8 @@
   features. Used by MLM, VTM, text localization, captioning (with a causal self-attention
   mask) and QA.
 * :class:`GroundingEncoder` — the roles swapped: frames (queries) of a possibly merged video
-  self-attend and cross-attend to text tokens, so every frame position gets a
-  text-conditioned feature for the moment-retrieval start/end heads.
+  self-attend and cross-attend to text tokens and compare neighbouring frames, so every frame
+  position gets a text-conditioned feature for the moment-retrieval start/end heads.
 
 Both run on SDPA (see :mod:`tempvl_core.model.layers`).
 """
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tempvl_core.model.layers import TransformerStack
+from tempvl_core.model.layers import TransformerBlock, TransformerStack, build_attention_mask
 
 
 class FusionEncoder(nn.Module):
@@ -40,28 +40,52 @@ class FusionEncoder(nn.Module):
 
 
 class GroundingEncoder(nn.Module):
-    """Video-side fusion over a (merged) frame sequence with its own position embeddings.
+    """Video-side fusion: frames of a (possibly merged) video attend to each other and to the
+    text, then compare each frame with its neighbours under that text.
 
-    The video encoder's temporal positions restart at 0 in every clip; after merging, the
-    heads must know where each frame sits in the long sequence, hence ``pos_embed`` over
-    ``max_positions`` merged frames.
+    It has no position embedding of its own: frames arrive from the video encoder's temporal
+    layers, which number the whole (merged or evaluation) sequence. After each attention block
+    a residual temporal convolution (kernel 3, padding frames zeroed) lets a frame see how its
+    text-conditioned features differ from the previous and next frame, which is what a start
+    or an end of an event looks like.
     """
 
-    def __init__(self, dim: int, text_dim: int, depth: int, num_heads: int, max_positions: int, dropout: float = 0.0):
+    def __init__(self, dim: int, text_dim: int, depth: int, num_heads: int, dropout: float = 0.0,
+                 temporal_kernel: int = 3):
         super().__init__()
-        self.max_positions = max_positions
-        self.pos_embed = nn.Parameter(torch.zeros(1, max_positions, dim))
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        self.stack = TransformerStack(dim, depth, num_heads, cross_attention=True, context_dim=text_dim, dropout=dropout)
-
-    def positions(self, length: int) -> Tensor:
-        """``[1, length, dim]``; longer videos than ``max_positions`` (localizing in a long
-        untrimmed video) get linearly interpolated embeddings."""
-        if length <= self.max_positions:
-            return self.pos_embed[:, :length]
-        stretched = F.interpolate(self.pos_embed.transpose(1, 2), size=length, mode="linear", align_corners=True)
-        return stretched.transpose(1, 2)
+        if depth < 1:
+            raise ValueError(f"grounding_layers must be >= 1, got {depth}")
+        self.blocks = nn.ModuleList(
+            TransformerBlock(dim, num_heads, cross_attention=True, context_dim=text_dim, dropout=dropout)
+            for _ in range(depth)
+        )
+        self.convs = nn.ModuleList(NeighbourConv(dim, temporal_kernel) for _ in range(depth)) if temporal_kernel > 1 else None
+        self.norm = nn.LayerNorm(dim)
 
     def forward(self, frames: Tensor, frame_mask: Tensor | None, text: Tensor, text_mask: Tensor | None) -> Tensor:
-        x = frames + self.positions(frames.shape[1])
-        return self.stack(x, frame_mask, context=text, context_padding_mask=text_mask)
+        self_mask = build_attention_mask(frame_mask, frames.shape[1])
+        cross_mask = None if text_mask is None else build_attention_mask(text_mask, frames.shape[1])
+        x = frames
+        for i, block in enumerate(self.blocks):
+            x = block(x, self_mask, text, cross_mask)
+            if self.convs is not None:
+                x = self.convs[i](x, frame_mask)
+        return self.norm(x)
+
+
+class NeighbourConv(nn.Module):
+    """Residual pre-norm depthwise-then-pointwise convolution over time: ``x + W(conv_t(x))``.
+    Padding frames are zeroed before the convolution so they never leak into real ones."""
+
+    def __init__(self, dim: int, kernel: int = 3):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.depthwise = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.pointwise = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        h = self.norm(x)
+        if mask is not None:
+            h = h * mask[..., None].to(h.dtype)
+        h = self.depthwise(h.transpose(1, 2)).transpose(1, 2)
+        return x + self.pointwise(F.gelu(h))

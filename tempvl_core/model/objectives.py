@@ -26,16 +26,73 @@ class BatchState:
     input_ids: Tensor  # [B, L]
     attention_mask: Tensor  # [B, L]
     text_feats: Tensor  # [B, L, hidden]
-    frame_feats: Tensor  # [B, T, video_dim]
+    frame_feats: Tensor  # [B, T, video_dim], after the temporal layers
     frame_mask: Tensor | None  # [B, T]
     video_emb: Tensor  # [B, embed_dim], normalized
     text_emb: Tensor | None = None  # [B, embed_dim], normalized
     generator: torch.Generator | None = None
+    raw_frame_feats: Tensor | None = None  # [B, T, video_dim], before the temporal layers
+    mergeable: Tensor | None = None  # [B] bool: may take part in MR/TL (None = all; stills may not)
+    hard_sampling: bool = True  # False during the merge warm-up (random partners)
 
     def text_to_video_similarity(self) -> Tensor:
         """Detached cosine similarities ``[B_text, B_video]`` (sampling only, no gradient)."""
         assert self.text_emb is not None
         return (self.text_emb @ self.video_emb.t()).detach()
+
+
+@dataclass
+class MergePool:
+    """The clips partners are drawn from: this rank's batch, or every rank's under DDP.
+
+    ``anchors`` index this rank's mergeable items inside the pool; ``local`` maps them back to
+    this rank's batch rows (their texts).
+    """
+
+    raw: Tensor  # [N, T, D] frame features before the temporal layers (gradients flow back)
+    mask: Tensor  # [N, T] bool
+    emb: Tensor  # [N, E] detached clip embeddings (similarity for hard sampling)
+    candidates: Tensor  # [N] bool
+    anchors: Tensor  # [A] indices into the pool
+    local: Tensor  # [A] rows of this rank's batch
+
+
+def merge_pool(s: BatchState) -> MergePool:
+    """Gather the merge candidates of every rank (no-op without DDP)."""
+    assert s.raw_frame_feats is not None, "BatchState.raw_frame_feats is needed for merging"
+    b, t = s.raw_frame_feats.shape[:2]
+    device = s.raw_frame_feats.device
+    mask = s.frame_mask if s.frame_mask is not None else torch.ones(b, t, dtype=torch.bool, device=device)
+    mergeable = s.mergeable if s.mergeable is not None else torch.ones(b, dtype=torch.bool, device=device)
+    offset = losses.rank_offset(b, device)
+    raw = losses.all_gather_with_grad(s.raw_frame_feats)
+    pool_mask = losses.all_gather_with_grad(mask.to(raw.dtype)).bool()
+    emb = losses.all_gather_with_grad(s.video_emb.detach())
+    candidates = losses.all_gather_with_grad(mergeable.to(raw.dtype)).bool()
+    local = torch.nonzero(mergeable.cpu()).flatten()
+    return MergePool(raw, pool_mask, emb, candidates.cpu(), local + offset, local)
+
+
+def _partners(model: "TemPVL", s: BatchState, pool: MergePool) -> Tensor:
+    """Merge groups ``[A, K]`` over the pool (anchor first): random, or after the warm-up
+    drawn in proportion to clip similarity (hard sampling)."""
+    cfg = model.config
+    hard = cfg.merge_sampling == "hard" and s.hard_sampling
+    similarity = (pool.emb[pool.anchors.to(pool.emb.device)] @ pool.emb.t()).float() if hard else None
+    return merging.sample_merge_groups(
+        pool.raw.shape[0], cfg.merge_clips, "hard" if hard else "random", similarity, s.generator,
+        anchors=pool.anchors, candidates=pool.candidates, temperature=cfg.merge_temperature,
+    )
+
+
+def _control_rows(rows: Tensor, generator: torch.Generator | None) -> Tensor:
+    """The shuffled-text control: pair each anchor with another anchor's row (a cyclic shift
+    by a random amount, so no anchor keeps its own)."""
+    n = rows.shape[0]
+    if n < 2:
+        return rows
+    shift = int(torch.randint(1, n, (1,), generator=generator))
+    return rows.roll(shift)
 
 
 def mlm_loss(model: "TemPVL", s: BatchState) -> Tensor:
@@ -60,14 +117,23 @@ def mlm_loss(model: "TemPVL", s: BatchState) -> Tensor:
 
 def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
     """Moment retrieval over merged clips: for each text, classify the start and end frame
-    of its clip inside a long video made of K clips of the batch."""
+    of its clip inside a long video made of K clips.
+
+    Clips are merged as frame features *before* the temporal layers, which then run over the
+    merged sequence with its own positions: no position marks where a clip begins.
+    """
     cfg = model.config
-    groups = merging.sample_merge_groups(
-        s.frame_feats.shape[0], cfg.merge_clips, cfg.merge_sampling, _similarity(s, cfg.merge_sampling), s.generator
-    )
-    merged = merging.merge_clips(s.frame_feats, s.frame_mask, groups, cfg.merge_frames_per_clip, s.generator)
-    # Group g's anchor is clip g, so its query is text g: no re-indexing of the texts.
-    grounded = model.grounding(merged.features, merged.mask, s.text_feats, s.attention_mask)
+    pool = merge_pool(s)
+    if pool.anchors.numel() == 0:
+        return s.raw_frame_feats.sum() * 0.0  # no video clip in this batch (stills only)
+    groups = _partners(model, s, pool)
+    merged = merging.merge_clips(pool.raw, pool.mask, groups, cfg.merge_frames_per_clip, s.generator,
+                                 window=cfg.max_merged_frames, random_lengths=cfg.merge_random_lengths)
+    video = model.video_encoder.contextualize(merged.features, merged.mask, merged.positions)
+    rows = pool.local.to(s.text_feats.device)
+    if cfg.merge_shuffled_texts:
+        rows = _control_rows(rows, s.generator)
+    grounded = model.grounding(video, merged.mask, s.text_feats[rows], s.attention_mask[rows])
     start_logits, end_logits = model.mr_head(grounded)
     starts, ends = merged.anchor_span()
     return losses.span_loss(start_logits, end_logits, starts, ends, merged.mask)
@@ -75,17 +141,23 @@ def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
 
 def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:
     """Text localization: for each clip, find the text describing it among K merged texts,
-    as a token span (``tl_strategy='tokens'``) or as an index (``'cls'``)."""
+    as a token span (``tl_strategy='tokens'``) or as an index (``'cls'``, on the text
+    encoder's ``[CLS]`` features)."""
     cfg = model.config
-    sim = _similarity(s, cfg.merge_sampling)
-    groups = merging.sample_merge_groups(
-        s.frame_feats.shape[0], cfg.merge_clips, cfg.merge_sampling, None if sim is None else sim.t(), s.generator
-    )
+    pool = merge_pool(s)
+    if pool.anchors.numel() == 0:
+        return s.raw_frame_feats.sum() * 0.0
+    groups = _partners(model, s, pool)
+    device = s.text_feats.device
+    rows = pool.local.to(device)
+    video_rows = _control_rows(rows, s.generator) if cfg.merge_shuffled_texts else rows
+    video, video_mask = s.frame_feats[video_rows], None if s.frame_mask is None else s.frame_mask[video_rows]
     if cfg.tl_strategy == "tokens":
         special = model.text_encoder.special_ids
+        ids, att = losses.pad_to(s.input_ids, cfg.max_text_len, special["pad"]), losses.pad_to(s.attention_mask, cfg.max_text_len, 0)
         merged = merging.merge_text_tokens(
-            s.input_ids,
-            s.attention_mask,
+            losses.all_gather_with_grad(ids),
+            losses.all_gather_with_grad(att),
             groups,
             cls_id=special["cls"],
             sep_id=special["sep"],
@@ -94,13 +166,13 @@ def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:
             generator=s.generator,
         )
         feats = model.text_features(merged.input_ids, merged.attention_mask)
-        fused = model.fusion(feats, merged.attention_mask, s.frame_feats, s.frame_mask)
+        fused = model.fusion(feats, merged.attention_mask, video, video_mask)
         start_logits, end_logits = model.tl_span_head(fused)
         starts, ends = merged.anchor_span()
         return losses.span_loss(start_logits, end_logits, starts, ends, merged.attention_mask)
-    pooled = model.pool_text(s.text_feats, s.attention_mask)
-    texts, _, anchor_slot = merging.merge_text_features(pooled, groups, s.generator)
-    fused = model.fusion(texts, None, s.frame_feats, s.frame_mask)
+    cls = losses.all_gather_with_grad(s.text_feats[:, 0])
+    texts, _, anchor_slot = merging.merge_text_features(cls, groups, s.generator)
+    fused = model.fusion(texts, None, video, video_mask)
     return F.cross_entropy(model.tl_cls_head(fused).squeeze(-1), anchor_slot)
 
 
@@ -129,6 +201,3 @@ def match_logits(model: "TemPVL", text: Tensor, text_mask: Tensor, video: Tensor
     fused = model.fusion(text, text_mask, video, video_mask)
     return model.vtm_head(fused[:, 0])
 
-
-def _similarity(s: BatchState, strategy: str) -> Tensor | None:
-    return s.text_to_video_similarity() if strategy == "hard" else None

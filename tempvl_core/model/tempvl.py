@@ -23,7 +23,7 @@ from tempvl_core.model.fusion import FusionEncoder, GroundingEncoder
 from tempvl_core.model.heads import ClassifierHead, LMHead, SpanHead
 from tempvl_core.model.inference import InferenceMixin
 from tempvl_core.model.text_encoder import TextEncoder, default_text_encoder_path, mean_pool
-from tempvl_core.model.video_encoder import VideoEncoder
+from tempvl_core.model.video_encoder import VideoEncoder, masked_mean
 
 TextInput = list[str] | dict[str, Tensor]
 
@@ -65,8 +65,11 @@ class TemPVL(InferenceMixin, nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.temperature)))
         self.fusion = FusionEncoder(hidden, config.video_dim, config.fusion_layers, config.fusion_heads, config.dropout)
         self.grounding = GroundingEncoder(
-            config.video_dim, hidden, config.grounding_layers, config.video_heads, config.max_merged_frames, config.dropout
+            config.video_dim, hidden, config.grounding_layers, config.video_heads, config.dropout, config.grounding_kernel
         )
+        # Training forwards that merged clips so far: hard merge sampling starts after
+        # config.merge_warmup_steps of them (a buffer, so checkpoints resume the count).
+        self.register_buffer("merge_steps", torch.zeros((), dtype=torch.long))
         self.mr_head = SpanHead(config.video_dim)
         self.tl_span_head = SpanHead(hidden)
         self.tl_cls_head = ClassifierHead(hidden, 1)
@@ -153,8 +156,9 @@ class TemPVL(InferenceMixin, nn.Module):
         """Compute every enabled pretraining objective.
 
         ``batch``: ``frames`` ``[B,T,3,H,W]``, optional ``frame_mask`` ``[B,T]``, and either
-        ``texts`` (list of str) or ``input_ids`` / ``attention_mask``. ``generator`` makes
-        masking and merge sampling reproducible.
+        ``texts`` (list of str) or ``input_ids`` / ``attention_mask``, and optionally
+        ``mergeable`` ``[B]`` (bool): which items may be merged for MR/TL (stills take part in
+        VTC and MLM only). ``generator`` makes masking and merge sampling reproducible.
 
         Returns ``loss_<name>`` (already multiplied by its weight) for each objective whose
         weight is > 0, and ``loss`` (their sum).
@@ -167,11 +171,13 @@ class TemPVL(InferenceMixin, nn.Module):
                 raise KeyError("batch needs 'texts' (list of str) or 'input_ids'/'attention_mask'")
             texts = {"input_ids": batch["input_ids"], "attention_mask": batch.get("attention_mask")}
         ids, mask = self._tokens(texts)
-        frame_feats, clip_feats = self.video_features(batch["frames"], batch.get("frame_mask"))
-        frame_mask = batch.get("frame_mask")
-        frame_mask = frame_mask.to(self.device).bool() if frame_mask is not None else None
+        frames, frame_mask = self._frames(batch["frames"], batch.get("frame_mask"))
+        raw_feats = self.video_encoder.frame_features(frames, frame_mask)
+        frame_feats = self.video_encoder.contextualize(raw_feats, frame_mask)
+        clip_feats = masked_mean(frame_feats, frame_mask)
         if ids.shape[0] != frame_feats.shape[0]:
             raise ValueError(f"batch has {frame_feats.shape[0]} videos but {ids.shape[0]} texts")
+        merging_on = self.config.weight("mr") > 0 or self.config.weight("tl") > 0
         state = objectives.BatchState(
             input_ids=ids,
             attention_mask=mask,
@@ -180,7 +186,12 @@ class TemPVL(InferenceMixin, nn.Module):
             frame_mask=frame_mask,
             video_emb=F.normalize(self.video_proj(clip_feats), dim=-1),
             generator=generator,
+            raw_frame_feats=raw_feats,
+            mergeable=self._mergeable(batch.get("mergeable"), ids.shape[0]),
+            hard_sampling=int(self.merge_steps) >= self.config.merge_warmup_steps,
         )
+        if merging_on and self.training:
+            self.merge_steps += 1
         state.text_emb = self._embed_text(state.text_feats, mask)
         computers = {
             "vtc": lambda: self.vtc_loss(state.video_emb, state.text_emb),
@@ -198,6 +209,14 @@ class TemPVL(InferenceMixin, nn.Module):
             raise ValueError("every loss weight is 0: enable at least one objective in config.loss_weights")
         out["loss"] = torch.stack(list(out.values())).sum()
         return out
+
+    def _mergeable(self, mergeable: Any, batch_size: int) -> Tensor | None:
+        if mergeable is None:
+            return None
+        mergeable = torch.as_tensor(mergeable, dtype=torch.bool, device=self.device)
+        if tuple(mergeable.shape) != (batch_size,):
+            raise ValueError(f"batch['mergeable'] must be [{batch_size}] booleans, got {tuple(mergeable.shape)}")
+        return mergeable
 
     # -------------------------------------------------------------- save / load
     def save_pretrained(self, directory: str | Path) -> Path:

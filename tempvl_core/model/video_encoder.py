@@ -1,5 +1,10 @@
 """Video encoder: a per-frame image backbone followed by temporal transformer layers.
 
+The two stages are separate methods (:meth:`VideoEncoder.frame_features`,
+:meth:`VideoEncoder.contextualize`) because moment-retrieval pretraining merges the frame
+features of several clips *between* them: the temporal layers then see one long sequence with
+positions of that sequence only, exactly as they see an evaluation video.
+
 The backbone is an object (never a name): any ``nn.Module`` mapping images ``[N, 3, H, W]``
 to features ``[N, C]`` with an int attribute ``num_features``. The built-in ones (timm ViT,
 Swin, a tiny CNN) live in the backbone plugins.
@@ -78,11 +83,24 @@ class VideoEncoder(nn.Module):
         stretched = F.interpolate(self.pos_embed.transpose(1, 2), size=num_frames, mode="linear", align_corners=True)
         return stretched.transpose(1, 2)
 
+    def contextualize(self, feats: Tensor, frame_mask: Tensor | None = None, positions: Tensor | None = None) -> Tensor:
+        """Temporal layers over frame features ``[B, T, dim]`` (from :meth:`frame_features`).
+
+        ``positions`` ``[B, T]`` (long) numbers each frame explicitly: merged pretraining
+        sequences pass their own numbering (see :func:`tempvl_core.merging.merge_clips`); by
+        default frames are numbered ``0..T-1``. Without temporal layers, features pass through.
+        """
+        if self.temporal is None:
+            return feats
+        if positions is None:
+            pos = self.positions(feats.shape[1])
+        else:  # TemPVLConfig.validate keeps merged positions below max_frames
+            pos = self.pos_embed[0][positions]
+        return self.temporal(feats + pos, padding_mask=frame_mask)
+
     def forward(self, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Return per-frame features ``[B, T, dim]`` and a clip feature ``[B, dim]``."""
-        feats = self.frame_features(frames, frame_mask)
-        if self.temporal is not None:
-            feats = self.temporal(feats + self.positions(feats.shape[1]), padding_mask=frame_mask)
+        feats = self.contextualize(self.frame_features(frames, frame_mask), frame_mask)
         return feats, masked_mean(feats, frame_mask)
 
 

@@ -22,39 +22,75 @@ def clip_batches(draw):
     lengths = draw(st.lists(st.integers(1, t), min_size=b, max_size=b))
     k = draw(st.integers(1, 7))
     per_clip = draw(st.one_of(st.none(), st.integers(1, 9)))
-    return b, t, lengths, k, per_clip, draw(st.integers(0, 10_000))
+    window = draw(st.one_of(st.none(), st.integers(1, 20)))
+    return b, t, lengths, k, per_clip, window, draw(st.booleans()), draw(st.integers(0, 10_000))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(clip_batches())
 def test_merged_clip_labels_are_exact(case) -> None:
-    b, t, lengths, k, per_clip, seed = case
+    b, t, lengths, k, per_clip, window, random_lengths, seed = case
     # Feature value encodes (clip, frame) so every merged position can be traced back.
     feats = (torch.arange(b)[:, None] * 100 + torch.arange(t)[None, :]).float()[..., None].repeat(1, 1, 2)
     mask = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]
     groups = _groups(b, k, seed)
-    m = merging.merge_clips(feats, mask, groups, per_clip, torch.Generator().manual_seed(seed))
+    m = merging.merge_clips(feats, mask, groups, per_clip, torch.Generator().manual_seed(seed),
+                            window=window, random_lengths=random_lengths)
     k_eff = min(k, b)
     assert m.order.shape == (b, k_eff)
     for g in range(b):
         assert sorted(m.order[g].tolist()) == sorted(groups[g].tolist())
         assert m.order[g, m.anchor_slot[g]] == g
-        offset = 0
+        n = int(m.mask[g].sum())
+        assert not m.mask[g, n:].any() and torch.all(m.features[g, n:] == 0)
+        if window is not None:
+            assert n <= window and int(m.positions[g, n - 1]) < window  # positions stay below the window
+        assert torch.equal(m.positions[g, :n], m.positions[g, 0] + torch.arange(n))
         for j, clip in enumerate(m.order[g].tolist()):
-            n = lengths[clip] if per_clip is None else min(lengths[clip], per_clip)
-            assert (m.starts[g, j], m.ends[g, j]) == (offset, offset + n - 1)
-            seg = m.features[g, offset : offset + n, 0]
+            s, e = int(m.starts[g, j]), int(m.ends[g, j])
+            cap = lengths[clip] if per_clip is None else min(lengths[clip], per_clip)
+            cap = cap if window is None else min(cap, window)
+            size = e - s + 1
+            assert size == cap or (random_lengths and (cap + 1) // 2 <= size <= cap)
+            inside = range(max(s, 0), min(e, n - 1) + 1)
+            seg = m.features[g, list(inside), 0]
             assert torch.all(seg // 100 == clip)
             frames = (seg % 100).long()
-            assert frames[0] == 0  # subsampling spans the whole clip: first and last real frame kept
-            assert n == 1 or frames[-1] == lengths[clip] - 1
             assert torch.all(frames.diff() > 0)  # in temporal order, no repeats
-            offset += n
-        assert m.mask[g].sum() == offset and not m.mask[g, offset:].any()
-        assert torch.all(m.features[g, offset:] == 0)
+            if j == int(m.anchor_slot[g]):
+                assert 0 <= s and e < n  # the anchor is never cropped
+                assert frames[0] == 0 and (size == 1 or frames[-1] == lengths[clip] - 1)  # spans the whole clip
+        if window is None:
+            assert int(m.starts[g, 0]) == 0 and int(m.ends[g, -1]) == n - 1
     s, e = m.anchor_span()
     assert torch.equal(s, m.starts[torch.arange(b), m.anchor_slot])
     assert torch.all(e >= s)
+
+
+def test_merged_labels_spread_over_every_position() -> None:
+    """Start and end labels, as positions the temporal layers see, are close to uniform: no
+    position (such as 0, the first clip's start) carries a prior worth learning."""
+    gen = torch.Generator().manual_seed(0)
+    window, b, t, k = 16, 32, 6, 4
+    feats = torch.zeros(b, t, 1)
+    starts, ends = torch.zeros(window), torch.zeros(window)
+    for _ in range(150):
+        lengths = torch.randint(2, t + 1, (b,), generator=gen)
+        mask = torch.arange(t)[None, :] < lengths[:, None]
+        groups = merging.sample_merge_groups(b, k, "random", generator=gen)
+        m = merging.merge_clips(feats, mask, groups, None, gen, window=window, random_lengths=True)
+        s, e = m.anchor_span()
+        rows = torch.arange(b)
+        starts += torch.bincount(m.positions[rows, s], minlength=window).float()
+        ends += torch.bincount(m.positions[rows, e], minlength=window).float()
+    for name, counts, inner in (("start", starts, slice(0, window - 2)), ("end", ends, slice(2, window))):
+        share = counts / counts.sum()
+        # Uniform is 1/16 = 0.0625 per position; the old merge put ~25% of starts on position 0.
+        # (A start in the last frames needs a one-frame anchor, so the outer two are rarer.)
+        assert share.max() < 0.10, (name, share)
+        assert share[inner].min() > 0.035, (name, share)
+        total_variation = 0.5 * (share - 1 / window).abs().sum()
+        assert total_variation < 0.12, (name, total_variation, share)
 
 
 @st.composite
@@ -117,7 +153,7 @@ def test_random_groups_have_no_duplicates_and_are_reproducible(b: int, k: int, s
         assert len(set(row)) == len(row) == min(b, k)
 
 
-def test_hard_groups_pick_the_most_similar_clips() -> None:
+def test_hard_groups_draw_partners_in_proportion_to_similarity() -> None:
     sim = torch.tensor(
         [
             [9.0, 0.1, 0.8, 0.5, 0.2],
@@ -127,12 +163,38 @@ def test_hard_groups_pick_the_most_similar_clips() -> None:
             [0.5, 0.4, 0.3, 0.2, 9.0],
         ]
     )
-    groups = merging.sample_merge_groups(5, 3, "hard", similarity=sim)
+    # A cold temperature gives the most similar clips (the old deterministic top-k) ...
+    groups = merging.sample_merge_groups(5, 3, "hard", similarity=sim, temperature=1e-3,
+                                         generator=torch.Generator().manual_seed(0))
     assert groups.tolist() == [[0, 2, 3], [1, 4, 0], [2, 0, 1], [3, 4, 2], [4, 0, 1]]
+    # ... a warm one samples: first partners follow softmax(sim / T) over the other clips.
+    gen, temperature, draws = torch.Generator().manual_seed(1), 0.5, 4000
+    counts = torch.zeros(5)
+    for _ in range(draws):
+        first = merging.sample_merge_groups(5, 2, "hard", similarity=sim, temperature=temperature, generator=gen)
+        counts[first[0, 1]] += 1
+    expected = (sim[0, 1:] / temperature).softmax(0)
+    assert counts[0] == 0
+    assert torch.allclose(counts[1:] / draws, expected, atol=0.03), (counts / draws, expected)
     # Shuffling for placement is reproducible given the generator.
     a = merging.merge_text_features(torch.randn(5, 2), groups, torch.Generator().manual_seed(3))[1]
     b = merging.merge_text_features(torch.randn(5, 2), groups, torch.Generator().manual_seed(3))[1]
     assert torch.equal(a, b)
+
+
+def test_only_candidates_are_merged_and_anchors_can_be_a_subset() -> None:
+    candidates = torch.tensor([True, False, True, True, False, True])
+    anchors = torch.tensor([0, 3])
+    for seed in range(20):
+        groups = merging.sample_merge_groups(6, 3, "random", generator=torch.Generator().manual_seed(seed),
+                                             anchors=anchors, candidates=candidates)
+        assert groups[:, 0].tolist() == [0, 3]
+        assert all(candidates[i] for i in groups.flatten().tolist())
+        assert all(len(set(row)) == 3 for row in groups.tolist())
+    import pytest
+
+    with pytest.raises(ValueError, match="candidate"):
+        merging.sample_merge_groups(6, 3, anchors=torch.tensor([1]), candidates=candidates)
 
 
 def test_merge_errors_are_actionable() -> None:

@@ -13,7 +13,7 @@ ALL = ("vtc", "mlm", "mr", "tl", "vtm")
 OWN_PARAMS = {
     "vtc": ["logit_scale", "video_proj.weight", "text_proj.weight"],
     "mlm": ["lm_head.dense.weight"],
-    "mr": ["mr_head.mlp.0.weight", "grounding.pos_embed"],
+    "mr": ["mr_head.mlp.0.weight", "grounding.convs.0.depthwise.weight"],
     "tl": ["tl_span_head.mlp.0.weight"],
     "vtm": ["vtm_head.mlp.0.weight"],
 }
@@ -46,7 +46,7 @@ def test_each_loss_trains_its_own_parameters(model: TemPVL, batch: dict, name: s
 
 
 def test_mlm_and_mr_are_conditioned_on_the_video(model: TemPVL, batch: dict) -> None:
-    for name, param in (("mlm", "fusion.stack.blocks.0.cross_attn.kv.weight"), ("mr", "grounding.stack.blocks.0.cross_attn.kv.weight")):
+    for name, param in (("mlm", "fusion.stack.blocks.0.cross_attn.kv.weight"), ("mr", "grounding.blocks.0.cross_attn.kv.weight")):
         model.zero_grad()
         _only(model, name)
         model(batch, generator=torch.Generator().manual_seed(0))["loss"].backward()

@@ -66,7 +66,8 @@ def test_bf16_autocast_with_padded_frames(tmp_path: Path) -> None:
     log = [json.loads(line) for line in (tmp_path / LOG_FILE).read_text().splitlines()]
     assert len(log) == 2 and all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
     weights = safetensors.torch.load_file(str(final / "model.safetensors"))
-    assert all(t.dtype == torch.float32 for t in weights.values())  # autocast leaves the weights in fp32
+    # autocast leaves the weights in fp32 (the one integer tensor is the merge-step counter)
+    assert all(t.dtype == torch.float32 for name, t in weights.items() if name != "merge_steps")
 
 
 @pytest.mark.slow
