@@ -24,7 +24,10 @@ def enable_activation_checkpointing(model: nn.Module) -> list[str]:
             changed.append(name)
     text = getattr(getattr(model, "text_encoder", None), "model", None)
     if text is not None and getattr(text, "supports_gradient_checkpointing", False):
-        text.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(text, "activation_checkpointing_enable"):  # transformers >= 5.x name
+            text.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            text.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         changed.append("text_encoder")
     backbone = getattr(getattr(model, "video_encoder", None), "backbone", None)
     if backbone is not None and hasattr(backbone, "set_grad_checkpointing"):
@@ -41,7 +44,9 @@ def prepare_for_ddp(model: nn.Module) -> bool:
     the configuration rules out (the text-localization head of the other ``tl_strategy``, an
     absent QA head); freezing those lets DDP skip its per-step graph traversal.
     """
-    config = model.config
+    config = getattr(model, "config", None)
+    if not hasattr(config, "loss_weights"):  # not a TemPVL model: nothing is known about its graph
+        return True
     idle = {"tokens": "tl_cls_head", "cls": "tl_span_head"}.get(config.tl_strategy)
     for name in filter(None, [idle, "qa_head"]):
         head = getattr(model, name, None)
