@@ -18,6 +18,7 @@ import numpy as np
 
 from tempvl_bench.metrics import files
 from tempvl_bench.metrics.files import ScoreInputError
+from tempvl_bench.metrics.jsonio import gc_paused
 from tempvl_bench.metrics.tal import TAL_PROTOCOLS
 
 FAMILIES = ("retrieval", "captioning", "qa", "tal", "mr")
@@ -68,18 +69,20 @@ def _retrieval(args: argparse.Namespace) -> dict[str, float]:
     from tempvl_bench.metrics import multi_caption_retrieval_metrics, retrieval_metrics
 
     sim = files.load_similarity(args.predictions)
-    index = None if args.ground_truth is None else files.load_text_video_index(args.ground_truth, sim.shape[0])
+    index = (None if args.ground_truth is None
+             else files.load_text_video_index(args.ground_truth, sim.shape[0], sim.shape[1]))
     protocol = _protocol("retrieval", args.protocol, "square" if index is None else "multi-caption")
-    if protocol == "multi-caption":
-        if index is None:
-            raise ScoreInputError("--ground-truth", "the multi-caption protocol needs each text's video index")
-        return multi_caption_retrieval_metrics(sim, index)
-    if sim.shape[0] != sim.shape[1]:
+    if protocol == "multi-caption" and index is None:
+        raise ScoreInputError("--ground-truth", "the multi-caption protocol needs each text's video index")
+    if protocol != "multi-caption" and sim.shape[0] != sim.shape[1]:
         raise ScoreInputError(args.predictions, f"square retrieval needs as many texts as videos, got "
                                                 f"{sim.shape}; pass --ground-truth for several captions per video")
-    if index is not None and not np.array_equal(index, np.arange(sim.shape[0])):
+    if protocol != "multi-caption" and index is not None and not np.array_equal(index, np.arange(sim.shape[0])):
         raise ScoreInputError(args.ground_truth, "square protocol: text i must describe video i")
-    return retrieval_metrics(sim)
+    try:  # the index was checked above: what the metric refuses (NaN, infinity) is in the matrix
+        return multi_caption_retrieval_metrics(sim, index) if protocol == "multi-caption" else retrieval_metrics(sim)
+    except ValueError as err:
+        raise ScoreInputError(args.predictions, str(err)) from None
 
 
 def _captioning(args: argparse.Namespace) -> dict[str, float]:
@@ -117,18 +120,18 @@ def _mr(args: argparse.Namespace) -> dict[str, float]:
     if protocol == "qvhighlights":
         return qvhighlights_metrics(predictions, queries)
     ground_truth = {}
-    for query in queries:
+    for query in queries:  # the reader refused repeated qids and non-positive durations
         if len(query.windows) != 1:
             raise ScoreInputError(gt_path, f"qid {query.qid}: the single-moment protocol needs exactly one "
                                            f"relevant window, got {len(query.windows)}")
         start, end = query.windows[0]
         # 2D-TAN clips the ground truth to the video when loading it.
-        ground_truth[query.qid] = (max(0.0, start), min(query.duration, end))
-    ranked = {}
-    for pred in predictions:
-        if pred.qid in ranked:
-            raise ScoreInputError(args.predictions, f"qid {pred.qid} appears more than once")
-        ranked[pred.qid] = pred.windows[:, :2]
+        clipped = (max(0.0, start), min(query.duration, end))
+        if clipped[1] < clipped[0]:
+            raise ScoreInputError(gt_path, f"qid {query.qid}: relevant window [{start}, {end}] lies outside the "
+                                           f"video (duration {query.duration})")
+        ground_truth[query.qid] = clipped
+    ranked = {pred.qid: pred.windows[:, :2] for pred in predictions}  # qids unique, windows ordered
     return moment_metrics_single(ranked, ground_truth)
 
 
@@ -140,7 +143,8 @@ SCORERS: dict[str, Callable[[argparse.Namespace], dict[str, float]]] = {
 def score(args: argparse.Namespace) -> dict[str, float]:
     """Metrics for the parsed arguments; raises :class:`ScoreInputError` on malformed input."""
     try:
-        return SCORERS[args.family](args)
+        with gc_paused():  # millions of small objects on large files: see jsonio.gc_paused
+            return SCORERS[args.family](args)
     except ScoreInputError:
         raise
     except ValueError as err:  # the metric functions' consistency checks (unknown ids, shapes, ...)
@@ -155,13 +159,22 @@ def _jsonable(metrics: dict[str, float]) -> dict[str, float | None]:
 def run(args: argparse.Namespace) -> int:
     """Score, print the JSON object on stdout, write ``--output``; 2 on malformed input."""
     try:
+        if args.output is not None and args.output.is_dir():  # refuse before the work, not after
+            raise ScoreInputError(args.output, "--output is a directory; give a file name such as metrics.json")
         metrics = score(args)
+        text = json.dumps(_jsonable(metrics), indent=2, allow_nan=False)
+        print(text)
+        if args.output is not None:
+            _write_output(args.output, text + "\n")
     except ScoreInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    text = json.dumps(_jsonable(metrics), indent=2, allow_nan=False)
-    print(text)
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n", encoding="utf-8")
     return 0
+
+
+def _write_output(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ScoreInputError(path, f"cannot write --output ({err.strerror or err})") from None

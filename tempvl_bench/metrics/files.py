@@ -2,76 +2,34 @@
 
 Every problem raises :class:`ScoreInputError` naming the file, the entry (key or line) and
 what was expected. Nothing here executes code from a file: JSON, JSONL and ``.npy`` without
-pickles only.
+pickles only. JSON objects must not repeat a key and no file may list an id twice: both would
+otherwise silently keep one of the entries. TAL readers validate column-wise (fast on
+ActivityNet-sized submissions) and re-walk entry by entry only to name a problem.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, load_npy, read_json, read_jsonl
 from tempvl_bench.metrics.moment import MomentPrediction, MomentQuery
-from tempvl_bench.metrics.qa import QAItem
-from tempvl_bench.metrics.tal import SegmentTable
+from tempvl_bench.metrics.qa import Prediction, QAItem
+from tempvl_bench.metrics.tal_files import load_tal_ground_truth, load_tal_predictions
 
-
-class ScoreInputError(Exception):
-    """A prediction or ground-truth file is malformed; the message names the file and the problem."""
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = Path(path)
-        self.problem = problem
-
-
-def read_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise ScoreInputError(path, "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ScoreInputError(path, f"not valid JSON ({err})") from None
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    records = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ScoreInputError(path, f"line {number}: not valid JSON ({err})") from None
-                if not isinstance(record, dict):
-                    raise ScoreInputError(path, f"line {number}: expected a JSON object")
-                records.append(record)
-    except FileNotFoundError:
-        raise ScoreInputError(path, "file not found") from None
-    if not records:
-        raise ScoreInputError(path, "no records")
-    return records
-
-
-def _number(path: Path, where: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScoreInputError(path, f"{where}: expected a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ScoreInputError(path, f"{where}: expected a finite number, got {value!r}")
-    return float(value)
-
+__all__ = [
+    "ScoreInputError", "load_similarity", "load_text_video_index", "load_caption_predictions",
+    "load_caption_references", "load_qa_predictions", "load_qa_ground_truth", "load_answer_vocab",
+    "load_tal_ground_truth", "load_tal_predictions", "load_moment_ground_truth", "load_moment_predictions",
+]
 
 def _number_array(path: Path, where: str, value: Any) -> np.ndarray:
     """A nested list of finite numbers as float64 (booleans and strings rejected)."""
     try:
         array = np.asarray(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ScoreInputError(path, f"{where}: ragged nested list") from None
     if array.dtype.kind not in "iuf":
         raise ScoreInputError(path, f"{where}: expected numbers, got {str(value)[:80]}")
@@ -81,7 +39,7 @@ def _number_array(path: Path, where: str, value: Any) -> np.ndarray:
     return array
 
 
-def _require(path: Path, where: str, record: dict, key: str) -> Any:
+def _require(path: Path, where: str, record: Any, key: str) -> Any:
     if not isinstance(record, dict):
         raise ScoreInputError(path, f"{where}: expected a JSON object, got {type(record).__name__}")
     if key not in record:
@@ -89,43 +47,50 @@ def _require(path: Path, where: str, record: dict, key: str) -> Any:
     return record[key]
 
 
+def _identifier(path: Path, where: str, value: Any, key: str) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ScoreInputError(path, f"{where}: {key} must be a string or an integer, got {value!r:.80}")
+    return value
+
+
 def _segment(path: Path, where: str, value: Any) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ScoreInputError(path, f"{where}: expected a [start, end] pair, got {value!r}")
-    start, end = (_number(path, where, v) for v in value)
+        raise ScoreInputError(path, f"{where}: expected a [start, end] pair, got {value!r:.80}")
+    start, end = (finite_number(path, where, v) for v in value)
     if end < start:
         raise ScoreInputError(path, f"{where}: segment {value!r} ends before it starts")
     return start, end
 
 
+def _first_seen(path: Path, where: str, key: Any, seen: dict, what: str) -> None:
+    if key in seen:
+        raise ScoreInputError(path, f"{where}: {what} {key!r} already appeared at {seen[key]}; ids must be unique")
+    seen[key] = where
+
+
 # -- retrieval ---------------------------------------------------------------------------------
 
 def load_similarity(path: Path) -> np.ndarray:
-    """A texts x videos ``.npy`` matrix (no pickles)."""
-    try:
-        sim = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ScoreInputError(path, "file not found") from None
-    except (ValueError, OSError) as err:
-        raise ScoreInputError(path, f"not a .npy array without pickles ({err})") from None
-    if sim.ndim != 2 or not np.issubdtype(sim.dtype, np.number):
-        raise ScoreInputError(path, f"expected a 2-D numeric texts x videos matrix, got {sim.dtype} {sim.shape}")
-    if np.issubdtype(sim.dtype, np.floating) and np.isnan(sim).any():
-        where = np.argwhere(np.isnan(sim))[0].tolist()
-        raise ScoreInputError(path, f"similarity matrix contains NaN (first at [text, video] = {where})")
-    return sim
+    """A texts x videos ``.npy`` matrix (no pickles, size checked against the header)."""
+    return load_npy(path)
 
 
-def load_text_video_index(path: Path, n_texts: int) -> np.ndarray:
-    """A JSON list giving each text's video index."""
+def load_text_video_index(path: Path, n_texts: int, n_videos: int) -> np.ndarray:
+    """A JSON list giving each text's video index (0 .. n_videos - 1, every video captioned)."""
     data = read_json(path)
     if not isinstance(data, list) or len(data) != n_texts:
         got = f"a list of {len(data)}" if isinstance(data, list) else type(data).__name__
         raise ScoreInputError(path, f"expected a JSON list with one video index per text ({n_texts}), got {got}")
     for i, value in enumerate(data):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ScoreInputError(path, f"entry {i}: expected an integer video index, got {value!r}")
-    return np.asarray(data, dtype=np.int64)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n_videos:
+            raise ScoreInputError(path, f"entry {i}: expected a video index in 0..{n_videos - 1} (the "
+                                        f"similarity matrix has {n_videos} columns), got {value!r:.80}")
+    index = np.asarray(data, dtype=np.int64)
+    captioned = np.bincount(index, minlength=n_videos)
+    if (captioned == 0).any():
+        raise ScoreInputError(path, f"video {int(np.flatnonzero(captioned == 0)[0])} has no caption: every "
+                                    "video needs at least one text")
+    return index
 
 
 # -- captioning --------------------------------------------------------------------------------
@@ -136,13 +101,14 @@ def load_caption_predictions(path: Path) -> dict[str, str]:
     if not isinstance(data, list):
         raise ScoreInputError(path, "expected a COCO results list [{\"video_id\": ..., \"caption\": ...}]")
     out: dict[str, str] = {}
+    seen: dict[str, str] = {}
     for i, record in enumerate(data):
-        video = str(_require(path, f"entry {i}", record, "video_id"))
-        caption = _require(path, f"entry {i}", record, "caption")
+        where = f"entry {i}"
+        video = str(_identifier(path, where, _require(path, where, record, "video_id"), "video_id"))
+        caption = _require(path, where, record, "caption")
         if not isinstance(caption, str):
-            raise ScoreInputError(path, f"entry {i}: caption must be a string, got {caption!r}")
-        if video in out:
-            raise ScoreInputError(path, f"entry {i}: second caption for video {video!r} (one per video)")
+            raise ScoreInputError(path, f"{where}: caption must be a string, got {caption!r:.80}")
+        _first_seen(path, where, video, seen, "video_id")
         out[video] = caption
     return out
 
@@ -155,19 +121,24 @@ def load_caption_references(path: Path) -> dict[str, list[str]]:
     for video, refs in data.items():
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
             raise ScoreInputError(path, f"video {video!r}: expected a non-empty list of caption strings")
-    return {str(k): v for k, v in data.items()}
+    return data
 
 
 # -- QA ----------------------------------------------------------------------------------------
 
-def load_qa_predictions(path: Path) -> dict[str, str]:
+def load_qa_predictions(path: Path) -> dict[str, Prediction]:
+    """``{question_id: answer}``; an answer may be a list of the answers tied for the top score."""
     data = read_json(path)
     if not isinstance(data, dict):
         raise ScoreInputError(path, "expected an object {question_id: answer}")
     for qid, answer in data.items():
-        if not isinstance(answer, str):
-            raise ScoreInputError(path, f"question {qid!r}: answer must be a string, got {answer!r}")
-    return {str(k): v for k, v in data.items()}
+        tied = isinstance(answer, list) and answer and all(isinstance(a, str) for a in answer)
+        if not isinstance(answer, str) and not tied:
+            raise ScoreInputError(path, f"question {qid!r}: answer must be a string or a non-empty list of tied "
+                                        f"answer strings, got {answer!r:.80}")
+        if tied and len(set(answer)) != len(answer):
+            raise ScoreInputError(path, f"question {qid!r}: the tied answers repeat an answer: {answer!r:.80}")
+    return data
 
 
 def load_qa_ground_truth(path: Path) -> list[QAItem]:
@@ -175,13 +146,16 @@ def load_qa_ground_truth(path: Path) -> list[QAItem]:
     if not isinstance(data, list):
         raise ScoreInputError(path, "expected a list of {\"question_id\", \"answer\", \"question_type\"?}")
     items = []
+    seen: dict[str, str] = {}
     for i, record in enumerate(data):
-        qid = _require(path, f"entry {i}", record, "question_id")
-        answer = _require(path, f"entry {i}", record, "answer")
+        where = f"entry {i}"
+        qid = str(_identifier(path, where, _require(path, where, record, "question_id"), "question_id"))
+        answer = _require(path, where, record, "answer")
         qtype = record.get("question_type")
         if not isinstance(answer, str) or (qtype is not None and not isinstance(qtype, str)):
-            raise ScoreInputError(path, f"entry {i}: answer and question_type must be strings")
-        items.append(QAItem(str(qid), answer, qtype))
+            raise ScoreInputError(path, f"{where}: answer and question_type must be strings")
+        _first_seen(path, where, qid, seen, "question_id")
+        items.append(QAItem(qid, answer, qtype))
     return items
 
 
@@ -192,82 +166,49 @@ def load_answer_vocab(path: Path) -> list[str]:
     return data
 
 
-# -- TAL ---------------------------------------------------------------------------------------
-
-def load_tal_ground_truth(path: Path, subset: str) -> SegmentTable:
-    """ActivityNet v1.3 format, keeping the videos of ``subset`` (exact match, as the reference)."""
-    data = read_json(path)
-    database = _require(path, "top level", data, "database")
-    if not isinstance(database, dict):
-        raise ScoreInputError(path, "'database' must be an object {video_id: {...}}")
-    videos, labels, starts, ends = [], [], [], []
-    subsets: set[str] = set()
-    for video, entry in database.items():
-        entry_subset = _require(path, f"video {video!r}", entry, "subset")
-        subsets.add(str(entry_subset))
-        if entry_subset != subset:
-            continue
-        annotations = _require(path, f"video {video!r}", entry, "annotations")
-        if not isinstance(annotations, list):
-            raise ScoreInputError(path, f"video {video!r}: 'annotations' must be a list")
-        for j, ann in enumerate(annotations):
-            where = f"video {video!r} annotation {j}"
-            start, end = _segment(path, where, _require(path, where, ann, "segment"))
-            videos.append(video)
-            labels.append(str(_require(path, where, ann, "label")))
-            starts.append(start)
-            ends.append(end)
-    if not videos:
-        raise ScoreInputError(path, f"no ground-truth segment in subset {subset!r}; subsets present: {sorted(subsets)}")
-    return SegmentTable(videos, labels, np.array(starts), np.array(ends))
-
-
-def load_tal_predictions(path: Path) -> SegmentTable:
-    """Official submission format ``{"results": {video_id: [{"label", "score", "segment"}]}}``."""
-    data = read_json(path)
-    results = _require(path, "top level", data, "results")
-    if not isinstance(results, dict):
-        raise ScoreInputError(path, "'results' must be an object {video_id: [detections]}")
-    videos, labels, starts, ends, scores = [], [], [], [], []
-    for video, detections in results.items():
-        if not isinstance(detections, list):
-            raise ScoreInputError(path, f"video {video!r}: expected a list of detections")
-        for j, det in enumerate(detections):
-            where = f"video {video!r} detection {j}"
-            start, end = _segment(path, where, _require(path, where, det, "segment"))
-            scores.append(_number(path, f"{where} score", _require(path, where, det, "score")))
-            labels.append(str(_require(path, where, det, "label")))
-            videos.append(video)
-            starts.append(start)
-            ends.append(end)
-    return SegmentTable(videos, labels, np.array(starts), np.array(ends), np.array(scores))
-
-
 # -- moment retrieval --------------------------------------------------------------------------
 
 def load_moment_ground_truth(path: Path) -> list[MomentQuery]:
     """QVHighlights JSONL: ``qid``, ``vid``, ``duration``, ``relevant_windows`` (+ saliency)."""
     queries = []
-    for number, record in enumerate(read_jsonl(path), start=1):
+    seen: dict[Any, str] = {}
+    for number, record in read_jsonl(path):
         where = f"line {number}"
-        qid = _require(path, where, record, "qid")
+        qid = _identifier(path, where, _require(path, where, record, "qid"), "qid")
+        _first_seen(path, where, qid, seen, "qid")
         _require(path, where, record, "vid")
-        duration = _number(path, f"{where} duration", _require(path, where, record, "duration"))
+        duration = finite_number(path, f"{where} duration", _require(path, where, record, "duration"))
+        if duration <= 0:
+            raise ScoreInputError(path, f"{where} (qid {qid}): duration must be positive, got {duration}")
         windows = _require(path, where, record, "relevant_windows")
         if not isinstance(windows, list) or not windows:
             raise ScoreInputError(path, f"{where} (qid {qid}): relevant_windows must be a non-empty list")
         parsed = [_segment(path, f"{where} (qid {qid}) relevant_windows", w) for w in windows]
-        queries.append(MomentQuery(qid, duration, parsed, record.get("relevant_clip_ids"),
-                                   record.get("saliency_scores")))
+        clip_ids, saliency = record.get("relevant_clip_ids"), record.get("saliency_scores")
+        if clip_ids is not None or saliency is not None:
+            _check_saliency(path, f"{where} (qid {qid})", clip_ids, saliency)
+        queries.append(MomentQuery(qid, duration, parsed, clip_ids, saliency))
     return queries
+
+
+def _check_saliency(path: Path, where: str, clip_ids: Any, saliency: Any) -> None:
+    ids = _number_array(path, f"{where} relevant_clip_ids", clip_ids if clip_ids is not None else [])
+    scores = _number_array(path, f"{where} saliency_scores", saliency if saliency is not None else [])
+    if ids.ndim != 1 or (ids != np.round(ids)).any() or (ids < 0).any():
+        raise ScoreInputError(path, f"{where}: relevant_clip_ids must be a list of non-negative integers")
+    if ids.size and (scores.ndim != 2 or scores.shape[0] != ids.size) or (not ids.size and scores.size):
+        raise ScoreInputError(path, f"{where}: saliency_scores must hold one list of annotator scores per "
+                                    f"relevant clip ({ids.size}), got shape {scores.shape}")
 
 
 def load_moment_predictions(path: Path) -> list[MomentPrediction]:
     """Moment-DETR JSONL: ``qid``, ``pred_relevant_windows`` ``[[s, e, score], ...]`` in rank order."""
     predictions = []
-    for number, record in enumerate(read_jsonl(path), start=1):
+    seen: dict[Any, str] = {}
+    for number, record in read_jsonl(path):
         where = f"line {number}"
-        qid = _require(path, where, record, "qid")
+        qid = _identifier(path, where, _require(path, where, record, "qid"), "qid")
+        _first_seen(path, where, qid, seen, "qid")
         windows = _require(path, where, record, "pred_relevant_windows")
         if not isinstance(windows, list) or not windows:
             raise ScoreInputError(path, f"{where} (qid {qid}): pred_relevant_windows must be a non-empty list")
@@ -275,6 +216,11 @@ def load_moment_predictions(path: Path) -> list[MomentPrediction]:
         if array.ndim != 2 or array.shape[1] != 3:
             raise ScoreInputError(path, f"{where} (qid {qid}): pred_relevant_windows must be [[start, end, score], "
                                         f"...], got shape {array.shape}")
+        reversed_rows = np.flatnonzero(array[:, 1] < array[:, 0])
+        if reversed_rows.size:
+            i = int(reversed_rows[0])
+            raise ScoreInputError(path, f"{where} (qid {qid}): pred_relevant_windows[{i}] = "
+                                        f"{array[i].tolist()} ends before it starts")
         saliency = record.get("pred_saliency_scores")
         if saliency is not None:
             saliency = _number_array(path, f"{where} (qid {qid}) pred_saliency_scores", saliency)

@@ -29,6 +29,9 @@ def clip_labels(query: "MomentQuery") -> np.ndarray:
     if query.relevant_clip_ids is None or query.saliency_scores is None:
         raise ValueError(f"query {query.qid!r}: highlight metrics need relevant_clip_ids and saliency_scores")
     n_clips = int(query.duration / CLIP_SECONDS)
+    if n_clips == 0:
+        raise ValueError(f"query {query.qid!r}: duration {query.duration} s is shorter than one "
+                         f"{CLIP_SECONDS}-second clip; highlight metrics need at least one")
     labels = np.zeros((n_clips, N_ANNOTATORS))
     ids = np.asarray(query.relevant_clip_ids, dtype=np.int64)
     scores = np.asarray(query.saliency_scores, dtype=np.float64)

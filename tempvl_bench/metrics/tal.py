@@ -83,8 +83,10 @@ class SegmentTable:
 
 
 def _codes(values: Sequence[str], table: dict[str, int]) -> np.ndarray:
-    """Integer code per value, adding unseen values to ``table``."""
-    return np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
+    """Integer code per value, adding unseen values to ``table`` (in order of first appearance)."""
+    for value in dict.fromkeys(values):  # distinct values only: the per-value work stays in C
+        table.setdefault(value, len(table))
+    return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
 
 
 def interpolated_ap(tp: np.ndarray, n_positives: int) -> np.ndarray:
@@ -197,7 +199,7 @@ def average_precision_per_class(ground_truth: SegmentTable, predictions: Segment
     video_codes: dict[str, int] = {}
     gt_video = _codes(ground_truth.video_ids, video_codes)
     keep = np.flatnonzero(known)
-    pred_video = _codes([predictions.video_ids[i] for i in keep], video_codes)
+    pred_video = _codes(predictions.video_ids, video_codes)[keep]
     pred_label = pred_label[keep]
     scores = predictions.scores[keep]
     n_videos = max(len(video_codes), 1)
