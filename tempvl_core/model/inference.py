@@ -28,7 +28,7 @@ class InferenceMixin:
         """
         ids, mask = self._tokens(texts)
         frame_feats, _ = self.video_features(frames, frame_mask)
-        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        frame_mask = self.feature_mask(frame_mask)
         if ids.shape[0] != frame_feats.shape[0]:
             raise ValueError(f"fused_match_scores pairs texts and videos: got {ids.shape[0]} and {frame_feats.shape[0]}")
         logits = match_logits(self, self.text_features(ids, mask), mask, frame_feats, frame_mask)
@@ -39,7 +39,7 @@ class InferenceMixin:
         """Start and end logits over frame positions ``([B, T], [B, T])`` for paired
         (text i, video i); padded frames get the dtype's minimum."""
         frame_feats, _ = self.video_features(frames, frame_mask)
-        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        frame_mask = self.feature_mask(frame_mask)
         return self.moment_logits_from_features(texts, frame_feats, frame_mask)
 
     def moment_logits_from_features(self, texts, frame_feats: Tensor, frame_mask: Tensor | None = None
@@ -67,7 +67,8 @@ class InferenceMixin:
         text in one video (``frames`` ``[T,3,H,W]`` or ``[1,T,3,H,W]``).
 
         ``score(s, e) = p_start(s) * p_end(e)`` with ``s <= e`` (and ``e - s + 1 <=
-        max_window`` when given), softmax over real frames.
+        max_window`` when given), softmax over real frames. With a clip backbone the indices
+        are feature positions: position ``k`` starts at frame ``k * temporal_stride``.
         """
         if frames.dim() == 4:
             frames = frames.unsqueeze(0)
@@ -85,6 +86,7 @@ class InferenceMixin:
     ) -> list[list[tuple[int, int, float]]]:
         """:meth:`localize` for paired (text i, video i), one forward pass for the batch."""
         start, end = self.moment_logits(texts, frames, frame_mask)
+        frame_mask = self.feature_mask(frame_mask)
         return [
             rank_windows(start[i], end[i], top_k, None if frame_mask is None else frame_mask[i], max_window)
             for i in range(start.shape[0])
@@ -105,7 +107,7 @@ class InferenceMixin:
         ``[SEP]`` the EOS); used to finetune on captioning benchmarks."""
         ids, mask = self._tokens(texts)
         frame_feats, _ = self.video_features(frames, frame_mask)
-        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        frame_mask = self.feature_mask(frame_mask)
         logits = self._decode_step_logits(ids[:, :-1], frame_feats, frame_mask)
         targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, losses.IGNORE_INDEX)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=losses.IGNORE_INDEX)
@@ -120,7 +122,7 @@ class InferenceMixin:
         Turn them into strings with :meth:`decode_tokens`. ``use_cache`` keeps each decoder
         layer's keys/values so a step feeds one token, not the whole prefix (same captions)."""
         frame_feats, _ = self.video_features(frames, frame_mask)
-        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        frame_mask = self.feature_mask(frame_mask)
         rows = [
             self._beam_search(frame_feats[i : i + 1], None if frame_mask is None else frame_mask[i : i + 1], max_len,
                               num_beams, use_cache)
@@ -193,7 +195,7 @@ class InferenceMixin:
             raise ValueError("no QA head: pass num_answers or call ensure_qa_head(num_answers) first")
         ids, mask = self._tokens(questions)
         frame_feats, _ = self.video_features(frames, frame_mask)
-        frame_mask = None if frame_mask is None else frame_mask.to(self.device).bool()
+        frame_mask = self.feature_mask(frame_mask)
         fused = self.fusion(self.text_features(ids, mask), mask, frame_feats, frame_mask)
         return self.qa_head(fused[:, 0])
 

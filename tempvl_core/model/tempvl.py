@@ -106,6 +106,16 @@ class TemPVL(InferenceMixin, nn.Module):
             frame_mask = frame_mask.to(self.device).bool()
         return frames, frame_mask
 
+    @property
+    def temporal_stride(self) -> int:
+        """Frames per video feature position (the backbone's; 1 for a per-frame backbone)."""
+        return self.video_encoder.temporal_stride
+
+    def feature_mask(self, frame_mask: Tensor | None) -> Tensor | None:
+        """A ``[B, T]`` frame mask on the model's device at the rate of the video features that
+        :meth:`video_features` returns (see :mod:`tempvl_core.model.clip_backbone`)."""
+        return None if frame_mask is None else self.video_encoder.feature_mask(frame_mask.to(self.device).bool())
+
     def text_features(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Text encoder token features ``[B, L, hidden]``."""
         return self.text_encoder(input_ids, attention_mask)
@@ -173,6 +183,7 @@ class TemPVL(InferenceMixin, nn.Module):
         ids, mask = self._tokens(texts)
         frames, frame_mask = self._frames(batch["frames"], batch.get("frame_mask"))
         raw_feats = self.video_encoder.frame_features(frames, frame_mask)
+        frame_mask = self.video_encoder.feature_mask(frame_mask)  # a clip backbone's features are strided
         frame_feats = self.video_encoder.contextualize(raw_feats, frame_mask)
         clip_feats = masked_mean(frame_feats, frame_mask)
         if ids.shape[0] != frame_feats.shape[0]:

@@ -6,8 +6,10 @@ features of several clips *between* them: the temporal layers then see one long 
 positions of that sequence only, exactly as they see an evaluation video.
 
 The backbone is an object (never a name): any ``nn.Module`` mapping images ``[N, 3, H, W]``
-to features ``[N, C]`` with an int attribute ``num_features``. The built-in ones (timm ViT,
-Swin, a tiny CNN) live in the backbone plugins.
+to features ``[N, C]`` with an int attribute ``num_features``, or a clip backbone mapping
+``[B, T, 3, H, W]`` to ``[B, T / temporal_stride, C]`` (:mod:`tempvl_core.model.clip_backbone`);
+then "frames" below are feature positions and masks follow the stride (:meth:`feature_mask`).
+The built-in ones (timm ViT, Swin, Video Swin-T, a tiny CNN) live in the backbone plugins.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tempvl_core.model.clip_backbone import clip_features, feature_mask, takes_clips, temporal_stride
 from tempvl_core.model.layers import TransformerStack
 
 
@@ -27,6 +30,7 @@ def check_backbone(backbone: nn.Module) -> int:
             f"backbone {type(backbone).__name__} must have a positive int attribute `num_features` "
             f"(got {num!r}); wrap it so it maps images [N,3,H,W] to features [N,num_features]"
         )
+    temporal_stride(backbone)  # a clip backbone's stride must be a positive int
     return num
 
 
@@ -50,6 +54,8 @@ class VideoEncoder(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.proj = nn.Linear(check_backbone(backbone), dim)
+        #: Frames per feature position: 1 for a per-frame backbone.
+        self.temporal_stride = temporal_stride(backbone)
         self.dim = dim
         self.max_frames = max_frames
         self.temporal_layers = temporal_layers
@@ -63,6 +69,9 @@ class VideoEncoder(nn.Module):
         """Backbone features of each real frame, projected: ``[B, T, dim]`` (zeros at padding)."""
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be [B, T, 3, H, W], got {tuple(frames.shape)}")
+        if takes_clips(self.backbone):  # [B, T / stride, dim]; padding never reaches the backbone
+            feats = self.proj(clip_features(self.backbone, frames, frame_mask))
+            return feats if frame_mask is None else feats * self.feature_mask(frame_mask)[..., None]
         b, t = frames.shape[:2]
         flat = frames.flatten(0, 1)
         if frame_mask is None:
@@ -74,6 +83,10 @@ class VideoEncoder(nn.Module):
         # Allocate after the projection so the dtype follows autocast (bf16/fp16 on GPU).
         out = real.new_zeros(b * t, self.dim).index_put((idx,), real)
         return out.view(b, t, self.dim)
+
+    def feature_mask(self, frame_mask: Tensor | None) -> Tensor | None:
+        """The ``[B, T]`` frame mask at the feature positions' rate (unchanged per frame)."""
+        return feature_mask(frame_mask, self.temporal_stride)
 
     def positions(self, num_frames: int) -> Tensor:
         """Temporal position embeddings ``[1, T, dim]``; longer inputs than ``max_frames``
@@ -100,7 +113,9 @@ class VideoEncoder(nn.Module):
 
     def forward(self, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Return per-frame features ``[B, T, dim]`` and a clip feature ``[B, dim]``."""
-        feats = self.contextualize(self.frame_features(frames, frame_mask), frame_mask)
+        feats = self.frame_features(frames, frame_mask)
+        frame_mask = self.feature_mask(frame_mask)
+        feats = self.contextualize(feats, frame_mask)
         return feats, masked_mean(feats, frame_mask)
 
 
