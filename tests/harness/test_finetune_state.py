@@ -67,8 +67,9 @@ class KillAt:
         self.at, self.count = at, 0
         import tempvl_core.model.checkpoint as weights
 
-        for owner, name in ((os, "replace"), (shutil, "rmtree"), (torch, "save"), (Path, "mkdir"),
-                            (Path, "write_text"), (weights, "save_weights")):
+        for owner, name in ((os, "replace"), (shutil, "rmtree"), (torch, "save"), (os, "rename"), (Path, "mkdir"),
+                            (Path, "write_text"), (Path, "rename"), (Path, "replace"), (Path, "unlink"), (Path, "rmdir"),
+                            (weights, "save_weights")):
             monkeypatch.setattr(owner, name, self._wrap(getattr(owner, name)))
 
     def _wrap(self, real):
