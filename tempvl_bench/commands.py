@@ -84,6 +84,8 @@ def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
 
     status = 0
     names = host.tasks.expand(args.task)
+    if args.output is not None and args.output.is_dir():
+        raise ValueError(f"--output {args.output}: is a folder; expected the JSON report file to write")
     for name in names:
         config = _task_config(host, name, args.demo)
         data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
@@ -101,6 +103,7 @@ def cmd_prepare_videos(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.video.prepare import prepare_videos, prepared_path
 
     status = 0
+    _expect_folder(args.output)
     for name in host.tasks.expand(args.task):
         config = _task_config(host, name, args.demo)
         data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
@@ -124,6 +127,7 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
 
     from tempvl_bench.modeling import build_backbone_by_name
 
+    _expect_folder(args.output)
     config = PretrainConfig.from_yaml(args.config)
     if args.demo and args.data_root:
         raise ValueError(f"pretrain: --demo and --data-root {args.data_root} both say where the data is; pass only one")
@@ -147,6 +151,11 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
         print(f"pretraining finished; checkpoint: {final}\n"
               f"evaluate it with: tempvl-bench run --task didemo --checkpoint {final}")
     return 0
+
+
+def _expect_folder(output: Path | None) -> None:
+    if output is not None and output.exists() and not output.is_dir():
+        raise ValueError(f"--output {output}: is a file; expected a folder")
 
 
 def _cuda() -> bool:

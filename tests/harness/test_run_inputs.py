@@ -311,3 +311,25 @@ def test_didemo_with_another_text_encoder_is_not_the_cached_run(tmp_path, probe,
     assert "already complete" not in capsys.readouterr().out
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "o").glob("didemo/*/results.json"))]
     assert sorted(r["text_encoder"] for r in records) == ["minilm", "minilm-alias"]
+
+
+@pytest.mark.parametrize("command, flag, kind", [
+    (["check-videos", "--task", "didemo", "--demo"], "--output", "folder"),
+    (["prepare-videos", "--task", "didemo", "--demo"], "--output", "file"),
+    (["pretrain", "--config", "configs/pretrain/demo.yaml", "--demo"], "--output", "file"),
+    (["validate", "--task", "didemo", "--demo"], "--data-root", "demo"),
+    (["pretrain", "--config", "configs/pretrain/demo.yaml", "--demo"], "--data-root", "demo"),
+])
+def test_other_commands_refuse_a_wrong_output_or_demo_with_a_data_root(tmp_path, capsys, monkeypatch, command, flag,
+                                                                       kind):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    target = tmp_path / "existing"
+    if kind == "file":
+        target.write_text("x")
+    else:
+        target.mkdir()
+    assert main([*command, flag, str(target)]) == 2
+    err = capsys.readouterr().err
+    expected = {"file": f"--output {target}: is a file", "folder": f"--output {target}: is a folder",
+                "demo": f"--demo and --data-root {target}"}[kind]
+    assert expected in err and "Traceback" not in err
