@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tempvl_bench.metrics.highlights import CLIP_SECONDS
 from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, load_npy, read_json, read_jsonl
 from tempvl_bench.metrics.moment import MomentPrediction, MomentQuery
 from tempvl_bench.metrics.qa import Prediction, QAItem
@@ -186,16 +187,18 @@ def load_moment_ground_truth(path: Path) -> list[MomentQuery]:
         parsed = [_segment(path, f"{where} (qid {qid}) relevant_windows", w) for w in windows]
         clip_ids, saliency = record.get("relevant_clip_ids"), record.get("saliency_scores")
         if clip_ids is not None or saliency is not None:
-            _check_saliency(path, f"{where} (qid {qid})", clip_ids, saliency)
+            _check_saliency(path, f"{where} (qid {qid})", clip_ids, saliency, duration)
         queries.append(MomentQuery(qid, duration, parsed, clip_ids, saliency))
     return queries
 
 
-def _check_saliency(path: Path, where: str, clip_ids: Any, saliency: Any) -> None:
+def _check_saliency(path: Path, where: str, clip_ids: Any, saliency: Any, duration: float) -> None:
     ids = _number_array(path, f"{where} relevant_clip_ids", clip_ids if clip_ids is not None else [])
     scores = _number_array(path, f"{where} saliency_scores", saliency if saliency is not None else [])
-    if ids.ndim != 1 or (ids != np.round(ids)).any() or (ids < 0).any():
-        raise ScoreInputError(path, f"{where}: relevant_clip_ids must be a list of non-negative integers")
+    n_clips = int(duration / CLIP_SECONDS)
+    if ids.ndim != 1 or (ids != np.round(ids)).any() or (ids < 0).any() or (ids >= n_clips).any():
+        raise ScoreInputError(path, f"{where}: relevant_clip_ids must be integers in 0..{n_clips - 1} "
+                                    f"({CLIP_SECONDS}-second clips of a {duration} s video)")
     if ids.size and (scores.ndim != 2 or scores.shape[0] != ids.size) or (not ids.size and scores.size):
         raise ScoreInputError(path, f"{where}: saliency_scores must hold one list of annotator scores per "
                                     f"relevant clip ({ids.size}), got shape {scores.shape}")

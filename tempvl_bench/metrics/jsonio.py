@@ -15,6 +15,7 @@ import contextlib
 import gc
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -178,7 +179,8 @@ def load_npy(path: Path) -> np.ndarray:
     before anything is allocated (a header can claim a matrix of hundreds of GiB)."""
     path = _check_file(path)
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb") as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's "created on Python 2" notes on odd headers
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
@@ -191,8 +193,8 @@ def load_npy(path: Path) -> np.ndarray:
         raise
     except OSError as err:
         raise ScoreInputError(path, f"cannot read the file ({err.strerror or err})") from None
-    except (ValueError, EOFError, TypeError, SyntaxError) as err:
-        problem = "the file is empty" if path.stat().st_size == 0 else f"{err}"
+    except Exception as err:  # noqa: BLE001 - numpy's header parser raises many kinds on garbage
+        problem = "the file is empty" if path.stat().st_size == 0 else f"{type(err).__name__}: {err}"
         raise ScoreInputError(path, f"not a .npy array ({problem})") from None
     if dtype.hasobject:
         raise ScoreInputError(path, "holds Python objects (pickles), which are refused; save a numeric array")
