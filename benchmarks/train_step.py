@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from tempvl_core.model import TemPVL  # noqa: E402
 from tempvl_core.train.config import PretrainConfig, TrainingConfig  # noqa: E402
+from tempvl_core.train.distributed import DistContext  # noqa: E402
 from tempvl_core.train.engine import Trainer  # noqa: E402
 from tempvl_core.train.pretrain import build_model_config  # noqa: E402
 
@@ -209,7 +210,11 @@ def main() -> None:
         for v in variants:
             torch.manual_seed(0)
             v.trainer = Trainer(copy.deepcopy(initial), _Placeholder(batch_size), v.training, output_dir=Path(tmp),
-                                collate_fn=list, console=False, progress=False, fused_optimizer=v.fused)
+                                collate_fn=list, console=False, progress=False, fused_optimizer=v.fused,
+                                ctx=DistContext(device=str(device)))  # the trainer's device (default: CPU)
+            placed = next(v.trainer.model.parameters()).device
+            if placed.type != device.type:
+                raise RuntimeError(f"{v.name}: the model is on {placed}, not on {device}")
             v.trainer.train_model.train()
         flops = count_step_flops(variants[0].trainer.model, batch)
         for round_index in range(args.rounds):
