@@ -74,12 +74,13 @@ def _retrieval(args: argparse.Namespace) -> dict[str, float]:
     protocol = _protocol("retrieval", args.protocol, "square" if index is None else "multi-caption")
     if protocol == "multi-caption" and index is None:
         raise ScoreInputError("--ground-truth", "the multi-caption protocol needs each text's video index")
-    if protocol != "multi-caption" and sim.shape[0] != sim.shape[1]:
-        raise ScoreInputError(args.predictions, f"square retrieval needs as many texts as videos, got "
-                                                f"{sim.shape}; pass --ground-truth for several captions per video")
-    if protocol != "multi-caption" and index is not None and not np.array_equal(index, np.arange(sim.shape[0])):
-        raise ScoreInputError(args.ground_truth, "square protocol: text i must describe video i")
-    try:  # the index was checked above: what the metric refuses (NaN, infinity) is in the matrix
+    if protocol != "multi-caption":
+        if sim.shape[0] != sim.shape[1]:
+            raise ScoreInputError(args.predictions, f"square retrieval needs as many texts as videos, got "
+                                                    f"{sim.shape}; pass --ground-truth for several captions per video")
+        if index is not None and not np.array_equal(index, np.arange(sim.shape[0])):
+            raise ScoreInputError(args.ground_truth, "square protocol: text i must describe video i")
+    try:  # the index is checked: what the metric refuses (NaN, infinity) is in the matrix
         return multi_caption_retrieval_metrics(sim, index) if protocol == "multi-caption" else retrieval_metrics(sim)
     except ValueError as err:
         raise ScoreInputError(args.predictions, str(err)) from None

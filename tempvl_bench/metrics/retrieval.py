@@ -90,9 +90,9 @@ def _counts(block: np.ndarray, own: np.ndarray, axis: int, buffer: np.ndarray) -
     """Per row (axis 1) or column (axis 0) of ``block``: entries > ``own`` and entries >= ``own``."""
     as_bytes = buffer.view(np.uint8)
     np.greater(block, own, out=buffer)
-    greater = np.add.reduce(as_bytes, axis=axis, dtype=np.int64)
+    greater = np.add.reduce(as_bytes, axis=axis, dtype=np.int32)
     np.greater_equal(block, own, out=buffer)
-    return greater, np.add.reduce(as_bytes, axis=axis, dtype=np.int64)
+    return greater, np.add.reduce(as_bytes, axis=axis, dtype=np.int32)
 
 
 def tie_counts(matrix: np.ndarray, row_targets: np.ndarray | None = None,

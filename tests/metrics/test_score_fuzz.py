@@ -32,7 +32,8 @@ MR_GT = [{"qid": 1, "vid": "a", "duration": 20, "relevant_windows": [[0, 10]],
 MR_PREDS = [{"qid": 1, "pred_relevant_windows": [[0, 5, 0.9], [2, 10, 0.5]], "pred_saliency_scores": [0.1, 0.9, 0.3]},
             {"qid": "2", "pred_relevant_windows": [[4, 8, 1.0]], "pred_saliency_scores": [0.5, 0.2]}]
 TAL_GT = {"version": "1.3", "database": {
-    "v1": {"subset": "validation", "annotations": [{"segment": [0, 10], "label": "A"}, {"segment": [12, 20], "label": "B"}]},
+    "v1": {"subset": "validation", "annotations": [{"segment": [0, 10], "label": "A"},
+                                                   {"segment": [12, 20], "label": "B"}]},
     "v2": {"subset": "training", "annotations": [{"segment": [1, 2], "label": "A"}]}}}
 TAL_PREDS = {"results": {"v1": [{"label": "A", "score": 0.9, "segment": [0, 9]},
                                 {"label": "B", "score": 0.4, "segment": [11, 20]}],
@@ -41,7 +42,8 @@ TAL_PREDS = {"results": {"v1": [{"label": "A", "score": 0.9, "segment": [0, 9]},
 # (name, valid document, file suffix): JSON documents, JSONL as a list of records.
 DOCUMENTS: dict[str, tuple[Any, str]] = {
     "retrieval-index": ([0, 0, 1, 2], ".json"),
-    "caption-predictions": ([{"video_id": 7, "caption": "a man plays"}, {"video_id": "8", "caption": "a cat"}], ".json"),
+    "caption-predictions": ([{"video_id": 7, "caption": "a man plays"}, {"video_id": "8", "caption": "a cat"}],
+                            ".json"),
     "caption-references": ({"7": ["a man plays guitar", "someone plays"], "8": ["a cat sleeps"]}, ".json"),
     "qa-predictions": ({"1": "dog", "2": ["man", "woman"]}, ".json"),
     "qa-ground-truth": ([{"question_id": 1, "answer": "dog", "question_type": "what"},
@@ -269,8 +271,8 @@ def test_broken_bytes_are_refused_naming_the_file_or_scored(capsys, tmp_path: Pa
 
 
 @FUZZ
-@given(shape=st.lists(st.integers(0, 2**40), max_size=3), dtype=st.sampled_from(["<f8", ">f4", "<i2", "|b1", "<c8", "|O"]),
-       payload=st.binary(max_size=64))
+@given(shape=st.lists(st.integers(0, 2**40), max_size=3),
+       dtype=st.sampled_from(["<f8", ">f4", "<i2", "|b1", "<c8", "|O"]), payload=st.binary(max_size=64))
 def test_npy_headers_with_any_shape_and_dtype(capsys, tmp_path: Path, shape: list[int], dtype: str,
                                               payload: bytes) -> None:
     path = tmp_path / "header.npy"
