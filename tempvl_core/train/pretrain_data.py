@@ -2,6 +2,10 @@
 
 Videos give ``num_frames`` frames; a still image (CC3M) is a one-frame video, padded to
 ``num_frames`` with ``frame_mask`` False at the padding (the model skips masked frames).
+Stills are marked ``mergeable=False``: they take part in VTC and MLM, never in the merged
+sequences of MR and TL (a one-frame "clip" would give its place away by its caption style).
+An *episode* (:class:`PretrainEpisodeDataset`) is one dataset item holding several clips of
+one scene, so that a batch always holds clips only their events tell apart.
 Randomness (frame positions, crop) comes from a ``numpy.random.Generator`` seeded from numpy's
 global RNG, which :class:`~tempvl_core.train.data_order.SeededDataset` seeds per sample from
 ``(seed, epoch, index)``: the same sample is decoded the same way whatever the worker.
@@ -53,10 +57,14 @@ class PretrainClipDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
+        return self.decode(index)
+
+    def decode(self, index: int, fps: float | None = None) -> dict[str, Any] | None:
         item = self.items[index]
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         try:
-            clip = read_frames(item.path, num_frames=self.num_frames, sampling=self.sampling, rng=rng, size=None)
+            clip = read_frames(item.path, num_frames=self.num_frames, sampling=self.sampling, fps=fps, rng=rng,
+                               size=None)
         except (VideoDecodeError, ValueError) as exc:
             warnings.warn(f"skipping pretraining sample {index}: {exc}", stacklevel=2)
             return None
@@ -67,11 +75,44 @@ class PretrainClipDataset(Dataset):
         if real < self.num_frames:
             pad = frames.new_zeros((self.num_frames - real, *frames.shape[1:]))
             frames = torch.cat([frames, pad])
-        return {"frames": frames[: self.num_frames], "frame_mask": mask, "text": item.caption}
+        return {"frames": frames[: self.num_frames], "frame_mask": mask, "text": item.caption,
+                "mergeable": not item.is_image}
 
 
-def collate_pretrain(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
-    """Stack decoded samples; undecodable ones (``None``) are dropped and counted in ``skipped``."""
+@dataclass(frozen=True)
+class EpisodeItem:
+    """Clips cut from one source scene (see :mod:`tempvl_core.data.demo.episodes`)."""
+
+    episode: str
+    clips: tuple[MediaItem, ...]
+
+
+class PretrainEpisodeDataset(Dataset):
+    """One item per episode: the list of its decoded clips (``fps`` frames per second, at most
+    ``num_frames``), which :func:`collate_pretrain` flattens into the batch."""
+
+    def __init__(self, episodes: Sequence[EpisodeItem], *, num_frames: int, size: int, fps: float,
+                 train: bool = True) -> None:
+        if not episodes:
+            raise ValueError("no pretraining episodes: check data.episodes_json")
+        self.episodes = list(episodes)
+        self.clips = PretrainClipDataset([c for e in episodes for c in e.clips], num_frames=num_frames, size=size,
+                                         sampling="fps", train=train)
+        self.fps = fps
+        self.starts = np.cumsum([0] + [len(e.clips) for e in self.episodes])
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    def __getitem__(self, index: int) -> list[dict[str, Any] | None]:
+        first, last = int(self.starts[index]), int(self.starts[index + 1])
+        return [self.clips.decode(i, fps=self.fps) for i in range(first, last)]
+
+
+def collate_pretrain(samples: list[dict[str, Any] | list | None]) -> dict[str, Any]:
+    """Stack decoded samples (an episode's list of clips counts as its clips, in order);
+    undecodable ones (``None``) are dropped and counted in ``skipped``."""
+    samples = [c for s in samples for c in (s if isinstance(s, list) else [s])]
     kept = [s for s in samples if s is not None]
     if not kept:
         raise RuntimeError(f"every sample of a batch of {len(samples)} failed to decode (see the warnings above)")
@@ -79,6 +120,7 @@ def collate_pretrain(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
         "frames": torch.stack([s["frames"] for s in kept]),
         "frame_mask": torch.stack([s["frame_mask"] for s in kept]),
         "texts": [s["text"] for s in kept],
+        "mergeable": torch.tensor([bool(s.get("mergeable", True)) for s in kept]),
         "skipped": len(samples) - len(kept),
     }
     if bool(batch["frame_mask"].all()):

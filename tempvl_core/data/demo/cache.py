@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
 
-#: Every demo dataset; ``pretrain`` is ``webvid`` and ``cc3m`` in one data root.
+#: Every demo dataset; ``pretrain`` is ``webvid``, ``cc3m`` and ``episodes`` in one data root.
 DEMO_DATASETS: tuple[str, ...] = (
     "msrvtt", "didemo", "msvd", "lsmdc", "charades-sta", "anet-captions", "qvhighlights",
-    "thumos14", "activitynet", "webvid", "cc3m", "pretrain",
+    "thumos14", "activitynet", "webvid", "cc3m", "episodes", "pretrain",
 )  # fmt: skip
 
 # dataset folder -> (module, function); the function takes (folder, seed).
@@ -41,8 +41,9 @@ _GENERATORS: dict[str, tuple[str, str]] = {
     "activitynet": ("detection", "generate_activitynet"),
     "webvid": ("pretrain", "generate_webvid"),
     "cc3m": ("pretrain", "generate_cc3m"),
+    "episodes": ("episodes", "generate_episodes"),
 }
-_FOLDERS: dict[str, tuple[str, ...]] = {"pretrain": ("webvid", "cc3m")}
+_FOLDERS: dict[str, tuple[str, ...]] = {"pretrain": ("webvid", "cc3m", "episodes")}
 
 
 def _check_name(dataset: str) -> None:

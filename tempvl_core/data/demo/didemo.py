@@ -31,7 +31,7 @@ class DidemoCounts:
 
     train: int = 128
     val: int = 16
-    test: int = 32
+    test: int = 300
 
 
 def video_name(rng: random.Random, ext: str) -> tuple[str, str]:

@@ -29,7 +29,7 @@ class MsrvttCounts:
     """Videos in the 9k training list and in the JSFusion test set (real: 9000 / 1000)."""
 
     train: int = 96
-    test: int = 32
+    test: int = 300
     captions_per_video: int = 5  # real: 20
 
 
