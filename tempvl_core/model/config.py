@@ -34,6 +34,7 @@ class TemPVLConfig:
     text_layers: int | None = 2  # keep the first N layers of the text encoder (None = all)
     max_text_len: int = 32
     text_pooling: str = "mean"  # "mean" suits sentence-transformers weights, "cls" suits BERT
+    train_text_encoder: bool = True  # False locks the pretrained text encoder (and the tied LM decoder)
     # Joint space and fusion.
     embed_dim: int = 256
     fusion_layers: int = 2

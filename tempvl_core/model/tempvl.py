@@ -54,6 +54,8 @@ class TemPVL(InferenceMixin, nn.Module):
         self.config = config
         path = Path(text_encoder_path) if text_encoder_path is not None else default_text_encoder_path()
         self.text_encoder = TextEncoder(path, num_layers=config.text_layers, load_weights=load_text_weights)
+        if not config.train_text_encoder:
+            self.text_encoder.requires_grad_(False)
         hidden = self.text_encoder.hidden_size
         if hidden % config.fusion_heads:
             raise ValueError(f"text hidden size {hidden} is not divisible by fusion_heads={config.fusion_heads}")
