@@ -1,0 +1,171 @@
+"""``tempvl-bench study``: pretrain every variant x seed on demo episodes, evaluate, report.
+
+Each (variant, seed) run is pretrained from the same initial weights as every other variant of
+that seed (the backbone and TemPVL are built right after seeding with it), evaluated on the
+demo Charades-STA and DiDeMo test splits, and its per-query outcomes written to ``study.json``
+at once (atomically): a killed study continues with the first run not in the file, and a
+killed pretraining resumes from its last checkpoint. Nothing in ``study.json`` depends on time,
+so the same seeds give the same file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tempvl_bench.study import evaluate as ev
+from tempvl_bench.study.config import StudyConfig, Variant, load_study_config
+from tempvl_bench.study.data import EpisodeTensors, load_episodes, load_moments, load_paragraphs
+from tempvl_bench.study.report import write_report
+
+STUDY_FILE = "study.json"
+FORMAT = 1
+
+
+def _round(values: np.ndarray) -> list[float]:
+    return [round(float(v), 4) for v in values]
+
+
+def _pretrain_config(cfg: StudyConfig, variant: Variant, seed: int):
+    from tempvl_core.train.config import PretrainConfig
+
+    p = cfg.pretrain
+    overrides = {**cfg.model.get("overrides", {}), "tl_strategy": variant.tl_strategy,
+                 "merge_shuffled_texts": variant.shuffled_texts}
+    return PretrainConfig.from_dict({
+        "model": {"preset": cfg.model.get("preset", "tiny"), "overrides": overrides},
+        "losses": {**variant.losses, "vtm": 0.0},
+        "merge": {"k": variant.merge_clips, "strategy": variant.merge_sampling},
+        "data": {"num_frames": p["clip_frames"], "size": cfg.model["image_size"], "sampling": "uniform"},
+        "training": {"batch_size": p["episodes_per_batch"], "total_steps": p["steps"],
+                     "warmup_steps": p["warmup_steps"], "lr": p["lr"], "min_lr_ratio": 0.1,
+                     "weight_decay": 0.01, "precision": "fp32", "checkpoint_every": p["checkpoint_every"],
+                     "log_every": p["log_every"], "seed": seed, "keep_checkpoints": 1},
+    }, source=f"{cfg.source} (variant {variant.name}, seed {seed})")
+
+
+def _backbone(cfg: StudyConfig, host):
+    from tempvl_bench.modeling import build_backbone_by_name
+
+    return build_backbone_by_name(host, cfg.model.get("backbone", "cnn-tiny"), image_size=cfg.model["image_size"])
+
+
+def _pretrain(cfg: StudyConfig, variant: Variant, seed: int, dataset, out: Path, host, progress: bool):
+    from tempvl_core.model import TemPVL
+    from tempvl_core.train.pretrain import run_pretraining, seed_everything
+
+    config = _pretrain_config(cfg, variant, seed)
+    seed_everything(seed)  # same backbone weights for every variant of this seed
+    backbone = _backbone(cfg, host)
+    final = run_pretraining(config, data_root=out, output_dir=out, backbone=backbone, dataset=dataset,
+                            resume=True, progress=progress)
+    seed_everything(seed)
+    return TemPVL.from_pretrained(final, _backbone(cfg, host))
+
+
+def _evaluate(cfg: StudyConfig, model, data: dict, seed: int) -> dict[str, Any]:
+    e, f = cfg.eval, cfg.finetune
+    text_len = int(cfg.model.get("overrides", {}).get("max_text_len", 32))
+    zero_shot, top1 = ev.moment_outcomes(model, data["mr_test"], e["batch_videos"], text_len)
+    tuned = ev.finetune_moments(model, data["mr_train"], steps=f["mr_steps"], lr=f["lr"],
+                                batch_videos=f["batch_videos"], max_text_len=text_len, seed=seed)
+    finetuned, _ = ev.moment_outcomes(tuned, data["mr_test"], e["batch_videos"], text_len)
+    retrieval = ev.paragraph_outcomes(model, data["ret_test"], e["batch_videos"], e["paragraph_text_len"])
+    tuned = ev.finetune_retrieval(model, data["ret_train"], steps=f["retrieval_steps"], lr=f["lr"],
+                                  batch_videos=f["batch_videos"] * 2, max_text_len=e["paragraph_text_len"], seed=seed)
+    retrieval_ft = ev.paragraph_outcomes(tuned, data["ret_test"], e["batch_videos"], e["paragraph_text_len"])
+    outcomes = {
+        "zero-shot": {k: _round(v) for k, v in zero_shot.items()},
+        "finetuned": {k: _round(v) for k, v in finetuned.items() if k != "probe/hit"},
+        "retrieval zero-shot": {k: _round(v) for k, v in retrieval.items()},
+        "retrieval finetuned": {k: _round(v) for k, v in retrieval_ft.items()},
+    }
+    return {"outcomes": outcomes, "distinct_top1_windows": len(set(top1))}
+
+
+def _load_data(cfg: StudyConfig, cache: Path, progress: bool) -> dict:
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    e, size = cfg.eval, cfg.model["image_size"]
+    charades = ensure_demo_dataset("charades-sta") / "charades-sta"
+    didemo = ensure_demo_dataset("didemo") / "didemo"
+    episodes = ensure_demo_dataset("episodes") / "episodes"
+    p = cfg.pretrain
+    train, test = e.get("train_videos"), e.get("test_videos")
+    return {
+        "episodes": load_episodes(episodes, p["clip_fps"], p["clip_frames"], size, cache, progress, p.get("episodes")),
+        "mr_train": load_moments(charades, "train", e["mr_frames"], size, cache, progress, train),
+        "mr_test": load_moments(charades, "test", e["mr_frames"], size, cache, progress, test),
+        "ret_train": load_paragraphs(didemo, "train", e["retrieval_frames"], size, cache, progress, train),
+        "ret_test": load_paragraphs(didemo, "test", e["retrieval_frames"], size, cache, progress, test),
+    }
+
+
+def _read(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); move it away to start the study again") from None
+
+
+def _write(path: Path, study: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(study, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def run_study(config_path: Path, output: Path, *, quick: bool = False, progress: bool = True, host=None) -> dict:
+    """Run (or continue) the study of ``config_path`` into ``output``; returns study.json's data."""
+    from tempvl_bench.manager import load_plugins
+
+    cfg = load_study_config(config_path, quick=quick)
+    host = host or load_plugins()
+    output.mkdir(parents=True, exist_ok=True)
+    raw_config = {"file": Path(config_path).name, "quick": quick, "variants": [dataclasses.asdict(v) for v in cfg.variants],
+                  "model": cfg.model, "pretrain": cfg.pretrain, "eval": cfg.eval, "finetune": cfg.finetune,
+                  "bootstrap": cfg.bootstrap, "reference": cfg.reference}
+    path = output / STUDY_FILE
+    study = _read(path)
+    if study is not None and study.get("config") != raw_config:
+        raise ValueError(f"{path} was written by another study config; choose another --output or move it away")
+    data = _load_data(cfg, output / "cache", progress)
+    if study is None:
+        train, test = data["mr_train"], data["mr_test"]
+        baselines = ev.baseline_outcomes(train, test, cfg.eval["mr_frames"], cfg.eval["prior_draws"], seed=0)
+        baselines["chance"].update(ev.retrieval_chance(len(data["ret_test"].texts)))
+        study = {
+            "format": FORMAT, "config": raw_config,
+            "data": {"charades_test_queries": len(test.texts), "charades_test_videos": len(test.durations),
+                     "charades_train_queries": len(train.texts), "didemo_test_videos": len(data["ret_test"].texts),
+                     "episodes": len(data["episodes"].frames),
+                     "episode_clips": sum(len(c) for c in data["episodes"].frames)},
+            "best_constant_window": [round(float(x), 4) for x in ev.best_constant_window(train, cfg.eval["mr_frames"])],
+            "baselines": {name: {k: _round(v) for k, v in metrics.items()} for name, metrics in baselines.items()},
+            "runs": {},
+        }
+        _write(path, study)
+    dataset = EpisodeTensors(data["episodes"], cfg.pretrain["clip_frames"])
+    timings = _read(output / "timings.json") or {}
+    todo = [(v, s) for i, s in enumerate(cfg.seeds) for v in cfg.variants if i < v.seeds]
+    for number, (variant, seed) in enumerate(todo, 1):
+        key = f"{variant.name}/seed{seed}"
+        if key in study["runs"]:
+            continue
+        print(f"[study] {number}/{len(todo)} {variant.label} (seed {seed})", flush=True)
+        start = time.perf_counter()
+        model = _pretrain(cfg, variant, seed, dataset, output / "runs" / variant.name / f"seed{seed}", host, progress)
+        result = _evaluate(cfg, model, data, seed)
+        study["runs"][key] = {"variant": variant.name, "seed": seed, **result}
+        _write(path, study)
+        timings[key] = round(time.perf_counter() - start, 1)
+        (output / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_report(study, cfg, output)
+    return study

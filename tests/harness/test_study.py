@@ -1,0 +1,95 @@
+"""``tempvl-bench study --quick``: structure, resume and determinism (never the claim: the
+quick budgets train for a few steps; docs/study/ holds the full study)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tempvl_bench.study.config import StudyConfigError, load_study_config
+from tempvl_bench.study.stats import bootstrap_mean, paired_difference
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "configs" / "study" / "demo.yaml"
+
+
+def _study(output: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "tempvl_bench.cli", "study", "--config", str(CONFIG), "--output", str(output),
+           "--quick", "--threads", "1", "--no-progress"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def quick_study(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("study") / "quick"
+    done = _study(out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_quick_study_writes_every_output(quick_study: Path) -> None:
+    study = json.loads((quick_study / "study.json").read_text())
+    assert set(study["runs"]) == {"vtc_mlm/seed0", "mr_tl/seed0", "control/seed0"}
+    queries = study["data"]["charades_test_queries"]
+    assert queries > 12  # the 12 quick test videos hold several queries each
+    for run in study["runs"].values():
+        zero_shot = run["outcomes"]["zero-shot"]
+        assert set(zero_shot) == {"mr/R1@0.3", "mr/R1@0.5", "mr/R1@0.7", "mr/mIoU", "probe/hit"}
+        assert all(len(v) == queries for v in zero_shot.values())
+        assert all(0 <= x <= 100 for v in zero_shot.values() for x in v)
+        assert 1 <= run["distinct_top1_windows"] <= queries
+        assert len(run["outcomes"]["retrieval zero-shot"]["t2v/R@1"]) == study["data"]["didemo_test_videos"]
+    assert set(study["baselines"]) == {"best constant window", "prior-sampled windows", "chance"}
+    md = (quick_study / "study.md").read_text()
+    assert "| +MR+TL shuffled texts (control) |" in md and "## Paired difference against VTC+MLM" in md
+    assert "*best constant window*" in md
+    assert (quick_study / "study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_killed_study_continues_and_repeats_exactly(quick_study: Path, tmp_path: Path) -> None:
+    # As if the study had been killed while its second run trained: that run is not in
+    # study.json and its pretraining folder holds only a mid-way checkpoint (or nothing).
+    resumed = tmp_path / "resumed"
+    shutil.copytree(quick_study, resumed)
+    study = json.loads((resumed / "study.json").read_text())
+    del study["runs"]["mr_tl/seed0"]
+    (resumed / "study.json").write_text(json.dumps(study, sort_keys=True) + "\n")
+    shutil.rmtree(resumed / "runs" / "mr_tl")
+    done = _study(resumed)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1/3" not in done.stdout and "2/3 +MR+TL" in done.stdout  # only the missing run ran
+    assert (resumed / "study.json").read_bytes() == (quick_study / "study.json").read_bytes()
+
+
+def test_study_config_errors_name_the_key(tmp_path: Path) -> None:
+    text = CONFIG.read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("reference: vtc_mlm", "reference: vtc"))
+    with pytest.raises(StudyConfigError, match="'reference'"):
+        load_study_config(bad)
+    bad.write_text(text.replace("merge_clips: 2}", "merge_clips: 1}"))
+    with pytest.raises(StudyConfigError, match="variants.mr_tl_k2.merge_clips"):
+        load_study_config(bad)
+    bad.write_text(text.replace("shuffled_texts: true", "shuffled_text: true"))
+    with pytest.raises(StudyConfigError, match="variants.control.shuffled_text"):
+        load_study_config(bad)
+
+
+def test_bootstrap_intervals_cover_the_mean_and_pairing_removes_shared_noise() -> None:
+    rng = np.random.default_rng(0)
+    difficulty = rng.normal(size=(3, 2000)) * 0 + rng.normal(size=2000) * 30
+    a = 50 + difficulty + rng.normal(size=(3, 2000))
+    b = a - 2.0 + rng.normal(size=(3, 2000)) * 0.5
+    est = bootstrap_mean(a, resamples=500, seed=0)
+    assert est.low < est.mean < est.high and est.high - est.low < 4
+    diff = paired_difference(a, b, resamples=500, seed=0)
+    # 2.0 apart with strongly shared per-query noise: the paired interval is narrow and excludes 0.
+    assert diff.low > 1.8 and diff.high < 2.2 and diff.p_value < 0.01
+    same = paired_difference(a, a + rng.normal(size=a.shape) * 0.1, resamples=500, seed=0)
+    assert same.low < 0 < same.high
