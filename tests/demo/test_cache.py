@@ -88,11 +88,11 @@ def test_concurrent_callers_get_one_intact_dataset(tmp_path):
     ]
 
 
-def test_pretrain_root_holds_webvid_and_cc3m(monkeypatch, tmp_path):
+def test_pretrain_root_holds_webvid_cc3m_and_episodes(monkeypatch, tmp_path):
     made = []
     monkeypatch.setattr(cache, "_generator", lambda folder: lambda out, seed: made.append((out, seed)))
     generate_demo_dataset("pretrain", tmp_path, seed=3)
-    assert made == [(tmp_path / "webvid", 3), (tmp_path / "cc3m", 3)]
+    assert made == [(tmp_path / "webvid", 3), (tmp_path / "cc3m", 3), (tmp_path / "episodes", 3)]
 
 
 def test_every_listed_dataset_has_a_generator_and_unknown_names_fail(tmp_path):

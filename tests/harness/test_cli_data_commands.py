@@ -12,7 +12,7 @@ from tempvl_bench.cli import main
 def test_validate_demo_prints_per_split_counts(capsys):
     assert main(["validate", "--task", "didemo", "--demo"]) == 0
     out = capsys.readouterr().out
-    assert "retrieval  test     ok               32        32" in out
+    assert "retrieval  test     ok              300       300" in out
     assert "retrieval  train    ok              128       128" in out
 
 
@@ -41,10 +41,10 @@ def test_prepare_videos_writes_readable_copies_that_runs_use(tmp_path, capsys):
     assert main(args) == 0
     prepared = root / "didemo" / "videos_prepared"
     copies = [p for p in prepared.rglob("*.mp4")]
-    assert len(copies) == 160
+    assert len(copies) == 428
     info = probe(copies[0])
     assert min(info.width, info.height) == 32 and info.fps == pytest.approx(2, abs=0.01)
     assert main(args) == 0  # resumable: everything is skipped the second time
-    assert "prepared 0, skipped 160" in capsys.readouterr().out
+    assert "prepared 0, skipped 428" in capsys.readouterr().out
     report = json.loads((prepared / "prepare-report.json").read_text())
-    assert len(report["skipped"]) == 160 and not report["failed"]
+    assert len(report["skipped"]) == 428 and not report["failed"]

@@ -101,7 +101,7 @@ def test_check_videos_reports_corrupt_and_missing(broken_copy, tmp_path, capsys)
     assert main(["check-videos", "--task", "didemo", "--data-root", str(root), "--output", str(report_path), "--no-progress"]) == 1
     report = json.loads(report_path.read_text())
     assert {f["path"] for f in report["failed"]} == {str(corrupt), str(missing)}
-    assert report["checked"] == 160
+    assert report["checked"] == 428  # 128 train + 300 test videos
 
 
 def test_evaluation_stops_on_bad_videos_then_lists_them_when_allowed(broken_copy, tmp_path, capsys):
@@ -110,11 +110,11 @@ def test_evaluation_stops_on_bad_videos_then_lists_them_when_allowed(broken_copy
     args = ["run", "--task", "didemo", "--data-root", str(root), "--output", str(tmp_path), *tiny, *FAST]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "2 of 32 videos failed to decode" in err and corrupt.name in err
+    assert "2 of 300 videos failed to decode" in err and corrupt.name in err
     assert main([*args, "--set", "video.max_failed_fraction=0.1"]) == 0
     (path,) = [p for p in tmp_path.glob("didemo/*/results.json")]
     record = json.loads(path.read_text())
     assert {f["path"] for f in record["failed_videos"]} == {str(corrupt), str(missing)}
-    assert record["num_samples"] == 30  # their queries are dropped, never answered by another video
+    assert record["num_samples"] == 298  # their queries are dropped, never answered by another video
     rows = [json.loads(line) for line in (path.parent / "predictions.jsonl").read_text().splitlines()]
     assert {corrupt.name, missing.name}.isdisjoint({r["video_id"] for r in rows})
