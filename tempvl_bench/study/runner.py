@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,13 +120,45 @@ def _read(path: Path) -> dict | None:
 
 
 def _write(path: Path, study: dict) -> None:
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(study, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
-def run_study(config_path: Path, output: Path, *, quick: bool = False, progress: bool = True, host=None) -> dict:
-    """Run (or continue) the study of ``config_path`` into ``output``; returns study.json's data."""
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialize read-modify-write of study.json between shards (POSIX lock; elsewhere the
+    atomic replace still protects readers)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with path.with_suffix(".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _record(path: Path, key: str, run: dict) -> dict:
+    """Add one finished run to study.json (re-read under the lock: other shards write too)."""
+    with _locked(path):
+        study = _read(path)
+        study["runs"][key] = run
+        _write(path, study)
+    return study
+
+
+def run_study(config_path: Path, output: Path, *, quick: bool = False, progress: bool = True, host=None,
+              shard: tuple[int, int] = (0, 1)) -> dict:
+    """Run (or continue) the study of ``config_path`` into ``output``; returns study.json's data.
+
+    ``shard=(i, n)``: this process runs every n-th (variant, seed) run starting at i, so n
+    processes (one per core) share a study; each writes its runs into study.json under a lock,
+    and whichever finds every run done writes the report.
+    """
     from tempvl_bench.manager import load_plugins
 
     cfg = load_study_config(config_path, quick=quick)
@@ -133,39 +168,54 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
                   "model": cfg.model, "pretrain": cfg.pretrain, "eval": cfg.eval, "finetune": cfg.finetune,
                   "bootstrap": cfg.bootstrap, "reference": cfg.reference}
     path = output / STUDY_FILE
-    study = _read(path)
+    with _locked(path):
+        study = _read(path)
     if study is not None and study.get("config") != raw_config:
         raise ValueError(f"{path} was written by another study config; choose another --output or move it away")
-    data = _load_data(cfg, output / "cache", progress)
-    if study is None:
-        train, test = data["mr_train"], data["mr_test"]
-        baselines = ev.baseline_outcomes(train, test, cfg.eval["mr_frames"], cfg.eval["prior_draws"], seed=0)
-        baselines["chance"].update(ev.retrieval_chance(len(data["ret_test"].texts)))
-        study = {
-            "format": FORMAT, "config": raw_config,
-            "data": {"charades_test_queries": len(test.texts), "charades_test_videos": len(test.durations),
-                     "charades_train_queries": len(train.texts), "didemo_test_videos": len(data["ret_test"].texts),
-                     "episodes": len(data["episodes"].frames),
-                     "episode_clips": sum(len(c) for c in data["episodes"].frames)},
-            "best_constant_window": [round(float(x), 4) for x in ev.best_constant_window(train, cfg.eval["mr_frames"])],
-            "baselines": {name: {k: _round(v) for k, v in metrics.items()} for name, metrics in baselines.items()},
-            "runs": {},
-        }
-        _write(path, study)
+    with _locked(output / "cache"):  # one shard decodes, the others read its cache
+        data = _load_data(cfg, output / "cache", progress)
+    with _locked(path):
+        study = _read(path)
+        if study is None:
+            study = _new_study(cfg, data, raw_config)
+            _write(path, study)
     dataset = EpisodeTensors(data["episodes"], cfg.pretrain["clip_frames"])
-    timings = _read(output / "timings.json") or {}
+    index, count = shard
     todo = [(v, s) for i, s in enumerate(cfg.seeds) for v in cfg.variants if i < v.seeds]
     for number, (variant, seed) in enumerate(todo, 1):
         key = f"{variant.name}/seed{seed}"
-        if key in study["runs"]:
+        if (number - 1) % count != index or key in study["runs"]:
             continue
         print(f"[study] {number}/{len(todo)} {variant.label} (seed {seed})", flush=True)
         start = time.perf_counter()
         model = _pretrain(cfg, variant, seed, dataset, output / "runs" / variant.name / f"seed{seed}", host, progress)
         result = _evaluate(cfg, model, data, seed)
-        study["runs"][key] = {"variant": variant.name, "seed": seed, **result}
-        _write(path, study)
-        timings[key] = round(time.perf_counter() - start, 1)
-        (output / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        study = _record(path, key, {"variant": variant.name, "seed": seed, **result})
+        with _locked(output / "timings.json"):
+            timings = _read(output / "timings.json") or {}
+            timings[key] = round(time.perf_counter() - start, 1)
+            (output / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    with _locked(path):
+        study = _read(path)
+    missing = [f"{v.name}/seed{s}" for v, s in todo if f"{v.name}/seed{s}" not in study["runs"]]
+    if missing:
+        print(f"[study] waiting for other shards: {len(missing)} runs left ({', '.join(missing[:4])} ...)")
+        return study
     write_report(study, cfg, output)
     return study
+
+
+def _new_study(cfg: StudyConfig, data: dict, raw_config: dict) -> dict:
+    train, test = data["mr_train"], data["mr_test"]
+    baselines = ev.baseline_outcomes(train, test, cfg.eval["mr_frames"], cfg.eval["prior_draws"], seed=0)
+    baselines["chance"].update(ev.retrieval_chance(len(data["ret_test"].texts)))
+    return {
+        "format": FORMAT, "config": raw_config,
+        "data": {"charades_test_queries": len(test.texts), "charades_test_videos": len(test.durations),
+                 "charades_train_queries": len(train.texts), "didemo_test_videos": len(data["ret_test"].texts),
+                 "episodes": len(data["episodes"].frames),
+                 "episode_clips": sum(len(c) for c in data["episodes"].frames)},
+        "best_constant_window": [round(float(x), 4) for x in ev.best_constant_window(train, cfg.eval["mr_frames"])],
+        "baselines": {name: {k: _round(v) for k, v in metrics.items()} for name, metrics in baselines.items()},
+        "runs": {},
+    }

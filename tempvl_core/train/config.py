@@ -66,6 +66,10 @@ class DataSection:
     webvid_videos: str | None = "webvid/videos"
     cc3m_tsv: str | None = "cc3m/Train_GCC-training.tsv"
     cc3m_images: str | None = "cc3m/images"
+    #: Episodes (clips of one scene, see tempvl_core.data.demo.episodes): one dataset item each,
+    #: so a batch holds clips that only their events tell apart; clips at ``episode_fps``.
+    episodes_json: str | None = None
+    episode_fps: float = 1.0
     num_frames: int = 4
     size: int = 64
     sampling: Literal["uniform", "random"] = "random"

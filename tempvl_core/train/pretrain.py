@@ -19,13 +19,19 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from tempvl_core.data.loaders.pretrain import read_cc3m, read_webvid
 from tempvl_core.train.config import ConfigError, DataSection, PretrainConfig
 from tempvl_core.train.distributed import init_distributed, shutdown
 from tempvl_core.train.engine import Trainer
-from tempvl_core.train.pretrain_data import MediaItem, PretrainClipDataset, collate_pretrain
+from tempvl_core.train.pretrain_data import (
+    MediaItem,
+    PretrainClipDataset,
+    PretrainEpisodeDataset,
+    collate_pretrain,
+    read_episodes,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -95,11 +101,19 @@ def read_pretrain_items(data: DataSection, data_root: Path) -> list[MediaItem]:
     return items
 
 
-def build_pretrain_dataset(config: PretrainConfig, data_root: Path) -> PretrainClipDataset:
-    """The decoded-clip dataset over every configured source."""
-    items = read_pretrain_items(config.data, Path(data_root))
-    return PretrainClipDataset(items, num_frames=config.data.num_frames, size=config.data.size,
-                               sampling=config.data.sampling)
+def build_pretrain_dataset(config: PretrainConfig, data_root: Path) -> Dataset:
+    """The decoded-clip dataset over every configured source (episodes as one item each)."""
+    data = config.data
+    episodes_json = _resolve(Path(data_root), data.episodes_json, "episodes_json")
+    has_clips = data.webvid_csv is not None or data.cc3m_tsv is not None
+    parts: list[Dataset] = []
+    if has_clips or episodes_json is None:
+        items = read_pretrain_items(data, Path(data_root))
+        parts.append(PretrainClipDataset(items, num_frames=data.num_frames, size=data.size, sampling=data.sampling))
+    if episodes_json is not None:
+        parts.append(PretrainEpisodeDataset(read_episodes(episodes_json), num_frames=data.num_frames, size=data.size,
+                                            fps=data.episode_fps))
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
 
 
 def run_pretraining(

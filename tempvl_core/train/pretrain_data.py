@@ -109,6 +109,32 @@ class PretrainEpisodeDataset(Dataset):
         return [self.clips.decode(i, fps=self.fps) for i in range(first, last)]
 
 
+def read_episodes(path: Path) -> list[EpisodeItem]:
+    """``episodes.json``: ``[{"episode": ID, "clips": [{"video": REL_PATH, "caption": TEXT}]}]``,
+    video paths relative to the file's folder. Errors name the file and the entry."""
+    import json
+
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the episodes file ({exc})") from None
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a list of episodes")
+    episodes = []
+    for k, entry in enumerate(raw):
+        clips = entry.get("clips") if isinstance(entry, dict) else None
+        if not isinstance(clips, list) or not clips or not all(
+            isinstance(c, dict) and isinstance(c.get("video"), str) and isinstance(c.get("caption"), str) for c in clips
+        ):
+            raise ValueError(f"{path}: episode {k}: expected 'clips', a non-empty list of {{video, caption}} strings")
+        name = str(entry.get("episode", k))
+        episodes.append(EpisodeItem(name, tuple(MediaItem(path.parent / c["video"], c["caption"], False) for c in clips)))
+    if not episodes:
+        raise ValueError(f"{path}: no episodes")
+    return episodes
+
+
 def collate_pretrain(samples: list[dict[str, Any] | list | None]) -> dict[str, Any]:
     """Stack decoded samples (an episode's list of clips counts as its clips, in order);
     undecodable ones (``None``) are dropped and counted in ``skipped``."""

@@ -78,3 +78,20 @@ def test_event_captions_are_what_the_clips_show() -> None:
     for event in scene.events:
         obj = scene.objects[event.object]
         assert obj.colour in event_caption(scene, event) and obj.shape in event_caption(scene, event)
+
+
+def test_pretraining_config_reads_episodes_beside_clips(tmp_path: Path) -> None:
+    from tempvl_core.train.config import PretrainConfig
+    from tempvl_core.train.pretrain import build_pretrain_dataset
+
+    generate_episodes(tmp_path / "episodes", seed=0, counts=EpisodeCounts(episodes=2))
+    config = PretrainConfig.from_dict({"data": {"webvid_csv": None, "cc3m_tsv": None, "episodes_json": "episodes/episodes.json",
+                                                "num_frames": 8, "size": 32}}, source="test")
+    dataset = build_pretrain_dataset(config, tmp_path)
+    assert len(dataset) == 2
+    batch = collate_pretrain([dataset[0]])
+    assert batch["mergeable"].all() and len(batch["texts"]) >= 3
+    broken = tmp_path / "episodes" / "episodes.json"
+    broken.write_text('[{"episode": "x", "clips": [{"video": 3}]}]')
+    with pytest.raises(ValueError, match=r"episodes\.json: episode 0: expected 'clips'"):
+        build_pretrain_dataset(config, tmp_path)
