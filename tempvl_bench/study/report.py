@@ -43,6 +43,24 @@ def summarize(study: dict, cfg) -> dict:
             reference = _outcomes(study, cfg.reference, evaluation, metric)
             if v.name != cfg.reference and reference is not None:
                 diffs[v.name][title] = paired_difference(values, reference, resamples=b["resamples"], seed=b["seed"])
+    control = next((v.name for v in cfg.variants if v.shuffled_texts), None)
+    against_control, against_constant = {}, {}
+    constant = study["baselines"]["best constant window"]
+    for v in cfg.variants:
+        against_control[v.name], against_constant[v.name] = {}, {}
+        for evaluation, metric, title in COLUMNS:
+            values = _outcomes(study, v.name, evaluation, metric)
+            if values is None:
+                continue
+            if control is not None and v.name != control and not v.shuffled_texts and v.merges:
+                other = _outcomes(study, control, evaluation, metric)
+                if other is not None:
+                    against_control[v.name][title] = paired_difference(values, other, resamples=b["resamples"],
+                                                                       seed=b["seed"])
+            if metric.startswith("mr/") and metric in constant:
+                tiled = np.tile(np.asarray(constant[metric]), (len(values), 1))
+                against_constant[v.name][title] = paired_difference(values, tiled, resamples=b["resamples"],
+                                                                    seed=b["seed"])
     baselines = {}
     for name, metrics in study["baselines"].items():
         baselines[name] = {}
@@ -51,7 +69,8 @@ def summarize(study: dict, cfg) -> dict:
                 if evaluation == "finetuned" and metric == "probe/hit":
                     continue
                 baselines[name][title] = bootstrap_mean(np.array(metrics[metric]), resamples=b["resamples"], seed=b["seed"])
-    return {"table": table, "differences": diffs, "baselines": baselines}
+    return {"table": table, "differences": diffs, "baselines": baselines, "control": control,
+            "against_control": against_control, "against_constant": against_constant}
 
 
 def _cell(e) -> str:
@@ -92,18 +111,30 @@ def markdown(study: dict, cfg, summary: dict) -> str:
         cells = [_cell(row[t]) if t in row else "-" for t in titles]
         lines.append(f"| *{name}* | - | - | " + " | ".join(cells) + " |")
     ref = cfg.variant(cfg.reference).label
-    lines += ["", f"## Paired difference against {ref}", "",
-              "Mean difference [95% interval] (p-value); seed k of a variant is paired with seed k of the reference "
-              "(same initial weights), and both are scored on the same queries.", "",
-              "| variant | " + " | ".join(titles) + " |", "|---|" + "---|" * len(titles)]
+    lines += _difference_table(f"Paired difference against {ref}",
+                               "Mean difference [95% interval] (p-value); seed k of a variant is paired with seed k of "
+                               "the reference (same initial weights), and both are scored on the same queries.",
+                               cfg, summary["differences"], titles)
+    if summary["control"] is not None:
+        lines += _difference_table(f"Paired difference against {cfg.variant(summary['control']).label}",
+                                   "Merging variants against the shuffled-text control (seed k with seed k, same queries): "
+                                   "what reading the text adds.", cfg, summary["against_control"], titles)
+    lines += _difference_table("Paired difference against the best constant window",
+                               "Moment-retrieval columns only; the window is fitted on the train split and scored on the "
+                               "same test queries.", cfg, summary["against_constant"], titles)
+    return "\n".join(lines) + "\n"
+
+
+def _difference_table(title: str, intro: str, cfg, rows: dict, titles: list[str]) -> list[str]:
+    lines = ["", f"## {title}", "", intro, "", "| variant | " + " | ".join(titles) + " |", "|---|" + "---|" * len(titles)]
     for v in cfg.variants:
-        if v.name == cfg.reference:
+        row = rows.get(v.name) or {}
+        if not row:
             continue
-        row = summary["differences"][v.name]
         cells = [f"{row[t].mean:+.2f} [{row[t].low:+.2f}, {row[t].high:+.2f}] (p={row[t].p_value:.3g})" if t in row
                  else "-" for t in titles]
         lines.append(f"| {v.label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def plot(study: dict, cfg, summary: dict, path: Path) -> None:
