@@ -106,14 +106,25 @@ def _trainable(model) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def finetune_moments(model, train: Moments, *, steps: int, lr: float, batch_videos: int, max_text_len: int,
-                     seed: int):
-    """A copy of ``model`` trained ``steps`` steps on train queries (span loss over frames)."""
+def _finetune(model, steps: int, lr: float, seed: int, step_loss):
+    """A copy of ``model`` trained ``steps`` AdamW steps on ``step_loss(copy, generator)``."""
     model = copy.deepcopy(model)
     model.train()
     opt = torch.optim.AdamW(_trainable(model), lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(steps):
+        loss = step_loss(model, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def finetune_moments(model, train: Moments, *, steps: int, lr: float, batch_videos: int, max_text_len: int,
+                     seed: int):
+    """A copy of ``model`` trained ``steps`` steps on train queries (span loss over frames)."""
+
+    def step_loss(model, gen):
         videos = torch.randperm(len(train.durations), generator=gen)[:batch_videos].numpy()
         queries = np.nonzero(np.isin(train.video, videos))[0]
         local = {v: i for i, v in enumerate(videos.tolist())}
@@ -121,30 +132,22 @@ def finetune_moments(model, train: Moments, *, steps: int, lr: float, batch_vide
         feats, _ = model.video_features(train.frames[torch.as_tensor(videos)].float())
         tokens = model.tokenize([train.texts[q] for q in queries], max_text_len)
         start, end = model.moment_logits_from_features(tokens, feats[rows])
-        s, e = _span_targets(train, queries)
-        loss = losses.span_loss(start, end, s, e, None)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+        return losses.span_loss(start, end, *_span_targets(train, queries), None)
+
+    return _finetune(model, steps, lr, seed, step_loss)
 
 
 def finetune_retrieval(model, train: Paragraphs, *, steps: int, lr: float, batch_videos: int, max_text_len: int,
                        seed: int):
     """A copy of ``model`` trained ``steps`` steps of VTC on training paragraphs."""
-    model = copy.deepcopy(model)
-    model.train()
-    opt = torch.optim.AdamW(_trainable(model), lr=lr, weight_decay=0.01)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
+
+    def step_loss(model, gen):
         idx = torch.randperm(len(train.texts), generator=gen)[:batch_videos]
         video = model.encode_video(train.frames[idx].float())
         text = model.encode_text(model.tokenize([train.texts[i] for i in idx.tolist()], max_text_len))
-        loss = model.vtc_loss(video, text)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval()
+        return model.vtc_loss(video, text)
+
+    return _finetune(model, steps, lr, seed, step_loss)
 
 
 # ------------------------------------------------------------------ baselines

@@ -30,11 +30,18 @@ def _outcomes(study: dict, variant: str, evaluation: str, metric: str) -> np.nda
 
 
 def summarize(study: dict, cfg) -> dict:
-    """Per variant and column: mean and interval; per variant: paired difference to the reference."""
+    """Per variant and column: mean and interval, and paired differences against the reference,
+    the shuffled-text control (merging variants) and the best constant window (MR columns)."""
     b = cfg.bootstrap
-    table, diffs = {}, {}
+
+    def diff(values: np.ndarray, other: np.ndarray):
+        return paired_difference(values, other, resamples=b["resamples"], seed=b["seed"])
+
+    control = next((v.name for v in cfg.variants if v.shuffled_texts), None)
+    constant = study["baselines"]["best constant window"]
+    table, diffs, against_control, against_constant = {}, {}, {}, {}
     for v in cfg.variants:
-        table[v.name], diffs[v.name] = {}, {}
+        table[v.name], diffs[v.name], against_control[v.name], against_constant[v.name] = {}, {}, {}, {}
         for evaluation, metric, title in COLUMNS:
             values = _outcomes(study, v.name, evaluation, metric)
             if values is None:
@@ -42,25 +49,12 @@ def summarize(study: dict, cfg) -> dict:
             table[v.name][title] = bootstrap_mean(values, resamples=b["resamples"], seed=b["seed"])
             reference = _outcomes(study, cfg.reference, evaluation, metric)
             if v.name != cfg.reference and reference is not None:
-                diffs[v.name][title] = paired_difference(values, reference, resamples=b["resamples"], seed=b["seed"])
-    control = next((v.name for v in cfg.variants if v.shuffled_texts), None)
-    against_control, against_constant = {}, {}
-    constant = study["baselines"]["best constant window"]
-    for v in cfg.variants:
-        against_control[v.name], against_constant[v.name] = {}, {}
-        for evaluation, metric, title in COLUMNS:
-            values = _outcomes(study, v.name, evaluation, metric)
-            if values is None:
-                continue
-            if control is not None and v.name != control and not v.shuffled_texts and v.merges:
-                other = _outcomes(study, control, evaluation, metric)
-                if other is not None:
-                    against_control[v.name][title] = paired_difference(values, other, resamples=b["resamples"],
-                                                                       seed=b["seed"])
+                diffs[v.name][title] = diff(values, reference)
+            other = None if control is None else _outcomes(study, control, evaluation, metric)
+            if v.merges and not v.shuffled_texts and other is not None:
+                against_control[v.name][title] = diff(values, other)
             if metric.startswith("mr/") and metric in constant:
-                tiled = np.tile(np.asarray(constant[metric]), (len(values), 1))
-                against_constant[v.name][title] = paired_difference(values, tiled, resamples=b["resamples"],
-                                                                    seed=b["seed"])
+                against_constant[v.name][title] = diff(values, np.tile(np.asarray(constant[metric]), (len(values), 1)))
     baselines = {}
     for name, metrics in study["baselines"].items():
         baselines[name] = {}
