@@ -93,3 +93,12 @@ def test_bootstrap_intervals_cover_the_mean_and_pairing_removes_shared_noise() -
     assert diff.low > 1.8 and diff.high < 2.2 and diff.p_value < 0.01
     same = paired_difference(a, a + rng.normal(size=a.shape) * 0.1, resamples=500, seed=0)
     assert same.low < 0 < same.high
+
+
+def test_building_the_cli_does_not_import_torch() -> None:
+    """Every command builds the full parser: the study subcommand must not make `score` or
+    `--version` pay for importing torch (3-4 s)."""
+    code = "import sys; from tempvl_bench.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
