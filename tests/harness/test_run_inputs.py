@@ -194,8 +194,10 @@ def test_checkpoint_hash_describes_the_file_that_is_loaded(probe, capsys):
     import hashlib
 
     for given in (folder, folder / "model.safetensors"):
-        assert probe.run("--checkpoint", str(given), "--seed", str(len(probe.calls))) == 0
-        record = _results(probe.out)[-1]
+        seed = len(probe.calls)
+        assert probe.run("--checkpoint", str(given), "--seed", str(seed)) == 0
+        # Run folders are named by time: two runs in one second need not sort in run order.
+        (record,) = [r for r in _results(probe.out) if r["seed"] == seed]
         assert record["checkpoint"] == str(given)
         assert record["checkpoint_file"] == str((folder / "model.safetensors").resolve())
         assert record["checkpoint_sha256"] == hashlib.sha256(b"the weights").hexdigest()
