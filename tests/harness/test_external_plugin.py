@@ -1,13 +1,11 @@
 """A third-party package that registers a backbone through the entry point, pip-installed for real."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from plugin_helpers import cli_with_site, pip_install_target
 
 PYPROJECT = """
 [build-system]
@@ -56,17 +54,12 @@ def external_site(tmp_path_factory) -> Path:
     (src / "tempvl_ext_backbone").mkdir()
     (src / "tempvl_ext_backbone" / "__init__.py").write_text(textwrap.dedent(MODULE))
     site = tmp_path_factory.mktemp("ext_site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(src)],
-        check=True, capture_output=True, text=True,
-    )
+    pip_install_target(src, site)
     assert list(site.glob("tempvl_ext_backbone-0.3.0.dist-info"))
     return site
 
 
-def _cli(site: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "tempvl_bench.cli", *args], capture_output=True, text=True, env=env)
+_cli = cli_with_site
 
 
 def test_external_backbone_is_listed_with_its_plugin_and_version(external_site):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from plugin_helpers import cli_with_site, pip_install_target
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -33,16 +35,11 @@ def readme_site(tmp_path_factory) -> Path:
     (src / package).mkdir()
     (src / package / "__init__.py").write_text(module)
     site = tmp_path_factory.mktemp("readme_site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(src)],
-        check=True, capture_output=True, text=True,
-    )
+    pip_install_target(src, site)
     return site
 
 
-def _cli(site: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "tempvl_bench.cli", *args], capture_output=True, text=True, env=env)
+_cli = cli_with_site
 
 
 def test_readme_backbones_are_listed_and_run_forward(readme_site):

@@ -1,0 +1,24 @@
+"""Helpers of the tests that install a plugin package the way a user does (pip) and run the CLI
+with it on the path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def pip_install_target(src: Path, site: Path) -> Path:
+    """``pip install --target site src`` (no dependencies: the harness is already installed)."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(src)],
+        check=True, capture_output=True, text=True,
+    )
+    return site
+
+
+def cli_with_site(site: Path, *args: str) -> subprocess.CompletedProcess:
+    """``tempvl-bench ARGS`` in a fresh process that also sees the packages under ``site``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-m", "tempvl_bench.cli", *args], capture_output=True, text=True, env=env)
