@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from tempvl_bench.study import evaluate as ev
 from tempvl_bench.study.config import StudyConfig, Variant, load_study_config

@@ -12,7 +12,6 @@ Both run on SDPA (see :mod:`tempvl_core.model.layers`).
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
