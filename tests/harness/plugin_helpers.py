@@ -22,3 +22,18 @@ def cli_with_site(site: Path, *args: str) -> subprocess.CompletedProcess:
     """``tempvl-bench ARGS`` in a fresh process that also sees the packages under ``site``."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "tempvl_bench.cli", *args], capture_output=True, text=True, env=env)
+
+
+def demo_run_with_backbone(site: Path, output: Path, backbone: str) -> dict:
+    """``run --task didemo --demo --backbone NAME --limit 8`` with ``site`` on the path; the
+    results record, after checking the run used that backbone on 8 queries with a sane R@1."""
+    import json
+
+    out = cli_with_site(site, "run", "--task", "didemo", "--demo", "--backbone", backbone, "--limit", "8",
+                        "--output", str(output), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    (results,) = output.glob("didemo/*/results.json")
+    record = json.loads(results.read_text())
+    assert record["backbone"] == backbone and record["num_samples"] == 8
+    assert 0.0 <= record["metrics"]["t2v/R@1"] <= 100.0
+    return record

@@ -1,11 +1,10 @@
 """A third-party package that registers a backbone through the entry point, pip-installed for real."""
 
-import json
 import textwrap
 from pathlib import Path
 
 import pytest
-from plugin_helpers import cli_with_site, pip_install_target
+from plugin_helpers import cli_with_site, demo_run_with_backbone, pip_install_target
 
 PYPROJECT = """
 [build-system]
@@ -79,10 +78,4 @@ def test_external_backbone_not_visible_without_the_package(tmp_path):
 
 @pytest.mark.slow
 def test_demo_task_runs_with_the_external_backbone(external_site, tmp_path):
-    out = _cli(external_site, "run", "--task", "didemo", "--demo", "--backbone", "ext-mlp", "--limit", "8",
-               "--output", str(tmp_path), "--no-progress")
-    assert out.returncode == 0, out.stderr
-    (results,) = tmp_path.glob("didemo/*/results.json")
-    record = json.loads(results.read_text())
-    assert record["backbone"] == "ext-mlp" and record["num_samples"] == 8
-    assert 0.0 <= record["metrics"]["t2v/R@1"] <= 100.0
+    demo_run_with_backbone(external_site, tmp_path, "ext-mlp")

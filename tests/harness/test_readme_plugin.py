@@ -4,7 +4,6 @@ the clip one."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_helpers import cli_with_site, pip_install_target
+from plugin_helpers import cli_with_site, demo_run_with_backbone, pip_install_target
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -61,10 +60,4 @@ def test_readme_backbones_are_listed_and_run_forward(readme_site):
 
 @pytest.mark.slow
 def test_demo_task_runs_with_the_readme_clip_backbone(readme_site, tmp_path):
-    out = _cli(readme_site, "run", "--task", "didemo", "--demo", "--backbone", "tubelets", "--limit", "8",
-               "--output", str(tmp_path), "--no-progress")
-    assert out.returncode == 0, out.stderr
-    (results,) = tmp_path.glob("didemo/*/results.json")
-    record = json.loads(results.read_text())
-    assert record["backbone"] == "tubelets" and record["num_samples"] == 8
-    assert 0.0 <= record["metrics"]["t2v/R@1"] <= 100.0
+    demo_run_with_backbone(readme_site, tmp_path, "tubelets")
