@@ -71,12 +71,13 @@ def same_inputs(run_dir: Path, inputs: dict[str, Any]) -> bool:
 
 def annotation_hashes(dataset: str, annotation_dir: Path) -> dict[str, str]:
     """sha256 of the dataset's annotation files (relative name -> hash); folders are walked."""
-    from tempvl_core.data.loaders import DATASETS
+    from tempvl_core.data.catalogue import DATASETS
 
     annotation_dir = Path(annotation_dir)
     names = set()
     if dataset in DATASETS:
-        names = {name for source in DATASETS[dataset].sources for name in source.files}
+        names = {name.split("/*", 1)[0] for source in DATASETS[dataset].sources for layout in source.layouts
+                 for name in layout.files + layout.optional}
     if annotation_dir.is_dir():
         names |= {p.name for p in annotation_dir.iterdir() if p.is_file() and p.suffix.lower() in ANNOTATION_SUFFIXES}
     out: dict[str, str] = {}

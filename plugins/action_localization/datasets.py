@@ -30,33 +30,22 @@ def camel_to_words(name: str) -> str:
     return " ".join(part.lower() for part in _CAMEL.split(name) if part)
 
 
-def _thumos14(root: Path, split: str):
-    from tempvl_core.data.loaders.thumos14 import load_thumos14
+def _from_catalogue(dataset: str):
+    """An adapter's ``load``: the split's files as the dataset catalogue finds them (the official
+    ``activity_net.v1-3.min.json``, else BSN's files; ``thumos14.json``, else the per-class txt)."""
 
-    videos = load_thumos14(root, split)
-    if (root / "thumos14.json").is_file():
-        return videos, [root / "thumos14.json"]
-    return videos, sorted((root / f"annotations_{split}").glob(f"*_{split}.txt"))
+    def load(root: Path, split: str):
+        from tempvl_core.data.catalogue import load as load_split
 
+        result, files = load_split(dataset, root, "action", split)
+        return result.records, files
 
-#: BSN's re-packaging of ActivityNet v1.3 (the videos that could still be downloaded).
-BSN_FILES = ("anet_anno_action.json", "video_info_new.csv")
-
-
-def _activitynet(root: Path, split: str):
-    """The official ``activity_net.v1-3.min.json``; else the BSN files when only those exist."""
-    from tempvl_core.data.loaders.activitynet import load_activitynet, read_activitynet_bsn
-
-    official = root / "activity_net.v1-3.min.json"
-    bsn = [root / name for name in BSN_FILES]
-    if not official.is_file() and all(p.is_file() for p in bsn):
-        return read_activitynet_bsn(bsn[0], bsn[1], split).records, bsn
-    return load_activitynet(root, split), [official]
+    return load
 
 
 ADAPTERS: dict[str, LocalizationAdapter] = {
-    "thumos14": LocalizationAdapter("THUMOS14 temporal action localization", _thumos14, camel_to_words),
-    "activitynet": LocalizationAdapter("ActivityNet v1.3 temporal action localization", _activitynet, str.lower),
+    "thumos14": LocalizationAdapter("THUMOS14 temporal action localization", _from_catalogue("thumos14"), camel_to_words),
+    "activitynet": LocalizationAdapter("ActivityNet v1.3 temporal action localization", _from_catalogue("activitynet"), str.lower),
 }
 
 #: Task name -> dataset (the task's ``dataset`` key names the adapter).

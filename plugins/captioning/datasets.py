@@ -18,20 +18,20 @@ class CaptionAdapter:
     load: Callable[[Path, str], tuple[list, list[Path]]]
 
 
-def _msrvtt(root: Path, split: str):
-    from tempvl_core.data.loaders import load_msrvtt_captioning
+def _from_catalogue(dataset: str):
+    """An adapter's ``load``: the split's files as the dataset catalogue finds them. MSR-VTT's
+    captioning split is the ``split`` field of MSRVTT_data.json (6513/497/2990 videos)."""
 
-    # The captioning split is the ``split`` field of MSRVTT_data.json (6513/497/2990 videos).
-    return load_msrvtt_captioning(root, split), [root / "MSRVTT_data.json"]
+    def load(root: Path, split: str):
+        from tempvl_core.data.catalogue import load as load_split
 
+        result, files = load_split(dataset, root, "captioning", split)
+        return result.records, files
 
-def _msvd(root: Path, split: str):
-    from tempvl_core.data.loaders import load_msvd_captioning
-
-    return load_msvd_captioning(root, split), [root / "raw-captions.pkl", root / f"{split}_list.txt"]
+    return load
 
 
 ADAPTERS: dict[str, CaptionAdapter] = {
-    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", _msrvtt),
-    "msvd-cap": CaptionAdapter("MSVD video captioning", _msvd),
+    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", _from_catalogue("msrvtt")),
+    "msvd-cap": CaptionAdapter("MSVD video captioning", _from_catalogue("msvd")),
 }

@@ -45,36 +45,33 @@ def group_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
     return [VideoGroup(vid, names[vid], tuple(idx)) for vid, idx in order.items()]
 
 
-def _charades(root: Path, split: str):
-    from tempvl_core.data.loaders.charades_sta import load_charades_sta
+def _from_catalogue(dataset: str):
+    """An adapter's ``load``: the split's files as the dataset catalogue finds them."""
 
-    files = [root / f"charades_sta_{split}.txt", root / f"Charades_v1_{split}.csv"]
-    return load_charades_sta(root, split), files
+    def load(root: Path, split: str):
+        from tempvl_core.data.catalogue import load as load_split
 
+        result, files = load_split(dataset, root, "moments", split)
+        return result.records, files
 
-def _anet(root: Path, split: str):
-    from tempvl_core.data.loaders.anet_captions import load_anet_captions_moments
-
-    return load_anet_captions_moments(root, split), [root / f"{split}.json"]
+    return load
 
 
 def _qvhighlights(root: Path, split: str):
-    from tempvl_core.data.loaders.qvhighlights import load_qvhighlights
-
-    queries = load_qvhighlights(root, split)
-    path = root / f"highlight_{split}_release.jsonl"
+    queries, files = _from_catalogue("qvhighlights")(root, split)
+    path = files[0]
     unlabelled = [q.query_id for q in queries if not q.windows]
     if unlabelled:
         # The public test file has no labels; scoring it needs the evaluation server or the
         # later released highlight_test_with_gt.jsonl, which the loader does not read.
         raise ValueError(f"{path}: {len(unlabelled)} queries have no relevant_windows (first qid "
                          f"{unlabelled[0]}); evaluate a split with ground truth, e.g. splits.eval=val")
-    return queries, [path]
+    return queries, files
 
 
 ADAPTERS: dict[str, MomentAdapter] = {
-    "charades-sta": MomentAdapter("Charades-STA moment retrieval (2D-TAN protocol)", "single", _charades),
-    "anet-captions": MomentAdapter("ActivityNet Captions moment retrieval (2D-TAN protocol)", "single", _anet),
+    "charades-sta": MomentAdapter("Charades-STA moment retrieval (2D-TAN protocol)", "single", _from_catalogue("charades-sta")),
+    "anet-captions": MomentAdapter("ActivityNet Captions moment retrieval (2D-TAN protocol)", "single", _from_catalogue("anet-captions")),
     "qvhighlights": MomentAdapter(
         "QVHighlights moment retrieval and highlight detection (Moment-DETR protocol)", "qvhighlights", _qvhighlights
     ),

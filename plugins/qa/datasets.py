@@ -21,35 +21,26 @@ class QAAdapter:
     load: Callable[[Path, str], tuple[list, list[Path]]]
 
 
-def _msrvtt_qa(root: Path, split: str):
-    from tempvl_core.data.loaders import load_msrvtt_qa
+def _from_catalogue(dataset: str, kind: str):
+    """An adapter's ``load``: the split's files as the dataset catalogue finds them."""
 
-    return load_msrvtt_qa(root, split), [root / f"{split}_qa.json"]
+    def load(root: Path, split: str):
+        from tempvl_core.data.catalogue import load as load_split
 
+        result, files = load_split(dataset, root, kind, split)
+        return result.records, files
 
-def _msvd_qa(root: Path, split: str):
-    from tempvl_core.data.loaders import load_msvd_qa
-
-    return load_msvd_qa(root, split), [root / f"{split}_qa.json", root / "youtube_mapping.txt"]
-
-
-def _msrvtt_mc(root: Path, split: str):
-    from tempvl_core.data.loaders import load_msrvtt_mc
-
-    return load_msrvtt_mc(root, split), [root / "msrvtt_mc.json"]
+    return load
 
 
 def load_msrvtt_mc_training(root: Path, split: str):
     """MSR-VTT captions for finetuning the multiple-choice task (``train_9k``/``train_7k``): the
     9k list leaves out every JSFusion test video, hence every multiple-choice video."""
-    from tempvl_core.data.loaders import load_msrvtt_retrieval
-
-    name = "MSRVTT_train.9k.csv" if split == "train_9k" else "MSRVTT_train.7k.csv"
-    return load_msrvtt_retrieval(root, split), [root / name, root / "MSRVTT_data.json"]
+    return _from_catalogue("msrvtt", "retrieval")(root, split)
 
 
 ADAPTERS: dict[str, QAAdapter] = {
-    "msrvtt-qa": QAAdapter("MSRVTT-QA open-ended video question answering", "open-ended", _msrvtt_qa),
-    "msvd-qa": QAAdapter("MSVD-QA open-ended video question answering", "open-ended", _msvd_qa),
-    "msrvtt-mc": QAAdapter("MSR-VTT multiple choice: pick the caption of the video among 5", "multiple-choice", _msrvtt_mc),
+    "msrvtt-qa": QAAdapter("MSRVTT-QA open-ended video question answering", "open-ended", _from_catalogue("msrvtt", "qa")),
+    "msvd-qa": QAAdapter("MSVD-QA open-ended video question answering", "open-ended", _from_catalogue("msvd", "qa")),
+    "msrvtt-mc": QAAdapter("MSR-VTT multiple choice: pick the caption of the video among 5", "multiple-choice", _from_catalogue("msrvtt", "mc")),
 }

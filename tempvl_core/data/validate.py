@@ -1,7 +1,8 @@
 """Parse every annotation file of a dataset (never its videos) and report what it holds.
 
-``validate_dataset("didemo", Path("data"))`` reads each task/split listed in
-``tempvl_core.data.loaders.DATASETS`` whose files exist and returns per-split counts: records,
+``validate_dataset("didemo", Path("data"))`` reads each task/split listed in the dataset
+catalogue (:mod:`tempvl_core.data.catalogue`) through the layout a run would read (the first one
+whose files exist) and returns per-split counts: records,
 distinct videos, and what the loader clipped, dropped or found missing. A malformed file is
 reported with the loader's message (file, line or key, what was expected) instead of raised,
 so one bad split does not hide the others. The CLI prints ``report.format_table()``.
@@ -15,7 +16,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders import DATASETS, DatasetSpec
+from tempvl_core.data.catalogue import DATASETS, DatasetSpec, Layout
 from tempvl_core.data.records import ActionVideo, LoadResult, PretrainItem
 
 OK, MISSING, ERROR = "ok", "missing", "error"
@@ -35,6 +36,10 @@ class SplitReport:
     dropped: int = 0
     other: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    #: The files read (folders expanded), exactly those a run of this split reads.
+    paths: tuple[Path, ...] = ()
+    #: Which layout was read when the catalogue offers several ("official", "BSN", ...).
+    layout: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,12 +80,13 @@ def _video_key(record: object) -> str:
     return getattr(record, "video_id")
 
 
-def _summarise(source_task: str, split: str, files: tuple[str, ...], result: LoadResult) -> SplitReport:
+def _summarise(source_task: str, split: str, folder: Path, layout: Layout, result: LoadResult) -> SplitReport:
     stats = dict(result.stats)
     if result.records and isinstance(result.records[0], ActionVideo):
         stats["instances"] = sum(len(v.instances) for v in result.records)
+    paths = tuple(layout.paths(folder))
     return SplitReport(
-        source_task, split, files, OK,
+        source_task, split, layout.files, OK, paths=paths, layout=layout.label,
         records=len(result.records),
         videos=len({_video_key(r) for r in result.records}),
         clipped=stats.pop("clipped", 0),
@@ -107,15 +113,16 @@ def validate_dataset(dataset: str, root: Path) -> ValidationReport:
     folder = dataset_dir(spec, root)
     reports = []
     for source in spec.sources:
-        absent = [name for name in source.files if not (folder / name).exists()]
-        if absent:
-            message = f"not found: {', '.join(absent)}"
+        layout = source.resolve(folder)
+        if layout is None:
+            message = source.missing_message(folder)
             reports.append(SplitReport(source.task, source.split, source.files, MISSING, message=message))
             continue
         try:
-            result = source.read(folder)
+            result = layout.read(folder, source.split)
         except AnnotationError as exc:
-            reports.append(SplitReport(source.task, source.split, source.files, ERROR, message=str(exc)))
+            reports.append(SplitReport(source.task, source.split, layout.files, ERROR, message=str(exc),
+                                       paths=tuple(layout.paths(folder)), layout=layout.label))
             continue
-        reports.append(_summarise(source.task, source.split, source.files, result))
+        reports.append(_summarise(source.task, source.split, folder, layout, result))
     return ValidationReport(dataset, folder, tuple(reports))

@@ -99,15 +99,17 @@ SAMPLES = Path(__file__).parent / "samples"
 
 
 def _registry_sources() -> list:
-    from tempvl_core.data.loaders import DATASETS
+    from tempvl_core.data.catalogue import DATASETS, SplitSource
 
     seen, out = set(), []
     for spec in DATASETS.values():
         for source in spec.sources:
-            key = (spec.name, source.task, source.reader)
-            if key not in seen:
-                seen.add(key)
-                out.append(pytest.param(spec.name, source, id=f"{spec.name}-{source.task}-{source.split}"))
+            for layout in source.layouts:  # every layout alone: fallbacks are fuzzed too
+                key = (spec.name, source.task, layout.reader)
+                if key not in seen and not any("/*" in name for name in layout.files):
+                    seen.add(key)
+                    one = SplitSource(source.task, source.split, (layout,))
+                    out.append(pytest.param(spec.name, one, id=f"{spec.name}-{source.task}-{source.split}-{layout.label}"))
     return out
 
 

@@ -51,7 +51,24 @@ def test_real_charades_anet_thumos(data_root: Path) -> None:
     assert (anet.records, anet.videos, anet.clipped) == (17505, 4917, 134)
     thumos = validate_dataset("thumos14", data_root)
     assert thumos.get("action", "val").other == {"instances": 3007}
-    assert thumos.get("action-txt", "test").other == {"instances": 3358, "ambiguous": 99, "ambiguous_only_videos": 1}
+    assert thumos.get("action", "test").layout == "ActionFormer"  # thumos14.json comes first
+
+
+def test_real_thumos_per_class_files_alone(realdata: Path, tmp_path: Path) -> None:
+    """Only the official per-class txt files: the split is read from them (a run reads them too)."""
+    _link(realdata / "thumos14/annotations_test", tmp_path / "thumos14/annotations_test")
+    test = validate_dataset("thumos14", tmp_path).get("action", "test")
+    assert (test.status, test.layout) == ("ok", "per-class txt")
+    assert test.other == {"instances": 3358, "ambiguous": 99, "ambiguous_only_videos": 1}
+    assert len(test.paths) == 21 and all(p.name.endswith("_test.txt") for p in test.paths)  # readme.txt left out
+
+
+def test_real_activitynet_bsn_files_alone(realdata: Path, tmp_path: Path) -> None:
+    _link(realdata / "activitynet-v1.3/bsn", tmp_path / "activitynet")
+    report = validate_dataset("activitynet", tmp_path)
+    val = report.get("action", "validation")
+    assert (val.status, val.layout, val.records) == ("ok", "BSN", 4728)
+    assert [p.name for p in val.paths] == ["anet_anno_action.json", "video_info_new.csv"]
 
 
 def test_dataset_folder_given_directly(samples: Path) -> None:

@@ -6,8 +6,9 @@ Each module has ``read_*`` functions taking explicit file paths and returning a
 (``<data_root>/<dataset folder>/<real file names>``) and return the records alone.
 Malformed input raises :class:`~tempvl_core.data.errors.AnnotationError`.
 
-``DATASETS`` maps each dataset name to a :class:`DatasetSpec` listing its annotation files per
-task and split, with a reader for each; ``tempvl_core.data.validate`` walks it.
+``DATASETS`` (from :mod:`tempvl_core.data.catalogue`, re-exported here) maps each dataset name
+to a :class:`DatasetSpec` listing its annotation files per task and split; the ``load_*``
+conveniences read through it, so they open the files ``validate`` and the runs open.
 """
 
 from tempvl_core.data.loaders.activitynet import load_activitynet, read_activitynet_bsn, read_activitynet_v13
@@ -56,7 +57,13 @@ from tempvl_core.data.loaders.thumos14 import (
     read_thumos14_mmtad,
     read_thumos14_txt,
 )
-# last: the registry imports the loader modules above
-from tempvl_core.data.loaders._registry import DATASETS, DatasetSpec, SplitSource  # noqa: E402
-
 __all__ = [name for name in dir() if name.startswith(("load_", "read_"))] + ["DATASETS", "DatasetSpec", "SplitSource"]
+
+
+def __getattr__(name: str):
+    # The catalogue imports the loader modules, so it is read lazily, not at import time.
+    if name in ("DATASETS", "DatasetSpec", "SplitSource"):
+        from tempvl_core.data import catalogue
+
+        return getattr(catalogue, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
+    load_from_catalogue,
     as_number,
     as_pair,
     check_split,
@@ -120,5 +121,5 @@ def read_activitynet_bsn(anno_json: Path, video_info_csv: Path, subset: str) -> 
 
 
 def load_activitynet(dataset_root: Path, split: str) -> list[ActionVideo]:
-    """Videos of ``split`` from ``<root>/activity_net.v1-3.min.json``."""
-    return read_activitynet_v13(Path(dataset_root) / "activity_net.v1-3.min.json", split).records
+    """Videos of ``split``: the official ``activity_net.v1-3.min.json``, else the BSN files."""
+    return load_from_catalogue("activitynet", dataset_root, "action", split, SPLITS)

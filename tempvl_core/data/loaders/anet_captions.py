@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
+    load_from_catalogue,
     as_pair,
     as_str,
-    check_split,
     clip_window,
     get_key,
     num_field,
@@ -87,14 +87,10 @@ def read_anet_captions_retrieval(
     return LoadResult(items, {"missing": missing})
 
 
-def _file(dataset_root: Path, split: str) -> Path:
-    check_split(split, SPLITS, "anet-captions")
-    return Path(dataset_root) / f"{split}.json"
-
-
 def load_anet_captions_moments(dataset_root: Path, split: str) -> list[MomentQuery]:
-    """Moment queries of ``split`` (``train``/``val_1``/``val_2``) from ``<root>/<split>.json``."""
-    return read_anet_captions_moments(_file(dataset_root, split)).records
+    """Moment queries of ``split`` (``train``/``val_1``/``val_2``) from ``<root>/<split>.json``
+    (or 2D-TAN's ``train.json``/``val.json``/``test.json``)."""
+    return load_from_catalogue("anet-captions", dataset_root, "moments", split, SPLITS)
 
 
 def load_anet_captions_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
@@ -102,6 +98,4 @@ def load_anet_captions_retrieval(dataset_root: Path, split: str) -> list[Retriev
 
     The id lists are CLIP4Clip's for ``train`` and ``val_1``; ``val_2`` is read in file order.
     """
-    path = _file(dataset_root, split)
-    ids = Path(dataset_root) / {"train": "train_ids.json", "val_1": "val_ids.json"}.get(split, "")
-    return read_anet_captions_retrieval(path, split, ids if ids.is_file() else None).records
+    return load_from_catalogue("anet-captions", dataset_root, "retrieval", split, SPLITS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import as_number, check_split, clip_window, read_csv_rows, read_lines
+from tempvl_core.data.loaders._io import as_number, clip_window, load_from_catalogue, read_csv_rows, read_lines
 from tempvl_core.data.records import LoadResult, MomentQuery
 
 SPLITS = ("train", "test")
@@ -73,6 +73,4 @@ def read_charades_sta(
 
 def load_charades_sta(dataset_root: Path, split: str) -> list[MomentQuery]:
     """Queries of ``split`` from ``charades_sta_<split>.txt`` clipped with ``Charades_v1_<split>.csv``."""
-    check_split(split, SPLITS, "charades-sta")
-    root = Path(dataset_root)
-    return read_charades_sta(root / f"charades_sta_{split}.txt", root / f"Charades_v1_{split}.csv", split).records
+    return load_from_catalogue("charades-sta", dataset_root, "moments", split, SPLITS)

@@ -14,8 +14,8 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
+    load_from_catalogue,
     as_number,
-    check_split,
     get_key,
     num_field,
     str_field,
@@ -69,9 +69,7 @@ def read_didemo_retrieval(data_json: Path, list_txt: Path, split: str) -> LoadRe
 
 def load_didemo_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
     """Retrieval items of ``split`` from ``<root>/<split>_data.json`` and ``<root>/<split>_list.txt``."""
-    check_split(split, SPLITS, "didemo")
-    root = Path(dataset_root)
-    return read_didemo_retrieval(root / f"{split}_data.json", root / f"{split}_list.txt", split).records
+    return load_from_catalogue("didemo", dataset_root, "retrieval", split, SPLITS)
 
 
 def _segment_pair(value: Any, path: Path, where: str) -> tuple[int, int]:
@@ -126,5 +124,4 @@ def read_didemo_moments(
 
 def load_didemo_moments(dataset_root: Path, split: str) -> list[MomentQuery]:
     """Moment queries of ``split`` from ``<root>/<split>_data.json``."""
-    check_split(split, SPLITS, "didemo")
-    return read_didemo_moments(Path(dataset_root) / f"{split}_data.json").records
+    return load_from_catalogue("didemo", dataset_root, "moments", split, SPLITS)

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import check_split, read_lines
+from tempvl_core.data.loaders._io import load_from_catalogue, read_lines
 from tempvl_core.data.records import LoadResult, RetrievalItem
 
 SPLITS = ("train", "val", "test")
@@ -69,5 +69,4 @@ def read_lsmdc(path: Path, split: str) -> LoadResult[RetrievalItem]:
 
 def load_lsmdc(dataset_root: Path, split: str) -> list[RetrievalItem]:
     """Items of ``split`` from the LSMDC16 file of that split under ``dataset_root``."""
-    check_split(split, SPLITS, "lsmdc")
-    return read_lsmdc(Path(dataset_root) / FILES[split], split).records
+    return load_from_catalogue("lsmdc", dataset_root, "retrieval", split, SPLITS)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
+    load_from_catalogue,
     check_split,
     get_key,
     int_field,
@@ -132,26 +133,19 @@ def read_msrvtt_mc(mc_json: Path) -> LoadResult[MCItem]:
 
 def load_msrvtt_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
     """``train_9k``/``train_7k`` (all captions per video) or ``test`` (1k-A pairs, row order)."""
-    check_split(split, RETRIEVAL_SPLITS, "msrvtt")
-    root = Path(dataset_root)
-    if split == "test":
-        return read_msrvtt_retrieval_test(root / "MSRVTT_JSFUSION_test.csv").records
-    csv_name = "MSRVTT_train.9k.csv" if split == "train_9k" else "MSRVTT_train.7k.csv"
-    return read_msrvtt_retrieval_train(root / csv_name, root / "MSRVTT_data.json", split).records
+    return load_from_catalogue("msrvtt", dataset_root, "retrieval", split, RETRIEVAL_SPLITS)
 
 
 def load_msrvtt_captioning(dataset_root: Path, split: str) -> list[CaptionItem]:
     """Captioning videos of ``split`` (train/validate/test) from ``MSRVTT_data.json``."""
-    return read_msrvtt_captioning(Path(dataset_root) / "MSRVTT_data.json", split).records
+    return load_from_catalogue("msrvtt", dataset_root, "captioning", split, CAPTION_SPLITS, "msrvtt captioning")
 
 
 def load_msrvtt_qa(dataset_root: Path, split: str) -> list[QAItem]:
     """MSRVTT-QA questions of ``split`` (train/val/test) from ``<split>_qa.json``."""
-    check_split(split, QA_SPLITS, "msrvtt-qa")
-    return read_msrvtt_qa(Path(dataset_root) / f"{split}_qa.json").records
+    return load_from_catalogue("msrvtt", dataset_root, "qa", split, QA_SPLITS, "msrvtt-qa")
 
 
 def load_msrvtt_mc(dataset_root: Path, split: str = "test") -> list[MCItem]:
     """The multiple-choice test items from ``msrvtt_mc.json`` (only a test split exists)."""
-    check_split(split, ("test",), "msrvtt-mc")
-    return read_msrvtt_mc(Path(dataset_root) / "msrvtt_mc.json").records
+    return load_from_catalogue("msrvtt", dataset_root, "mc", split, ("test",), "msrvtt-mc")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    check_split,
+    load_from_catalogue,
     int_field,
     str_field,
     question_type,
@@ -98,20 +98,14 @@ def read_msvd_qa(qa_json: Path, mapping_txt: Path) -> LoadResult[QAItem]:
 
 def load_msvd_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
     """Retrieval items of ``split`` from ``raw-captions.pkl`` and ``<split>_list.txt``."""
-    check_split(split, SPLITS, "msvd")
-    root = Path(dataset_root)
-    return read_msvd_retrieval(root / "raw-captions.pkl", root / f"{split}_list.txt", split).records
+    return load_from_catalogue("msvd", dataset_root, "retrieval", split, SPLITS)
 
 
 def load_msvd_captioning(dataset_root: Path, split: str) -> list[CaptionItem]:
     """Captioning items of ``split`` from ``raw-captions.pkl`` and ``<split>_list.txt``."""
-    check_split(split, SPLITS, "msvd")
-    root = Path(dataset_root)
-    return read_msvd_captioning(root / "raw-captions.pkl", root / f"{split}_list.txt", split).records
+    return load_from_catalogue("msvd", dataset_root, "captioning", split, SPLITS)
 
 
 def load_msvd_qa(dataset_root: Path, split: str) -> list[QAItem]:
     """MSVD-QA questions of ``split`` from ``<split>_qa.json`` and ``youtube_mapping.txt``."""
-    check_split(split, SPLITS, "msvd")
-    root = Path(dataset_root)
-    return read_msvd_qa(root / f"{split}_qa.json", root / "youtube_mapping.txt").records
+    return load_from_catalogue("msvd", dataset_root, "qa", split, SPLITS)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import read_csv_rows, read_text, physical_lines
+from tempvl_core.data.loaders._io import load_from_catalogue, physical_lines, read_csv_rows, read_text
 from tempvl_core.data.records import LoadResult, PretrainItem
 
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
@@ -63,11 +63,9 @@ def read_cc3m(path: Path) -> LoadResult[PretrainItem]:
 
 def load_webvid(dataset_root: Path, split: str = "train") -> list[PretrainItem]:
     """WebVid pairs from ``<root>/results_<split>.csv``."""
-    return read_webvid(Path(dataset_root) / f"results_{split}.csv").records
+    return load_from_catalogue("webvid", dataset_root, "pretrain", split, ("train",))
 
 
 def load_cc3m(dataset_root: Path, split: str = "train") -> list[PretrainItem]:
     """CC3M pairs from ``<root>/Train_GCC-training.tsv`` (only a training split exists)."""
-    if split != "train":
-        raise AnnotationError("cc3m", "split", "one of ['train']", split)
-    return read_cc3m(Path(dataset_root) / "Train_GCC-training.tsv").records
+    return load_from_catalogue("cc3m", dataset_root, "pretrain", split, ("train",))

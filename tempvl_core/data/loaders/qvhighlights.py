@@ -13,8 +13,8 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
+    load_from_catalogue,
     as_pair,
-    check_split,
     clip_window,
     get_key,
     num_field,
@@ -77,5 +77,4 @@ def read_qvhighlights(path: Path) -> LoadResult[MomentQuery]:
 
 def load_qvhighlights(dataset_root: Path, split: str) -> list[MomentQuery]:
     """Queries of ``split`` from ``<root>/highlight_<split>_release.jsonl``."""
-    check_split(split, SPLITS, "qvhighlights")
-    return read_qvhighlights(Path(dataset_root) / f"highlight_{split}_release.jsonl").records
+    return load_from_catalogue("qvhighlights", dataset_root, "moments", split, SPLITS)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
+    load_from_catalogue,
     as_pair,
     as_str,
-    check_split,
     clip_window,
     get_key,
     num_field,
@@ -56,5 +56,4 @@ def read_tacos(path: Path) -> LoadResult[MomentQuery]:
 
 def load_tacos(dataset_root: Path, split: str) -> list[MomentQuery]:
     """Queries of ``split`` from ``<root>/<split>.json``."""
-    check_split(split, SPLITS, "tacos")
-    return read_tacos(Path(dataset_root) / f"{split}.json").records
+    return load_from_catalogue("tacos", dataset_root, "moments", split, SPLITS)

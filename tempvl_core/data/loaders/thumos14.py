@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
+    load_from_catalogue,
     as_number,
     as_pair,
     as_str,
@@ -159,8 +160,4 @@ def read_thumos14_mmtad(path: Path, split: str) -> LoadResult[ActionVideo]:
 
 def load_thumos14(dataset_root: Path, split: str) -> list[ActionVideo]:
     """Videos of ``split``: from ``thumos14.json`` when present, else from the per-class files."""
-    check_split(split, SPLITS, "thumos14")
-    root = Path(dataset_root)
-    if (root / "thumos14.json").is_file():
-        return read_thumos14_actionformer(root / "thumos14.json", split).records
-    return read_thumos14_txt(root / f"annotations_{split}", split).records
+    return load_from_catalogue("thumos14", dataset_root, "action", split, SPLITS)
