@@ -15,7 +15,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import yaml
 
@@ -23,21 +23,31 @@ import yaml
 _SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
+#: Keys that identify a task and the code that runs it: fixed by the task file, never ``--set``.
+IDENTITY_KEYS = ("name", "family", "plugin")
+
+
 class ConfigError(ValueError):
     """A task file or override that does not match the schema."""
 
 
 def checked(default: Any = dataclasses.MISSING, *, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, choices: Sequence[Any] | None = None, **kwargs: Any) -> Any:
-    """A dataclass field with a range (``ge``/``gt``/``le``) or a set of ``choices``, checked at load."""
-    rule = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("choices", choices)) if v is not None}
-    return field(default=default, metadata={"check": rule}, **kwargs)
+            le: float | None = None, choices: Sequence[Any] | None = None,
+            must: Callable[[Any], bool] | None = None, expected: str | None = None, **kwargs: Any) -> Any:
+    """A dataclass field with a range (``ge``/``gt``/``le``), a set of ``choices`` or a predicate
+    ``must``, checked at load. ``expected`` words what a valid value is (used in every error
+    about the field, a wrong type included); without it the rule is spelt out."""
+    rule = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("choices", choices), ("must", must)) if v is not None}
+    metadata = {"check": rule, **({"expected": expected} if expected else {})}
+    return field(default=default, metadata=metadata, **kwargs)
 
 
 def _violation(rule: dict[str, Any], value: Any) -> str | None:
     """What ``value`` should have been, or None when it satisfies ``rule`` (None always does)."""
     if value is None or not rule:
         return None
+    if "must" in rule and not rule["must"](value):
+        return "a valid value"
     if "choices" in rule and value not in rule["choices"]:
         return "one of " + ", ".join(repr(c) for c in rule["choices"])
     bounds = []
@@ -184,6 +194,9 @@ def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = 
     from_override = set()
     for item in overrides:
         key = apply_override(raw, item)
+        if key.split(".")[0] in IDENTITY_KEYS:
+            raise ConfigError(f"--set {item!r}: {key!r} says which task this is and which plugin runs it "
+                              f"({path}); it cannot be overridden. Pick another task with --task instead")
         from_override.add(key)
     raw["source"] = str(path)
     config = _build(TaskConfig, raw, "", path, from_override)
@@ -196,7 +209,13 @@ def parse_options(config: TaskConfig, schema: type) -> Any:
     """The task's ``options:`` mapping as the family's dataclass ``schema``, checked like the rest
     of the file: unknown keys (with did-you-mean), types and ranges, errors naming the file and
     whether the key came from ``--set``."""
-    return _build(schema, dict(config.options), "options.", Path(config.source), set(config.set_keys))
+    return options_from_mapping(schema, config.options, config.source, config.set_keys)
+
+
+def options_from_mapping(schema: type, raw: Mapping[str, Any] | None, source: str | Path,
+                         set_keys: Sequence[str] = ()) -> Any:
+    """``raw`` (an ``options:`` mapping read from ``source``) as the dataclass ``schema``."""
+    return _build(schema, dict(raw or {}), "options.", Path(source), set(set_keys))
 
 
 def _check_metrics(config: TaskConfig, path: Path, from_override: set[str]) -> None:
@@ -259,14 +278,23 @@ def _build(cls: type, data: Any, prefix: str, path: Path, from_override: set[str
         raise ConfigError(f"{where(str(key))}: unknown key.{hint} Allowed keys: {', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
+        worded = f.metadata.get("expected")
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name], prefix + name, path, from_override)
+            try:
+                kwargs[name] = _convert(hints[name], data[name], prefix + name, path, from_override)
+            except ConfigError:
+                if not worded:
+                    raise
+                raise ConfigError(f"{where(name)}: expected {worded}, got {data[name]!r}") from None
             expected = _violation(f.metadata.get("check", {}), kwargs[name])
             if expected:
-                raise ConfigError(f"{where(name)}: expected {expected}, got {data[name]!r}")
+                raise ConfigError(f"{where(name)}: expected {worded or expected}, got {data[name]!r}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
-            raise ConfigError(f"{where(name)}: required key is missing (expected {_describe(hints[name])})")
-    return cls(**kwargs)
+            raise ConfigError(f"{where(name)}: required key is missing (expected {worded or _describe(hints[name])})")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:  # the schema's own cross-field checks (__post_init__)
+        raise ConfigError(f"{_where(path, prefix.rstrip('.') or '<top>', from_override)}: {exc}") from None
 
 
 def _convert(tp: Any, value: Any, key: str, path: Path, from_override: set[str]) -> Any:
@@ -292,6 +320,11 @@ def _convert(tp: Any, value: Any, key: str, path: Path, from_override: set[str])
         if not isinstance(value, list):
             raise _type_error(tp, value, key, path, from_override)
         return [_convert(item_type, v, f"{key}[{i}]", path, from_override) for i, v in enumerate(value)]
+    if origin is tuple:  # only ``tuple[X, ...]``: a YAML list read as a tuple
+        item_type = typing.get_args(tp)[0]
+        if not isinstance(value, list):
+            raise _type_error(tp, value, key, path, from_override)
+        return tuple(_convert(item_type, v, f"{key}[{i}]", path, from_override) for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
             raise _type_error(tp, value, key, path, from_override)
@@ -328,7 +361,7 @@ def _describe(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if origin is list:
+    if origin in (list, tuple):
         return f"a list of {_describe(typing.get_args(tp)[0])}"
     if origin is dict:
         return "a mapping"
