@@ -22,6 +22,8 @@ class ClipLoaderFactory:
         prepared = ctx.prepared_video_dir
         #: Prepared copies (``tempvl-bench prepare-videos``) are read instead of the originals.
         self.prepared_root = prepared if prepared.is_dir() else None
+        #: Every evaluation pass served (``train=False``), so the harness can report its failures.
+        self.evaluated: list[TrackedBatches] = []
 
     def video_path(self, record) -> Path:
         """The media file of a record (its prepared copy when there is one); a missing file maps
@@ -81,7 +83,18 @@ class ClipLoaderFactory:
         A video that fails to decode drops out of its batch (it is never replaced), is listed in
         ``.failed_videos``, and stops the run once more than ``video.max_failed_fraction`` fail.
         """
-        return TrackedBatches(self, records, train=train, epoch=epoch, desc=desc)
+        tracked = TrackedBatches(self, records, train=train, epoch=epoch, desc=desc)
+        if not train:
+            self.evaluated.append(tracked)
+        return tracked
+
+    def failed_videos(self, since: int = 0) -> list[dict[str, str]]:
+        """Failed videos of the evaluation passes from number ``since`` on (each video once)."""
+        found: dict[str, dict[str, str]] = {}
+        for tracked in self.evaluated[since:]:
+            for failure in tracked.failed_videos:
+                found.setdefault(failure["path"], failure)
+        return list(found.values())
 
     def failure_tracker(self, total: int):
         from tempvl_core.data.pipeline import FailureTracker

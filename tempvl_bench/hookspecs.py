@@ -24,8 +24,10 @@ def tempvl_bench_register_tasks(registry: "TaskRegistry") -> None:
     """Register benchmark tasks.
 
     Call ``registry.register(TaskSpec(...))`` once per task. A task couples a YAML definition
-    (``TaskSpec.config_path``) with the function that runs it (``TaskSpec.runner``), which receives
-    a :class:`tempvl_bench.runner.RunContext` and returns a :class:`tempvl_bench.runner.TaskOutput`.
+    (``TaskSpec.config_path``) with its family's steps, named lazily as ``"package.module:attr"``
+    (``TaskSpec.runner``): a :class:`tempvl_bench.api.TaskFamily` whose load / finetune /
+    predict / score / baselines steps the harness runs in its one lifecycle. Everything a plugin
+    needs is importable from :mod:`tempvl_bench.api`.
     Task names are global: registering a name twice is an error that names both plugins.
     """
 

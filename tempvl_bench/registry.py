@@ -25,12 +25,20 @@ class RegistryError(KeyError):
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A benchmark task: its YAML definition and the function that runs it."""
+    """A benchmark task: its YAML definition and the code that runs it.
+
+    ``runner`` is a lazy ``"package.module:attr"`` target naming a
+    :class:`tempvl_bench.family.TaskFamily` (class or instance), whose steps the harness runs in
+    its one lifecycle; it is imported only when the task runs. A runner function that takes a
+    ``RunContext`` and returns a ``TaskOutput`` (itself or as a target) is still accepted for
+    plugins written before families; it owns its loop and gets none of the harness's checks
+    beyond the finetune-row check.
+    """
 
     name: str
     family: str
     config_path: Path
-    runner: "Callable[[RunContext], TaskOutput]"
+    runner: "str | Callable[[RunContext], TaskOutput]"
     groups: tuple[str, ...] = ()
     description: str = ""
     plugin: str = ""

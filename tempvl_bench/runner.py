@@ -12,7 +12,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
+from tempvl_bench.family import TaskFamily
 from tempvl_bench.fingerprint import RUN_FILE, fingerprint, run_inputs, same_inputs
+from tempvl_bench.lifecycle import check_finetuned, load_target, parse_family_options, run_task_steps
 from tempvl_bench.modeling import build_model_factory, resolve_checkpoint
 from tempvl_bench.registry import TaskSpec
 from tempvl_bench.results import (
@@ -80,6 +82,18 @@ class RunContext:
     model: Callable[[], Any]
     backbone_name: str
     text_encoder_name: str
+    #: The task file's ``options:`` as the family's options dataclass (set by the harness).
+    task_options: Any = None
+    _clips: Any = field(default=None, repr=False)
+
+    @property
+    def clips(self):
+        """The run's :class:`tempvl_bench.clips.ClipLoaderFactory` (built on first use)."""
+        if self._clips is None:
+            from tempvl_bench.clips import ClipLoaderFactory
+
+            self._clips = ClipLoaderFactory(self)
+        return self._clips
 
     @property
     def mode(self) -> str:
@@ -193,6 +207,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     check_options(options)
     spec = host.tasks.get(name)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
+    target = load_target(spec)
+    task_options = parse_family_options(target, config) if isinstance(target, TaskFamily) else None
     backbone = options.backbone or _checkpoint_backbone(options.checkpoint) or config.model.backbone
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
@@ -227,11 +243,14 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, device),
         backbone_name=backbone,
         text_encoder_name=text_encoder,
+        task_options=task_options,
     )
     echo(f"{spec.name}: {options.mode} with backbone {backbone} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
     try:
-        output = spec.runner(ctx)
+        output = run_task_steps(ctx, target)
+        if options.mode == "finetune":
+            check_finetuned(run_dir, spec.name)
     except BaseException:
         _remove_if_unused(run_dir, remove_output=created_output)
         raise

@@ -1,0 +1,112 @@
+"""The public API for plugin authors: one import, as ``import pytest`` is for pytest plugins.
+
+``from tempvl_bench.api import hookimpl, TaskSpec, TaskFamily, Split, Scores, ...`` gives the
+hook marker, the registries' spec types, the run context, the family steps' types, the video
+encoding function, finetuning helpers and the metric functions. Plugins import nothing else
+from the harness; anything not listed here is internal and may change.
+
+Importing this module is cheap: names that pull in numpy or torch (metrics, finetuning,
+encoding) are loaded on first use, so a plugin's ``__init__`` may import it at entry-point
+load time without slowing down ``tempvl-bench list``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tempvl_bench import hookimpl
+from tempvl_bench.config import ConfigError, TaskConfig, builtin_task_file, checked, options_from_mapping
+from tempvl_bench.family import NoOptions, Scores, Split, TaskFamily
+from tempvl_bench.registry import (
+    BackboneOptions,
+    BackboneRegistry,
+    BackboneSpec,
+    TaskRegistry,
+    TaskSpec,
+    TextEncoderRegistry,
+    TextEncoderSpec,
+)
+from tempvl_bench.runner import RunContext, RunOptions, TaskOutput
+
+#: name -> module of the names loaded on first use (they import numpy or torch).
+_LAZY = {
+    # video encoding (the one function a feature cache wraps) and clip loading
+    "encode_videos": "tempvl_bench.encoding",
+    "frame_features": "tempvl_bench.encoding",
+    "ClipLoaderFactory": "tempvl_bench.clips",
+    # annotations and results files
+    "load_annotations": "tempvl_bench.annotations",
+    "write_json_atomic": "tempvl_bench.results",
+    # finetuning
+    "finetune": "tempvl_bench.finetune",
+    "finetune_vtc": "tempvl_bench.finetune",
+    "trainable_parameters": "tempvl_bench.finetune",
+    "EpochLog": "tempvl_bench.finetune",
+    # metrics: one implementation per family
+    **{
+        name: "tempvl_bench.metrics"
+        for name in (
+            "caption_metrics", "CaptionScorer", "QAItem", "QAPrediction", "qa_metrics", "prediction_credit",
+            "top_answer", "top_choices", "MomentPrediction", "MomentQuery", "moment_metrics_single",
+            "qvhighlights_metrics", "nms_keep", "retrieval_metrics", "multi_caption_retrieval_metrics",
+            "paragraph_retrieval_metrics", "tal_metrics", "TAL_PROTOCOLS", "SegmentTable",
+            "metric_direction", "format_threshold", "FAMILY_NAMES",
+        )
+    },
+}
+
+__all__ = [
+    "hookimpl",
+    "BackboneOptions", "BackboneRegistry", "BackboneSpec", "TaskRegistry", "TaskSpec", "TextEncoderRegistry",
+    "TextEncoderSpec",
+    "RunContext", "RunOptions", "TaskOutput",
+    "TaskFamily", "Split", "Scores", "NoOptions",
+    "ConfigError", "TaskConfig", "builtin_task_file", "checked", "options_from_mapping",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tempvl_bench.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and editors
+    from tempvl_bench.annotations import load_annotations
+    from tempvl_bench.clips import ClipLoaderFactory
+    from tempvl_bench.encoding import encode_videos, frame_features
+    from tempvl_bench.finetune import EpochLog, finetune, finetune_vtc, trainable_parameters
+    from tempvl_bench.metrics import (
+        FAMILY_NAMES,
+        TAL_PROTOCOLS,
+        CaptionScorer,
+        MomentPrediction,
+        MomentQuery,
+        QAItem,
+        QAPrediction,
+        SegmentTable,
+        caption_metrics,
+        format_threshold,
+        metric_direction,
+        moment_metrics_single,
+        multi_caption_retrieval_metrics,
+        nms_keep,
+        paragraph_retrieval_metrics,
+        prediction_credit,
+        qa_metrics,
+        qvhighlights_metrics,
+        retrieval_metrics,
+        tal_metrics,
+        top_answer,
+        top_choices,
+    )
+    from tempvl_bench.results import write_json_atomic

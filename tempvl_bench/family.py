@@ -1,0 +1,88 @@
+"""What a benchmark family supplies: its steps, its options and the shapes they exchange.
+
+The harness (:mod:`tempvl_bench.lifecycle`) runs the same loop for every task: config, data
+root, ``--limit``, model, finetuning with resume, video encoding, prediction, metrics, the check
+against the task file's ``metrics:``, results. A family fills in only what differs, as methods
+of a :class:`TaskFamily` subclass that a plugin registers lazily by ``"module:attr"``::
+
+    TaskSpec("my-task", "retrieval", config_path, "my_plugin.family:MyFamily")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+
+if TYPE_CHECKING:
+    from tempvl_bench.runner import RunContext
+
+
+@dataclass
+class Split:
+    """The records of one annotation split and the annotation files they were read from."""
+
+    name: str
+    records: list
+    #: Annotation files read (hashed into results.json).
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Scores:
+    """What :meth:`TaskFamily.score` returns; the harness writes it as results and predictions."""
+
+    metrics: dict[str, float]
+    num_samples: int
+    #: One JSON-able dict per query, video or question (``predictions.jsonl``).
+    predictions: Iterable[dict[str, Any]] = ()
+    #: Metrics of the task file that this data leaves undefined (a question type without
+    #: questions, a length bucket without ground truth): listed by ``metrics:`` but not reported.
+    undefined: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A family without ``options:``; any key given there is an error naming it."""
+
+
+class TaskFamily:
+    """The steps of one benchmark family. Subclass it and override what your family does.
+
+    Every step receives the :class:`~tempvl_bench.runner.RunContext` (config, the parsed
+    options as ``ctx.task_options``, the data folders, ``ctx.clips`` for video batches).
+    """
+
+    #: The dataclass the task file's ``options:`` is validated into (types, ranges, did-you-mean).
+    options: ClassVar[type] = NoOptions
+    #: True when prediction needs the training split even zero-shot (e.g. an answer vocabulary).
+    needs_train_split: ClassVar[bool] = False
+    #: False for a family without finetuning: ``--mode finetune`` is then refused, never run
+    #: as zero-shot and recorded as a finetune row.
+    supports_finetune: ClassVar[bool] = True
+
+    def load(self, ctx: "RunContext", split: str) -> Split:
+        """The evaluation records of ``split`` (before ``--limit``, which the harness applies)."""
+        raise NotImplementedError(f"{type(self).__name__}.load")
+
+    def load_train(self, ctx: "RunContext", split: str) -> Split:
+        """The training records of ``split``; by default read as :meth:`load` reads them."""
+        return self.load(ctx, split)
+
+    def finetune(self, ctx: "RunContext", model: Any, train: Split, evaluation: Split) -> None:
+        """Train ``model`` in place on ``train`` (the harness saves and resumes its state)."""
+        raise NotImplementedError(f"{type(self).__name__}.finetune")
+
+    def predict(self, ctx: "RunContext", model: Any, evaluation: Split, train: Split | None) -> Any:
+        """Predictions for the evaluation records, from videos encoded by
+        :func:`tempvl_bench.lifecycle.encode_videos` (whatever object :meth:`score` reads)."""
+        raise NotImplementedError(f"{type(self).__name__}.predict")
+
+    def score(self, ctx: "RunContext", evaluation: Split, predictions: Any) -> Scores:
+        """Metrics (canonical names) and prediction rows; may write score files into ``ctx.run_dir``."""
+        raise NotImplementedError(f"{type(self).__name__}.score")
+
+    def baselines(self, ctx: "RunContext", train: Split | None, evaluation: Split) -> dict[str, dict[str, float]]:
+        """Trivial baselines (name -> metrics) computed from training-split statistics, reported
+        beside the model's numbers. None yet: a later change fills this step per family."""
+        return {}

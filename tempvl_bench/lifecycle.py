@@ -1,0 +1,136 @@
+"""One task lifecycle for every family: the harness owns the loop, families supply the steps.
+
+:func:`run_task_steps` is what :func:`tempvl_bench.runner.run_task` calls once the run folder
+and context exist: evaluation split -> ``--limit`` -> (training split) -> model -> finetuning
+-> prediction (videos through :func:`tempvl_bench.encoding.encode_videos`) -> scores -> the
+check against the task file's ``metrics:``. A task's code is named lazily by a
+``"module:attr"`` target (a :class:`~tempvl_bench.family.TaskFamily` subclass or instance),
+imported only when the task runs, so listing tasks never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tempvl_bench.family import Scores, Split, TaskFamily
+
+if TYPE_CHECKING:
+    from tempvl_bench.registry import TaskSpec
+    from tempvl_bench.runner import RunContext, TaskOutput
+
+
+class LifecycleError(RuntimeError):
+    """A task whose code cannot be found or whose output breaks the harness's contract."""
+
+
+def load_target(spec: "TaskSpec") -> Any:
+    """The task's family (an instance) or, for a plugin written before families, its runner
+    function. ``spec.runner`` is that object itself or a lazy ``"module:attr"`` target."""
+    target = spec.runner
+    if isinstance(target, str):
+        target = resolve_target(target, f"task {spec.name!r} (plugin {spec.plugin or '?'})")
+    if isinstance(target, type) and issubclass(target, TaskFamily):
+        target = target()
+    if not isinstance(target, TaskFamily) and not callable(target):
+        raise LifecycleError(f"task {spec.name!r} (plugin {spec.plugin or '?'}): {target!r} is neither a TaskFamily "
+                             "nor a runner function")
+    return target
+
+
+def resolve_target(target: str, owner: str) -> Any:
+    """Import ``"package.module:attr"``; errors name ``owner`` and the target."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise LifecycleError(f"{owner}: target {target!r} is not of the form 'package.module:attr'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LifecycleError(f"{owner}: cannot import {module_name!r} for target {target!r}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise LifecycleError(f"{owner}: module {module_name!r} has no attribute {attr!r} (target {target!r})") from None
+
+
+def parse_family_options(family: TaskFamily, config) -> Any:
+    """The task file's ``options:`` as ``family.options``, through the one config validator."""
+    from tempvl_bench.config import parse_options
+
+    return parse_options(config, family.options)
+
+
+def run_task_steps(ctx: "RunContext", target: Any) -> "TaskOutput":
+    """Run a family's steps (or an old-style runner function) and return the task output."""
+    if not isinstance(target, TaskFamily):
+        return target(ctx)
+    return run_family(ctx, target)
+
+
+def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
+    from tempvl_bench.runner import RunError, TaskOutput
+
+    config = ctx.config
+    if ctx.task_options is None:
+        ctx.task_options = parse_family_options(family, config)
+    if ctx.mode == "finetune" and not family.supports_finetune:
+        raise RunError(f"task {ctx.spec.name!r}: its family has no finetuning step; run it with --mode zero-shot")
+    evaluation = family.load(ctx, config.splits.eval)
+    evaluation.records = ctx.limited(evaluation.records)
+    train = _load_train(ctx, family)
+    model = ctx.model()
+    if ctx.mode == "finetune":
+        family.finetune(ctx, model, train, evaluation)
+        model.eval()
+    passes_before = len(ctx.clips.evaluated)
+    predictions = family.predict(ctx, model, evaluation, train)
+    scores = family.score(ctx, evaluation, predictions)
+    metrics = checked_metrics(config, scores)
+    files = list(dict.fromkeys([*(train.files if train else []), *evaluation.files]))
+    return TaskOutput(
+        metrics=metrics,
+        split=evaluation.name,
+        num_samples=scores.num_samples,
+        predictions=scores.predictions,
+        failed_videos=ctx.clips.failed_videos(since=passes_before),
+        annotation_files=files,
+    )
+
+
+def _load_train(ctx: "RunContext", family: TaskFamily) -> Split | None:
+    if ctx.mode != "finetune" and not family.needs_train_split:
+        return None
+    if ctx.mode != "finetune" and not ctx.config.splits.train:
+        raise ValueError(f"{ctx.config.where('splits.train')}: is empty, but task {ctx.spec.name!r} reads its training "
+                         "split even zero-shot (e.g. for its answer vocabulary)")
+    return family.load_train(ctx, ctx.train_split)
+
+
+def checked_metrics(config, scores: Scores) -> dict[str, float]:
+    """The scores in the order of the task file's ``metrics:``, which they must match exactly
+    (a metric the data leaves undefined is listed by the family as such and left out)."""
+    from tempvl_bench.runner import RunError
+
+    listed = list(config.metrics)
+    extra = [m for m in scores.metrics if m not in listed]
+    missing = [m for m in listed if m not in scores.metrics and m not in scores.undefined]
+    if extra or missing:
+        parts = []
+        if extra:
+            parts.append(f"computed {', '.join(extra)}, which the list leaves out")
+        if missing:
+            parts.append(f"did not compute {', '.join(missing)}")
+        raise RunError(f"{config.where('metrics')}: task {config.name!r} {' and '.join(parts)}; the task file's "
+                       "metrics: must name exactly what its family reports")
+    return {m: float(scores.metrics[m]) for m in listed if m in scores.metrics}
+
+
+def check_finetuned(run_dir: Path, task: str) -> None:
+    """Refuse to record a finetune row when no finetuning state was saved for the run."""
+    from tempvl_bench.finetune import STATE_DIR, recover_state
+    from tempvl_bench.runner import RunError
+
+    if recover_state(Path(run_dir) / STATE_DIR) is None:
+        raise RunError(f"task {task!r}: --mode finetune, but the task trained nothing (no finetuning state in "
+                       f"{Path(run_dir) / STATE_DIR}); refusing to record zero-shot numbers as a finetune row")
