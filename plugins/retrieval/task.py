@@ -1,4 +1,4 @@
-"""Runs a retrieval task: optional finetuning with VTC, then t2v / v2t evaluation."""
+"""The retrieval family: optional finetuning with VTC, then t2v / v2t ranking of every query."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from tempvl_bench.config import checked, parse_options
-from tempvl_bench.finetune import finetune_vtc
-from tempvl_bench.metrics import multi_caption_retrieval_metrics, retrieval_metrics
-from tempvl_bench.runner import RunContext, TaskOutput
-from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_bench.annotations import load_annotations
+from tempvl_bench.api import (
+    RunContext,
+    Scores,
+    Split,
+    TaskFamily,
+    checked,
+    encode_videos,
+    finetune_vtc,
+    load_annotations,
+    multi_caption_retrieval_metrics,
+    retrieval_metrics,
+)
 from tempvl_plugins.retrieval.datasets import PROTOCOLS
 
 
@@ -38,52 +44,56 @@ class RetrievalOptions:
     protocol: str = checked("square", choices=PROTOCOLS)
 
 
-def run_retrieval(ctx: RunContext) -> TaskOutput:
-    protocol = parse_options(ctx.config, RetrievalOptions).protocol
-    split = ctx.config.splits.eval
-    annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
-    items, files = annotations.records, annotations.files
-    if protocol == "square" and any(len(item.texts) != 1 for item in items):
-        raise ValueError(f"{ctx.config.source}: protocol 'square' needs one text per video; use 'multi-caption'")
-    items = ctx.limited(items)
-    clips = ClipLoaderFactory(ctx)
-    model = ctx.model()
-    if ctx.mode == "finetune":
-        train = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", ctx.train_split)
-        train_items, files = train.records, train.files + files
-        finetune_vtc(ctx, model, train_items, clips)
-    video_emb, failed, kept = _encode_videos(ctx, model, items, clips)
-    items = [items[i] for i in kept]
-    queries = _queries(items)
-    text_emb = _encode_texts(ctx, model, queries.texts)
-    sim = (text_emb @ video_emb.T).numpy().astype(np.float64)
-    if protocol == "square":
-        metrics = retrieval_metrics(sim)
-    else:
-        metrics = multi_caption_retrieval_metrics(sim, queries.video_index)
-    return TaskOutput(
-        metrics=metrics,
-        split=split,
-        num_samples=len(queries.texts),
-        predictions=_predictions(sim, queries, items),
-        failed_videos=failed,
-        annotation_files=files,
-    )
+@dataclass
+class Ranking:
+    """Text-to-video similarities of the evaluated (decoded) videos."""
+
+    similarity: np.ndarray
+    queries: Queries
+    items: list
 
 
-@torch.no_grad()
-def _encode_videos(ctx: RunContext, model, items, clips: ClipLoaderFactory):
+class RetrievalFamily(TaskFamily):
+    options = RetrievalOptions
+
+    def load(self, ctx: RunContext, split: str) -> Split:
+        annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
+        if ctx.task_options.protocol == "square" and any(len(item.texts) != 1 for item in annotations.records):
+            raise ValueError(f"{ctx.config.source}: protocol 'square' needs one text per video; use 'multi-caption'")
+        return Split(split, annotations.records, annotations.files)
+
+    def load_train(self, ctx: RunContext, split: str) -> Split:
+        annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
+        return Split(split, annotations.records, annotations.files)
+
+    def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
+        finetune_vtc(ctx, model, train.records, ctx.clips)
+
+    def predict(self, ctx: RunContext, model, evaluation: Split, train: Split | None) -> Ranking:
+        video_emb, kept = _encode_videos(ctx, model, evaluation.records)
+        items = [evaluation.records[i] for i in kept]
+        queries = _queries(items)
+        text_emb = _encode_texts(ctx, model, queries.texts)
+        return Ranking((text_emb @ video_emb.T).numpy().astype(np.float64), queries, items)
+
+    def score(self, ctx: RunContext, evaluation: Split, ranking: Ranking) -> Scores:
+        sim, queries = ranking.similarity, ranking.queries
+        if ctx.task_options.protocol == "square":
+            metrics = retrieval_metrics(sim)
+        else:
+            metrics = multi_caption_retrieval_metrics(sim, queries.video_index)
+        return Scores(metrics, len(queries.texts), _predictions(sim, queries, ranking.items))
+
+
+def _encode_videos(ctx: RunContext, model, items):
     embeddings: list[torch.Tensor] = []
     kept: list[int] = []
-    batches = clips.batches(items, train=False, desc="encode videos")
-    for batch in batches:
-        mask = batch.get("frame_mask")
-        emb = model.encode_video(batch["frames"].to(model.device), None if mask is None else mask.to(model.device))
-        embeddings.append(emb.float().cpu())
+    for batch in encode_videos(ctx.clips, model, items, level="clip", desc="encode videos"):
+        embeddings.append(batch["video_emb"])
         kept.extend(int(i) for i in batch["index"])
     if not embeddings:
         raise RuntimeError(f"{ctx.spec.name}: no video could be decoded")
-    return torch.cat(embeddings), batches.failed_videos, kept
+    return torch.cat(embeddings), kept
 
 
 @torch.no_grad()
