@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda"])
     p.add_argument("--resume", action="store_true", help="continue the latest run with the same settings")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--no-cache", action="store_true",
+                   help="decode and encode every video, neither reading nor writing the feature cache")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("leaderboard", parents=[common], help="tables from results files")
@@ -140,6 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode=args.mode, backbone=args.backbone, text_encoder=args.text_encoder, checkpoint=args.checkpoint,
         data_root=args.data_root, demo=args.demo, output=args.output, limit=args.limit, seed=args.seed,
         overrides=args.overrides, device=args.device, resume=args.resume, progress=not args.no_progress,
+        feature_cache=not args.no_cache,
     )
     for name in names:
         path = run_task(host, name, options)

@@ -1,4 +1,4 @@
-"""CLI commands beyond run/leaderboard/score: validate, check-videos, prepare-videos, pretrain."""
+"""CLI commands beyond run/leaderboard/score: validate, check-videos, prepare-videos, pretrain, cache."""
 
 from __future__ import annotations
 
@@ -153,6 +153,28 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cache(host: PluginHost, args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from tempvl_bench.feature_cache import ENV, cache_root, clear, summarize
+
+    root = cache_root()
+    if args.action == "clear":
+        print(f"feature cache {root}: removed {clear(root)} encoder folder(s)")
+        return 0
+    summaries = summarize(root)
+    rows = [(s.folder.name[:12], s.description.get("backbone", "?"), s.description.get("level", "?"),
+             f"{s.description.get('sampling', '?')}/{s.description.get('num_frames', '?')}@{s.description.get('size', '?')}",
+             str(s.description.get("weights_sha256", "?"))[:12], s.entries, f"{s.bytes / 2**20:.1f}")
+            for s in summaries]  # fmt: skip
+    total = sum(s.entries for s in summaries), sum(s.bytes for s in summaries) / 2**20
+    print(f"feature cache: {root} (set {ENV} to move it)")
+    if rows:
+        print(tabulate(rows, ("key", "backbone", "level", "frames", "weights", "entries", "MiB"), tablefmt="simple"))
+    print(f"{len(rows)} encoder(s), {total[0]} entries, {total[1]:.1f} MiB")
+    return 0
+
+
 def _expect_folder(output: Path | None) -> None:
     if output is not None and output.exists() and not output.is_dir():
         raise ValueError(f"--output {output}: is a file; expected a folder")
@@ -184,6 +206,10 @@ def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=dispatch(cmd_prepare_videos))
+
+    p = sub.add_parser("cache", parents=[common], help="the feature cache: where it is and what it holds, or empty it")
+    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
+    p.set_defaults(func=dispatch(cmd_cache))
 
     p = sub.add_parser("pretrain", parents=[common], help="pretrain TemPVL (VTC, MLM, MR, TL); torchrun for DDP")
     p.add_argument("--config", type=Path, required=True, help="pretraining YAML (see configs/pretrain/)")

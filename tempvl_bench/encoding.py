@@ -54,8 +54,13 @@ def encode_videos(clips: Any, model: Any, records: Sequence, *, level: str, desc
 
     ``clips`` is the run's :class:`tempvl_bench.clips.ClipLoaderFactory` (``ctx.clips``).
     A video that fails to decode drops out of its batch and is listed in ``.failed_videos``.
+    Levels ``clip`` and ``frames`` go through the feature cache (:mod:`tempvl_bench.feature_cache`)
+    unless the run says ``--no-cache``: its batches carry the encoded keys, not ``frames``.
     """
-    return EncodedVideos(clips, model, records, level, desc)
+    from tempvl_bench.feature_cache import cached_encode_videos
+
+    cached = cached_encode_videos(clips, model, records, level=level, desc=desc, encode=_encode)
+    return cached if cached is not None else EncodedVideos(clips, model, records, level, desc)
 
 
 def _encode(model: Any, batch: dict[str, Any], level: str) -> dict[str, Any]:

@@ -53,6 +53,8 @@ class RunOptions:
     device: str | None = None
     resume: bool = False
     progress: bool = True
+    #: Read and write evaluation video features in the feature cache (``--no-cache``: False).
+    feature_cache: bool = True
 
 
 @dataclass

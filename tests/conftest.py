@@ -34,3 +34,10 @@ def realdata(shared_dir: Path) -> Path:
     if not path.is_dir():
         pytest.skip("../shared/realdata is not available")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _feature_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Runs under test cache their video features in a folder of their own, never the user's."""
+    if not os.environ.get("TEMPVL_FEATURE_CACHE"):
+        os.environ["TEMPVL_FEATURE_CACHE"] = str(tmp_path_factory.mktemp("feature-cache"))
