@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from tempvl_bench import hookimpl
-from tempvl_bench.config import builtin_task_file
-from tempvl_bench.registry import TaskSpec
+from tempvl_bench.api import TaskSpec, builtin_task_file, hookimpl
 
 from tempvl_plugins.captioning.datasets import ADAPTERS
 
-
-def _run(ctx):
-    # Imported on first run so listing tasks does not import torch.
-    from tempvl_plugins.captioning.task import run_captioning
-
-    return run_captioning(ctx)
+#: The family's steps, imported only when a task runs (so listing tasks does not import torch).
+FAMILY = "tempvl_plugins.captioning.task:CaptioningFamily"
 
 
 @hookimpl
 def tempvl_bench_register_tasks(registry) -> None:
     for name, adapter in ADAPTERS.items():
-        registry.register(
-            TaskSpec(name, "captioning", builtin_task_file(name), _run, groups=("captioning",), description=adapter.description)
-        )
+        registry.register(TaskSpec(name, "captioning", builtin_task_file(name), FAMILY, groups=("captioning",),
+                                   description=adapter.description))

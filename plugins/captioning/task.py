@@ -1,4 +1,4 @@
-"""Runs a captioning task: optional finetuning of the caption decoder with teacher forcing, then
+"""The captioning family: optional finetuning of the caption decoder with teacher forcing, then
 one generated caption per video scored against all its references with pycocoevalcap.
 
 Zero-shot captioning uses the decoder as it is: without captioning pretraining it produces
@@ -7,8 +7,6 @@ unrelated text, and the scores say so.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +15,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_bench.config import ConfigError
-from tempvl_bench.finetune import finetune, trainable_parameters
-from tempvl_bench.metrics import caption_metrics
-from tempvl_bench.results import write_json_atomic
-from tempvl_bench.runner import RunContext, TaskOutput
+from tempvl_bench.api import (
+    RunContext,
+    Scores,
+    Split,
+    TaskFamily,
+    caption_metrics,
+    checked,
+    encode_videos,
+    finetune,
+    options_from_mapping,
+    trainable_parameters,
+    write_json_atomic,
+)
 
 from tempvl_plugins.captioning.datasets import ADAPTERS
 
@@ -39,22 +44,13 @@ class CaptionOptions:
     """Family settings of the captioning tasks (``options:`` in the task YAML)."""
 
     #: 1 = greedy decoding; more = beam search with length-normalized scores.
-    num_beams: int = 1
+    num_beams: int = checked(1, ge=1, expected="a positive integer")
     #: Tokens generated at most per caption (the end token included).
-    max_caption_length: int = 20
+    max_caption_length: int = checked(20, ge=1, expected="a positive integer")
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], source: str) -> "CaptionOptions":
-        fields = [f.name for f in dataclasses.fields(cls)]
-        for key, value in raw.items():
-            if key not in fields:
-                close = difflib.get_close_matches(str(key), fields, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{source}: key 'options.{key}': unknown captioning option.{hint} "
-                                  f"Allowed: {', '.join(fields)}")
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{source}: key 'options.{key}': expected a positive integer, got {value!r}")
-        return cls(**dict(raw))
+        return options_from_mapping(cls, raw, source)
 
 
 def clean_caption(text: str) -> str:
@@ -62,38 +58,33 @@ def clean_caption(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def run_captioning(ctx: RunContext) -> TaskOutput:
-    adapter = ADAPTERS[ctx.spec.name]
-    options = CaptionOptions.parse(ctx.config.options, ctx.config.source)
-    split = ctx.config.splits.eval
-    items, files = adapter.load(ctx.annotation_dir, split)
-    items = [item for item in items if item.captions]  # a video without references cannot be scored
-    items = ctx.limited(items)
-    if not items:
-        raise ValueError(f"{ctx.spec.name}: split {split!r} has no video with reference captions")
-    clips = ClipLoaderFactory(ctx)
-    model = ctx.model()
-    if ctx.mode == "finetune":
-        train_items, train_files = adapter.load(ctx.annotation_dir, ctx.train_split)
-        files = train_files + files
-        _finetune(ctx, model, [item for item in train_items if item.captions], clips)
-    captions, failed = _generate(ctx, model, items, options, clips)
-    evaluated = [item for item in items if item.video_id in captions]
-    references = {item.video_id: list(item.captions) for item in evaluated}
-    corpus, per_video = caption_metrics(captions, references)
-    write_score_files(ctx.run_dir, captions, references)
-    return TaskOutput(
-        metrics=corpus,
-        split=split,
-        num_samples=len(evaluated),
-        predictions=_predictions(evaluated, captions, per_video),
-        failed_videos=failed,
-        annotation_files=files,
-    )
+class CaptioningFamily(TaskFamily):
+    options = CaptionOptions
+
+    def load(self, ctx: RunContext, split: str) -> Split:
+        items, files = ADAPTERS[ctx.spec.name].load(ctx.annotation_dir, split)
+        items = [item for item in items if item.captions]  # a video without references cannot be scored
+        if not items:
+            raise ValueError(f"{ctx.spec.name}: split {split!r} has no video with reference captions")
+        return Split(split, items, files)
+
+    def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
+        _finetune(ctx, model, train.records, ctx.clips)
+
+    def predict(self, ctx: RunContext, model, evaluation: Split, train: Split | None) -> dict[str, str]:
+        return _generate(ctx, model, evaluation.records, ctx.task_options)
+
+    def score(self, ctx: RunContext, evaluation: Split, captions: dict[str, str]) -> Scores:
+        evaluated = [item for item in evaluation.records if item.video_id in captions]
+        references = {item.video_id: list(item.captions) for item in evaluated}
+        corpus, per_video = caption_metrics(captions, references)
+        write_score_files(ctx.run_dir, captions, references)
+        return Scores(corpus, len(evaluated), _predictions(evaluated, captions, per_video))
 
 
-def _finetune(ctx: RunContext, model, train_items, clips: ClipLoaderFactory) -> None:
+def _finetune(ctx: RunContext, model, train_items, clips) -> None:
     cfg = ctx.config
+    train_items = [item for item in train_items if item.captions]
     if not train_items:
         raise ValueError(f"{ctx.spec.name}: split {cfg.splits.train!r} has no video with reference captions")
     rng = np.random.default_rng(ctx.seed)
@@ -115,15 +106,14 @@ def _finetune(ctx: RunContext, model, train_items, clips: ClipLoaderFactory) -> 
 
 
 @torch.no_grad()
-def _generate(ctx: RunContext, model, items, options: CaptionOptions, clips: ClipLoaderFactory):
+def _generate(ctx: RunContext, model, items, options: CaptionOptions) -> dict[str, str]:
     captions: dict[str, str] = {}
-    batches = clips.batches(items, train=False, desc="generate captions")
-    for batch in batches:
+    for batch in encode_videos(ctx.clips, model, items, level="pixels", desc="generate captions"):
         ids = model.generate(batch["frames"], max_len=options.max_caption_length, num_beams=options.num_beams,
                              frame_mask=batch["frame_mask"])
         for i, text in zip(batch["index"].tolist(), model.decode_tokens(ids)):
             captions[items[i].video_id] = clean_caption(text)
-    return captions, batches.failed_videos
+    return captions
 
 
 def write_score_files(run_dir: Path, captions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> None:
