@@ -1,0 +1,115 @@
+"""The feature cache: a second evaluation hits and gives identical metrics; touching a video or
+changing the checkpoint misses; ``--no-cache``; ``cache info|clear``; unreadable entries."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tempvl_bench.cli import main
+from tempvl_bench.feature_cache import ENV, summarize
+
+#: Demo DiDeMo in a data root of the test's own (so a video can be touched) at demo sizes.
+SMALL = ["--backbone", "cnn-tiny", "--set", "model.preset=tiny", "--set", "video.size=64",
+         "--set", "video.num_frames=4", "--limit", "12", "--no-progress"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    shutil.copytree(Path(ensure_demo_dataset("didemo")) / "didemo", root / "didemo")
+    return root
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _run(data_root: Path, output: Path, capsys, *extra: str) -> tuple[dict, str]:
+    """Metrics of one run and the line the cache logged ("" without one)."""
+    assert main(["run", "--task", "didemo", "--data-root", str(data_root), "--output", str(output), *SMALL, *extra]) == 0
+    out = capsys.readouterr().out
+    results = sorted(output.glob("didemo/*/results.json"))[-1]
+    line = next((line for line in out.splitlines() if "feature cache:" in line), "")
+    return json.loads(results.read_text())["metrics"], line
+
+
+def _hits(line: str) -> tuple[int, int]:
+    hit, encoded = re.search(r"(\d+) of \d+ videos hit, (\d+) encoded", line).groups()
+    return int(hit), int(encoded)
+
+
+def _first_video(data_root: Path) -> Path:
+    from tempvl_bench.annotations import load_annotations
+    from tempvl_core.data.video_index import VideoIndex
+
+    record = load_annotations("didemo", data_root / "didemo", "retrieval", "test").records[0]
+    return VideoIndex(data_root / "didemo" / "videos").lookup(record.video_name)
+
+
+def test_second_run_hits_with_identical_metrics_and_a_touched_video_misses(data_root, cache, tmp_path, capsys):
+    first, line = _run(data_root, tmp_path / "out", capsys)
+    assert _hits(line) == (0, 12)
+    second, line = _run(data_root, tmp_path / "out", capsys)
+    assert _hits(line) == (12, 0) and second == first
+
+    video = _first_video(data_root)
+    stat = video.stat()
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # same bytes, newer mtime
+    third, line = _run(data_root, tmp_path / "out", capsys)
+    assert _hits(line) == (11, 1) and third == first
+
+    uncached, line = _run(data_root, tmp_path / "out", capsys, "--no-cache")
+    assert line == "" and uncached == pytest.approx(first, abs=1e-9)
+
+
+def test_a_changed_checkpoint_misses(data_root, cache, tmp_path, capsys):
+    import torch
+
+    from tempvl_bench.config import builtin_task_file, load_task_config
+    from tempvl_bench.manager import load_plugins
+    from tempvl_bench.modeling import build_model_factory
+
+    config = load_task_config(builtin_task_file("didemo"), overrides=["model.preset=tiny", "video.size=64", "video.num_frames=4"])
+    model = build_model_factory(load_plugins(), config, "cnn-tiny", "minilm", None, "cpu")()
+    model.save_pretrained(tmp_path / "a")
+    with torch.no_grad():
+        model.video_proj.weight.mul_(0.5)
+    model.save_pretrained(tmp_path / "b")
+
+    _, line = _run(data_root, tmp_path / "out", capsys, "--checkpoint", str(tmp_path / "a"))
+    assert _hits(line) == (0, 12)
+    _, line = _run(data_root, tmp_path / "out", capsys, "--checkpoint", str(tmp_path / "a"))
+    assert _hits(line) == (12, 0)
+    _, line = _run(data_root, tmp_path / "out", capsys, "--checkpoint", str(tmp_path / "b"))
+    assert _hits(line) == (0, 12)
+    assert len(summarize(cache)) == 2  # one encoder folder per set of weights
+
+
+def test_cache_info_and_clear(data_root, cache, tmp_path, capsys):
+    _run(data_root, tmp_path / "out", capsys)
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert str(cache) in out and "1 encoder(s), 12 entries" in out and "cnn-tiny" in out
+    (cache / "notes.txt").write_text("a file the cache did not write")
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1 encoder folder(s)" in capsys.readouterr().out
+    assert summarize(cache) == [] and (cache / "notes.txt").is_file()  # only its own folders go
+
+
+def test_a_truncated_entry_is_a_miss_and_is_rewritten(data_root, cache, tmp_path, capsys):
+    first, _ = _run(data_root, tmp_path / "out", capsys)
+    entry = sorted(cache.rglob("*.safetensors"))[0]
+    entry.write_bytes(entry.read_bytes()[:-7])
+    again, line = _run(data_root, tmp_path / "out", capsys)
+    assert _hits(line) == (11, 1) and again == first
+    assert not list(cache.rglob("*.tmp"))  # atomic writes leave no temporary files
