@@ -105,17 +105,34 @@ def loads_strict(path: Path, text: str, where: str = "") -> Any:
         raise ScoreInputError(path, f"{prefix}not valid JSON ({err})") from None
 
 
-def _keys_unique(raw: bytes, data: Any) -> bool:
+def parse_fast(raw: bytes) -> tuple[bool, Any]:
+    """``(True, data)`` parsed by orjson, or ``(False, None)`` where orjson refuses the bytes
+    (the exact path then explains them, or accepts what orjson does not: NaN, huge integers)."""
+    with gc_paused():
+        try:
+            return True, orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return False, None
+
+
+def keys_unique(raw: bytes, data: Any, colons: int | None = None) -> bool:
     """True when the parsed ``data`` kept every key of ``raw``.
 
     A colon outside a string separates exactly one key from its value, and orjson writes
     strings with their colons unescaped, so re-serialising ``data`` gives as many colons as
     ``raw`` unless a repeated key (with its value) was dropped. Only an escaped colon
     (``\\u003a``) could offset a drop, so its presence sends the file to the exact path.
+    ``colons``: that re-serialisation's colon count when the caller counted it while walking
+    ``data`` (cheaper than writing a large file out again).
     """
     if b"\\u003" in raw:
         return False
-    return orjson.dumps(data).count(b":") == raw.count(b":")
+    return (serialised_colons(data) if colons is None else colons) == raw.count(b":")
+
+
+def serialised_colons(data: Any) -> int:
+    """How many colons orjson writes for ``data`` (its keys plus the colons inside its strings)."""
+    return orjson.dumps(data).count(b":")
 
 
 def read_json(path: Path, *, fast: bool = False) -> Any:
@@ -126,14 +143,9 @@ def read_json(path: Path, *, fast: bool = False) -> Any:
     """
     raw = read_bytes(path)
     if fast:
-        with gc_paused():
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                pass  # the exact path explains it, or accepts what orjson refuses (NaN, huge ints)
-            else:
-                if _keys_unique(raw, data):
-                    return data
+        parsed, data = parse_fast(raw)
+        if parsed and keys_unique(raw, data):
+            return data
     return loads_strict(path, decode_utf8(path, raw))
 
 

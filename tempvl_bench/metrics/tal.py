@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -33,6 +33,43 @@ TAL_PROTOCOLS: dict[str, tuple[float, ...]] = {
     "activitynet": ACTIVITYNET_THRESHOLDS,
     "thumos14": THUMOS14_THRESHOLDS,
 }
+
+
+class StringColumn(Sequence[str]):
+    """A column of strings held as its distinct values and one integer code per entry.
+
+    Readers build it while they walk a file (a submission lists its detections video by
+    video, so the video column is a run of codes), and the metric groups by the codes instead
+    of hashing half a million strings again. ``distinct`` is in order of first appearance and
+    every value in it is used, so it is exactly what a walk over the strings would collect.
+    """
+
+    def __init__(self, distinct: Sequence[str], codes: np.ndarray) -> None:
+        self.distinct = list(distinct)
+        self.codes = np.asarray(codes, dtype=np.int64)
+
+    @classmethod
+    def from_strings(cls, strings: Sequence[str]) -> "StringColumn":
+        table = {value: code for code, value in enumerate(dict.fromkeys(strings))}
+        return cls(list(table), np.fromiter(map(table.__getitem__, strings), dtype=np.int64, count=len(strings)))
+
+    @classmethod
+    def from_runs(cls, values: Sequence[str], lengths: Sequence[int]) -> "StringColumn":
+        """``values[i]`` repeated ``lengths[i]`` times; values must be distinct."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        used = np.flatnonzero(lengths > 0)
+        return cls([values[i] for i in used.tolist()], np.repeat(np.arange(used.size), lengths[used]))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: Any) -> Any:  # a string, or a list of them for a slice
+        if isinstance(index, slice):
+            return [self.distinct[c] for c in self.codes[index].tolist()]
+        return self.distinct[int(self.codes[index])]
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self.distinct.__getitem__, self.codes.tolist())
 
 
 @dataclass(frozen=True)
@@ -84,31 +121,61 @@ class SegmentTable:
 
 def _codes(values: Sequence[str], table: dict[str, int]) -> np.ndarray:
     """Integer code per value, adding unseen values to ``table`` (in order of first appearance)."""
+    if isinstance(values, StringColumn):
+        recode = [table.setdefault(value, len(table)) for value in values.distinct]
+        return np.array(recode, dtype=np.int64)[values.codes]
     for value in dict.fromkeys(values):  # distinct values only: the per-value work stays in C
         table.setdefault(value, len(table))
     return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
 
 
-def _label_dtype(n_labels: int) -> type:
-    return np.int16 if n_labels <= np.iinfo(np.int16).max else np.int64
+def _small_int_dtype(n_codes: int) -> type:
+    """int16 where the codes fit: NumPy's stable sort is a radix sort on 16-bit integers."""
+    return np.int16 if n_codes <= np.iinfo(np.int16).max else np.int64
 
 
 def interpolated_ap(tp: np.ndarray, n_positives: int) -> np.ndarray:
-    """VOC2011 interpolated AP of ranked TP flags, one column per threshold: (n, T) -> (T,).
+    """VOC2011 interpolated AP of ranked TP flags, one column per threshold: (n, T) -> (T,)."""
+    tp = np.asarray(tp, dtype=bool).reshape(len(tp), -1)
+    return class_average_precision(tp, np.array([0, len(tp)]), np.array([n_positives]))[:, 0]
 
-    Elementwise steps are vectorized; each threshold's final sum runs over exactly the recall
-    steps the reference sums, in the same order, so results match it bit for bit.
+
+def class_average_precision(tp: np.ndarray, bounds: np.ndarray, n_positives: np.ndarray) -> np.ndarray:
+    """VOC2011 interpolated AP per class and threshold: (T x C).
+
+    ``tp`` (n x T) holds the ranked TP flags of class c in rows ``bounds[c]:bounds[c + 1]``.
+    Only the TP rows are visited: recall steps exactly there, and the right-to-left maximum of
+    precision at a TP row is reached at a TP row (precision falls at every false positive).
+    Each value is computed with the reference's operations (``c / (k + 1)``, ``c / n_pos``, the
+    same subtraction and product) and each (class, threshold) sum runs over the reference's
+    steps in its order, with ``np.sum``, so results match it bit for bit.
     """
-    tp = np.asarray(tp, dtype=np.float64).reshape(len(tp), -1)
-    tp_cum = np.cumsum(tp, axis=0)
-    fp_cum = np.cumsum(1.0 - tp, axis=0)
-    edge = np.zeros((1, tp.shape[1]))
-    mprec = np.concatenate((edge, tp_cum / (tp_cum + fp_cum), edge))
-    mrec = np.concatenate((edge, tp_cum / n_positives, edge + 1.0))
-    mprec = np.maximum.accumulate(mprec[::-1], axis=0)[::-1]
-    steps = mrec[1:] != mrec[:-1]
-    products = (mrec[1:] - mrec[:-1]) * mprec[1:]
-    return np.array([np.sum(products[steps[:, t], t]) for t in range(tp.shape[1])])
+    n_classes = len(bounds) - 1
+    ap = np.zeros((tp.shape[1], n_classes))
+    has_predictions = bounds[1:] > bounds[:-1]
+    for t in range(tp.shape[1]):
+        rows = np.flatnonzero(tp[:, t])
+        cls = np.searchsorted(bounds, rows, side="right") - 1
+        first = np.searchsorted(cls, np.arange(n_classes + 1))  # each class's TP rows: first[c]:first[c + 1]
+        count = np.arange(1, rows.size + 1) - first[cls]  # the cumulative TP count at each TP row
+        n_pos = n_positives[cls]
+        precision = count / (rows - bounds[cls] + 1)
+        steps = (count / n_pos - (count - 1) / n_pos) * _suffix_max(precision, first)
+        for c in np.flatnonzero(has_predictions):
+            class_steps = steps[first[c]:first[c + 1]]
+            if first[c + 1] - first[c] != n_positives[c]:  # recall ends below 1: a last step to 1 at precision 0
+                class_steps = np.append(class_steps, 0.0)
+            ap[t, c] = np.sum(class_steps)
+    return ap
+
+
+def _suffix_max(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Right-to-left running maximum of ``values`` within each run ``first[i]:first[i + 1]``."""
+    out = np.empty_like(values)
+    for lo, hi in zip(first[:-1].tolist(), first[1:].tolist()):
+        if hi > lo:
+            out[lo:hi] = np.maximum.accumulate(values[lo:hi][::-1])[::-1]
+    return out
 
 
 def _pair_tiou(ps: np.ndarray, pe: np.ndarray, gs: np.ndarray, ge: np.ndarray) -> np.ndarray:
@@ -134,31 +201,36 @@ def _match_bucket(pred_idx: np.ndarray, pred_group_start: np.ndarray, pred_group
 
     ``pred_idx`` lists prediction indices group by group, each group in score order.
     """
-    order = np.argsort(-pred_group_count, kind="stable")  # busiest groups first: active = prefix
-    p_start, p_count = pred_group_start[order], pred_group_count[order]
-    g_start, g_count = gt_group_start[order], gt_group_count[order]
-    n_groups = order.size
+    n_groups = pred_group_count.size
     # Local layout: predictions of group 0, then group 1, ... (each in score order).
-    local_start = np.concatenate(([0], np.cumsum(p_count)[:-1]))
-    owner = np.repeat(np.arange(n_groups), p_count)
-    within = np.arange(owner.size) - local_start[owner]
-    local_pred = pred_idx[p_start[owner] + within]
+    owner = np.repeat(np.arange(n_groups), pred_group_count)
+    within = np.arange(owner.size) - (np.cumsum(pred_group_count) - pred_group_count)[owner]
+    local_pred = pred_idx[pred_group_start[owner] + within]
     slots = np.arange(width)
-    gt_slot = g_start[owner][:, None] + np.minimum(slots, g_count[owner][:, None] - 1)
+    gt_slot = gt_group_start[owner][:, None] + np.minimum(slots, gt_group_count[owner][:, None] - 1)
     tiou = _pair_tiou(pred_s[local_pred][:, None], pred_e[local_pred][:, None], gt_s[gt_slot], gt_e[gt_slot])
-    tiou[slots[None, :] >= g_count[owner][:, None]] = -np.inf  # padding: never eligible
+    tiou[slots[None, :] >= gt_group_count[owner][:, None]] = -np.inf  # padding: never eligible
+    # A prediction eligible for no ground truth at any threshold is a false positive that locks
+    # nothing, so the others match as if it were absent: only the rest go through the rounds.
+    lowest = thresholds.min() if thresholds.size else np.inf
+    useful = np.flatnonzero(((tiou >= lowest) | np.isnan(tiou)).any(axis=1))
+    owner, local_pred, tiou = owner[useful], local_pred[useful], tiou[useful]
     # The reference walks argsort(tiou)[::-1]: NaN first, then descending, ties higher index first.
     walk = np.argsort(tiou, axis=1, kind="stable")[:, ::-1]
     walk_tiou = np.take_along_axis(tiou, walk, axis=1)
-    eligible_all = (walk_tiou[None] >= thresholds[:, None, None]) | np.isnan(walk_tiou)[None]
+    eligible = (walk_tiou[None] >= thresholds[:, None, None]) | np.isnan(walk_tiou)[None]
+    count = np.bincount(owner, minlength=n_groups)
+    order = np.argsort(-count, kind="stable")  # busiest groups first: the active ones are a prefix
+    first_row = np.searchsorted(owner, order)  # rows stay group by group, in score order
+    count = count[order]
     locked = np.zeros((thresholds.size, n_groups, width), dtype=bool)
     group = np.arange(n_groups)[:, None]
-    for k in range(int(p_count[0]) if n_groups else 0):
-        active = int(np.searchsorted(-p_count, -k, side="left"))  # groups with more than k
-        rows = local_start[:active] + k
+    for k in range(int(count[0]) if n_groups else 0):
+        active = int(np.searchsorted(-count, -k, side="left"))  # groups with more than k
+        rows = first_row[:active] + k
         walk_k = walk[rows]
         taken = locked[:, group[:active], walk_k]  # (thresholds, active, width), in walk order
-        free = eligible_all[:, rows] & ~taken
+        free = eligible[:, rows] & ~taken
         first = free.argmax(axis=2)
         hit = free.any(axis=2)  # the first free slot is a match exactly when there is one
         tp[local_pred[rows]] = hit.T
@@ -166,19 +238,16 @@ def _match_bucket(pred_idx: np.ndarray, pred_group_start: np.ndarray, pred_group
         locked[t_idx, g_idx, walk_k[g_idx, first[t_idx, g_idx]]] = True
 
 
-def _true_positives(gt_key: np.ndarray, pred_key: np.ndarray, pred_rank: np.ndarray,
+def _true_positives(gt_key: np.ndarray, pred_key: np.ndarray, pred_order: np.ndarray,
                     gt: SegmentTable, pred_s: np.ndarray, pred_e: np.ndarray,
                     thresholds: np.ndarray) -> np.ndarray:
-    """TP flags (n_predictions x n_thresholds) for predictions keyed by (class, video)."""
+    """TP flags (n_predictions x n_thresholds) for predictions keyed by (class, video).
+
+    ``pred_order`` lists the predictions with equal keys together, each group in score order.
+    """
     tp = np.zeros((len(pred_key), thresholds.size), dtype=bool)
     gt_order = np.argsort(gt_key, kind="stable")  # file order within a group
     gt_keys, gt_first, gt_count = np.unique(gt_key[gt_order], return_index=True, return_counts=True)
-    # Group-major, score order inside: pred_rank is a permutation, so the combined keys are
-    # distinct and any sort gives the one order (faster than a two-key lexsort).
-    if pred_key.size and int(pred_key.max()) < 2**62 // max(len(pred_key), 1):
-        pred_order = np.argsort(pred_key * len(pred_key) + pred_rank)
-    else:
-        pred_order = np.lexsort((pred_rank, pred_key))
     p_keys, p_first, p_count = _runs(pred_key[pred_order])
     pos = np.searchsorted(gt_keys, p_keys)
     pos_clipped = np.minimum(pos, max(gt_keys.size - 1, 0))
@@ -214,28 +283,23 @@ def average_precision_per_class(ground_truth: SegmentTable, predictions: Segment
                       stacklevel=2)
     video_codes: dict[str, int] = {}
     gt_video = _codes(ground_truth.video_ids, video_codes)
-    keep = np.flatnonzero(known)
-    pred_video = _codes(predictions.video_ids, video_codes)[keep]
-    pred_label = pred_label[keep]
-    scores = predictions.scores[keep]
+    pred_video = _codes(predictions.video_ids, video_codes)
+    scores, starts, ends = predictions.scores, predictions.starts, predictions.ends
+    if not known.all():
+        keep = np.flatnonzero(known)
+        pred_video, pred_label, scores, starts, ends = (a[keep] for a in (pred_video, pred_label, scores, starts, ends))
     n_videos = max(len(video_codes), 1)
-    # Score order within a class, ties in submission order: two stable sorts (the second a
-    # radix sort on small integers) give lexsort's order at a fraction of its cost.
+    # Score order within a class, ties in submission order: stable sorts (all but the first radix
+    # sorts on small integers) give lexsort's order at a fraction of its cost. Sorting that order
+    # by video, stably, keeps each (class, video) group together and in score order.
     by_score = np.argsort(-scores, kind="stable")
-    class_order = by_score[np.argsort(pred_label[by_score].astype(_label_dtype(len(label_codes))), kind="stable")]
-    pred_rank = np.empty(keep.size, dtype=np.int64)
-    pred_rank[class_order] = np.arange(keep.size)
+    class_order = by_score[np.argsort(pred_label[by_score].astype(_small_int_dtype(len(label_codes))), kind="stable")]
+    group_order = class_order[np.argsort(pred_video[class_order].astype(_small_int_dtype(n_videos)), kind="stable")]
     tp = _true_positives(gt_label * n_videos + gt_video, pred_label * n_videos + pred_video,
-                         pred_rank, ground_truth, predictions.starts[keep], predictions.ends[keep], thr)
+                         group_order, ground_truth, starts, ends, thr)
     n_positives = np.bincount(gt_label, minlength=len(classes))
-    ap = np.zeros((thr.size, len(classes)))
     bounds = np.searchsorted(pred_label[class_order], np.arange(len(classes) + 1))
-    for c in range(len(classes)):
-        ranked = tp[class_order[bounds[c]:bounds[c + 1]]]
-        if ranked.shape[0] == 0:
-            continue  # no predictions for this class: AP 0
-        ap[:, c] = interpolated_ap(ranked, int(n_positives[c]))
-    return classes, ap
+    return classes, class_average_precision(tp[class_order], bounds, n_positives)  # no predictions: AP 0
 
 
 def tal_metrics(ground_truth: SegmentTable, predictions: SegmentTable,

@@ -1,21 +1,25 @@
 """Readers for ActivityNet-format TAL files (ground truth and submissions).
 
 A validation submission holds about 490,000 detections. They are checked column-wise: one
-comprehension per field, type sets from ``map(type, ...)`` and vectorised NumPy tests, which
-cost a fraction of a per-detection loop. Only when a check fails does the entry-by-entry walk
-run, to name the video and detection at fault.
+``itemgetter`` pass per field, type sets from ``map(type, ...)`` and vectorised NumPy tests,
+which cost a fraction of a per-detection loop. Only when a check fails does the entry-by-entry
+walk run, to name the video and detection at fault. A regular submission is parsed once: the
+colons its keys and labels account for, counted on the way, prove that no key was repeated
+(see :func:`jsonio.keys_unique`) without writing the file out again.
 """
 
 from __future__ import annotations
 
-from itertools import chain, repeat
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, gc_paused, read_json
-from tempvl_bench.metrics.tal import SegmentTable
+from tempvl_bench.metrics.jsonio import (ScoreInputError, finite_number, gc_paused, keys_unique, parse_fast,
+                                         read_bytes, read_json, serialised_colons)
+from tempvl_bench.metrics.tal import SegmentTable, StringColumn
 
 _NUMBER_TYPES = {int, float}
 
@@ -27,40 +31,49 @@ class _Irregular(Exception):
 def _columns(path: Path, per_video: dict[str, Any], entries_key: str, with_score: bool) -> SegmentTable:
     videos, lists = list(per_video), list(per_video.values())
     try:
-        return _fast_columns(videos, lists, with_score)
+        return _fast_columns(videos, lists, with_score)[0]
     except _Irregular:
         return _checked_columns(path, videos, lists, entries_key, with_score)
 
 
-def _fast_columns(videos: list[str], lists: list[Any], with_score: bool) -> SegmentTable:
-    if any(type(entries) is not list for entries in lists):
+def _fast_columns(videos: list[str], lists: list[Any], with_score: bool) -> tuple[SegmentTable, int]:
+    """The table, and a lower bound on the colons orjson would write for the entries (exact
+    when every entry holds only its keys); raises _Irregular on anything the checked walk must
+    explain."""
+    if set(map(type, lists)) - {list}:
         raise _Irregular
     entries = list(chain.from_iterable(lists))
-    if set(map(type, entries)) - {dict}:
-        raise _Irregular
-    try:
-        labels = [entry["label"] for entry in entries]
-        segments = [entry["segment"] for entry in entries]
-        scores = [entry["score"] for entry in entries] if with_score else []
-    except KeyError:
+    try:  # an entry that is not an object raises TypeError, a missing key KeyError
+        labels = list(map(itemgetter("label"), entries))
+        segments = list(map(itemgetter("segment"), entries))
+        scores = list(map(itemgetter("score"), entries)) if with_score else []
+        label_column = StringColumn.from_strings(labels)  # an unhashable label raises TypeError
+        # A segment needs a length of 2 (a number has none: TypeError); a string or an object of
+        # length 2 passes here and fails the bounds' type check below.
+        pair_lengths = set(map(len, segments))
+    except (KeyError, TypeError):
         raise _Irregular from None
-    if (set(map(type, labels)) - {str} or set(map(type, segments)) - {list} or set(map(len, segments)) - {2}
-            or set(map(type, scores)) - _NUMBER_TYPES):
+    # Only strings equal strings, so a non-string label shows among the distinct values.
+    if set(map(type, label_column.distinct)) - {str} or pair_lengths - {2} or set(map(type, scores)) - _NUMBER_TYPES:
         raise _Irregular
     bounds = list(chain.from_iterable(segments))
     if set(map(type, bounds)) - _NUMBER_TYPES:
         raise _Irregular
     try:
-        pairs = np.array(bounds, dtype=np.float64).reshape(-1, 2)
-        score_array = np.array(scores, dtype=np.float64) if with_score else None
+        pairs = np.fromiter(bounds, dtype=np.float64, count=len(bounds)).reshape(-1, 2)
+        score_array = np.fromiter(scores, dtype=np.float64, count=len(scores)) if with_score else None
     except OverflowError:  # an integer beyond float range
         raise _Irregular from None
     if not np.isfinite(pairs).all() or (with_score and not np.isfinite(score_array).all()):
         raise _Irregular
     if (pairs[:, 1] < pairs[:, 0]).any():
         raise _Irregular
-    video_column = list(chain.from_iterable(map(repeat, videos, map(len, lists))))
-    return SegmentTable(video_column, labels, pairs[:, 0], pairs[:, 1], score_array)
+    video_column = StringColumn.from_runs(videos, list(map(len, lists)))
+    table = SegmentTable(video_column, label_column, pairs[:, 0], pairs[:, 1], score_array)
+    # Each entry holds at least its 2 or 3 keys; numbers and lists of numbers hold no colon.
+    in_labels = np.array([label.count(":") for label in label_column.distinct], dtype=np.int64)
+    colons = (3 if with_score else 2) * len(entries) + int(in_labels[label_column.codes].sum())
+    return table, colons
 
 
 def _checked_columns(path: Path, videos: list[str], lists: list[Any], entries_key: str,
@@ -125,7 +138,12 @@ def load_tal_ground_truth(path: Path, subset: str) -> SegmentTable:
 def load_tal_predictions(path: Path) -> SegmentTable:
     """Official submission format ``{"results": {video_id: [{"label", "score", "segment"}]}}``."""
     with gc_paused():
-        data = read_json(path, fast=True)
+        raw = read_bytes(path)
+        parsed, data = parse_fast(raw)
+        table = _regular_submission(raw, data) if parsed else None
+        if table is not None:
+            return table
+        data = read_json(path, fast=True)  # parsed again only to explain what is wrong
         if not isinstance(data, dict) or "results" not in data:
             problem = "missing key 'results'" if isinstance(data, dict) else f"got {type(data).__name__}"
             raise ScoreInputError(path, f"expected an object {{\"results\": {{video_id: [detections]}}}}: {problem}")
@@ -133,3 +151,21 @@ def load_tal_predictions(path: Path) -> SegmentTable:
         if not isinstance(results, dict):
             raise ScoreInputError(path, "'results' must be an object {video_id: [detections]}")
         return _columns(path, results, "results", with_score=True)
+
+
+def _regular_submission(raw: bytes, data: Any) -> SegmentTable | None:
+    """The table of a well-formed submission whose keys are all unique; None for anything else."""
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, dict):
+        return None
+    videos = list(results)
+    try:
+        table, colons = _fast_columns(videos, list(results.values()), with_score=True)
+    except _Irregular:
+        return None
+    # Plus the top level's other keys and values, "results" and the video ids. A lower bound
+    # that equals the file's count proves that no key was dropped; else count exactly (entries
+    # with extra keys), which re-serialises the data but does not parse it again.
+    others = {key: value for key, value in data.items() if key != "results"}
+    colons += serialised_colons(others) + 1 + len(videos) + sum(video.count(":") for video in videos)
+    return table if keys_unique(raw, data, colons) or keys_unique(raw, data) else None
