@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plugins)
 
     p = sub.add_parser("run", parents=[common], help="run tasks (zero-shot or finetune) and write results")
-    p.add_argument("--task", required=True, help="task name, group name, or a comma list")
+    p.add_argument("--task", required=True,
+                   help="task name, group name, a task file of your own (./my-task.yaml), or a comma list")
     p.add_argument("--backbone", help="video backbone (default: the task's)")
     p.add_argument("--text-encoder", help="text encoder (default: the task's)")
     p.add_argument("--checkpoint", type=Path, help="TemPVL checkpoint folder or .safetensors file")
@@ -137,7 +138,9 @@ def _print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     host = _host(args)
-    names = host.tasks.expand(args.task)
+    from tempvl_bench.task_files import expand_tasks
+
+    names = expand_tasks(host, args.task)
     options = RunOptions(
         mode=args.mode, backbone=args.backbone, text_encoder=args.text_encoder, checkpoint=args.checkpoint,
         data_root=args.data_root, demo=args.demo, output=args.output, limit=args.limit, seed=args.seed,

@@ -60,11 +60,17 @@ def task_videos(config: TaskConfig, data_root: Path) -> list[Path]:
     return list(paths)
 
 
+def _expand(host: PluginHost, selection: str) -> list[str]:
+    from tempvl_bench.task_files import expand_tasks  # task names, groups and task files of one's own
+
+    return expand_tasks(host, selection)
+
+
 def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.data.validate import validate_dataset
 
     failed = False
-    for name in host.tasks.expand(args.task):
+    for name in _expand(host, args.task):
         config = _task_config(host, name, args.demo)
         data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
         report = validate_dataset(config.dataset, data_root / config.paths.annotations)
@@ -83,7 +89,7 @@ def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.video.check import check_videos
 
     status = 0
-    names = host.tasks.expand(args.task)
+    names = _expand(host, args.task)
     if args.output is not None and args.output.is_dir():
         raise ValueError(f"--output {args.output}: is a folder; expected the JSON report file to write")
     for name in names:
@@ -104,7 +110,7 @@ def cmd_prepare_videos(host: PluginHost, args: argparse.Namespace) -> int:
 
     status = 0
     _expect_folder(args.output)
-    for name in host.tasks.expand(args.task):
+    for name in _expand(host, args.task):
         config = _task_config(host, name, args.demo)
         data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
         source_root = data_root / config.paths.videos
@@ -224,6 +230,7 @@ def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
 
 
 def _task_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--task", required=True, help="task name, group name, or a comma list")
+    p.add_argument("--task", required=True,
+                   help="task name, group name, a task file of your own (./my-task.yaml), or a comma list")
     p.add_argument("--data-root", type=Path, help="data root (default: $TEMPVL_DATA)")
     p.add_argument("--demo", action="store_true", help="use the built-in demo data")

@@ -1,0 +1,80 @@
+"""A user's own task YAML for a registered family runs and validates by path (``--task ./my.yaml``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tempvl_bench.cli import main
+from tempvl_bench.config import builtin_task_file
+
+
+def _task_file(folder: Path, name: str = "my-didemo", **changes) -> Path:
+    """A copy of the built-in DiDeMo task under another name (and with ``changes``)."""
+    raw = yaml.safe_load(builtin_task_file("didemo").read_text())
+    raw.update(name=name, description="my own DiDeMo evaluation", groups=[], **changes)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_run_and_validate_a_task_file_by_relative_path(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _task_file(tmp_path)
+    assert main(["validate", "--task", "./my-didemo.yaml", "--demo"]) == 0
+    assert "my-didemo (didemo," in capsys.readouterr().out
+
+    args = ["run", "--task", "./my-didemo.yaml", "--demo", "--limit", "6", "--set", "video.num_frames=4",
+            "--output", "out", "--no-progress"]
+    assert main(args) == 0
+    (results,) = (tmp_path / "out" / "my-didemo").glob("*/results.json")
+    record = json.loads(results.read_text())
+    assert record["task"] == "my-didemo" and record["family"] == "retrieval" and record["num_samples"] == 6
+    assert set(record["metrics"]) == set(record["config"]["metrics"])
+
+
+def test_a_task_file_in_a_comma_list_with_registered_tasks(tmp_path, capsys):
+    path = _task_file(tmp_path)
+    assert main(["validate", "--task", f"didemo,{path}", "--demo"]) == 0
+    out = capsys.readouterr().out
+    assert "didemo (didemo," in out and "my-didemo (didemo," in out
+
+
+def test_errors_name_the_file_and_the_key(tmp_path, capsys):
+    assert main(["validate", "--task", str(tmp_path / "absent.yaml"), "--demo"]) == 2
+    assert "absent.yaml: no such task file" in capsys.readouterr().err
+
+    clash = _task_file(tmp_path, name="didemo-copy")
+    clash.write_text(clash.read_text().replace("name: didemo-copy", "name: msvd"))
+    assert main(["validate", "--task", str(clash), "--demo"]) == 2
+    err = capsys.readouterr().err
+    assert "didemo-copy.yaml: key 'name': 'msvd' is already a registered task" in err
+
+    orphan = _task_file(tmp_path, name="orphan", family="segmentation")
+    assert main(["validate", "--task", str(orphan), "--demo"]) == 2
+    assert "orphan.yaml: keys 'family: segmentation' and 'plugin: retrieval' match no registered task" in capsys.readouterr().err
+
+    broken = _task_file(tmp_path, name="broken")
+    broken.write_text(broken.read_text().replace("num_frames: 8", "num_frames: many"))
+    assert main(["validate", "--task", str(broken), "--demo"]) == 2
+    assert "broken.yaml: key 'video.num_frames'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", ["charades-sta", "thumos14"])
+def test_a_task_file_takes_the_steps_of_its_family_and_dataset(tmp_path, task):
+    from tempvl_bench.manager import load_plugins
+    from tempvl_bench.task_files import register_task_file
+
+    raw = yaml.safe_load(builtin_task_file(task).read_text())
+    raw.update(name=f"my-{task}")
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    host = load_plugins()
+    assert register_task_file(host, path) == f"my-{task}"
+    mine, builtin = host.tasks.get(f"my-{task}"), host.tasks.get(task)
+    assert (mine.runner, mine.family, mine.plugin) == (builtin.runner, builtin.family, builtin.plugin)
+    assert mine.config_path == path.resolve()
+    assert register_task_file(host, path) == f"my-{task}"  # naming the same file twice is fine
