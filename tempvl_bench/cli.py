@@ -7,13 +7,16 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from tempvl_bench import __version__
-from tempvl_bench.config import ConfigError
-from tempvl_bench.manager import AUTOLOAD_ENV, PluginHost, PluginLoadWarning, load_plugins
-from tempvl_bench.registry import RegistryError
-from tempvl_bench.runner import RunError, RunOptions, run_task
+from tempvl_bench.manager import AUTOLOAD_ENV
+
+if TYPE_CHECKING:
+    from tempvl_bench.manager import PluginHost
+
+# Commands import what they need when they run: ``score`` never pays for the config, the
+# plugin manager's entry points or the runner.
 
 
 class UserError(Exception):
@@ -98,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _host(args: argparse.Namespace) -> PluginHost:
+    from tempvl_bench.manager import PluginLoadWarning, load_plugins
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PluginLoadWarning)
         host = load_plugins(args.plugin_options)
@@ -137,6 +142,8 @@ def _print_rows(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tempvl_bench.runner import RunOptions, run_task
+
     host = _host(args)
     from tempvl_bench.task_files import expand_tasks
 
@@ -176,13 +183,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors printed as one line with exit 2 (evaluated only once an exception is raised)."""
+    from tempvl_bench.config import ConfigError
+    from tempvl_bench.registry import RegistryError
+    from tempvl_bench.runner import RunError
+
+    return ConfigError, RegistryError, RunError, UserError, ValueError, FileNotFoundError
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.plugin_options = [*args.global_plugin_options, *getattr(args, "plugin_options", [])]
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, RegistryError, RunError, UserError, ValueError, FileNotFoundError) as exc:
+    except _user_errors() as exc:
         print(f"tempvl-bench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (``| head``): nothing left to say to it

@@ -6,12 +6,11 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tempvl_bench.annotations import load_annotations
-from tempvl_bench.config import TaskConfig, load_task_config
-from tempvl_bench.manager import PluginHost
-from tempvl_bench.results import write_json_atomic
-from tempvl_bench.runner import RunOptions, resolve_data_root
+if TYPE_CHECKING:
+    from tempvl_bench.config import TaskConfig
+    from tempvl_bench.manager import PluginHost
 
 #: Annotation kind read for each task family (``splits.train_kind``/``eval_kind`` override it).
 FAMILY_KIND = {
@@ -41,12 +40,22 @@ def split_kinds(config: TaskConfig) -> dict[str, str]:
 
 
 def _task_config(host: PluginHost, name: str, demo: bool) -> TaskConfig:
+    from tempvl_bench.config import load_task_config
+
     return load_task_config(host.tasks.get(name).config_path, demo=demo)
+
+
+def _data_root(config: TaskConfig, args: argparse.Namespace) -> Path:
+    from tempvl_bench.runner import RunOptions, resolve_data_root
+
+    return resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
 
 
 def task_videos(config: TaskConfig, data_root: Path) -> list[Path]:
     """Every media file the task's train and eval splits use (missing ones at their expected path)."""
     from tempvl_core.data.video_index import VideoIndex
+
+    from tempvl_bench.annotations import load_annotations
 
     video_dir = data_root / config.paths.videos
     index = VideoIndex(video_dir)
@@ -72,7 +81,7 @@ def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
     failed = False
     for name in _expand(host, args.task):
         config = _task_config(host, name, args.demo)
-        data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
+        data_root = _data_root(config, args)
         report = validate_dataset(config.dataset, data_root / config.paths.annotations)
         print(f"{name} ({config.dataset}, {data_root / config.paths.annotations}):")
         print(report.format_table())
@@ -88,13 +97,15 @@ def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
 def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.video.check import check_videos
 
+    from tempvl_bench.results import write_json_atomic
+
     status = 0
     names = _expand(host, args.task)
     if args.output is not None and args.output.is_dir():
         raise ValueError(f"--output {args.output}: is a folder; expected the JSON report file to write")
     for name in names:
         config = _task_config(host, name, args.demo)
-        data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
+        data_root = _data_root(config, args)
         report = check_videos(task_videos(config, data_root), progress=not args.no_progress)
         output = args.output or Path("results") / name / "check-videos.json"
         if args.output and len(names) > 1:  # one report per task, never overwritten by the next
@@ -108,11 +119,13 @@ def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
 def cmd_prepare_videos(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.video.prepare import prepare_videos, prepared_path
 
+    from tempvl_bench.results import write_json_atomic
+
     status = 0
     _expect_folder(args.output)
     for name in _expand(host, args.task):
         config = _task_config(host, name, args.demo)
-        data_root = resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
+        data_root = _data_root(config, args)
         source_root = data_root / config.paths.videos
         target_root = args.output or data_root / config.prepared_videos_dir
         sources = [p for p in task_videos(config, data_root) if p.exists()]
@@ -132,6 +145,7 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.train.pretrain import run_pretraining, seed_everything
 
     from tempvl_bench.modeling import build_backbone_by_name
+    from tempvl_bench.results import write_json_atomic
 
     _expect_folder(args.output)
     config = PretrainConfig.from_yaml(args.config)

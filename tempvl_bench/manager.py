@@ -9,16 +9,18 @@ entry-point loading altogether (then only ``-p MODULE`` plugins load).
 from __future__ import annotations
 
 import importlib
-import importlib.metadata as metadata
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import pluggy
 
 from tempvl_bench import hookspecs
 from tempvl_bench.registry import BackboneRegistry, TaskRegistry, TextEncoderRegistry
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 ENTRY_POINT_GROUP = "tempvl_bench"
 AUTOLOAD_ENV = "TEMPVL_BENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -87,6 +89,8 @@ def _autoload_enabled() -> bool:
 
 
 def _entry_points() -> Iterable[metadata.EntryPoint]:
+    from importlib import metadata  # only when plugins load: `score` and --help never need it
+
     return metadata.entry_points(group=ENTRY_POINT_GROUP)
 
 

@@ -1,25 +1,25 @@
 """Metrics for every benchmark family, matching the official evaluators (docs/metrics.md).
 
 One implementation per family, shared by the plugins, the ``score`` command and the tests.
+Names are imported on first use: ``score --family tal`` loads the TAL modules only.
 """
 
-from tempvl_bench.metrics.captioning import CaptionScorer, caption_metrics
-from tempvl_bench.metrics.moment import (
-    MomentPrediction,
-    MomentQuery,
-    moment_metrics_single,
-    nms_keep,
-    qvhighlights_metrics,
-)
-from tempvl_bench.metrics.names import FAMILY_NAMES, format_threshold, metric_direction
-from tempvl_bench.metrics.qa import Prediction as QAPrediction
-from tempvl_bench.metrics.qa import QAItem, prediction_credit, qa_metrics, top_answer, top_choices
-from tempvl_bench.metrics.retrieval import (
-    multi_caption_retrieval_metrics,
-    paragraph_retrieval_metrics,
-    retrieval_metrics,
-)
-from tempvl_bench.metrics.tal import TAL_PROTOCOLS, SegmentTable, tal_metrics
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "captioning": ("CaptionScorer", "caption_metrics"),
+    "moment": ("MomentPrediction", "MomentQuery", "moment_metrics_single", "nms_keep", "qvhighlights_metrics"),
+    "names": ("FAMILY_NAMES", "format_threshold", "metric_direction"),
+    "qa": ("QAItem", "qa_metrics", "prediction_credit", "top_answer", "top_choices"),
+    "retrieval": ("multi_caption_retrieval_metrics", "paragraph_retrieval_metrics", "retrieval_metrics"),
+    "tal": ("TAL_PROTOCOLS", "SegmentTable", "tal_metrics"),
+}
+#: Exported name -> (module, name there).
+_EXPORTS = {name: (module, name) for module, names in _HOMES.items() for name in names}
+_EXPORTS["QAPrediction"] = ("qa", "Prediction")
 
 __all__ = [
     "CaptionScorer",
@@ -45,3 +45,16 @@ __all__ = [
     "TAL_PROTOCOLS",
     "tal_metrics",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
