@@ -66,8 +66,9 @@ def _violation(rule: dict[str, Any], value: Any) -> str | None:
 class PathsConfig:
     #: Folder holding the annotation files, relative to the data root.
     annotations: str
-    #: Folder holding the videos, relative to the data root.
-    videos: str
+    #: Folder holding the videos, relative to the data root. Default: the dataset's video folder
+    #: in the dataset catalogue (``tempvl_core.data.catalogue``) below ``annotations``.
+    videos: str | None = None
     #: Optional prepared (re-encoded) copy of the videos, relative to the data root.
     prepared_videos: str | None = None
 
@@ -201,8 +202,20 @@ def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = 
     raw["source"] = str(path)
     config = _build(TaskConfig, raw, "", path, from_override)
     config.set_keys = frozenset(from_override)
+    if config.paths.videos is None:
+        config.paths.videos = _catalogue_video_dir(config, path, from_override)
     _check_metrics(config, path, from_override)
     return config
+
+
+def _catalogue_video_dir(config: TaskConfig, path: Path, from_override: set[str]) -> str:
+    """``<annotations>/<the dataset's video folder>`` from the dataset catalogue."""
+    from tempvl_core.data.catalogue import DATASETS
+
+    if config.dataset not in DATASETS:
+        raise ConfigError(f"{_where(path, 'paths.videos', from_override)}: required, because dataset "
+                          f"{config.dataset!r} is not in the dataset catalogue (known: {', '.join(sorted(DATASETS))})")
+    return f"{config.paths.annotations.rstrip('/')}/{DATASETS[config.dataset].video_dir}"
 
 
 def parse_options(config: TaskConfig, schema: type) -> Any:

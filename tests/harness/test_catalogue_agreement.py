@@ -107,3 +107,23 @@ def test_validate_cli_accepts_thumos14_per_class_files(real_root: Path, capsys) 
 
     assert main(["validate", "--task", "thumos14", "--data-root", str(real_root)]) == 0
     assert "cannot run" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_video_folder_comes_from_the_catalogue(task: str) -> None:
+    from tempvl_core.data.catalogue import DATASETS
+
+    config = load_task_config(HOST.tasks.get(task).config_path)
+    assert config.paths.videos == f"{config.paths.annotations}/{DATASETS[config.dataset].video_dir}"
+
+
+def test_a_task_file_may_still_name_its_own_video_folder(tmp_path: Path) -> None:
+    from tempvl_bench.config import ConfigError, builtin_task_file
+
+    source = builtin_task_file("didemo").read_text()
+    path = tmp_path / "mine.yaml"
+    path.write_text(source.replace("  annotations: didemo", "  annotations: didemo\n  videos: elsewhere/clips"))
+    assert load_task_config(path).paths.videos == "elsewhere/clips"
+    path.write_text(source.replace("dataset: didemo", "dataset: my-own-set"))
+    with pytest.raises(ConfigError, match=r"mine.yaml: key 'paths.videos': required, because dataset 'my-own-set'"):
+        load_task_config(path)
