@@ -108,12 +108,16 @@ def _load_train(ctx: "RunContext", family: TaskFamily) -> Split | None:
 
 
 def checked_metrics(config, scores: Scores) -> dict[str, float]:
-    """The scores in the order of the task file's ``metrics:``, which they must match exactly
-    (a metric the data leaves undefined is listed by the family as such and left out)."""
+    """The scores in the order of the task file's ``metrics:``, which they must match exactly.
+
+    Two allowances, both for metrics that depend on the data: a listed metric the family
+    declares undefined on it (``Scores.undefined``) is left out, and a breakdown of a listed
+    metric, named ``<listed>/<part>`` (``qa/acc/which`` under ``qa/acc``), follows the list.
+    """
     from tempvl_bench.runner import RunError
 
     listed = list(config.metrics)
-    extra = [m for m in scores.metrics if m not in listed]
+    extra = [m for m in scores.metrics if m not in listed and not _breaks_down(m, listed)]
     missing = [m for m in listed if m not in scores.metrics and m not in scores.undefined]
     if extra or missing:
         parts = []
@@ -123,7 +127,12 @@ def checked_metrics(config, scores: Scores) -> dict[str, float]:
             parts.append(f"did not compute {', '.join(missing)}")
         raise RunError(f"{config.where('metrics')}: task {config.name!r} {' and '.join(parts)}; the task file's "
                        "metrics: must name exactly what its family reports")
-    return {m: float(scores.metrics[m]) for m in listed if m in scores.metrics}
+    ordered = [m for m in listed if m in scores.metrics] + [m for m in scores.metrics if m not in listed]
+    return {m: float(scores.metrics[m]) for m in ordered}
+
+
+def _breaks_down(name: str, listed: list[str]) -> bool:
+    return any(name.startswith(metric + "/") for metric in listed)
 
 
 def check_finetuned(run_dir: Path, task: str) -> None:

@@ -1,4 +1,4 @@
-"""Runs MSR-VTT multiple choice: pick, among 5 captions, the one that describes the video.
+"""The MSR-VTT multiple-choice family: pick, among 5 captions, the one that describes the video.
 
 The reference protocol (JSFusion, ClipBERT, ALPRO) is zero-shot from a retrieval model: each
 option is scored against the video in the joint space (``options.mc_scorer: similarity``) or by
@@ -10,62 +10,76 @@ tied for the top score are scored as a uniformly random pick among them (``top_a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_bench.finetune import finetune_vtc
-from tempvl_bench.metrics import QAItem as ScoredQuestion
-from tempvl_bench.metrics import prediction_credit, qa_metrics, top_answer
-from tempvl_bench.runner import RunContext, TaskOutput
+from tempvl_bench.api import QAItem as ScoredQuestion
+from tempvl_bench.api import (
+    RunContext,
+    Scores,
+    Split,
+    TaskFamily,
+    encode_videos,
+    finetune_vtc,
+    prediction_credit,
+    qa_metrics,
+    top_answer,
+)
 
 from tempvl_plugins.qa.datasets import ADAPTERS, load_msrvtt_mc_training
 from tempvl_plugins.qa.options import QAOptions, write_score_files
 
 
-def run_multiple_choice(ctx: RunContext) -> TaskOutput:
-    adapter = ADAPTERS[ctx.spec.name]
-    options = QAOptions.parse(ctx.config.options, ctx.config.source)
-    split = ctx.config.splits.eval
-    items, files = adapter.load(ctx.annotation_dir, split)
-    items = ctx.limited(items)
-    clips = ClipLoaderFactory(ctx)
-    model = ctx.model()
-    if ctx.mode == "finetune":
-        train_items, train_files = load_msrvtt_mc_training(ctx.annotation_dir, ctx.train_split)
-        files = train_files + files
-        finetune_vtc(ctx, model, train_items, clips)
-    scores, kept, failed = _score_options(ctx, model, items, options.mc_scorer, clips)
-    evaluated = [items[i] for i in kept]
-    chosen = {item.item_id: top_answer(s, [str(i) for i in range(len(s))]) for item, s in zip(evaluated, scores)}
-    ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in evaluated]
-    metrics = qa_metrics(chosen, ground_truth)
-    write_score_files(ctx.run_dir, chosen, ground_truth, None)
-    return TaskOutput(
-        metrics=metrics,
-        split=split,
-        num_samples=len(evaluated),
-        predictions=_predictions(evaluated, scores, chosen),
-        failed_videos=failed,
-        annotation_files=files,
-    )
+@dataclass
+class OptionScores:
+    """Per evaluated item (those whose video decoded, in order), one score per option."""
+
+    items: list
+    scores: list[list[float]]
+
+
+class MultipleChoiceQA(TaskFamily):
+    options = QAOptions
+
+    def load(self, ctx: RunContext, split: str) -> Split:
+        items, files = ADAPTERS[ctx.spec.name].load(ctx.annotation_dir, split)
+        return Split(split, items, files)
+
+    def load_train(self, ctx: RunContext, split: str) -> Split:
+        items, files = load_msrvtt_mc_training(ctx.annotation_dir, split)
+        return Split(split, items, files)
+
+    def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
+        finetune_vtc(ctx, model, train.records, ctx.clips)
+
+    def predict(self, ctx: RunContext, model, evaluation: Split, train: Split | None) -> OptionScores:
+        return _score_options(ctx, model, evaluation.records, ctx.task_options.mc_scorer)
+
+    def score(self, ctx: RunContext, evaluation: Split, result: OptionScores) -> Scores:
+        evaluated, scores = result.items, result.scores
+        chosen = {item.item_id: top_answer(s, [str(i) for i in range(len(s))]) for item, s in zip(evaluated, scores)}
+        ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in evaluated]
+        metrics = qa_metrics(chosen, ground_truth)
+        write_score_files(ctx.run_dir, chosen, ground_truth, None)
+        return Scores(metrics, len(evaluated), _predictions(evaluated, scores, chosen))
 
 
 @torch.no_grad()
-def _score_options(ctx: RunContext, model, items, scorer: str, clips: ClipLoaderFactory):
-    """Per evaluated item, one score per option; the indices of the items kept; failed videos."""
+def _score_options(ctx: RunContext, model, items, scorer: str) -> OptionScores:
     scores: list[list[float]] = []
     kept: list[int] = []
     max_length = ctx.config.text.max_length
-    batches = clips.batches(items, train=False, desc="score options")
-    for batch in batches:
+    level = "clip" if scorer == "similarity" else "pixels"
+    for batch in encode_videos(ctx.clips, model, items, level=level, desc="score options"):
         index = batch["index"].tolist()
-        frames, mask = batch["frames"], batch["frame_mask"]
         if scorer == "similarity":
-            video = model.encode_video(frames.to(model.device), mask.to(model.device)).float()
+            video = batch["video_emb"]
             for row, i in enumerate(index):
-                text = model.encode_text(model.tokenize(list(items[i].options), max_length)).float()
+                text = model.encode_text(model.tokenize(list(items[i].options), max_length)).float().cpu()
                 scores.append((text @ video[row]).tolist())
         else:
+            frames, mask = batch["frames"], batch["frame_mask"]
             for row, i in enumerate(index):
                 n = len(items[i].options)
                 probs = model.fused_match_scores(
@@ -75,7 +89,7 @@ def _score_options(ctx: RunContext, model, items, scorer: str, clips: ClipLoader
                 )
                 scores.append(probs.float().tolist())
         kept.extend(index)
-    return scores, kept, batches.failed_videos
+    return OptionScores([items[i] for i in kept], scores)
 
 
 def _predictions(items, scores, chosen):

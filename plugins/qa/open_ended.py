@@ -1,4 +1,4 @@
-"""Runs an open-ended QA task (MSRVTT-QA, MSVD-QA): answer vocabulary, optional finetuning of
+"""The open-ended QA family (MSRVTT-QA, MSVD-QA): answer vocabulary, optional finetuning of
 the answer classifier with cross-entropy, then answering every evaluation question.
 
 Questions are grouped by video so each video is decoded once per pass, whatever its number of
@@ -16,11 +16,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_bench.finetune import finetune, trainable_parameters
-from tempvl_bench.metrics import QAItem as ScoredQuestion
-from tempvl_bench.metrics import QAPrediction, prediction_credit, qa_metrics, top_answer
-from tempvl_bench.runner import RunContext, TaskOutput
+from tempvl_bench.api import QAItem as ScoredQuestion
+from tempvl_bench.api import (
+    QAPrediction,
+    RunContext,
+    Scores,
+    Split,
+    TaskFamily,
+    encode_videos,
+    finetune,
+    prediction_credit,
+    qa_metrics,
+    top_answer,
+    trainable_parameters,
+)
 
 from tempvl_plugins.qa.datasets import ADAPTERS
 from tempvl_plugins.qa.options import QAOptions, write_score_files
@@ -46,44 +55,53 @@ def group_by_video(items: Sequence) -> list[VideoQuestions]:
     return [VideoQuestions(v, names[v], tuple(qs)) for v, qs in groups.items()]
 
 
-def run_open_ended(ctx: RunContext) -> TaskOutput:
-    adapter = ADAPTERS[ctx.spec.name]
-    options = QAOptions.parse(ctx.config.options, ctx.config.source)
-    train_split = ctx.config.splits.train
-    if not train_split:
-        raise ValueError(f"{ctx.config.source}: key 'splits.train' is empty; open-ended QA builds its answer "
-                         "vocabulary from the training answers, even zero-shot")
-    train_items, train_files = adapter.load(ctx.annotation_dir, train_split)
-    vocab = AnswerVocab.build((item.answer for item in train_items), options.answer_vocab_size)
-    split = ctx.config.splits.eval
-    items, files = adapter.load(ctx.annotation_dir, split)
-    items = ctx.limited(items)
-    clips = ClipLoaderFactory(ctx)
-    model = ctx.model()
-    if ctx.mode == "finetune":
+@dataclass
+class Answers:
+    answers: dict[str, QAPrediction]
+    vocab: AnswerVocab
+    method: str
+
+
+class OpenEndedQA(TaskFamily):
+    """MSRVTT-QA, MSVD-QA: the answer vocabulary comes from the training split, even zero-shot."""
+
+    options = QAOptions
+    needs_train_split = True
+
+    def load(self, ctx: RunContext, split: str) -> Split:
+        items, files = ADAPTERS[ctx.spec.name].load(ctx.annotation_dir, split)
+        return Split(split, items, files)
+
+    def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
+        vocab = _vocab(ctx, train)
         model.ensure_qa_head(len(vocab))
-        _finetune(ctx, model, train_items, vocab, options, clips)
-        method = "head"
-    else:
-        method = _zero_shot_method(options, model, vocab)
-    videos = group_by_video(items)
-    if method == "head":
-        answers, failed = _answer_with_head(ctx, model, videos, vocab, clips)
-    else:
-        per_type, fallback = candidates_by_type(train_items, vocab, options.zero_shot_candidates)
-        answers, failed = _answer_by_similarity(ctx, model, videos, vocab, per_type, fallback, clips)
-    evaluated = [item for item in items if item.question_id in answers]
-    ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluated]
-    metrics = qa_metrics(answers, ground_truth, vocab.answers)
-    write_score_files(ctx.run_dir, answers, ground_truth, vocab.answers)
-    return TaskOutput(
-        metrics=metrics,
-        split=split,
-        num_samples=len(evaluated),
-        predictions=_predictions(evaluated, answers, vocab, method),
-        failed_videos=failed,
-        annotation_files=train_files + files,
-    )
+        _finetune(ctx, model, train.records, vocab, ctx.task_options, ctx.clips)
+
+    def predict(self, ctx: RunContext, model, evaluation: Split, train: Split | None) -> Answers:
+        options: QAOptions = ctx.task_options
+        vocab = _vocab(ctx, train)
+        method = "head" if ctx.mode == "finetune" else _zero_shot_method(options, model, vocab)
+        videos = group_by_video(evaluation.records)
+        if method == "head":
+            answers = _answer_with_head(ctx, model, videos, vocab)
+        else:
+            per_type, fallback = candidates_by_type(train.records, vocab, options.zero_shot_candidates)
+            answers = _answer_by_similarity(ctx, model, videos, vocab, per_type, fallback)
+        return Answers(answers, vocab, method)
+
+    def score(self, ctx: RunContext, evaluation: Split, result: Answers) -> Scores:
+        answers, vocab = result.answers, result.vocab
+        evaluated = [item for item in evaluation.records if item.question_id in answers]
+        ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluated]
+        metrics = qa_metrics(answers, ground_truth, vocab.answers)
+        # A question type the task file lists but the evaluated questions lack has no accuracy.
+        undefined = tuple(m for m in ctx.config.metrics if m.startswith("qa/acc/") and m not in metrics)
+        write_score_files(ctx.run_dir, answers, ground_truth, vocab.answers)
+        return Scores(metrics, len(evaluated), _predictions(evaluated, answers, vocab, result.method), undefined)
+
+
+def _vocab(ctx: RunContext, train: Split) -> AnswerVocab:
+    return AnswerVocab.build((item.answer for item in train.records), ctx.task_options.answer_vocab_size)
 
 
 def _zero_shot_method(options: QAOptions, model, vocab: AnswerVocab) -> str:
@@ -99,8 +117,7 @@ def _zero_shot_method(options: QAOptions, model, vocab: AnswerVocab) -> str:
     return options.zero_shot
 
 
-def _finetune(ctx: RunContext, model, train_items, vocab: AnswerVocab, options: QAOptions,
-              clips: ClipLoaderFactory) -> None:
+def _finetune(ctx: RunContext, model, train_items, vocab: AnswerVocab, options: QAOptions, clips) -> None:
     cfg = ctx.config
     index = vocab.index()
     # Training questions whose answer is outside the vocabulary have no class: left out (just-ask).
@@ -146,11 +163,10 @@ def _question_rows(videos: Sequence[VideoQuestions], batch_index: torch.Tensor) 
 
 
 @torch.no_grad()
-def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab, clips: ClipLoaderFactory):
+def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab) -> dict[str, QAPrediction]:
     answers: dict[str, QAPrediction] = {}
     size = ctx.config.batch.eval
-    batches = clips.batches(videos, train=False, desc="answer questions")
-    for batch in batches:
+    for batch in encode_videos(ctx.clips, model, videos, level="pixels", desc="answer questions"):
         rows, questions = _question_rows(videos, batch["index"])
         for start in range(0, len(rows), size):
             chunk = torch.tensor(rows[start : start + size])
@@ -158,7 +174,7 @@ def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab, clips:
             logits = model.answer_logits(texts, batch["frames"][chunk], frame_mask=batch["frame_mask"][chunk])
             for item, row in zip(questions[start : start + size], logits.float().cpu().numpy()):
                 answers[item.question_id] = top_answer(row, vocab.answers)  # ties: a list, scored fairly
-    return answers, batches.failed_videos
+    return answers
 
 
 class TextEmbeddingCache:
@@ -184,14 +200,12 @@ class TextEmbeddingCache:
 
 
 @torch.no_grad()
-def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, per_type, fallback,
-                          clips: ClipLoaderFactory):
+def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, per_type,
+                          fallback) -> dict[str, QAPrediction]:
     answers: dict[str, QAPrediction] = {}
     cache = TextEmbeddingCache(model, ctx.config.text.max_length, ctx.config.batch.eval)
-    batches = clips.batches(videos, train=False, desc="score answers")
-    for batch in batches:
-        video_emb = model.encode_video(batch["frames"].to(model.device), batch["frame_mask"].to(model.device))
-        video_emb = video_emb.float().cpu()
+    for batch in encode_videos(ctx.clips, model, videos, level="clip", desc="score answers"):
+        video_emb = batch["video_emb"]
         rows, questions = _question_rows(videos, batch["index"])
         candidates = [per_type.get(item.question_type, fallback) for item in questions]
         texts = [f"{item.question} {vocab.answers[c]}" for item, cands in zip(questions, candidates) for c in cands]
@@ -201,7 +215,7 @@ def _answer_by_similarity(ctx: RunContext, model, videos, vocab: AnswerVocab, pe
             scores = text_emb[offset : offset + len(cands)] @ video_emb[row]
             answers[item.question_id] = top_answer(scores.numpy(), [vocab.answers[c] for c in cands])
             offset += len(cands)
-    return answers, batches.failed_videos
+    return answers
 
 
 def _predictions(items, answers: dict, vocab: AnswerVocab, method: str):

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tempvl_bench.config import ConfigError
-from tempvl_bench.metrics import QAItem as ScoredQuestion
-from tempvl_bench.metrics import QAPrediction
-from tempvl_bench.results import write_json_atomic
+from tempvl_bench.api import QAItem as ScoredQuestion
+from tempvl_bench.api import QAPrediction, checked, options_from_mapping, write_json_atomic
 
 from tempvl_plugins.qa.vocab import DEFAULT_VOCAB_SIZE
 
@@ -32,49 +28,22 @@ class QAOptions:
     """Family settings of the QA tasks (``options:`` in the task YAML)."""
 
     #: Open-ended: size of the answer vocabulary (most frequent training answers).
-    answer_vocab_size: int = DEFAULT_VOCAB_SIZE
+    answer_vocab_size: int = checked(DEFAULT_VOCAB_SIZE, ge=1, expected="a positive integer")
     #: Open-ended zero-shot: ``similarity`` scores "question answer" texts against the video in
     #: the joint space; ``head`` uses a QA classifier (from --checkpoint); ``auto`` takes the head
     #: when the checkpoint has one of the vocabulary's size, else similarity.
-    zero_shot: str = "auto"
+    zero_shot: str = checked("auto", choices=ZERO_SHOT_METHODS)
     #: Open-ended zero-shot by similarity: candidates per question (most frequent training
     #: answers of the question's type).
-    zero_shot_candidates: int = 100
+    zero_shot_candidates: int = checked(100, ge=1, expected="a positive integer")
     #: Open-ended finetuning: questions of each video per step (``None``: all of them).
-    train_questions_per_video: int | None = None
+    train_questions_per_video: int | None = checked(None, ge=1, expected="a positive integer or null")
     #: Multiple choice: ``similarity`` (joint-space cosine) or ``fused`` (the VTM head).
-    mc_scorer: str = "similarity"
+    mc_scorer: str = checked("similarity", choices=MC_SCORERS)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], source: str) -> "QAOptions":
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        for key in raw:
-            if key not in fields:
-                close = difflib.get_close_matches(str(key), list(fields), n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{source}: key 'options.{key}': unknown QA option.{hint} "
-                                  f"Allowed: {', '.join(fields)}")
-        values = cls(**dict(raw))
-        values._validate(source)
-        return values
-
-    def _validate(self, source: str) -> None:
-        def positive_int(name: str, value: Any, optional: bool = False) -> None:
-            if optional and value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{source}: key 'options.{name}': expected a positive integer"
-                                  f"{' or null' if optional else ''}, got {value!r}")
-
-        positive_int("answer_vocab_size", self.answer_vocab_size)
-        positive_int("zero_shot_candidates", self.zero_shot_candidates)
-        positive_int("train_questions_per_video", self.train_questions_per_video, optional=True)
-        if self.zero_shot not in ZERO_SHOT_METHODS:
-            raise ConfigError(f"{source}: key 'options.zero_shot': expected one of {list(ZERO_SHOT_METHODS)}, "
-                              f"got {self.zero_shot!r}")
-        if self.mc_scorer not in MC_SCORERS:
-            raise ConfigError(f"{source}: key 'options.mc_scorer': expected one of {list(MC_SCORERS)}, "
-                              f"got {self.mc_scorer!r}")
+        return options_from_mapping(cls, raw, source)
 
 
 def write_score_files(run_dir: Path, answers: Mapping[str, QAPrediction], ground_truth: Sequence[ScoredQuestion],
