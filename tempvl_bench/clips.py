@@ -14,11 +14,10 @@ from tempvl_bench.runner import RunContext
 
 class ClipLoaderFactory:
     def __init__(self, ctx: RunContext) -> None:
-        from tempvl_core.data.video_index import VideoIndex
-
         self.ctx = ctx
         self.video = ctx.config.video
-        self.index = VideoIndex(ctx.video_dir)
+        #: The run's one index: substitutes it hands out (``video.allow_substitutes``) are recorded.
+        self.index = ctx.video_index
         prepared = ctx.prepared_video_dir
         #: Prepared copies (``tempvl-bench prepare-videos``) are read instead of the originals.
         self.prepared_root = prepared if prepared.is_dir() else None
@@ -34,6 +33,15 @@ class ClipLoaderFactory:
         if found is None:
             return self.ctx.video_dir / record.video_name
         return resolve_video(found, source_root=self.ctx.video_dir, prepared_root=self.prepared_root)
+
+    def readable_path(self, record) -> Path:
+        """:meth:`video_path` for the reader: a name that matches no file (missing, ambiguous, or
+        only a substitute while substitutes are off) fails with the index's reason."""
+        from tempvl_core.video import VideoDecodeError
+
+        if self.index.lookup(record.video_name) is None:
+            raise VideoDecodeError(self.ctx.video_dir / record.video_name, why_no_video(self.index, record.video_name))
+        return self.video_path(record)
 
     def steps_per_epoch(self, n: int) -> int:
         size = self.ctx.config.batch.train
@@ -57,7 +65,9 @@ class ClipLoaderFactory:
             # Training crops randomly from the whole frame (the train transform); eval centre-crops.
             crop="none" if train else "center",
         )
-        dataset = VideoClipDataset(records, self.video_path, sampling=sampling, transform=transform, seed=self.ctx.seed)
+        for record in records:  # here, not in loader workers: substitutions must land in this process's index
+            self.index.lookup(record.video_name)
+        dataset = VideoClipDataset(records, self.readable_path, sampling=sampling, transform=transform, seed=self.ctx.seed)
         dataset.set_epoch(epoch)
         loader = make_loader(
             dataset,
@@ -122,3 +132,12 @@ class TrackedBatches:
     def failed_videos(self) -> list[dict[str, str]]:
         """Failures so far, in the results.json ``failed_videos`` shape."""
         return [{"path": str(f.path), "error": f.error} for f in self.tracker.failed]
+
+
+def why_no_video(index, name: str) -> str:
+    """Why ``name`` matches no file, and how to accept the one file that could stand in for it."""
+    why = index.why_missing(name) or f"{name!r}: no usable file"
+    if not index.allow_substitutes and len(index.substitutes(name)) == 1:
+        why += ("; to read it instead set video.allow_substitutes: true in the task file "
+                "(or --set video.allow_substitutes=true): results.json then lists the substitution")
+    return why

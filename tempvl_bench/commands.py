@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,22 +52,44 @@ def _data_root(config: TaskConfig, args: argparse.Namespace) -> Path:
     return resolve_data_root(config, RunOptions(data_root=args.data_root, demo=args.demo))
 
 
-def task_videos(config: TaskConfig, data_root: Path) -> list[Path]:
-    """Every media file the task's train and eval splits use (missing ones at their expected path)."""
+@dataclass
+class TaskVideos:
+    """The media files a task's splits use, as one lookup of its video folder finds them."""
+
+    #: Every file (a substitute where one is used), missing ones at their expected path.
+    paths: list[Path]
+    #: Expected path -> why no file matched (it names an ambiguous or a fallback match).
+    missing: dict[Path, str]
+    #: Video name -> the other file used for it (only with ``video.allow_substitutes: true``).
+    substitutions: dict[str, Path]
+
+
+def find_task_videos(config: TaskConfig, data_root: Path) -> TaskVideos:
+    """The videos of the task's train and eval splits, looked up as a run looks them up."""
     from tempvl_core.data.video_index import VideoIndex
 
     from tempvl_bench.annotations import load_annotations
+    from tempvl_bench.clips import why_no_video
 
     video_dir = data_root / config.paths.videos
-    index = VideoIndex(video_dir)
+    index = VideoIndex(video_dir, allow_substitutes=config.video.allow_substitutes)
     paths: dict[Path, None] = {}
+    missing: dict[Path, str] = {}
     for split, kind in split_kinds(config).items():
         records = load_annotations(config.dataset, data_root / config.paths.annotations, kind, split).records
         for record in records:
             name = getattr(record, "video_name", None) or getattr(record, "media_name")
             found = index.lookup(name)
-            paths[found if found is not None else video_dir / name] = None
-    return list(paths)
+            if found is None:
+                found = video_dir / name
+                missing.setdefault(found, why_no_video(index, name))
+            paths[found] = None
+    return TaskVideos(list(paths), missing, dict(index.substitutions))
+
+
+def task_videos(config: TaskConfig, data_root: Path) -> list[Path]:
+    """Every media file the task's train and eval splits use (missing ones at their expected path)."""
+    return find_task_videos(config, data_root).paths
 
 
 def _expand(host: PluginHost, selection: str) -> list[str]:
@@ -95,7 +118,7 @@ def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
 
 
 def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
-    from tempvl_core.video.check import check_videos
+    from tempvl_core.video.check import FailedVideo, check_videos
 
     from tempvl_bench.results import write_json_atomic
 
@@ -106,12 +129,21 @@ def cmd_check_videos(host: PluginHost, args: argparse.Namespace) -> int:
     for name in names:
         config = _task_config(host, name, args.demo)
         data_root = _data_root(config, args)
-        report = check_videos(task_videos(config, data_root), progress=not args.no_progress)
+        videos = find_task_videos(config, data_root)
+        report = check_videos([p for p in videos.paths if p not in videos.missing], progress=not args.no_progress)
+        report.checked += len(videos.missing)  # a name that matches no file fails with the lookup's reason
+        report.failed.extend(FailedVideo(path, why) for path, why in videos.missing.items())
+        substitutions = {video: str(path) for video, path in sorted(videos.substitutions.items())}
         output = args.output or Path("results") / name / "check-videos.json"
         if args.output and len(names) > 1:  # one report per task, never overwritten by the next
             output = args.output.with_name(f"{args.output.stem}-{name}{args.output.suffix}")
-        write_json_atomic(output, {"task": name, "data_root": str(data_root), **report.to_dict()})
+        write_json_atomic(output, {"task": name, "data_root": str(data_root), **report.to_dict(),
+                                   "video_substitutions": substitutions})
         print(f"{name}: {report.summary()}\n  report: {output}")
+        if substitutions:
+            shown = "; ".join(f"{video} -> {path}" for video, path in list(substitutions.items())[:5])
+            print(f"{name}: video.allow_substitutes: {len(substitutions)} video(s) stand in for missing ones "
+                  f"(listed in the report): {shown}{' ...' if len(substitutions) > 5 else ''}")
         status = status or (0 if report.ok else 1)
     return status
 

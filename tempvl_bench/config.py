@@ -98,6 +98,11 @@ class VideoConfig:
     train_crop_min_scale: float = checked(0.5, gt=0, le=1)
     #: Fraction of videos allowed to fail decoding before the run stops.
     max_failed_fraction: float = checked(0.0, ge=0, le=1)
+    #: When a video's own file is missing, read the one other file that could stand in for it
+    #: (same stem with another extension; an ActivityNet id with or without ``v_``). Each such
+    #: substitution is listed in results.json (``video_substitutions``) and in the log; off,
+    #: the video fails with a message naming the file that could stand in.
+    allow_substitutes: bool = False
 
 
 @dataclass

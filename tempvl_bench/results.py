@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
-SCHEMA_VERSION = 2  # 2: checkpoint_file, data_root
+SCHEMA_VERSION = 3  # 2: checkpoint_file, data_root; 3: video_substitutions
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformers", "numpy", "decord", "av")
@@ -57,6 +57,8 @@ class ResultRecord(TypedDict):
     wall_time_s: float
     num_samples: int  #: queries (or items) evaluated
     failed_videos: list[FailedVideo]  #: videos that failed to decode (never substituted)
+    #: video name -> the other file read for it, only with ``video.allow_substitutes: true``
+    video_substitutions: dict[str, str]
     created_at: str  #: ISO-8601 UTC time the run finished
 
 

@@ -87,6 +87,23 @@ class RunContext:
     #: The task file's ``options:`` as the family's options dataclass (set by the harness).
     task_options: Any = None
     _clips: Any = field(default=None, repr=False)
+    _video_index: Any = field(default=None, repr=False)
+
+    @property
+    def video_index(self):
+        """The run's one :class:`~tempvl_core.data.video_index.VideoIndex` of ``video_dir``, with
+        ``video.allow_substitutes`` from the task file; its ``substitutions`` go into results.json."""
+        if self._video_index is None:
+            from tempvl_core.data.video_index import VideoIndex
+
+            self._video_index = VideoIndex(self.video_dir, allow_substitutes=self.config.video.allow_substitutes)
+        return self._video_index
+
+    def video_substitutions(self) -> dict[str, str]:
+        """Video name -> the other file read for it (empty unless ``video.allow_substitutes``)."""
+        if self._video_index is None:
+            return {}
+        return {name: str(path) for name, path in sorted(self._video_index.substitutions.items())}
 
     @property
     def clips(self):
@@ -257,6 +274,11 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         _remove_if_unused(run_dir, remove_output=created_output)
         raise
     wall = time.perf_counter() - start
+    substitutions = ctx.video_substitutions()
+    if substitutions:
+        shown = "; ".join(f"{name} -> {path}" for name, path in list(substitutions.items())[:5])
+        echo(f"{spec.name}: video.allow_substitutes: {len(substitutions)} video(s) read from another file "
+             f"(listed in results.json video_substitutions): {shown}{' ...' if len(substitutions) > 5 else ''}")
 
     write_jsonl_atomic(run_dir / PREDICTIONS_FILE, output.predictions)
     record: ResultRecord = {
@@ -287,6 +309,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         "wall_time_s": round(wall, 3),
         "num_samples": output.num_samples,
         "failed_videos": list(output.failed_videos),
+        "video_substitutions": substitutions,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_json_atomic(run_dir / RESULTS_FILE, record)

@@ -67,7 +67,8 @@ class VideoClipDataset(Dataset):
 
     Args:
         records: the samples (dicts or dataclasses).
-        video_path: ``record -> Path`` of its video (or image).
+        video_path: ``record -> Path`` of its video (or image); it may raise
+            :class:`VideoDecodeError` for a record that names no usable file (a failed sample).
         sampling: frame selection and size (:class:`ClipSampling`).
         transform: ``transform(frames_uint8_THWC, rng=...) -> tensor``, e.g.
             :func:`~tempvl_core.video.transforms.eval_transform`; ``None`` keeps uint8 ``[T,H,W,3]``.
@@ -110,7 +111,10 @@ class VideoClipDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any] | FailedSample:
         record = self.records[index]
-        path = Path(self.video_path(record))
+        try:
+            path = Path(self.video_path(record))
+        except VideoDecodeError as err:  # the record names no usable file; the lookup says why
+            return FailedSample(index, err.path, err.reason)
         rng = self.rng_for(index)
         s = self.sampling
         try:

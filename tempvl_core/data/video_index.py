@@ -117,6 +117,11 @@ class VideoIndex:
                 found.update(dict.fromkeys(self._by_stem.get(candidate, [])))
         return list(found)
 
+    def substitutes(self, name: str) -> list[Path]:
+        """The files that could stand in for ``name`` (one is used only with ``allow_substitutes``)."""
+        self._ensure()
+        return self._substitutes(name)
+
     def lookup(self, name: str) -> Path | None:
         """The file ``name`` names (see the class docstring), or ``None``: missing or ambiguous."""
         for _kind, files in self._candidates(name):

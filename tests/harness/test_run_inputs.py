@@ -143,6 +143,7 @@ def _changed_checkpoint(probe) -> list[str]:
 # (name, arguments of the first run, how the second run differs)
 FIELDS = [
     ("config", [], lambda probe, mp: ["--set", "video.num_frames=4"]),
+    ("video substitutes", [], lambda probe, mp: ["--set", "video.allow_substitutes=true"]),
     ("data root", [], lambda probe, mp: _other_data_root(probe)),
     ("annotation file", [], lambda probe, mp: _edit_annotations(probe)),
     ("checkpoint", "checkpoint", lambda probe, mp: _changed_checkpoint(probe)),
