@@ -25,9 +25,27 @@ REAL_FOLDERS = {"activitynet": "activitynet-v1.3/bsn"}
 
 
 def run_files(task: str, annotation_dir: Path, split: str, kind: str) -> list[Path]:
-    """The annotation files a run of ``task`` reads for ``split``: the family's own loader."""
+    """The annotation files a run of ``task`` reads for ``split``: the family's ``load`` step
+    (``load_train`` for the training split), as the harness lifecycle calls it."""
+    from types import SimpleNamespace
+
+    from tempvl_bench.family import TaskFamily
+    from tempvl_bench.lifecycle import load_target, parse_family_options
+
     spec = HOST.tasks.get(task)
     config = load_task_config(spec.config_path)
+    family = load_target(spec)
+    if isinstance(family, TaskFamily):
+        ctx = SimpleNamespace(spec=spec, config=config, annotation_dir=annotation_dir, mode="zero-shot",
+                              task_options=parse_family_options(family, config))
+        step = family.load if split == config.splits.eval else family.load_train
+        return step(ctx, split).files
+    return _adapter_files(spec, config, annotation_dir, split, kind)
+
+
+def _adapter_files(spec, config, annotation_dir: Path, split: str, kind: str) -> list[Path]:
+    """For a family not yet on the lifecycle: the loader its runner calls."""
+    task = spec.name
     if spec.family == "retrieval":
         from tempvl_bench.annotations import load_annotations
 
