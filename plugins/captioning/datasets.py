@@ -16,6 +16,8 @@ class CaptionAdapter:
     description: str
     #: (annotation folder, split) -> (items, annotation files read)
     load: Callable[[Path, str], tuple[list, list[Path]]]
+    #: The dataset (catalogue name) it reads, so a task file of one's own finds it.
+    dataset: str = ""
 
 
 def _from_catalogue(dataset: str):
@@ -32,6 +34,18 @@ def _from_catalogue(dataset: str):
 
 
 ADAPTERS: dict[str, CaptionAdapter] = {
-    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", _from_catalogue("msrvtt")),
-    "msvd-cap": CaptionAdapter("MSVD video captioning", _from_catalogue("msvd")),
+    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", _from_catalogue("msrvtt"), "msrvtt"),
+    "msvd-cap": CaptionAdapter("MSVD video captioning", _from_catalogue("msvd"), "msvd"),
 }
+
+
+def adapter_for(config) -> CaptionAdapter:
+    """The adapter of a task: a built-in task's by its name, a task file of one's own
+    (``--task ./mine.yaml``) by its ``dataset``."""
+    if config.name in ADAPTERS:
+        return ADAPTERS[config.name]
+    for adapter in ADAPTERS.values():
+        if adapter.dataset == config.dataset:
+            return adapter
+    known = sorted({a.dataset for a in ADAPTERS.values()})
+    raise ValueError(f"{config.source}: key 'dataset': captioning reads {', '.join(known)}, not {config.dataset!r}")

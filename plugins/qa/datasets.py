@@ -19,6 +19,8 @@ class QAAdapter:
     kind: str
     #: (annotation folder, split) -> (records, annotation files read)
     load: Callable[[Path, str], tuple[list, list[Path]]]
+    #: The dataset (catalogue name) it reads, so a task file of one's own finds it.
+    dataset: str = ""
 
 
 def _from_catalogue(dataset: str, kind: str):
@@ -40,7 +42,24 @@ def load_msrvtt_mc_training(root: Path, split: str):
 
 
 ADAPTERS: dict[str, QAAdapter] = {
-    "msrvtt-qa": QAAdapter("MSRVTT-QA open-ended video question answering", "open-ended", _from_catalogue("msrvtt", "qa")),
-    "msvd-qa": QAAdapter("MSVD-QA open-ended video question answering", "open-ended", _from_catalogue("msvd", "qa")),
-    "msrvtt-mc": QAAdapter("MSR-VTT multiple choice: pick the caption of the video among 5", "multiple-choice", _from_catalogue("msrvtt", "mc")),
+    "msrvtt-qa": QAAdapter("MSRVTT-QA open-ended video question answering", "open-ended",
+                           _from_catalogue("msrvtt", "qa"), "msrvtt"),
+    "msvd-qa": QAAdapter("MSVD-QA open-ended video question answering", "open-ended",
+                         _from_catalogue("msvd", "qa"), "msvd"),
+    "msrvtt-mc": QAAdapter("MSR-VTT multiple choice: pick the caption of the video among 5", "multiple-choice",
+                           _from_catalogue("msrvtt", "mc"), "msrvtt"),
 }
+
+
+def adapter_for(config) -> QAAdapter:
+    """The adapter of a task: a built-in task's by its name, a task file of one's own
+    (``--task ./mine.yaml``) by its ``dataset`` and question kind (``splits.eval_kind: mc``:
+    multiple choice)."""
+    if config.name in ADAPTERS:
+        return ADAPTERS[config.name]
+    kind = "multiple-choice" if config.splits.eval_kind == "mc" else "open-ended"
+    for adapter in ADAPTERS.values():
+        if (adapter.dataset, adapter.kind) == (config.dataset, kind):
+            return adapter
+    known = sorted(f"{a.dataset} ({a.kind})" for a in ADAPTERS.values())
+    raise ValueError(f"{config.source}: key 'dataset': QA reads {', '.join(known)}, not {config.dataset!r} ({kind})")

@@ -78,3 +78,17 @@ def test_a_task_file_takes_the_steps_of_its_family_and_dataset(tmp_path, task):
     assert (mine.runner, mine.family, mine.plugin) == (builtin.runner, builtin.family, builtin.plugin)
     assert mine.config_path == path.resolve()
     assert register_task_file(host, path) == f"my-{task}"  # naming the same file twice is fine
+
+
+@pytest.mark.parametrize("task, family_module", [("msvd-cap", "captioning"), ("msrvtt-mc", "qa"), ("msvd-qa", "qa")])
+def test_caption_and_qa_adapters_are_found_for_a_task_file(tmp_path, task, family_module):
+    import importlib
+
+    from tempvl_bench.config import load_task_config
+
+    datasets = importlib.import_module(f"tempvl_plugins.{family_module}.datasets")
+    raw = yaml.safe_load(builtin_task_file(task).read_text())
+    raw.update(name="mine")
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert datasets.adapter_for(load_task_config(path)) is datasets.ADAPTERS[task]
