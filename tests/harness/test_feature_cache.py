@@ -113,3 +113,37 @@ def test_a_truncated_entry_is_a_miss_and_is_rewritten(data_root, cache, tmp_path
     again, line = _run(data_root, tmp_path / "out", capsys)
     assert _hits(line) == (11, 1) and again == first
     assert not list(cache.rglob("*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_a_video_that_fails_is_reported_every_time_and_never_cached(cache, tmp_path, capsys):
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    root = tmp_path / "data"
+    shutil.copytree(Path(ensure_demo_dataset("didemo")) / "didemo", root / "didemo")
+    _first_video(root).unlink()
+    allow = ("--set", "video.max_failed_fraction=0.5")
+    first, line = _run(root, tmp_path / "out", capsys, *allow)
+    assert _hits(line) == (0, 11) and "1 failed" in line
+    second, line = _run(root, tmp_path / "out", capsys, *allow)
+    assert _hits(line) == (11, 0) and "1 failed" in line and second == first
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "out").glob("didemo/*/results.json"))]
+    assert [len(r["failed_videos"]) for r in records] == [1, 1] and records[0]["num_samples"] == 11
+
+
+def test_frame_features_round_trip_through_entries():
+    """Level ``frames``: each video's valid positions are stored and re-padded exactly."""
+    import torch
+
+    from tempvl_bench.feature_cache import _collate, _split_batch
+
+    frames = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    stride_mask = frames[:, ::2]
+    batch = {"index": torch.tensor([4, 7, 9]), "frame_mask": frames, "timestamps": torch.rand(3, 4) * frames,
+             "features": torch.randn(3, 2, 5) * stride_mask[..., None], "feature_mask": stride_mask}
+    entries = dict(_split_batch(batch, "frames"))
+    assert sorted(entries) == [4, 7, 9] and entries[9]["features"].shape == (1, 5)
+    records = {i: f"record {i}" for i in (4, 7, 9)}
+    again = _collate([4, 7, 9], [entries[i] for i in (4, 7, 9)], records, "frames", "cpu")
+    for key in ("frame_mask", "timestamps", "features", "feature_mask"):
+        assert torch.equal(again[key], batch[key]), key
+    assert again["records"] == ["record 4", "record 7", "record 9"] and again["batch_size"] == 3
