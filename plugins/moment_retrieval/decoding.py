@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tempvl_bench.metrics import nms_keep
+from tempvl_bench.api import nms_keep
 
 CLIP_SECONDS = 2.0  # QVHighlights saliency clips
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from tempvl_bench.metrics import MomentPrediction, MomentQuery, moment_metrics_single, qvhighlights_metrics
+from tempvl_bench.api import MomentPrediction, MomentQuery, moment_metrics_single, qvhighlights_metrics
 
 PREDICTIONS_FILE = "moment_detr_predictions.jsonl"
 GROUND_TRUTH_FILE = "moment_detr_ground_truth.jsonl"

@@ -1,4 +1,4 @@
-"""Runs a moment-retrieval task: optional finetuning, then localization of every query.
+"""The moment-retrieval family: optional finetuning, then localization of every query.
 
 Frames are sampled over the whole video (``video.sampling``); each video is decoded once and
 localizes all of its queries. Windows are ranked by ``p_start * p_end`` (``s <= e``), mapped to
@@ -10,14 +10,14 @@ with the query, per 2-second clip).
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
-from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_bench.runner import RunContext, TaskOutput
+from tempvl_bench.api import RunContext, Scores, Split, TaskFamily, checked, encode_videos, frame_features
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
@@ -29,96 +29,75 @@ from tempvl_plugins.moment_retrieval.decoding import (
     select_windows,
 )
 from tempvl_plugins.moment_retrieval.records import (
+    PROTOCOLS,
     QueryPrediction,
     json_qid,
     metrics_from_rows,
     write_moment_detr,
 )
-from tempvl_plugins.moment_retrieval.scoring import (
-    query_frame_similarity,
-    query_moment_logits,
-    video_frame_features,
-)
+from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits
 
 #: 2D-TAN's evaluation: NMS at IoU 0.5, up to max(R@n) = 5 windows.
 SINGLE_NMS = (0.5, 5)
-DEFAULT_OPTIONS = {"nms_threshold": 0.7, "top_windows": 10, "max_window_frames": None, "saliency_loss_weight": 0.0}
 
 
-def _options(ctx: RunContext) -> dict:
-    """The task's ``options`` with defaults, checked: errors name the file and the key."""
-    where = f"{ctx.config.source}: key 'options"
-    unknown = sorted(set(ctx.config.options) - set(DEFAULT_OPTIONS) - {"protocol"})
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], list(DEFAULT_OPTIONS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        allowed = ", ".join(["protocol", *DEFAULT_OPTIONS])
-        raise ValueError(f"{where}.{unknown[0]}': unknown option.{hint} Allowed: {allowed}")
-    options = {**DEFAULT_OPTIONS, **ctx.config.options}
-    if options.get("protocol") not in ("single", "qvhighlights"):
-        raise ValueError(f"{where}.protocol': expected single or qvhighlights, got {options.get('protocol')!r}")
-    checks = {
-        "nms_threshold": lambda v: isinstance(v, (int, float)) and 0 < v <= 1,
-        "top_windows": lambda v: _positive_int(v),
-        "max_window_frames": lambda v: v is None or _positive_int(v),
-        "saliency_loss_weight": lambda v: isinstance(v, (int, float)) and v >= 0,
-    }
-    expected = {"nms_threshold": "a number in (0, 1]", "top_windows": "a positive integer",
-                "max_window_frames": "null or a positive integer", "saliency_loss_weight": "a number >= 0"}
-    for key, ok in checks.items():
-        if not ok(options[key]) or isinstance(options[key], bool):
-            raise ValueError(f"{where}.{key}': expected {expected[key]}, got {options[key]!r}")
-    return options
+@dataclass(frozen=True)
+class MomentOptions:
+    """The ``options:`` of a moment-retrieval task file."""
+
+    #: ``single`` (2D-TAN) or ``qvhighlights`` (Moment-DETR, with highlight detection).
+    protocol: str = checked(choices=PROTOCOLS)
+    #: QVHighlights: NMS threshold and number of windows kept per query.
+    nms_threshold: float = checked(0.7, gt=0, le=1)
+    top_windows: int = checked(10, ge=1, expected="a positive integer")
+    #: Longest window in frames (null: any).
+    max_window_frames: int | None = checked(None, ge=1, expected="null or a positive integer")
+    #: Finetuning: weight of the saliency hinge loss (QVHighlights).
+    saliency_loss_weight: float = checked(0.0, ge=0)
 
 
-def _positive_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+class MomentRetrievalFamily(TaskFamily):
+    options = MomentOptions
 
+    def load(self, ctx: RunContext, split: str) -> Split:
+        queries, files = ADAPTERS[ctx.config.dataset].load(ctx.annotation_dir, split)
+        return Split(split, queries, files)
 
-def run_moment_retrieval(ctx: RunContext) -> TaskOutput:
-    adapter = ADAPTERS[ctx.config.dataset]
-    options = _options(ctx)
-    split = ctx.config.splits.eval
-    queries, files = adapter.load(ctx.annotation_dir, split)
-    queries = ctx.limited(queries)
-    clips = ClipLoaderFactory(ctx)
-    model = ctx.model()
-    if ctx.mode == "finetune":
-        train_queries, train_files = adapter.load(ctx.annotation_dir, ctx.train_split)
-        files = train_files + files
+    def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
         from tempvl_plugins.moment_retrieval.training import finetune_moments
 
-        finetune_moments(ctx, model, train_queries, clips, float(options["saliency_loss_weight"]))
-    model.eval()
-    predictions, failed = localize_queries(ctx, model, queries, clips, options)
-    rows = [p.to_row() for p in predictions]
-    # A QVHighlights length bucket without ground truth has no value (NaN in the reference):
-    # leave it out rather than report a number.
-    metrics = {k: v for k, v in metrics_from_rows(rows, options["protocol"]).items() if not math.isnan(v)}
-    write_moment_detr(rows, ctx.run_dir)
-    return TaskOutput(metrics=metrics, split=split, num_samples=len(rows), predictions=rows,
-                      failed_videos=failed, annotation_files=files)
+        finetune_moments(ctx, model, train.records, ctx.clips, float(ctx.task_options.saliency_loss_weight))
+
+    def predict(self, ctx: RunContext, model, evaluation: Split, train: Split | None) -> list[dict]:
+        options = dataclasses.asdict(ctx.task_options)
+        return [p.to_row() for p in localize_queries(ctx, model, evaluation.records, options)]
+
+    def score(self, ctx: RunContext, evaluation: Split, rows: list[dict]) -> Scores:
+        metrics = metrics_from_rows(rows, ctx.task_options.protocol)
+        # A QVHighlights length bucket without ground truth has no value (NaN in the reference):
+        # leave it out rather than report a number.
+        undefined = tuple(k for k, v in metrics.items() if math.isnan(v))
+        write_moment_detr(rows, ctx.run_dir)
+        return Scores({k: v for k, v in metrics.items() if k not in undefined}, len(rows), rows, undefined)
 
 
 @torch.no_grad()
-def localize_queries(ctx: RunContext, model, queries: Sequence[MomentQuery], clips: ClipLoaderFactory,
-                     options: dict) -> tuple[list[QueryPrediction], list[dict]]:
-    """Predictions for every query whose video decodes (query order), and the failed videos."""
+def localize_queries(ctx: RunContext, model, queries: Sequence[MomentQuery], options: dict) -> list[QueryPrediction]:
+    """Predictions for every query whose video decodes, in query order."""
     groups = group_by_video(queries)
     found: dict[int, QueryPrediction] = {}
-    batches = clips.batches(groups, train=False, desc="localize")
-    for batch in batches:
+    for batch in encode_videos(ctx.clips, model, groups, level="frames", desc="localize"):
         for qi, prediction in _localize_batch(ctx, model, batch, groups, queries, options):
             found[qi] = prediction
     if not found:
         raise RuntimeError(f"{ctx.spec.name}: no video could be decoded")
-    return [found[i] for i in sorted(found)], batches.failed_videos
+    return [found[i] for i in sorted(found)]
 
 
 def _localize_batch(ctx: RunContext, model, batch: dict, groups: Sequence[VideoGroup],
                     queries: Sequence[MomentQuery], options: dict):
     max_length = ctx.config.text.max_length
-    feats, mask = video_frame_features(model, batch["frames"], batch["frame_mask"])
+    feats, mask = frame_features(model, batch)
     grid = at_feature_rate(batch, model_stride(model))  # one timestamp per feature position
     members = [(b, qi) for b, g in enumerate(batch["index"].tolist()) for qi in groups[g].queries]
     rows = torch.tensor([b for b, _ in members], dtype=torch.long)

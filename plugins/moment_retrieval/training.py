@@ -19,9 +19,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from tempvl_bench.clips import ClipLoaderFactory
-from tempvl_bench.finetune import EpochLog, finetune, trainable_parameters
-from tempvl_bench.runner import RunContext
+from tempvl_bench.api import ClipLoaderFactory, EpochLog, RunContext, finetune, trainable_parameters
 from tempvl_core import losses
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
