@@ -59,6 +59,8 @@ def encode_videos(clips: Any, model: Any, records: Sequence, *, level: str, desc
     """
     from tempvl_bench.feature_cache import cached_encode_videos
 
+    if getattr(clips, "ctx", None) is None:  # a bare batch source (tests): nothing to key a cache by
+        return EncodedVideos(clips, model, records, level, desc)
     cached = cached_encode_videos(clips, model, records, level=level, desc=desc, encode=_encode)
     return cached if cached is not None else EncodedVideos(clips, model, records, level, desc)
 

@@ -69,8 +69,10 @@ class TaskFamily:
         """The training records of ``split``; by default read as :meth:`load` reads them."""
         return self.load(ctx, split)
 
-    def finetune(self, ctx: "RunContext", model: Any, train: Split, evaluation: Split) -> None:
-        """Train ``model`` in place on ``train`` (the harness saves and resumes its state)."""
+    def finetune(self, ctx: "RunContext", model: Any, train: Split, evaluation: Split) -> Any:
+        """Train ``model`` in place on ``train``, with :func:`tempvl_bench.api.finetune` (which
+        saves every epoch and resumes with ``--resume``). What it returns (e.g. a trained head)
+        is kept as ``ctx.finetuned`` for :meth:`predict`."""
         raise NotImplementedError(f"{type(self).__name__}.finetune")
 
     def predict(self, ctx: "RunContext", model: Any, evaluation: Split, train: Split | None) -> Any:

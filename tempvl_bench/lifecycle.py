@@ -81,7 +81,7 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
     train = _load_train(ctx, family)
     model = ctx.model()
     if ctx.mode == "finetune":
-        family.finetune(ctx, model, train, evaluation)
+        ctx.finetuned = family.finetune(ctx, model, train, evaluation)
         model.eval()
     passes_before = len(ctx.clips.evaluated)
     predictions = family.predict(ctx, model, evaluation, train)

@@ -86,6 +86,8 @@ class RunContext:
     text_encoder_name: str
     #: The task file's ``options:`` as the family's options dataclass (set by the harness).
     task_options: Any = None
+    #: What the family's finetune step returned (e.g. a trained head); None zero-shot.
+    finetuned: Any = None
     _clips: Any = field(default=None, repr=False)
     _video_index: Any = field(default=None, repr=False)
 

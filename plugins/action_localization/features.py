@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tempvl_bench.api import encode_videos, frame_features
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.action_localization.decode import FrameScores, frame_step
 
@@ -49,15 +50,14 @@ def extract_features(model, clips, records: Sequence, desc: str) -> tuple[list[V
     Raises (through the failure tracker) when more videos fail than ``video.max_failed_fraction``.
     """
     out: list[VideoFeatures] = []
-    batches = clips.batches(records, train=False, desc=desc)
-    for batch in batches:
-        feats = model.video_frame_features(batch["frames"].to(model.device), batch["frame_mask"].to(model.device))
-        feats = feats.float().cpu()
+    encoded = encode_videos(clips, model, records, level="frames", desc=desc)
+    for batch in encoded:
+        feats = frame_features(model, batch)[0].float().cpu()
         grid = at_feature_rate(batch, model_stride(model))  # one timestamp per feature position
         for b, index in enumerate(batch["index"].tolist()):
             n = int(grid["frame_mask"][b].sum())
             out.append(VideoFeatures(index, feats[b, :n], grid["timestamps"][b, :n].numpy().astype(np.float64)))
-    return out, list(batches.tracker.failed)
+    return out, list(encoded.tracker.failed)
 
 
 class HeadScorer:

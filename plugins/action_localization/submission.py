@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tempvl_bench.metrics import SegmentTable
+from tempvl_bench.api import SegmentTable
 
 SUBMISSION_FILE = "submission.json"
 GROUND_TRUTH_FILE = "ground_truth.json"

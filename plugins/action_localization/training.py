@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tempvl_bench.finetune import finetune
+from tempvl_bench.api import finetune
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.action_localization.decode import frame_step
 from tempvl_plugins.action_localization.features import extract_features, video_duration
