@@ -1,24 +1,26 @@
 """Readers for ActivityNet-format TAL files (ground truth and submissions).
 
-A validation submission holds about 490,000 detections. They are checked column-wise: one
-``itemgetter`` pass per field, type sets from ``map(type, ...)`` and vectorised NumPy tests,
-which cost a fraction of a per-detection loop. Only when a check fails does the entry-by-entry
-walk run, to name the video and detection at fault. A regular submission is parsed once: the
-colons its keys and labels account for, counted on the way, prove that no key was repeated
-(see :func:`jsonio.keys_unique`) without writing the file out again.
+A validation submission holds about 490,000 detections. It is decoded once, by msgspec, into
+typed records (label: str, score: float, segment: a pair of floats; no other key), which checks
+every type while parsing; numbers are read exactly as Python's ``float`` reads them. The colons
+its keys and labels account for prove that no key was repeated (see :func:`jsonio.keys_unique`).
+Anything else (extra keys, wrong types, reversed segments, repeated keys, a missing msgspec)
+goes to the general path: orjson or the standard library, column-wise checks with
+``map(type, ...)`` and NumPy, and only when a check fails the entry-by-entry walk that names
+the video and detection at fault.
 """
 
 from __future__ import annotations
 
+import functools
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tempvl_bench.metrics.jsonio import (ScoreInputError, finite_number, gc_paused, keys_unique, parse_fast,
-                                         read_bytes, read_json, serialised_colons)
+from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, gc_paused, keys_unique, read_bytes, read_json
 from tempvl_bench.metrics.tal import SegmentTable, StringColumn
 
 _NUMBER_TYPES = {int, float}
@@ -31,15 +33,13 @@ class _Irregular(Exception):
 def _columns(path: Path, per_video: dict[str, Any], entries_key: str, with_score: bool) -> SegmentTable:
     videos, lists = list(per_video), list(per_video.values())
     try:
-        return _fast_columns(videos, lists, with_score)[0]
+        return _fast_columns(videos, lists, with_score)
     except _Irregular:
         return _checked_columns(path, videos, lists, entries_key, with_score)
 
 
-def _fast_columns(videos: list[str], lists: list[Any], with_score: bool) -> tuple[SegmentTable, int]:
-    """The table, and a lower bound on the colons orjson would write for the entries (exact
-    when every entry holds only its keys); raises _Irregular on anything the checked walk must
-    explain."""
+def _fast_columns(videos: list[str], lists: list[Any], with_score: bool) -> SegmentTable:
+    """The table; raises _Irregular on anything the checked walk must explain."""
     if set(map(type, lists)) - {list}:
         raise _Irregular
     entries = list(chain.from_iterable(lists))
@@ -69,11 +69,7 @@ def _fast_columns(videos: list[str], lists: list[Any], with_score: bool) -> tupl
     if (pairs[:, 1] < pairs[:, 0]).any():
         raise _Irregular
     video_column = StringColumn.from_runs(videos, list(map(len, lists)))
-    table = SegmentTable(video_column, label_column, pairs[:, 0], pairs[:, 1], score_array)
-    # Each entry holds at least its 2 or 3 keys; numbers and lists of numbers hold no colon.
-    in_labels = np.array([label.count(":") for label in label_column.distinct], dtype=np.int64)
-    colons = (3 if with_score else 2) * len(entries) + int(in_labels[label_column.codes].sum())
-    return table, colons
+    return SegmentTable(video_column, label_column, pairs[:, 0], pairs[:, 1], score_array)
 
 
 def _checked_columns(path: Path, videos: list[str], lists: list[Any], entries_key: str,
@@ -139,11 +135,10 @@ def load_tal_predictions(path: Path) -> SegmentTable:
     """Official submission format ``{"results": {video_id: [{"label", "score", "segment"}]}}``."""
     with gc_paused():
         raw = read_bytes(path)
-        parsed, data = parse_fast(raw)
-        table = _regular_submission(raw, data) if parsed else None
+        table = _typed_submission(raw)
         if table is not None:
             return table
-        data = read_json(path, fast=True)  # parsed again only to explain what is wrong
+        data = read_json(path, fast=True)
         if not isinstance(data, dict) or "results" not in data:
             problem = "missing key 'results'" if isinstance(data, dict) else f"got {type(data).__name__}"
             raise ScoreInputError(path, f"expected an object {{\"results\": {{video_id: [detections]}}}}: {problem}")
@@ -153,19 +148,51 @@ def load_tal_predictions(path: Path) -> SegmentTable:
         return _columns(path, results, "results", with_score=True)
 
 
-def _regular_submission(raw: bytes, data: Any) -> SegmentTable | None:
-    """The table of a well-formed submission whose keys are all unique; None for anything else."""
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, dict):
-        return None
-    videos = list(results)
+@functools.cache
+def _submission_decoders():
+    """msgspec decoders of a submission's top level and of its ``results`` (None without msgspec)."""
     try:
-        table, colons = _fast_columns(videos, list(results.values()), with_score=True)
-    except _Irregular:
+        import msgspec
+    except ImportError:  # the general path reads every submission too
         return None
-    # Plus the top level's other keys and values, "results" and the video ids. A lower bound
-    # that equals the file's count proves that no key was dropped; else count exactly (entries
-    # with extra keys), which re-serialises the data but does not parse it again.
-    others = {key: value for key, value in data.items() if key != "results"}
-    colons += serialised_colons(others) + 1 + len(videos) + sum(video.count(":") for video in videos)
-    return table if keys_unique(raw, data, colons) or keys_unique(raw, data) else None
+
+    class Detection(msgspec.Struct, forbid_unknown_fields=True):
+        label: str
+        score: float
+        segment: tuple[float, float]
+
+    return (msgspec.MsgspecError, msgspec.json.Decoder(dict[str, msgspec.Raw]),
+            msgspec.json.Decoder(dict[str, list[Detection]]))
+
+
+def _typed_submission(raw: bytes) -> SegmentTable | None:
+    """The table of a well-formed submission whose keys are all unique; None for anything else."""
+    decoders = _submission_decoders()
+    if decoders is None or b"\\u003" in raw:  # an escaped colon would spoil the count below
+        return None
+    errors, top_decoder, results_decoder = decoders
+    try:
+        top = top_decoder.decode(raw)
+        results = results_decoder.decode(top["results"]) if "results" in top else None
+    except (errors, ValueError, RecursionError):  # ValueError: invalid UTF-8
+        return None
+    if results is None:
+        return None
+    videos, lists = list(results), list(results.values())
+    entries = list(chain.from_iterable(lists))
+    scores = np.fromiter(map(attrgetter("score"), entries), dtype=np.float64, count=len(entries))
+    pairs = np.fromiter(chain.from_iterable(map(attrgetter("segment"), entries)), dtype=np.float64,
+                        count=2 * len(entries)).reshape(-1, 2)
+    if not (np.isfinite(scores).all() and np.isfinite(pairs).all()) or (pairs[:, 1] < pairs[:, 0]).any():
+        return None  # the general path names the detection
+    labels = StringColumn.from_strings(list(map(attrgetter("label"), entries)))
+    # Every colon of the file: one per key, plus those inside keys and strings. A repeated key
+    # that the decoder dropped leaves the file with more than the decoded data accounts for.
+    in_labels = np.array([label.count(":") for label in labels.distinct], dtype=np.int64)
+    colons = (3 * len(entries) + int(in_labels[labels.codes].sum()) + len(videos)
+              + sum(video.count(":") for video in videos) + len(top) + sum(key.count(":") for key in top)
+              + sum(bytes(value).count(b":") for key, value in top.items() if key != "results"))
+    if not keys_unique(raw, None, colons):
+        return None
+    return SegmentTable(StringColumn.from_runs(videos, list(map(len, lists))), labels, pairs[:, 0], pairs[:, 1],
+                        scores)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench.metrics import tal_metrics
+from tempvl_bench.metrics import tal_files, tal_metrics
 from tempvl_bench.metrics.files import load_tal_predictions
 from tempvl_bench.metrics.tal import ACTIVITYNET_THRESHOLDS, SegmentTable, StringColumn, class_average_precision
 
@@ -75,6 +75,43 @@ def test_score_through_files_equals_the_loop_reference(capsys, tmp_path: Path, s
     expected = _bench_module().loop_tal_metrics(gt, pred, ACTIVITYNET_THRESHOLDS)
     assert metrics == expected
     assert tal_metrics(gt, pred) == expected  # plain string columns give the same values
+
+
+def _general_path(path: Path) -> SegmentTable:
+    results = json.loads(path.read_text())["results"]
+    return tal_files._columns(path, results, "results", with_score=True)
+
+
+def _same_table(a: SegmentTable, b: SegmentTable) -> None:
+    assert list(a.video_ids) == list(b.video_ids) and list(a.labels) == list(b.labels)
+    for column in ("starts", "ends", "scores"):
+        assert np.array_equal(getattr(a, column), getattr(b, column)), column
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_typed_decoder_reads_what_the_general_path_reads(tmp_path: Path, seed: int) -> None:
+    pytest.importorskip("msgspec")
+    _, submission, _, _ = _random_submission(seed)
+    path = _write(tmp_path / "pred.json", submission)
+    typed = tal_files._typed_submission(path.read_bytes())
+    assert typed is not None  # a regular submission takes the typed path
+    _same_table(typed, _general_path(path))
+
+
+def test_numbers_are_read_exactly_as_python_reads_them(tmp_path: Path) -> None:
+    """Long mantissas, exponents, subnormals and integers beyond 64 bits, as json.loads reads them."""
+    literals = ["0.1", "0.30000000000000004", "1e-7", "2.2250738585072011e-308", "4.9e-324", "123456789012345678901234567890",
+                "0.99999999999999999999999", "1.7976931348623157e308", "3", "-0.0", "7.0e2", "1.00000000000000011102230246251565"]
+    detections = ", ".join(f'{{"label": "A", "score": {lit}, "segment": [0, {lit.lstrip("-")}]}}' for lit in literals)
+    path = tmp_path / "pred.json"
+    path.write_text(f'{{"results": {{"v1": [{detections}]}}}}')
+    table = load_tal_predictions(path)
+    expected = [float(json.loads(lit)) for lit in literals]
+    assert [repr(x) for x in table.scores.tolist()] == [repr(x) for x in expected]  # -0.0 too
+    assert table.ends.tolist() == [abs(x) for x in expected]
+    _same_table(table, _general_path(path))
+    if tal_files._submission_decoders() is not None:
+        assert tal_files._typed_submission(path.read_bytes()) is not None
 
 
 def test_entries_with_extra_keys_are_read_the_same(tmp_path: Path) -> None:
