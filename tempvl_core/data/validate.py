@@ -71,6 +71,9 @@ class ValidationReport:
         header = ("task", "split", "status", "records", "videos", "clipped", "dropped", "other counts")
         lines = [f"{self.dataset}: {self.dataset_dir}", tabulate(rows, header, tablefmt="simple")]
         lines += [f"{s.status.upper()} {s.task}/{s.split}: {s.message}" for s in self.splits if s.status != OK]
+        # Where the catalogue offers several layouts, say which one was read (and a run reads).
+        lines += [f"read {s.task}/{s.split} from the {s.layout} layout: {', '.join(s.files)}"
+                  for s in self.splits if s.status == OK and s.layout != "official"]
         return "\n".join(lines)
 
 

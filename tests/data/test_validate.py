@@ -61,6 +61,8 @@ def test_real_thumos_per_class_files_alone(realdata: Path, tmp_path: Path) -> No
     assert (test.status, test.layout) == ("ok", "per-class txt")
     assert test.other == {"instances": 3358, "ambiguous": 99, "ambiguous_only_videos": 1}
     assert len(test.paths) == 21 and all(p.name.endswith("_test.txt") for p in test.paths)  # readme.txt left out
+    assert "read action/test from the per-class txt layout: annotations_test/*_test.txt" in validate_dataset(
+        "thumos14", tmp_path).format_table()
 
 
 def test_real_activitynet_bsn_files_alone(realdata: Path, tmp_path: Path) -> None:
