@@ -12,7 +12,11 @@ classes are ignored with a warning (the reference crashes).
 
 Speed: matching only interacts within one (class, video) group, so all groups are processed
 together, one "round" (the k-th prediction of every group) at a time, for every threshold at
-once. Groups are bucketed by their ground-truth count to keep padding small.
+once. Groups are bucketed by their ground-truth count to keep padding small, and only the
+predictions that reach the lowest threshold with some ground truth take part in the rounds
+(the others are false positives that lock nothing). AP visits only the TP rows of each class
+(:func:`class_average_precision`). Readers hand over :class:`StringColumn` columns, so video ids
+and labels are hashed once, while the file is read.
 """
 
 from __future__ import annotations
@@ -132,12 +136,6 @@ def _codes(values: Sequence[str], table: dict[str, int]) -> np.ndarray:
 def _small_int_dtype(n_codes: int) -> type:
     """int16 where the codes fit: NumPy's stable sort is a radix sort on 16-bit integers."""
     return np.int16 if n_codes <= np.iinfo(np.int16).max else np.int64
-
-
-def interpolated_ap(tp: np.ndarray, n_positives: int) -> np.ndarray:
-    """VOC2011 interpolated AP of ranked TP flags, one column per threshold: (n, T) -> (T,)."""
-    tp = np.asarray(tp, dtype=bool).reshape(len(tp), -1)
-    return class_average_precision(tp, np.array([0, len(tp)]), np.array([n_positives]))[:, 0]
 
 
 def class_average_precision(tp: np.ndarray, bounds: np.ndarray, n_positives: np.ndarray) -> np.ndarray:
