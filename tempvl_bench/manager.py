@@ -8,6 +8,7 @@ entry-point loading altogether (then only ``-p MODULE`` plugins load).
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import warnings
@@ -120,9 +121,33 @@ def load_plugins(plugin_options: Sequence[str] = (), *, extra_plugins: Sequence[
         _register(host, name, lambda obj=obj: obj, "")
 
     # A hook implementation whose name matches no spec is a typo: fail loudly, naming it.
+    _check_hook_names(host)
     pm.check_pending()
     _fill_registries(host)
     return host
+
+
+class UnknownHookError(pluggy.PluginValidationError, ValueError):
+    """A plugin implements a hook that does not exist (usually a misspelt name)."""
+
+
+def _check_hook_names(host: PluginHost) -> None:
+    known = sorted(n for n in dir(hookspecs) if n.startswith("tempvl_bench_"))
+    for name, caller in vars(host.pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            module = getattr(impl.plugin, "__name__", type(impl.plugin).__name__)
+            raise UnknownHookError(
+                impl.plugin,
+                f"tempvl-bench plugin {impl.plugin_name!r} ({module}) implements {name!r}, which is not a "
+                f"tempvl-bench hook.{hint} Hooks: {', '.join(known)}. Rename the function, or disable the "
+                f"plugin with -p no:{impl.plugin_name}.",
+            )
 
 
 def _dist_version(ep: metadata.EntryPoint) -> str:

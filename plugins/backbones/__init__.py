@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tempvl_bench import hookimpl
-from tempvl_bench.registry import BackboneOptions, BackboneSpec, TextEncoderSpec
+from tempvl_bench.api import BackboneOptions, BackboneSpec, TextEncoderSpec, hookimpl
 
 
 def _cnn_tiny(options: BackboneOptions):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from tempvl_bench.registry import BackboneOptions
+from tempvl_bench.api import BackboneOptions
 from tempvl_core.model.backbone_weights import load_backbone_weights
 
 
