@@ -1,7 +1,9 @@
 """Per-task leaderboards from results files: markdown, LaTeX, CSV and a self-contained HTML page.
 
-The best value of each metric column is marked (bold in markdown/LaTeX/HTML, a ``best`` row in
-CSV so the numbers stay machine-readable) and every header shows the metric's direction.
+Rows are ordered by the task's primary metric, best first (lower first for ranks: MdR, MnR).
+The best value of each metric column is marked, every one of them when runs tie (bold in
+markdown/LaTeX/HTML, a ``best`` row in CSV so the numbers stay machine-readable), and every
+header shows the metric's direction.
 """
 
 from __future__ import annotations
@@ -30,19 +32,44 @@ INFO_COLUMNS = ("run", "backbone", "mode", "checkpoint", "data", "n")
 class Board:
     task: str
     metrics: list[str]
+    #: Best first by ``primary``, the task's primary metric (direction-aware).
     rows: list[ResultRecord]
+    primary: str | None = None
 
-    def best_index(self, metric: str) -> int | None:
-        values = [(i, r["metrics"].get(metric)) for i, r in enumerate(self.rows)]
-        values = [(i, v) for i, v in values if isinstance(v, (int, float)) and not math.isnan(v)]
+    def best_indices(self, metric: str) -> set[int]:
+        """Rows holding the best value of ``metric``: every one of them when several tie."""
+        values = [(i, _number(r["metrics"].get(metric))) for i, r in enumerate(self.rows)]
+        values = [(i, v) for i, v in values if v is not None]
         if not values:
-            return None
-        pick = max if metric_direction(metric) == "higher" else min
-        return pick(values, key=lambda item: item[1])[0]
+            return set()
+        best = (max if metric_direction(metric) == "higher" else min)(v for _, v in values)
+        return {i for i, v in values if v == best}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def rank_rows(rows: Sequence[ResultRecord], primary: str | None) -> list[ResultRecord]:
+    """Rows best first by ``primary`` (lower first for ranks such as MdR/MnR); rows without a
+    value last; equal values oldest first."""
+    by_time = sorted(rows, key=lambda r: r.get("created_at") or "")
+    if primary is None:
+        return by_time
+    sign = -1.0 if metric_direction(primary) == "higher" else 1.0
+
+    def key(record: ResultRecord) -> tuple[bool, float]:
+        value = _number(record["metrics"].get(primary))
+        return (value is None, 0.0 if value is None else sign * value)
+
+    return sorted(by_time, key=key)
 
 
 def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str], None] | None = None) -> list[Board]:
-    """Read every results.json under ``results_dir`` (optionally one task) into boards.
+    """Read every results.json under ``results_dir`` (optionally one task) into boards, each
+    ordered by the task's primary metric (that of its latest run).
 
     A file that is not a valid results file is skipped, and ``warn`` (default: stderr) names it
     and says why: one damaged run must not hide the others.
@@ -58,13 +85,15 @@ def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str],
         by_task.setdefault(record["task"], []).append(record)
     boards = []
     for name in sorted(by_task):
-        rows = sorted(by_task[name], key=lambda r: r.get("created_at") or "")
+        latest = max(by_task[name], key=lambda r: r.get("created_at") or "")
+        primary = latest.get("primary_metric") or None
+        rows = rank_rows(by_task[name], primary)
         metrics: list[str] = []
         for record in rows:
             for metric in record["metrics"]:
                 if metric not in metrics:
                     metrics.append(metric)
-        boards.append(Board(name, metrics, rows))
+        boards.append(Board(name, metrics, rows, primary))
     return boards
 
 
@@ -87,13 +116,13 @@ def _fmt(value: object) -> str:
 
 
 def _cells(board: Board, mark, escape=lambda text: text) -> list[list[str]]:
-    best = {m: board.best_index(m) for m in board.metrics}
+    best = {m: board.best_indices(m) for m in board.metrics}
     table = []
     for i, record in enumerate(board.rows):
         row = [escape(c) for c in _info(record)]
         for metric in board.metrics:
             text = escape(_fmt(record["metrics"].get(metric)))
-            row.append(mark(text) if best[metric] == i else text)
+            row.append(mark(text) if i in best[metric] else text)
         table.append(row)
     return table
 
@@ -111,8 +140,10 @@ def _markdown(boards: Sequence[Board]) -> str:
     for board in boards:
         headers = list(INFO_COLUMNS) + [f"{m} {ARROW[metric_direction(m)]}" for m in board.metrics]
         table = tabulate(_cells(board, lambda t: f"**{t}**"), headers=headers, tablefmt="github")
-        parts.append(f"## {board.task}\n\n{table}\n")
-    parts.append("Best value of each column in bold; ↑ higher is better, ↓ lower is better.\n")
+        order = f"Ordered by {board.primary}, the primary metric, best first.\n\n" if board.primary else ""
+        parts.append(f"## {board.task}\n\n{order}{table}\n")
+    parts.append("Best value of each column in bold (every one of them when tied); ↑ higher is better, "
+                 "↓ lower is better.\n")
     return "\n".join(parts)
 
 
@@ -142,9 +173,8 @@ def _csv(boards: Sequence[Board]) -> str:
         for record in board.rows:
             writer.writerow([board.task, *_info(record), *(record["metrics"].get(m, "") for m in board.metrics)])
         best_runs = []
-        for metric in board.metrics:
-            index = board.best_index(metric)
-            best_runs.append(board.rows[index]["run_id"] if index is not None else "")
+        for metric in board.metrics:  # tied runs joined by spaces
+            best_runs.append(" ".join(board.rows[i]["run_id"] for i in sorted(board.best_indices(metric))))
         writer.writerow([board.task, "best", "", "", "", "", "", *best_runs])
     return buffer.getvalue()
 
@@ -159,7 +189,8 @@ th{background:#f3f3f3}td.info{text-align:left}
 td.best{font-weight:bold;background:#e6f4ea}
 </style></head><body>
 <h1>tempvl-bench leaderboard</h1>
-<p>Best value of each column highlighted; ↑ higher is better, ↓ lower is better.</p>
+<p>Rows ordered by each task's primary metric, best first; the best value of each column highlighted
+(every one of them when tied); ↑ higher is better, ↓ lower is better.</p>
 """
 
 
@@ -170,12 +201,12 @@ def _html(boards: Sequence[Board]) -> str:
         out.extend(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
         out.extend(f"<th>{html.escape(m)} {ARROW[metric_direction(m)]}</th>" for m in board.metrics)
         out.append("</tr>\n")
-        best = {m: board.best_index(m) for m in board.metrics}
+        best = {m: board.best_indices(m) for m in board.metrics}
         for i, record in enumerate(board.rows):
             out.append("<tr>")
             out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
             for metric in board.metrics:
-                css = ' class="best"' if best[metric] == i else ""
+                css = ' class="best"' if i in best[metric] else ""
                 out.append(f"<td{css}>{html.escape(_fmt(record['metrics'].get(metric)))}</td>")
             out.append("</tr>\n")
         out.append("</table>\n")

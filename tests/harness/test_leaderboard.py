@@ -44,7 +44,7 @@ def test_latex_bold_and_escaping(results_dir):
 
 def test_csv_is_numeric_with_a_best_row(results_dir):
     rows = list(csv.reader(io.StringIO(render(collect(results_dir), "csv"))))
-    header, a, b, best = rows
+    header, b, a, best = rows  # ordered by t2v/R@1, the primary metric: b first
     assert header[-2:] == ["t2v/R@1 (higher is better)", "t2v/MdR (lower is better)"]
     assert float(a[-2]) == 3.125 and float(b[-1]) == 2.0
     assert best[1] == "best" and best[-2:] == ["b", "b"]
@@ -77,14 +77,14 @@ def test_a_damaged_results_file_is_skipped_with_a_warning_naming_it(results_dir,
     bad.write_text(content)
     warnings = []
     boards = collect(results_dir, warn=warnings.append)
-    assert [r["run_id"] for r in boards[0].rows] == ["a", "b"]  # the other runs still make the board
+    assert [r["run_id"] for r in boards[0].rows] == ["b", "a"]  # the other runs still make the board (by t2v/R@1)
     assert len(warnings) == 1 and str(bad) in warnings[0] and reason in warnings[0]
 
 
 def test_null_created_at_does_not_abort_the_leaderboard(results_dir):
     write_json_atomic(results_dir / "didemo" / "c" / "results.json", _record("c", "zero-shot", 9.0, 3.0, None))
     (board,) = collect(results_dir, warn=pytest.fail)
-    assert [r["run_id"] for r in board.rows] == ["c", "a", "b"]  # undated first, then by date
+    assert [r["run_id"] for r in board.rows] == ["b", "c", "a"]  # ranked by t2v/R@1, the undated run included
 
 
 def test_leaderboard_cli_skips_a_corrupt_file_and_refuses_a_folder_as_output(results_dir, tmp_path, capsys):
@@ -114,3 +114,37 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
         write_json_atomic(target, {"a": float("nan")})
     assert json.loads(target.read_text()) == {"a": 2}
     assert [p.name for p in target.parent.iterdir()] == ["results.json"]
+
+
+def _write(root: Path, run_id: str, r1: float, mdr: float, created: str, primary: str = "t2v/R@1") -> None:
+    record = _record(run_id, "zero-shot", r1, mdr, created)
+    record["primary_metric"] = primary
+    write_json_atomic(root / "didemo" / run_id / "results.json", record)
+
+
+def test_rows_are_ordered_by_the_primary_metric_respecting_direction(tmp_path):
+    _write(tmp_path, "old-weak", 1.0, 9.0, "2026-01-01")
+    _write(tmp_path, "strong", 50.0, 1.0, "2026-01-02")
+    _write(tmp_path, "middle", 20.0, 4.0, "2026-01-03")
+    (board,) = collect(tmp_path)
+    assert board.primary == "t2v/R@1" and [r["run_id"] for r in board.rows] == ["strong", "middle", "old-weak"]
+    _write(tmp_path, "latest", 10.0, 2.0, "2026-01-04", primary="t2v/MdR")  # lower is better
+    (board,) = collect(tmp_path)
+    assert board.primary == "t2v/MdR"
+    assert [r["run_id"] for r in board.rows] == ["strong", "latest", "middle", "old-weak"]
+    text = render([board], "markdown")
+    assert "Ordered by t2v/MdR, the primary metric, best first." in text
+
+
+def test_every_tied_best_value_is_highlighted(tmp_path):
+    _write(tmp_path, "a", 40.0, 3.0, "2026-01-01")
+    _write(tmp_path, "b", 40.0, 2.0, "2026-01-02")
+    _write(tmp_path, "c", 10.0, 2.0, "2026-01-03")
+    (board,) = collect(tmp_path)
+    assert board.best_indices("t2v/R@1") == {0, 1}
+    rows = {line.split("|")[1].strip(): line for line in render([board], "markdown").splitlines()
+            if line.startswith("| ") and not line.startswith("| run")}
+    assert rows["a"].count("**") == 2 and rows["b"].count("**") == 4 and rows["c"].count("**") == 2
+    assert render([board], "html").count('class="best"') == 4
+    best = list(csv.reader(io.StringIO(render([board], "csv"))))[-1]
+    assert best[-2:] == ["a b", "b c"]
