@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from tempvl_bench.runner import RunContext, TaskOutput
 
 
-class LifecycleError(RuntimeError):
-    """A task whose code cannot be found or whose output breaks the harness's contract."""
+class LifecycleError(ValueError):
+    """A task whose code cannot be found (a wrong ``module:attr`` target); the message names it."""
 
 
 def load_target(spec: "TaskSpec") -> Any:
