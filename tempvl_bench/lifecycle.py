@@ -87,6 +87,7 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
     predictions = family.predict(ctx, model, evaluation, train)
     scores = family.score(ctx, evaluation, predictions)
     metrics = checked_metrics(config, scores)
+    baselines = family.baselines(ctx, train, evaluation)
     files = list(dict.fromkeys([*(train.files if train else []), *evaluation.files]))
     return TaskOutput(
         metrics=metrics,
@@ -95,6 +96,7 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
         predictions=scores.predictions,
         failed_videos=ctx.clips.failed_videos(since=passes_before),
         annotation_files=files,
+        baselines=baselines,
     )
 
 

@@ -31,6 +31,7 @@ from tempvl_bench.results import (
 )
 
 DATA_ENV = "TEMPVL_DATA"
+BASELINES_FILE = "baselines.json"
 MODES = ("zero-shot", "finetune")
 
 
@@ -68,6 +69,9 @@ class TaskOutput:
     failed_videos: list[FailedVideo] = field(default_factory=list)
     #: Annotation files the run read (hashed into results.json).
     annotation_files: list[Path] = field(default_factory=list)
+    #: Trivial baselines (name -> metrics) from the family's baselines step; written to
+    #: baselines.json beside results.json when there are any.
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -283,6 +287,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
              f"(listed in results.json video_substitutions): {shown}{' ...' if len(substitutions) > 5 else ''}")
 
     write_jsonl_atomic(run_dir / PREDICTIONS_FILE, output.predictions)
+    if output.baselines:
+        write_json_atomic(run_dir / BASELINES_FILE, output.baselines)
     record: ResultRecord = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.name,

@@ -61,6 +61,11 @@ class ExtraMetric(Probe):
         return Scores({"t2v/R@1": 50.0, "t2v/MdR": 2.0, "t2v/R@5": 1.0}, count)
 
 
+class WithBaseline(Probe):
+    def baselines(self, ctx, train, evaluation):
+        return {"constant": {"t2v/R@1": 20.0, "t2v/MdR": 3.0}}
+
+
 class NoFinetune(Probe):
     options = NoOptions
     supports_finetune = False
@@ -76,6 +81,7 @@ def tempvl_bench_register_tasks(registry):
         ("probe", "probe_family:Probe", "probe.yaml"),
         ("probe-typo", "probe_family:Probe", "probe-typo.yaml"),
         ("probe-extra", "probe_family:ExtraMetric", "probe.yaml"),
+        ("probe-baseline", "probe_family:WithBaseline", "probe.yaml"),
         ("probe-nofinetune", "probe_family:NoFinetune", "probe-plain.yaml"),
         ("probe-runner", ignores_the_mode, "probe.yaml"),
         ("probe-missing", "probe_family:Missing", "probe.yaml"),
@@ -139,6 +145,13 @@ def test_a_family_runs_through_the_harness_loop_with_limit_and_options(probe):
     assert seen["options"].protocol == "square" and seen["options"].width == 3
     (record,) = probe.results("probe")
     assert record["metrics"] == {"t2v/R@1": 50.0, "t2v/MdR": 2.0} and record["num_samples"] == 2
+
+
+def test_baselines_step_writes_baselines_json_only_when_it_has_some(probe):
+    assert probe.run("probe") == 0 and probe.run("probe-baseline") == 0
+    assert not list(probe.out.glob("probe/*/baselines.json"))
+    (path,) = probe.out.glob("probe-baseline/*/baselines.json")
+    assert json.loads(path.read_text()) == {"constant": {"t2v/R@1": 20.0, "t2v/MdR": 3.0}}
 
 
 def test_finetune_runs_the_family_step_and_hands_its_result_to_predict(probe):
