@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from tempvl_core.data import split_loader
+
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -30,22 +32,11 @@ def camel_to_words(name: str) -> str:
     return " ".join(part.lower() for part in _CAMEL.split(name) if part)
 
 
-def _from_catalogue(dataset: str):
-    """An adapter's ``load``: the split's files as the dataset catalogue finds them (the official
-    ``activity_net.v1-3.min.json``, else BSN's files; ``thumos14.json``, else the per-class txt)."""
-
-    def load(root: Path, split: str):
-        from tempvl_core.data.catalogue import load as load_split
-
-        result, files = load_split(dataset, root, "action", split)
-        return result.records, files
-
-    return load
-
-
 ADAPTERS: dict[str, LocalizationAdapter] = {
-    "thumos14": LocalizationAdapter("THUMOS14 temporal action localization", _from_catalogue("thumos14"), camel_to_words),
-    "activitynet": LocalizationAdapter("ActivityNet v1.3 temporal action localization", _from_catalogue("activitynet"), str.lower),
+    "thumos14": LocalizationAdapter(
+        "THUMOS14 temporal action localization", split_loader("thumos14", "action"), camel_to_words),
+    "activitynet": LocalizationAdapter(
+        "ActivityNet v1.3 temporal action localization", split_loader("activitynet", "action"), str.lower),
 }
 
 #: Task name -> dataset (the task's ``dataset`` key names the adapter).

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from tempvl_core.data import split_loader
+
 
 @dataclass(frozen=True)
 class CaptionAdapter:
@@ -20,22 +22,9 @@ class CaptionAdapter:
     dataset: str = ""
 
 
-def _from_catalogue(dataset: str):
-    """An adapter's ``load``: the split's files as the dataset catalogue finds them. MSR-VTT's
-    captioning split is the ``split`` field of MSRVTT_data.json (6513/497/2990 videos)."""
-
-    def load(root: Path, split: str):
-        from tempvl_core.data.catalogue import load as load_split
-
-        result, files = load_split(dataset, root, "captioning", split)
-        return result.records, files
-
-    return load
-
-
 ADAPTERS: dict[str, CaptionAdapter] = {
-    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", _from_catalogue("msrvtt"), "msrvtt"),
-    "msvd-cap": CaptionAdapter("MSVD video captioning", _from_catalogue("msvd"), "msvd"),
+    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", split_loader("msrvtt", "captioning"), "msrvtt"),
+    "msvd-cap": CaptionAdapter("MSVD video captioning", split_loader("msvd", "captioning"), "msvd"),
 }
 
 

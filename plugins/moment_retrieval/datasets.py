@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from tempvl_core.data import split_loader
+
 from tempvl_core.data.records import MomentQuery
 
 
@@ -45,20 +47,8 @@ def group_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
     return [VideoGroup(vid, names[vid], tuple(idx)) for vid, idx in order.items()]
 
 
-def _from_catalogue(dataset: str):
-    """An adapter's ``load``: the split's files as the dataset catalogue finds them."""
-
-    def load(root: Path, split: str):
-        from tempvl_core.data.catalogue import load as load_split
-
-        result, files = load_split(dataset, root, "moments", split)
-        return result.records, files
-
-    return load
-
-
 def _qvhighlights(root: Path, split: str):
-    queries, files = _from_catalogue("qvhighlights")(root, split)
+    queries, files = split_loader("qvhighlights", "moments")(root, split)
     path = files[0]
     unlabelled = [q.query_id for q in queries if not q.windows]
     if unlabelled:
@@ -70,8 +60,10 @@ def _qvhighlights(root: Path, split: str):
 
 
 ADAPTERS: dict[str, MomentAdapter] = {
-    "charades-sta": MomentAdapter("Charades-STA moment retrieval (2D-TAN protocol)", "single", _from_catalogue("charades-sta")),
-    "anet-captions": MomentAdapter("ActivityNet Captions moment retrieval (2D-TAN protocol)", "single", _from_catalogue("anet-captions")),
+    "charades-sta": MomentAdapter(
+        "Charades-STA moment retrieval (2D-TAN protocol)", "single", split_loader("charades-sta", "moments")),
+    "anet-captions": MomentAdapter(
+        "ActivityNet Captions moment retrieval (2D-TAN protocol)", "single", split_loader("anet-captions", "moments")),
     "qvhighlights": MomentAdapter(
         "QVHighlights moment retrieval and highlight detection (Moment-DETR protocol)", "qvhighlights", _qvhighlights
     ),

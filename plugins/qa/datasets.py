@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from tempvl_core.data import split_loader
+
 
 @dataclass(frozen=True)
 class QAAdapter:
@@ -23,31 +25,19 @@ class QAAdapter:
     dataset: str = ""
 
 
-def _from_catalogue(dataset: str, kind: str):
-    """An adapter's ``load``: the split's files as the dataset catalogue finds them."""
-
-    def load(root: Path, split: str):
-        from tempvl_core.data.catalogue import load as load_split
-
-        result, files = load_split(dataset, root, kind, split)
-        return result.records, files
-
-    return load
-
-
 def load_msrvtt_mc_training(root: Path, split: str):
     """MSR-VTT captions for finetuning the multiple-choice task (``train_9k``/``train_7k``): the
     9k list leaves out every JSFusion test video, hence every multiple-choice video."""
-    return _from_catalogue("msrvtt", "retrieval")(root, split)
+    return split_loader("msrvtt", "retrieval")(root, split)
 
 
 ADAPTERS: dict[str, QAAdapter] = {
     "msrvtt-qa": QAAdapter("MSRVTT-QA open-ended video question answering", "open-ended",
-                           _from_catalogue("msrvtt", "qa"), "msrvtt"),
+                           split_loader("msrvtt", "qa"), "msrvtt"),
     "msvd-qa": QAAdapter("MSVD-QA open-ended video question answering", "open-ended",
-                         _from_catalogue("msvd", "qa"), "msvd"),
+                         split_loader("msvd", "qa"), "msvd"),
     "msrvtt-mc": QAAdapter("MSR-VTT multiple choice: pick the caption of the video among 5", "multiple-choice",
-                           _from_catalogue("msrvtt", "mc"), "msrvtt"),
+                           split_loader("msrvtt", "mc"), "msrvtt"),
 }
 
 
