@@ -84,6 +84,13 @@ def _fit_scores(scores: np.ndarray, n_clips: int) -> np.ndarray:
 
 def highlight_metrics(predictions: list["MomentPrediction"], gt: dict[Hashable, "MomentQuery"]) -> dict[str, float]:
     """``hd/mAP``, ``hd/HIT@1`` (VeryGood) and ``hd/mAP@<level>``, ``hd/HIT@1@<level>`` (Fair, Good)."""
+    return {name: float(np.mean(values)) for name, values in highlight_outcomes(predictions, gt).items()}
+
+
+def highlight_outcomes(predictions: list["MomentPrediction"], gt: dict[Hashable, "MomentQuery"]
+                       ) -> dict[str, np.ndarray]:
+    """Per query (percent): AP averaged over the annotators and HIT@1 of the best annotator;
+    the metrics of :func:`highlight_metrics` are their means."""
     levels = list(SALIENCY_LEVELS.items())
     hits = np.zeros((len(levels), len(predictions), N_ANNOTATORS))
     aps = np.zeros((len(levels), len(predictions), N_ANNOTATORS))
@@ -98,9 +105,9 @@ def highlight_metrics(predictions: list["MomentPrediction"], gt: dict[Hashable, 
         if best < binary.shape[0]:
             hits[:, q] = binary[best].reshape(len(levels), N_ANNOTATORS)
         aps[:, q] = ranking_ap(binary, _fit_scores(scores, binary.shape[0])).reshape(len(levels), N_ANNOTATORS)
-    out: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for i, (level, _) in enumerate(levels):
         suffix = "" if level == "VeryGood" else f"@{level}"
-        out[f"hd/mAP{suffix}"] = float(np.mean(aps[i])) * 100
-        out[f"hd/HIT@1{suffix}"] = float(np.mean(np.max(hits[i], axis=1))) * 100
+        out[f"hd/mAP{suffix}"] = np.mean(aps[i], axis=1) * 100
+        out[f"hd/HIT@1{suffix}"] = np.max(hits[i], axis=1) * 100
     return out

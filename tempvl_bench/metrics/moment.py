@@ -18,7 +18,7 @@ from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
-from tempvl_bench.metrics.highlights import highlight_metrics
+from tempvl_bench.metrics.highlights import highlight_metrics, highlight_outcomes
 from tempvl_bench.metrics.tal import SegmentTable, average_precision_per_class
 
 SINGLE_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.7)
@@ -106,9 +106,33 @@ def moment_metrics_single(predictions: Mapping[Hashable, Sequence[Sequence[float
     ``predictions[qid]`` lists candidate windows in rank order (scores, if any, are ignored:
     the order is the ranking); ``ground_truth[qid]`` is one ``(start, end)`` window.
     """
+    hits, top1 = _single_query_outcomes(predictions, ground_truth, thresholds, recalls, nms_threshold)
+    out: dict[str, float] = {}
+    for j, r in enumerate(recalls):
+        for i, t in enumerate(thresholds):
+            out[f"mr/R{r}@{t:g}"] = float(hits[:, i, j].sum() / len(ground_truth)) * 100
+    out["mr/mIoU"] = float(np.mean(top1)) * 100
+    return out
+
+
+def moment_outcomes_single(predictions: Mapping[Hashable, Sequence[Sequence[float]]],
+                           ground_truth: Mapping[Hashable, Sequence[float]],
+                           thresholds: Sequence[float] = SINGLE_THRESHOLDS,
+                           recalls: Sequence[int] = SINGLE_RECALLS,
+                           nms_threshold: float = 0.5) -> dict[str, np.ndarray]:
+    """The metrics of :func:`moment_metrics_single` per query (0 or 100; IoU in percent), in
+    ``ground_truth`` order: each metric is the mean of its array."""
+    hits, top1 = _single_query_outcomes(predictions, ground_truth, thresholds, recalls, nms_threshold)
+    out = {f"mr/R{r}@{t:g}": 100.0 * hits[:, i, j] for j, r in enumerate(recalls) for i, t in enumerate(thresholds)}
+    out["mr/mIoU"] = 100.0 * top1
+    return out
+
+
+def _single_query_outcomes(predictions, ground_truth, thresholds, recalls, nms_threshold):
+    """(queries x thresholds x recalls) hits and the top-1 IoU of every query."""
     _check_qids(set(predictions), set(ground_truth))
     max_recall = max(recalls)
-    hits = np.zeros((len(thresholds), len(recalls)))
+    hits = np.zeros((len(ground_truth), len(thresholds), len(recalls)), dtype=bool)
     top1 = np.zeros(len(ground_truth))
     for q, (qid, gt_window) in enumerate(ground_truth.items()):
         windows = _as_windows(qid, predictions[qid])
@@ -118,16 +142,16 @@ def moment_metrics_single(predictions: Mapping[Hashable, Sequence[Sequence[float
         top1[q] = overlap[0]
         for i, t in enumerate(thresholds):
             for j, r in enumerate(recalls):
-                hits[i, j] += bool((overlap[:r] > t).any())
-    out: dict[str, float] = {}
-    for j, r in enumerate(recalls):
-        for i, t in enumerate(thresholds):
-            out[f"mr/R{r}@{t:g}"] = float(hits[i, j] / len(ground_truth)) * 100
-    out["mr/mIoU"] = float(np.mean(top1)) * 100
-    return out
+                hits[q, i, j] = bool((overlap[:r] > t).any())
+    return hits, top1
 
 
 def _first_window_recall(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery]) -> dict[str, float]:
+    ious = _first_window_iou(predictions, gt)
+    return {f"mr/R1@{t:g}": float(np.mean(ious >= t)) * 100 for t in QVH_R1_THRESHOLDS}
+
+
+def _first_window_iou(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery]) -> np.ndarray:
     ious = np.zeros(len(predictions))
     for q, pred in enumerate(predictions):
         s, e = pred.windows[0, 0], pred.windows[0, 1]
@@ -137,12 +161,19 @@ def _first_window_recall(predictions: Sequence[MomentPrediction], gt: dict[Hasha
             cross = inter / ((e - s) + (gt_windows[:, 1] - gt_windows[:, 0]) - inter)
         best = gt_windows[int(np.argmax(cross))]  # first maximum; NaN wins, as np.argmax does
         ious[q] = _iou_hull(np.float64(s), np.float64(e), best[0], best[1])
-    return {f"mr/R1@{t:g}": float(np.mean(ious >= t)) * 100 for t in QVH_R1_THRESHOLDS}
+    return ious
 
 
 def _query_map(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery],
                length_range: tuple[float, float] | None) -> np.ndarray:
     """Mean over queries of per-query AP at each threshold (fraction), for one length bucket."""
+    _, ap = _query_ap(predictions, gt, length_range)
+    return ap.mean(axis=1)
+
+
+def _query_ap(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery],
+              length_range: tuple[float, float] | None) -> tuple[list[str], np.ndarray]:
+    """The queries with ground truth in the bucket (as strings) and their AP (thresholds x queries)."""
     gt_rows: list[tuple] = []
     for query in gt.values():
         for s, e in query.windows:
@@ -156,14 +187,13 @@ def _query_map(predictions: Sequence[MomentPrediction], gt: dict[Hashable, Momen
                              for w in pred.windows[:QVH_MAX_PRED_WINDOWS])
     if not gt_rows:
         # No query in this bucket: the reference averages an empty list (NaN); so do we.
-        return np.full(len(QVH_MAP_THRESHOLDS), np.nan)
+        return [], np.full((len(QVH_MAP_THRESHOLDS), 0), np.nan)
     # Each query is its own "class" with a single "video": AP per class = AP per query.
     g_q, g_s, g_e = zip(*gt_rows)
     p_q, p_s, p_e, p_sc = zip(*pred_rows)
     truth = SegmentTable(list(g_q), list(g_q), np.array(g_s), np.array(g_e))
     preds = SegmentTable(list(p_q), list(p_q), np.array(p_s), np.array(p_e), np.array(p_sc))
-    _, ap = average_precision_per_class(truth, preds, QVH_MAP_THRESHOLDS)
-    return ap.mean(axis=1)
+    return average_precision_per_class(truth, preds, QVH_MAP_THRESHOLDS)
 
 
 def qvhighlights_metrics(predictions: Sequence[MomentPrediction],
@@ -173,6 +203,53 @@ def qvhighlights_metrics(predictions: Sequence[MomentPrediction],
     Highlight metrics (``hd/*``) are computed when every prediction carries ``saliency`` and
     every ground-truth query carries ``relevant_clip_ids``/``saliency_scores``.
     """
+    gt = _checked_qvhighlights(predictions, ground_truth)
+    out = _first_window_recall(predictions, gt)
+    full = _query_map(predictions, gt, None)
+    out["mr/mAP@0.5"] = float(full[QVH_MAP_THRESHOLDS.index(0.5)]) * 100
+    out["mr/mAP@0.75"] = float(full[QVH_MAP_THRESHOLDS.index(0.75)]) * 100
+    out["mr/mAP@avg"] = float(np.mean(full)) * 100
+    for name, length_range in QVH_LENGTH_BUCKETS.items():
+        out[f"mr/mAP-{name}"] = float(np.mean(_query_map(predictions, gt, length_range))) * 100
+    if _with_saliency(predictions):
+        out.update(highlight_metrics(predictions, gt))
+    return out
+
+
+def qvhighlights_outcomes(predictions: Sequence[MomentPrediction],
+                          ground_truth: Sequence[MomentQuery]) -> dict[str, np.ndarray]:
+    """The metrics of :func:`qvhighlights_metrics` per query, in ``predictions`` order (percent;
+    NaN where a query has no ground truth in a length bucket): each is its array's NaN-ignoring mean."""
+    gt = _checked_qvhighlights(predictions, ground_truth)
+    ious = _first_window_iou(predictions, gt)
+    out = {f"mr/R1@{t:g}": 100.0 * (ious >= t) for t in QVH_R1_THRESHOLDS}
+    position = {str(p.qid): q for q, p in enumerate(predictions)}
+
+    def per_query(length_range, column) -> np.ndarray:
+        qids, ap = _query_ap(predictions, gt, length_range)
+        values = np.full(len(predictions), np.nan)
+        values[[position[q] for q in qids]] = 100.0 * (ap.mean(axis=0) if column is None else ap[column])
+        return values
+
+    out["mr/mAP@0.5"] = per_query(None, QVH_MAP_THRESHOLDS.index(0.5))
+    out["mr/mAP@0.75"] = per_query(None, QVH_MAP_THRESHOLDS.index(0.75))
+    out["mr/mAP@avg"] = per_query(None, None)
+    for name, length_range in QVH_LENGTH_BUCKETS.items():
+        out[f"mr/mAP-{name}"] = per_query(length_range, None)
+    if _with_saliency(predictions):
+        out.update(highlight_outcomes(predictions, gt))
+    return out
+
+
+def _with_saliency(predictions: Sequence[MomentPrediction]) -> bool:
+    with_saliency = [p.saliency is not None for p in predictions]
+    if any(with_saliency) and not all(with_saliency):
+        raise ValueError("some predictions carry pred_saliency_scores and others do not")
+    return any(with_saliency)
+
+
+def _checked_qvhighlights(predictions: Sequence[MomentPrediction],
+                          ground_truth: Sequence[MomentQuery]) -> dict[Hashable, MomentQuery]:
     gt = {query.qid: query for query in ground_truth}
     if len(gt) != len(ground_truth):
         raise ValueError("ground truth lists a qid more than once")
@@ -185,16 +262,4 @@ def qvhighlights_metrics(predictions: Sequence[MomentPrediction],
                              f"[start, end, score], got shape {pred.windows.shape}")
         if not gt[pred.qid].windows:
             raise ValueError(f"query {pred.qid!r}: ground truth has no relevant_windows")
-    out = _first_window_recall(predictions, gt)
-    full = _query_map(predictions, gt, None)
-    out["mr/mAP@0.5"] = float(full[QVH_MAP_THRESHOLDS.index(0.5)]) * 100
-    out["mr/mAP@0.75"] = float(full[QVH_MAP_THRESHOLDS.index(0.75)]) * 100
-    out["mr/mAP@avg"] = float(np.mean(full)) * 100
-    for name, length_range in QVH_LENGTH_BUCKETS.items():
-        out[f"mr/mAP-{name}"] = float(np.mean(_query_map(predictions, gt, length_range))) * 100
-    with_saliency = [p.saliency is not None for p in predictions]
-    if any(with_saliency):
-        if not all(with_saliency):
-            raise ValueError("some predictions carry pred_saliency_scores and others do not")
-        out.update(highlight_metrics(predictions, gt))
-    return out
+    return gt

@@ -109,3 +109,23 @@ def qa_metrics(predictions: Mapping[Hashable, Prediction], ground_truth: Sequenc
     for qtype, (right, total) in counts.items():
         out[f"qa/acc/{qtype}"] = float(right / total) * 100 if total else 0.0
     return out
+
+
+def qa_outcomes(predictions: Mapping[Hashable, Prediction], ground_truth: Sequence[QAItem],
+                answer_vocab: Collection[str] | None = None,
+                question_types: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The metrics of :func:`qa_metrics` per question (percent credit, in ``ground_truth``
+    order); ``qa/acc/<type>`` is NaN outside its type, so each metric is its array's NaN-ignoring
+    mean (a type without questions has no outcomes)."""
+    qa_metrics(predictions, ground_truth, answer_vocab, question_types)  # the same checks
+    vocab = None if answer_vocab is None else set(answer_vocab)
+    credit = np.array([float(prediction_credit(predictions[item.question_id], item.answer, vocab, item.question_id))
+                       for item in ground_truth]) * 100
+    out = {"qa/acc": credit}
+    kinds = np.array([item.question_type if item.question_type is not None else "" for item in ground_truth],
+                     dtype=object)
+    for qtype in dict.fromkeys([*(question_types or []), *(i.question_type for i in ground_truth
+                                                          if i.question_type is not None)]):
+        if (kinds == qtype).any():
+            out[f"qa/acc/{qtype}"] = np.where(kinds == qtype, credit, np.nan)
+    return out

@@ -236,3 +236,30 @@ def multi_caption_retrieval_metrics(sim: np.ndarray,
 def paragraph_retrieval_metrics(sim: np.ndarray) -> dict[str, float]:
     """Paragraph protocol (DiDeMo, ActivityNet Captions): one paragraph per video, i.e. square."""
     return retrieval_metrics(sim)
+
+
+def rank_outcomes(ranks: TiedRanks, prefix: str, *, torch_style: bool = False) -> dict[str, tuple[np.ndarray, str]]:
+    """Per query: R@K (percent, the expectation over its ties) and its expected rank, each with
+    the statistic that gives :func:`summarize_ranks`'s value (the mean; the median for MdR,
+    the lower middle value in CLIP4Clip's torch path)."""
+    higher, tied = ranks.higher.astype(np.float64), ranks.tied.astype(np.float64)
+    out = {f"{prefix}/R@{k}": (100.0 * np.clip((k - higher) / (tied + 1), 0, 1), "mean") for k in RECALL_KS}
+    out[f"{prefix}/MdR"] = (ranks.expected_rank.astype(np.float64), "lower_median" if torch_style else "median")
+    out[f"{prefix}/MnR"] = (ranks.expected_rank.astype(np.float64), "mean")
+    return out
+
+
+def retrieval_outcomes(sim: np.ndarray, text_video_index: Sequence[int] | np.ndarray | None = None
+                       ) -> dict[str, tuple[np.ndarray, str]]:
+    """The metrics of :func:`retrieval_metrics` (``text_video_index`` None) or
+    :func:`multi_caption_retrieval_metrics` per query: t2v per text, v2t per video."""
+    matrix = _as_matrix(sim)
+    if text_video_index is None:
+        diagonal = np.arange(matrix.shape[0])
+        t2v, v2t = tie_counts(matrix, row_targets=diagonal, col_targets=diagonal)
+        return {**rank_outcomes(t2v, "t2v"), **rank_outcomes(v2t, "v2t")}
+    index = _validate_index(text_video_index, matrix.shape)
+    t2v, _ = tie_counts(matrix, row_targets=index)
+    per_video = video_caption_max(matrix, index)
+    _, v2t = tie_counts(per_video, col_targets=np.arange(per_video.shape[0]))
+    return {**rank_outcomes(t2v, "t2v", torch_style=True), **rank_outcomes(v2t, "v2t")}

@@ -264,6 +264,29 @@ def _true_positives(gt_key: np.ndarray, pred_key: np.ndarray, pred_order: np.nda
 def average_precision_per_class(ground_truth: SegmentTable, predictions: SegmentTable,
                                 thresholds: Sequence[float]) -> tuple[list[str], np.ndarray]:
     """AP for every ground-truth class (first-appearance order) at every threshold: (T x C)."""
+    ranked = ranked_detections(ground_truth, predictions, thresholds)
+    return ranked.classes, class_average_precision(ranked.tp, ranked.bounds, ranked.n_positives)
+
+
+@dataclass(frozen=True)
+class RankedDetections:
+    """Predictions matched and ranked as the AP sums them: TP flags (n x T) with each class's
+    rows ``bounds[c]:bounds[c + 1]`` in score order, each row's video, and the ground-truth
+    instances per (video, class). Matching never crosses videos, so the flags of a video's
+    predictions do not depend on the other videos (what the video bootstrap relies on)."""
+
+    classes: list[str]
+    videos: list[str]
+    tp: np.ndarray
+    bounds: np.ndarray
+    n_positives: np.ndarray
+    pred_video: np.ndarray
+    positives: np.ndarray  #: (videos x classes)
+
+
+def ranked_detections(ground_truth: SegmentTable, predictions: SegmentTable,
+                      thresholds: Sequence[float]) -> RankedDetections:
+    """Match every prediction (see :class:`RankedDetections`); unknown labels warn and are dropped."""
     ground_truth.validate("ground truth")
     if predictions.scores is None:
         raise ValueError("predictions need scores")
@@ -297,7 +320,10 @@ def average_precision_per_class(ground_truth: SegmentTable, predictions: Segment
                          group_order, ground_truth, starts, ends, thr)
     n_positives = np.bincount(gt_label, minlength=len(classes))
     bounds = np.searchsorted(pred_label[class_order], np.arange(len(classes) + 1))
-    return classes, class_average_precision(tp[class_order], bounds, n_positives)  # no predictions: AP 0
+    positives = np.zeros((len(video_codes), len(classes)), dtype=np.int64)
+    np.add.at(positives, (gt_video, gt_label), 1)
+    return RankedDetections(classes, list(video_codes), tp[class_order], bounds, n_positives,  # no predictions: AP 0
+                            pred_video[class_order], positives)
 
 
 def tal_metrics(ground_truth: SegmentTable, predictions: SegmentTable,
@@ -317,4 +343,25 @@ def tal_metrics(ground_truth: SegmentTable, predictions: SegmentTable,
     per_threshold = ap.mean(axis=1)
     out = {f"tal/mAP@{format_threshold(t)}": float(m) * 100 for t, m in zip(thresholds, per_threshold)}
     out["tal/mAP@avg"] = float(per_threshold.mean()) * 100
+    return out
+
+
+def tal_outcomes(ground_truth: SegmentTable, predictions: SegmentTable, videos: Sequence[str],
+                 protocol: str = "activitynet", thresholds: Sequence[float] | None = None) -> dict[str, Any]:
+    """The metrics of :func:`tal_metrics` as :class:`~tempvl_bench.uncertainty.RankedAP`
+    outcomes over ``videos`` (the evaluated videos, which a bootstrap resamples; a video with
+    predictions but not listed is appended)."""
+    from tempvl_bench.uncertainty import RankedAP
+
+    thresholds = TAL_PROTOCOLS[protocol] if thresholds is None else thresholds
+    ranked = ranked_detections(ground_truth, predictions, thresholds)
+    units = list(dict.fromkeys([*videos, *ranked.videos]))
+    position = np.array([units.index(v) for v in ranked.videos], dtype=np.int64)
+    positives = np.zeros((len(units), len(ranked.classes)), dtype=np.int64)
+    positives[position] = ranked.positives
+    pred_unit = position[ranked.pred_video] if ranked.pred_video.size else ranked.pred_video
+    names = [f"tal/mAP@{format_threshold(t)}" for t in thresholds]
+    out = {name: RankedAP("video", ranked.tp, pred_unit, ranked.bounds, positives, t) for t, name in enumerate(names)}
+    out["tal/mAP@avg"] = RankedAP("video", ranked.tp, pred_unit, ranked.bounds, positives, None)
+    out["_units"] = units
     return out
