@@ -43,6 +43,8 @@ _LAZY = {
     "finetune_vtc": "tempvl_bench.finetune",
     "trainable_parameters": "tempvl_bench.finetune",
     "EpochLog": "tempvl_bench.finetune",
+    # per-query outcomes (intervals, paired tests)
+    "Outcomes": "tempvl_bench.uncertainty",
     # metrics: one implementation per family
     **{
         name: "tempvl_bench.metrics"
@@ -51,7 +53,8 @@ _LAZY = {
             "top_answer", "top_choices", "MomentPrediction", "MomentQuery", "moment_metrics_single",
             "qvhighlights_metrics", "nms_keep", "retrieval_metrics", "multi_caption_retrieval_metrics",
             "paragraph_retrieval_metrics", "tal_metrics", "TAL_PROTOCOLS", "SegmentTable",
-            "metric_direction", "format_threshold", "FAMILY_NAMES",
+            "metric_direction", "format_threshold", "FAMILY_NAMES", "retrieval_outcomes", "qa_outcomes",
+            "moment_outcomes_single", "qvhighlights_outcomes", "tal_outcomes",
         )
     },
 }
@@ -98,6 +101,11 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         format_threshold,
         metric_direction,
         moment_metrics_single,
+        moment_outcomes_single,
+        qa_outcomes,
+        qvhighlights_outcomes,
+        retrieval_outcomes,
+        tal_outcomes,
         multi_caption_retrieval_metrics,
         nms_keep,
         paragraph_retrieval_metrics,
@@ -110,3 +118,4 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         top_choices,
     )
     from tempvl_bench.results import write_json_atomic
+    from tempvl_bench.uncertainty import Outcomes

@@ -39,6 +39,9 @@ class Scores:
     #: Metrics of the task file that this data leaves undefined (a question type without
     #: questions, a length bucket without ground truth): listed by ``metrics:`` but not reported.
     undefined: tuple[str, ...] = ()
+    #: Per-query (or per-video) outcomes of the metrics (:class:`tempvl_bench.uncertainty.Outcomes`),
+    #: from which the harness computes their 95% bootstrap intervals and paired comparisons.
+    outcomes: Any = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class TaskFamily:
     #: False for a family without finetuning: ``--mode finetune`` is then refused, never run
     #: as zero-shot and recorded as a finetune row.
     supports_finetune: ClassVar[bool] = True
+    #: False when :meth:`baselines` needs no training statistics (retrieval's analytic chance):
+    #: a zero-shot run then reads (and hashes) no training split for them.
+    baselines_use_train: ClassVar[bool] = True
 
     def load(self, ctx: "RunContext", split: str) -> Split:
         """The evaluation records of ``split`` (before ``--limit``, which the harness applies)."""
@@ -84,7 +90,8 @@ class TaskFamily:
         """Metrics (canonical names) and prediction rows; may write score files into ``ctx.run_dir``."""
         raise NotImplementedError(f"{type(self).__name__}.score")
 
-    def baselines(self, ctx: "RunContext", train: Split | None, evaluation: Split) -> dict[str, dict[str, float]]:
-        """Trivial baselines (name -> metrics) computed from training-split statistics, reported
-        beside the model's numbers. None yet: a later change fills this step per family."""
+    def baselines(self, ctx: "RunContext", train: Split | None, evaluation: Split) -> dict[str, Scores]:
+        """Trivial baselines (name -> their scores on the evaluation records, with outcomes),
+        fitted on training-split statistics only; reported beside the model's numbers and
+        compared with them query by query. ``train`` is None when the task has no training split."""
         return {}

@@ -87,10 +87,13 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
     predictions = family.predict(ctx, model, evaluation, train)
     scores = family.score(ctx, evaluation, predictions)
     metrics = checked_metrics(config, scores)
+    if train is None and family.baselines_use_train and ctx.config.splits.train:  # fitted on training statistics
+        train = family.load_train(ctx, ctx.train_split)
     baselines = family.baselines(ctx, train, evaluation)
     files = list(dict.fromkeys([*(train.files if train else []), *evaluation.files]))
     return TaskOutput(
         metrics=metrics,
+        outcomes=scores.outcomes,
         split=evaluation.name,
         num_samples=scores.num_samples,
         predictions=scores.predictions,

@@ -1,4 +1,5 @@
-"""Run outputs: ``results/<task>/<run-id>/results.json`` plus ``predictions.jsonl``.
+"""Run outputs: ``results/<task>/<run-id>/results.json`` plus ``predictions.jsonl`` and
+``outcomes.npz`` (per-query outcomes of the model and of each baseline, read by ``compare``).
 
 Every file is written atomically (temporary file in the same folder, then ``os.replace``), so a
 killed run never leaves a truncated results.json. The schema is documented field by field in
@@ -16,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
-SCHEMA_VERSION = 3  # 2: checkpoint_file, data_root; 3: video_substitutions
+SCHEMA_VERSION = 4  # 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformers", "numpy", "decord", "av")
@@ -25,6 +26,27 @@ TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformer
 class FailedVideo(TypedDict):
     path: str
     error: str
+
+
+class Bootstrap(TypedDict):
+    resamples: int  #: bootstrap resamples (tempvl_bench.uncertainty.RESAMPLES)
+    seed: int  #: seed of numpy.random.default_rng drawing them
+    level: float  #: 0.95
+    method: str  #: "percentile"
+    units: dict[str, str]  #: metric -> what was resampled (text, video, query, question)
+
+
+class VersusBaseline(TypedDict):
+    """The model against its best baseline on the primary metric, paired over the same units."""
+
+    metric: str
+    baseline: str  #: name of the best baseline on that metric
+    model: float
+    baseline_value: float
+    difference: float  #: model - baseline
+    ci95: list[float] | None  #: paired bootstrap interval of the difference
+    p_value: float | None  #: two-sided paired bootstrap p-value
+    beats: bool | None  #: the interval lies entirely on the better side of zero
 
 
 class ResultRecord(TypedDict):
@@ -60,6 +82,13 @@ class ResultRecord(TypedDict):
     #: video name -> the other file read for it, only with ``video.allow_substitutes: true``
     video_substitutions: dict[str, str]
     created_at: str  #: ISO-8601 UTC time the run finished
+    #: metric -> [low, high], 95% bootstrap interval over the metric's units (null: undefined)
+    ci95: dict[str, list[float] | None]
+    bootstrap: Bootstrap  #: how ci95 (and baselines_ci95, vs_best_baseline) were computed
+    #: trivial baseline name -> its metrics on the evaluated split, fitted on training statistics
+    baselines: dict[str, dict[str, float]]
+    baselines_ci95: dict[str, dict[str, list[float] | None]]  #: baseline -> metric -> interval
+    vs_best_baseline: VersusBaseline | None
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

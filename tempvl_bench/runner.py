@@ -31,7 +31,6 @@ from tempvl_bench.results import (
 )
 
 DATA_ENV = "TEMPVL_DATA"
-BASELINES_FILE = "baselines.json"
 MODES = ("zero-shot", "finetune")
 
 
@@ -69,9 +68,10 @@ class TaskOutput:
     failed_videos: list[FailedVideo] = field(default_factory=list)
     #: Annotation files the run read (hashed into results.json).
     annotation_files: list[Path] = field(default_factory=list)
-    #: Trivial baselines (name -> metrics) from the family's baselines step; written to
-    #: baselines.json beside results.json when there are any.
-    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Trivial baselines from the family's baselines step: name -> Scores (or plain metrics).
+    baselines: dict[str, Any] = field(default_factory=dict)
+    #: Per-query outcomes of the metrics (``Scores.outcomes``): intervals and paired tests.
+    outcomes: Any = None
 
 
 @dataclass
@@ -287,8 +287,13 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
              f"(listed in results.json video_substitutions): {shown}{' ...' if len(substitutions) > 5 else ''}")
 
     write_jsonl_atomic(run_dir / PREDICTIONS_FILE, output.predictions)
-    if output.baselines:
-        write_json_atomic(run_dir / BASELINES_FILE, output.baselines)
+    from tempvl_bench.evidence import baseline_scores, run_evidence  # numpy: only once a run has scores
+    from tempvl_bench.uncertainty import OUTCOMES_FILE, write_outcomes
+
+    evidence, outcome_runs = run_evidence(output.metrics, output.outcomes, baseline_scores(output.baselines),
+                                          config.primary_metric)
+    if outcome_runs:
+        write_outcomes(run_dir / OUTCOMES_FILE, outcome_runs)
     record: ResultRecord = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.name,
@@ -319,6 +324,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         "failed_videos": list(output.failed_videos),
         "video_substitutions": substitutions,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **evidence,
     }
     write_json_atomic(run_dir / RESULTS_FILE, record)
     return run_dir / RESULTS_FILE

@@ -16,8 +16,10 @@ from tempvl_bench.api import (
     encode_videos,
     finetune_vtc,
     load_annotations,
+    Outcomes,
     multi_caption_retrieval_metrics,
     retrieval_metrics,
+    retrieval_outcomes,
 )
 from tempvl_plugins.retrieval.datasets import PROTOCOLS
 
@@ -55,6 +57,7 @@ class Ranking:
 
 class RetrievalFamily(TaskFamily):
     options = RetrievalOptions
+    baselines_use_train = False  # chance is analytic
 
     def load(self, ctx: RunContext, split: str) -> Split:
         annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
@@ -79,10 +82,41 @@ class RetrievalFamily(TaskFamily):
     def score(self, ctx: RunContext, evaluation: Split, ranking: Ranking) -> Scores:
         sim, queries = ranking.similarity, ranking.queries
         if ctx.task_options.protocol == "square":
-            metrics = retrieval_metrics(sim)
+            metrics, per_query = retrieval_metrics(sim), retrieval_outcomes(sim)
         else:
             metrics = multi_caption_retrieval_metrics(sim, queries.video_index)
-        return Scores(metrics, len(queries.texts), _predictions(sim, queries, ranking.items))
+            per_query = retrieval_outcomes(sim, queries.video_index)
+        return Scores(metrics, len(queries.texts), _predictions(sim, queries, ranking.items),
+                      outcomes=_outcomes(per_query, queries, ranking.items))
+
+    def baselines(self, ctx: RunContext, train: Split | None, evaluation: Split) -> dict[str, Scores]:
+        """Chance, analytically: a ranking that ignores its input puts the true item at a
+        uniformly random position among N, so R@K = min(K, N) / N and the expected rank is
+        (N + 1) / 2 for every query (N = the evaluated videos, the same for v2t)."""
+        items = evaluation.records
+        queries = _queries(items)
+        n = len(items)
+        per_query = {}
+        for prefix, count in (("t2v", len(queries.texts)), ("v2t", n)):
+            for k in (1, 5, 10):
+                per_query[f"{prefix}/R@{k}"] = np.full(count, 100.0 * min(k, n) / n)
+            per_query[f"{prefix}/MdR"] = (np.full(count, (n + 1) / 2), "median")
+            per_query[f"{prefix}/MnR"] = np.full(count, (n + 1) / 2)
+        metrics = {name: float(np.mean(v[0] if isinstance(v, tuple) else v)) for name, v in per_query.items()}
+        return {"chance": Scores(metrics, len(queries.texts), outcomes=_outcomes(per_query, queries, items))}
+
+
+def _outcomes(per_query: dict, queries: Queries, items) -> Outcomes:
+    """t2v outcomes per text (``video#caption``), v2t per video."""
+    seen: dict[int, int] = {}
+    texts = []
+    for v in queries.video_index:  # a caption's id: its video and its place among that video's captions
+        seen[v] = seen.get(v, -1) + 1
+        texts.append(f"{items[v].video_id}#{seen[v]}")
+    videos = [item.video_id for item in items]
+    t2v = {k: v for k, v in per_query.items() if k.startswith("t2v/")}
+    v2t = {k: v for k, v in per_query.items() if k.startswith("v2t/")}
+    return Outcomes.per_unit("text", texts, t2v).merged(Outcomes.per_unit("video", videos, v2t))
 
 
 def _encode_videos(ctx: RunContext, model, items):

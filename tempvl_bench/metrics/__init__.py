@@ -11,11 +11,13 @@ from typing import Any
 
 _HOMES = {
     "captioning": ("CaptionScorer", "caption_metrics"),
-    "moment": ("MomentPrediction", "MomentQuery", "moment_metrics_single", "nms_keep", "qvhighlights_metrics"),
+    "moment": ("MomentPrediction", "MomentQuery", "moment_metrics_single", "nms_keep", "qvhighlights_metrics",
+               "moment_outcomes_single", "qvhighlights_outcomes"),
     "names": ("FAMILY_NAMES", "format_threshold", "metric_direction"),
-    "qa": ("QAItem", "qa_metrics", "prediction_credit", "top_answer", "top_choices"),
-    "retrieval": ("multi_caption_retrieval_metrics", "paragraph_retrieval_metrics", "retrieval_metrics"),
-    "tal": ("TAL_PROTOCOLS", "SegmentTable", "tal_metrics"),
+    "qa": ("QAItem", "qa_metrics", "qa_outcomes", "prediction_credit", "top_answer", "top_choices"),
+    "retrieval": ("multi_caption_retrieval_metrics", "paragraph_retrieval_metrics", "retrieval_metrics",
+                  "retrieval_outcomes"),
+    "tal": ("TAL_PROTOCOLS", "SegmentTable", "tal_metrics", "tal_outcomes"),
 }
 #: Exported name -> (module, name there).
 _EXPORTS = {name: (module, name) for module, names in _HOMES.items() for name in names}
@@ -44,6 +46,11 @@ __all__ = [
     "SegmentTable",
     "TAL_PROTOCOLS",
     "tal_metrics",
+    "retrieval_outcomes",
+    "qa_outcomes",
+    "moment_outcomes_single",
+    "qvhighlights_outcomes",
+    "tal_outcomes",
 ]
 
 

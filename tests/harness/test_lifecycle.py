@@ -21,8 +21,8 @@ PROBE_MODULE = '''
 from dataclasses import dataclass
 from pathlib import Path
 
-from tempvl_bench.api import (NoOptions, Scores, Split, TaskFamily, TaskOutput, TaskSpec, checked, finetune,
-                              hookimpl)
+from tempvl_bench.api import (NoOptions, Outcomes, Scores, Split, TaskFamily, TaskOutput, TaskSpec, checked,
+                              finetune, hookimpl)
 
 HERE = Path(__file__).parent
 SEEN = {}
@@ -66,6 +66,20 @@ class WithBaseline(Probe):
         return {"constant": {"t2v/R@1": 20.0, "t2v/MdR": 3.0}}
 
 
+class WithOutcomes(Probe):
+    """Per-query outcomes for the model and a baseline: intervals and the paired test follow."""
+
+    def score(self, ctx, evaluation, count):
+        hits = [100.0] * 30 + [0.0] * 10
+        outcomes = Outcomes.per_unit("text", range(40), {"t2v/R@1": hits, "t2v/MdR": ([1.0] * 30 + [4.0] * 10, "median")})
+        return Scores({"t2v/R@1": 75.0, "t2v/MdR": 1.0}, 40, outcomes=outcomes)
+
+    def baselines(self, ctx, train, evaluation):
+        hits = [100.0] * 2 + [0.0] * 38
+        outcomes = Outcomes.per_unit("text", range(40), {"t2v/R@1": hits})
+        return {"chance": Scores({"t2v/R@1": 5.0}, 40, outcomes=outcomes)}
+
+
 class NoFinetune(Probe):
     options = NoOptions
     supports_finetune = False
@@ -82,6 +96,7 @@ def tempvl_bench_register_tasks(registry):
         ("probe-typo", "probe_family:Probe", "probe-typo.yaml"),
         ("probe-extra", "probe_family:ExtraMetric", "probe.yaml"),
         ("probe-baseline", "probe_family:WithBaseline", "probe.yaml"),
+        ("probe-outcomes", "probe_family:WithOutcomes", "probe.yaml"),
         ("probe-nofinetune", "probe_family:NoFinetune", "probe-plain.yaml"),
         ("probe-runner", ignores_the_mode, "probe.yaml"),
         ("probe-missing", "probe_family:Missing", "probe.yaml"),
@@ -147,11 +162,32 @@ def test_a_family_runs_through_the_harness_loop_with_limit_and_options(probe):
     assert record["metrics"] == {"t2v/R@1": 50.0, "t2v/MdR": 2.0} and record["num_samples"] == 2
 
 
-def test_baselines_step_writes_baselines_json_only_when_it_has_some(probe):
+def test_baselines_step_results_go_into_results_json(probe):
     assert probe.run("probe") == 0 and probe.run("probe-baseline") == 0
-    assert not list(probe.out.glob("probe/*/baselines.json"))
-    (path,) = probe.out.glob("probe-baseline/*/baselines.json")
-    assert json.loads(path.read_text()) == {"constant": {"t2v/R@1": 20.0, "t2v/MdR": 3.0}}
+    (plain,) = probe.results("probe")
+    assert plain["baselines"] == {} and plain["vs_best_baseline"] is None and plain["ci95"] == {}
+    (record,) = probe.results("probe-baseline")
+    assert record["baselines"] == {"constant": {"t2v/R@1": 20.0, "t2v/MdR": 3.0}}
+    versus = record["vs_best_baseline"]  # no outcomes: a difference without an interval
+    assert versus["baseline"] == "constant" and versus["difference"] == 30.0 and versus["ci95"] is None
+    assert not list(probe.out.glob("*/*/outcomes.npz"))
+
+
+def test_outcomes_give_intervals_and_the_paired_test_against_the_best_baseline(probe):
+    from tempvl_bench.uncertainty import read_outcomes
+
+    assert probe.run("probe-outcomes") == 0
+    (record,) = probe.results("probe-outcomes")
+    low, high = record["ci95"]["t2v/R@1"]
+    assert low < 75.0 < high and record["ci95"]["t2v/MdR"][0] == 1.0
+    assert record["bootstrap"]["resamples"] == 1000 and record["bootstrap"]["units"]["t2v/R@1"] == "text"
+    assert record["baselines"] == {"chance": {"t2v/R@1": 5.0}}
+    assert record["baselines_ci95"]["chance"]["t2v/R@1"][0] >= 0
+    versus = record["vs_best_baseline"]
+    assert versus["baseline"] == "chance" and versus["difference"] == 70.0 and versus["beats"] is True
+    assert versus["ci95"][0] > 0 and versus["p_value"] < 0.01
+    (npz,) = probe.out.glob("probe-outcomes/*/outcomes.npz")
+    assert set(read_outcomes(npz)) == {"model", "chance"}
 
 
 def test_finetune_runs_the_family_step_and_hands_its_result_to_predict(probe):
