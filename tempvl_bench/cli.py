@@ -154,9 +154,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides=args.overrides, device=args.device, resume=args.resume, progress=not args.no_progress,
         feature_cache=not args.no_cache,
     )
-    for name in names:
-        path = run_task(host, name, options)
-        _print_summary(path)
+    from tempvl_bench.distributed import is_main, leave_process_group
+
+    try:
+        for name in names:
+            path = run_task(host, name, options)
+            if is_main():  # under torchrun, rank 0 wrote the one results.json
+                _print_summary(path)
+    finally:
+        leave_process_group()
     return 0
 
 

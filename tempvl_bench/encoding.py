@@ -39,6 +39,14 @@ class EncodedVideos:
             for batch in self.batches:
                 yield _encode(self.model, batch, self.level)
 
+    def map(self, step):
+        """``[step(batch) for batch in self]`` (shared out between ranks under torchrun)."""
+        return [step(batch) for batch in self]
+
+    def record_index(self, failure) -> int:
+        """The index into ``records`` of a failed sample."""
+        return int(failure.index)
+
     @property
     def tracker(self):
         return self.batches.tracker
@@ -49,14 +57,32 @@ class EncodedVideos:
         return [{"path": str(f.path), "error": f.error} for f in self.tracker.failed]
 
 
-def encode_videos(clips: Any, model: Any, records: Sequence, *, level: str, desc: str | None = None) -> EncodedVideos:
+def encode_videos(clips: Any, model: Any, records: Sequence, *, level: str, desc: str | None = None):
     """``records``' videos decoded (eval sampling and transform) and encoded to ``level``.
 
     ``clips`` is the run's :class:`tempvl_bench.clips.ClipLoaderFactory` (``ctx.clips``).
     A video that fails to decode drops out of its batch and is listed in ``.failed_videos``.
     Levels ``clip`` and ``frames`` go through the feature cache (:mod:`tempvl_bench.feature_cache`)
     unless the run says ``--no-cache``: its batches carry the encoded keys, not ``frames``.
+
+    Under torchrun (:mod:`tempvl_bench.distributed`) each rank encodes whole batches of its own
+    and iterating gives every rank all the batches (levels ``clip`` and ``frames``: the encoded
+    videos are gathered). At level ``pixels`` call ``.map(step)`` instead of iterating, so the
+    per-batch work is shared out too: ``step(batch)`` runs on one rank per batch and ``map``
+    returns every batch's result, in order, on every rank (iterating decodes every video on
+    every rank). Alone, ``.map(step)`` is ``[step(b) for b in batches]``.
     """
+    from tempvl_bench.distributed import world_size
+
+    if world_size() > 1:
+        from tempvl_bench.sharding import ShardedEncodedVideos
+
+        return ShardedEncodedVideos(clips, model, records, level, desc, local_pass)
+    return local_pass(clips, model, records, level, desc)
+
+
+def local_pass(clips: Any, model: Any, records: Sequence, level: str, desc: str | None):
+    """This process's encoding of ``records`` (cached where it can be)."""
     from tempvl_bench.feature_cache import cached_encode_videos
 
     if getattr(clips, "ctx", None) is None:  # a bare batch source (tests): nothing to key a cache by

@@ -246,6 +246,14 @@ class CachedEncodedVideos:
     def failed_videos(self) -> list[dict[str, str]]:
         return [{"path": str(f.path), "error": f.error} for f in self.tracker.failed]
 
+    def map(self, step):
+        """``[step(batch) for batch in self]``, as :meth:`tempvl_bench.encoding.EncodedVideos.map`."""
+        return [step(batch) for batch in self]
+
+    def record_index(self, failure) -> int:
+        """The index into ``records`` of a failed sample (failures count positions among the misses)."""
+        return self._misses[int(failure.index)]
+
     def _encode_misses(self, keys: list[str | None]) -> dict[int, dict[str, Any]]:
         """Decode and encode the videos without an entry; store them. Returns those that could
         not be stored (kept in memory)."""

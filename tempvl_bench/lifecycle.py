@@ -14,6 +14,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tempvl_bench import distributed
 from tempvl_bench.family import Scores, Split, TaskFamily
 
 if TYPE_CHECKING:
@@ -85,6 +86,9 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
         model.eval()
     passes_before = len(ctx.clips.evaluated)
     predictions = family.predict(ctx, model, evaluation, train)
+    failed_videos = _failed_videos(ctx, passes_before)
+    if not distributed.is_main():  # under torchrun rank 0 alone scores: every rank holds the same predictions
+        return None
     scores = family.score(ctx, evaluation, predictions)
     metrics = checked_metrics(config, scores)
     if train is None and family.baselines_use_train and ctx.config.splits.train:  # fitted on training statistics
@@ -97,10 +101,19 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
         split=evaluation.name,
         num_samples=scores.num_samples,
         predictions=scores.predictions,
-        failed_videos=ctx.clips.failed_videos(since=passes_before),
+        failed_videos=failed_videos,
         annotation_files=files,
         baselines=baselines,
     )
+
+
+def _failed_videos(ctx: "RunContext", since: int) -> list[dict[str, str]]:
+    """The evaluation passes' failed videos, of every rank (each video once)."""
+    found: dict[str, dict[str, str]] = {}
+    for part in distributed.gather(ctx.clips.failed_videos(since=since)):
+        for failure in part:
+            found.setdefault(failure["path"], failure)
+    return list(found.values())
 
 
 def _load_train(ctx: "RunContext", family: TaskFamily) -> Split | None:

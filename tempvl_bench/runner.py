@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from tempvl_bench import distributed
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.family import TaskFamily
@@ -244,16 +247,26 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         checkpoint_sha = sha256_file(checkpoint_file)
     data_root = resolve_data_root(config, options)
     device = options.device or _default_device()
+    rank_device = distributed.join(device)  # under torchrun: the process group, cuda:LOCAL_RANK
+    main = distributed.is_main()
+    if not main:  # rank 0 alone prints and shows progress
+        echo, options = (lambda message: None), replace(options, progress=False)
     inputs = run_inputs(config=config, mode=options.mode, demo=options.demo, data_root=data_root, backbone=backbone,
                         text_encoder=text_encoder, checkpoint_sha256=checkpoint_sha, seed=options.seed,
                         limit=options.limit, device=device)
 
     output_root = Path(options.output)
     created_output = not output_root.exists()
-    run_dir, complete = _run_dir(output_root, spec.name, options.mode, inputs, options.resume)
+    run_dir, complete = distributed.on_main(lambda: _run_dir(output_root, spec.name, options.mode, inputs,
+                                                                options.resume))
+    results_file = run_dir / RESULTS_FILE
     if complete:
         echo(f"{spec.name}: {run_dir} is already complete (--resume); skipping")
-        return run_dir / RESULTS_FILE
+        return results_file
+    if not main:  # the other ranks write nothing into the run folder
+        run_dir = _scratch_run_dir(run_dir)
+    if options.resume:
+        distributed.gather(None)  # the others have copied rank 0's finetuning state before it is touched
 
     from tempvl_core.train.pretrain import seed_everything  # torch: only once a run really starts
 
@@ -264,8 +277,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         options=options,
         data_root=data_root,
         run_dir=run_dir,
-        device=device,
-        model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, device),
+        device=rank_device,
+        model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, rank_device),
         backbone_name=backbone,
         text_encoder_name=text_encoder,
         task_options=task_options,
@@ -273,13 +286,40 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     echo(f"{spec.name}: {options.mode} with backbone {backbone} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
     try:
-        output = run_task_steps(ctx, target)
-        if options.mode == "finetune":
+        output = run_task_steps(ctx, target)  # None on ranks other than 0: they only help encode
+        if options.mode == "finetune" and main:
             check_finetuned(run_dir, spec.name)
-    except BaseException:
-        _remove_if_unused(run_dir, remove_output=created_output)
+        if main:
+            _write_results(ctx, output, inputs, checkpoint_file, checkpoint_sha, time.perf_counter() - start, echo)
+    except BaseException as exc:
+        if main:
+            _remove_if_unused(run_dir, remove_output=created_output)
+        if isinstance(exc, Exception):
+            distributed.raise_any(exc)  # the other ranks raise it too instead of waiting
         raise
-    wall = time.perf_counter() - start
+    finally:
+        if not main:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    distributed.raise_any(None)  # every rank learns whether rank 0 wrote its results
+    return results_file
+
+
+def _scratch_run_dir(run_dir: Path) -> Path:
+    """A rank's own throwaway run folder (removed after the task), holding a copy of rank 0's
+    saved finetuning state so that ``--resume`` continues from the same epoch on every rank."""
+    from tempvl_bench.finetune import STATE_DIR
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"tempvl-rank{distributed.rank()}-"))
+    for state in Path(run_dir).glob(f"{STATE_DIR}*"):
+        shutil.copytree(state, scratch / state.name)
+    return scratch
+
+
+def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], checkpoint_file: Path | None,
+                   checkpoint_sha: str | None, wall: float, echo: Callable[[str], None]) -> Path:
+    """Write predictions.jsonl, outcomes.npz and results.json into the run folder; returns the last."""
+    spec, config, options, run_dir = ctx.spec, ctx.config, ctx.options, ctx.run_dir
+    data_root, backbone, text_encoder = ctx.data_root, ctx.backbone_name, ctx.text_encoder_name
     substitutions = ctx.video_substitutions()
     if substitutions:
         shown = "; ".join(f"{name} -> {path}" for name, path in list(substitutions.items())[:5])
@@ -316,7 +356,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         "sampling": config.video.sampling,
         "resolution": config.video.size,
         "seed": options.seed,
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": distributed.world_size(),
         "git_commit": git_commit(),
         "package_versions": package_versions(),
         "wall_time_s": round(wall, 3),
