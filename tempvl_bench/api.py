@@ -43,8 +43,11 @@ _LAZY = {
     "finetune_vtc": "tempvl_bench.finetune",
     "trainable_parameters": "tempvl_bench.finetune",
     "EpochLog": "tempvl_bench.finetune",
-    # per-query outcomes (intervals, paired tests)
+    # per-query outcomes (intervals, paired tests) and trivial predictors (baselines)
     "Outcomes": "tempvl_bench.uncertainty",
+    **{name: "tempvl_bench.metrics.priors" for name in (
+        "best_constant_window", "sampled_prior_windows", "majority", "class_prior_segments", "frame_windows",
+        "window_iou")},
     # metrics: one implementation per family
     **{
         name: "tempvl_bench.metrics"
@@ -118,4 +121,12 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         top_choices,
     )
     from tempvl_bench.results import write_json_atomic
+    from tempvl_bench.metrics.priors import (
+        best_constant_window,
+        class_prior_segments,
+        frame_windows,
+        majority,
+        sampled_prior_windows,
+        window_iou,
+    )
     from tempvl_bench.uncertainty import Outcomes

@@ -7,7 +7,9 @@ as the official submission file, and are scored with :func:`tempvl_bench.metrics
 
 from __future__ import annotations
 
-from tempvl_bench.api import RunContext, Scores, Split, TaskFamily, tal_metrics
+import numpy as np
+
+from tempvl_bench.api import Outcomes, RunContext, Scores, Split, TaskFamily, class_prior_segments, tal_metrics, tal_outcomes
 from tempvl_plugins.action_localization.datasets import ADAPTERS
 from tempvl_plugins.action_localization.decode import decode
 from tempvl_plugins.action_localization.features import HeadScorer, PromptScorer, extract_features, video_duration
@@ -79,8 +81,33 @@ class ActionLocalizationFamily(TaskFamily):
         videos = evaluation.records
         write_submission(ctx.run_dir / SUBMISSION_FILE, results)
         write_ground_truth(ctx.run_dir / GROUND_TRUTH_FILE, videos)
-        metrics = tal_metrics(ground_truth_table(videos), prediction_table(results), protocol=ctx.task_options.protocol)
-        return Scores(metrics, len(videos), _predictions(videos, results))
+        return _scores(videos, results, ctx.task_options.protocol, _predictions(videos, results))
+
+    def baselines(self, ctx: RunContext, train: Split | None, evaluation: Split) -> dict[str, Scores]:
+        """Class-prior segments: in every evaluated video, each training class's mean normalized
+        training segment, scored with the class's training frequency (videos without a duration
+        are skipped when fitting and get no segment)."""
+        if train is None:
+            return {}
+        instances = [(i.label, i.start / v.duration, i.end / v.duration)
+                     for v in train.records if v.duration for i in v.instances]
+        if not instances:
+            return {}
+        priors = class_prior_segments([i[0] for i in instances], np.clip([i[1:] for i in instances], 0, 1))
+        evaluated = set(class_names(evaluation.records))
+        results = {v.video_id: [{"label": label, "score": frequency,
+                                 "segment": [start * v.duration, end * v.duration]}
+                                for label, (start, end, frequency) in priors.items() if label in evaluated]
+                   if v.duration else [] for v in evaluation.records}
+        return {"class-prior segments": _scores(evaluation.records, results, ctx.task_options.protocol)}
+
+
+def _scores(videos, results: dict[str, list[dict]], protocol: str, predictions=()) -> Scores:
+    truth, detections = ground_truth_table(videos), prediction_table(results)
+    metrics = tal_metrics(truth, detections, protocol=protocol)
+    per_video = tal_outcomes(truth, detections, [v.video_id for v in videos], protocol=protocol)
+    units = per_video.pop("_units")
+    return Scores(metrics, len(videos), predictions, outcomes=Outcomes(per_video, {"video": units}))
 
 
 def _predictions(videos, results: dict[str, list[dict]]):

@@ -15,7 +15,14 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from tempvl_bench.api import MomentPrediction, MomentQuery, moment_metrics_single, qvhighlights_metrics
+from tempvl_bench.api import (
+    MomentPrediction,
+    MomentQuery,
+    moment_metrics_single,
+    moment_outcomes_single,
+    qvhighlights_metrics,
+    qvhighlights_outcomes,
+)
 
 PREDICTIONS_FILE = "moment_detr_predictions.jsonl"
 GROUND_TRUTH_FILE = "moment_detr_ground_truth.jsonl"
@@ -65,6 +72,21 @@ class QueryPrediction:
 
 def metrics_from_rows(rows: Sequence[dict[str, Any]], protocol: str) -> dict[str, float]:
     """The protocol's metrics for prediction rows (:meth:`QueryPrediction.to_row`)."""
+    predictions, truth = _parsed(rows, protocol)
+    if protocol == "single":
+        return moment_metrics_single(predictions, truth)
+    return qvhighlights_metrics(predictions, truth)
+
+
+def outcomes_from_rows(rows: Sequence[dict[str, Any]], protocol: str) -> dict[str, np.ndarray]:
+    """The metrics of :func:`metrics_from_rows` per query, in row order."""
+    predictions, truth = _parsed(rows, protocol)
+    if protocol == "single":
+        return moment_outcomes_single(predictions, truth)
+    return qvhighlights_outcomes(predictions, truth)
+
+
+def _parsed(rows: Sequence[dict[str, Any]], protocol: str):
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown moment-retrieval protocol {protocol!r}; expected one of {PROTOCOLS}")
     if not rows:
@@ -79,7 +101,7 @@ def metrics_from_rows(rows: Sequence[dict[str, Any]], protocol: str) -> dict[str
             ranked[row["qid"]] = np.asarray(row["pred_relevant_windows"], dtype=np.float64)[:, :2]
             # As 2D-TAN (and `tempvl-bench score`): ground truth clipped to the video.
             truth[row["qid"]] = (max(0.0, start), min(row["duration"], end))
-        return moment_metrics_single(ranked, truth)
+        return ranked, truth
     predictions, queries = [], []
     for row in rows:
         saliency = row.get("pred_saliency_scores")
@@ -87,7 +109,7 @@ def metrics_from_rows(rows: Sequence[dict[str, Any]], protocol: str) -> dict[str
                                             None if saliency is None else np.asarray(saliency, dtype=np.float64)))
         queries.append(MomentQuery(row["qid"], row["duration"], [tuple(w) for w in row["relevant_windows"]],
                                    row.get("relevant_clip_ids"), row.get("saliency_scores")))
-    return qvhighlights_metrics(predictions, queries)
+    return predictions, queries
 
 
 def moment_detr_prediction(row: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,20 @@ from typing import Sequence
 
 import torch
 
-from tempvl_bench.api import RunContext, Scores, Split, TaskFamily, checked, encode_videos, frame_features
+import numpy as np
+
+from tempvl_bench.api import (
+    Outcomes,
+    RunContext,
+    Scores,
+    Split,
+    TaskFamily,
+    best_constant_window,
+    checked,
+    encode_videos,
+    frame_features,
+    sampled_prior_windows,
+)
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
@@ -33,6 +46,7 @@ from tempvl_plugins.moment_retrieval.records import (
     QueryPrediction,
     json_qid,
     metrics_from_rows,
+    outcomes_from_rows,
     write_moment_detr,
 )
 from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits
@@ -78,7 +92,49 @@ class MomentRetrievalFamily(TaskFamily):
         # leave it out rather than report a number.
         undefined = tuple(k for k, v in metrics.items() if math.isnan(v))
         write_moment_detr(rows, ctx.run_dir)
-        return Scores({k: v for k, v in metrics.items() if k not in undefined}, len(rows), rows, undefined)
+        return Scores({k: v for k, v in metrics.items() if k not in undefined}, len(rows), rows, undefined,
+                      _outcomes(rows, ctx.task_options.protocol))
+
+    def baselines(self, ctx: RunContext, train: Split | None, evaluation: Split) -> dict[str, Scores]:
+        """Two predictors that never look at the video or the query, fitted on the training
+        windows in normalized time: the best constant window on the frame grid (best R1@0.5),
+        and windows drawn from the training windows (as many as the protocol ranks, seeded)."""
+        if train is None:
+            return {}
+        fitted = _normalized([w for q in train.records for w in q.windows],
+                             [q.duration for q in train.records for _ in q.windows])
+        queries = [q for q in evaluation.records if q.windows]
+        protocol = ctx.task_options.protocol
+        count = SINGLE_NMS[1] if protocol == "single" else int(ctx.task_options.top_windows)
+        constant = best_constant_window(fitted, ctx.config.video.num_frames)
+        sampled = sampled_prior_windows(fitted, len(queries), count, ctx.seed)
+        out = {}
+        for name, windows in (("best constant window", np.broadcast_to(constant, (len(queries), 1, 2))),
+                              ("prior-sampled windows", sampled)):
+            rows = [_baseline_row(q, w) for q, w in zip(queries, windows)]
+            metrics = metrics_from_rows(rows, protocol)
+            out[name] = Scores({k: v for k, v in metrics.items() if not math.isnan(v)}, len(rows),
+                               outcomes=_outcomes(rows, protocol))
+        return out
+
+
+def _outcomes(rows: list[dict], protocol: str) -> Outcomes:
+    return Outcomes.per_unit("query", [str(r["qid"]) for r in rows], outcomes_from_rows(rows, protocol))
+
+
+def _normalized(windows, durations) -> np.ndarray:
+    return np.clip(np.asarray(windows, dtype=np.float64).reshape(-1, 2) / np.asarray(durations)[:, None], 0, 1)
+
+
+def _baseline_row(query: MomentQuery, windows: np.ndarray) -> dict:
+    """A prediction row (as :meth:`QueryPrediction.to_row`) of normalized windows, ranked as given."""
+    seconds = np.asarray(windows) * float(query.duration)
+    scores = np.linspace(1.0, 0.5, len(seconds))[:, None]
+    return QueryPrediction(
+        qid=json_qid(query.query_id), vid=query.video_id, query=query.query, duration=float(query.duration),
+        windows=np.concatenate([seconds, scores], 1), relevant_windows=[tuple(w) for w in query.windows],
+        num_frames=0,
+    ).to_row()
 
 
 @torch.no_grad()

@@ -14,19 +14,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tempvl_bench.metrics.priors import best_constant_window as fitted_constant_window
+from tempvl_bench.metrics.priors import frame_windows
+from tempvl_bench.metrics.priors import window_iou as iou
 from tempvl_bench.metrics.retrieval import tie_counts
 from tempvl_bench.study.data import Moments, Paragraphs
 from tempvl_core import losses
 from tempvl_core.model.inference import rank_windows
 
 MR_THRESHOLDS = (0.3, 0.5, 0.7)
-
-
-def iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """IoU of ``[..., 2]`` windows, the union taken as the hull (2D-TAN ``lib/core/eval.py``)."""
-    inter = np.clip(np.minimum(pred[..., 1], gt[..., 1]) - np.maximum(pred[..., 0], gt[..., 0]), 0, None)
-    hull = np.maximum(pred[..., 1], gt[..., 1]) - np.minimum(pred[..., 0], gt[..., 0])
-    return np.where(hull > 0, inter / np.where(hull > 0, hull, 1), 0.0)
 
 
 def window_outcomes(overlap: np.ndarray) -> dict[str, np.ndarray]:
@@ -155,20 +151,9 @@ def _normalized(moments: Moments) -> np.ndarray:
     return np.clip(moments.windows / moments.durations[moments.video][:, None], 0, 1)
 
 
-def frame_windows(n: int) -> np.ndarray:
-    """Every window of whole frames ``[s/n, (e+1)/n]`` (``s <= e``) in normalized time."""
-    s, e = np.triu_indices(n)
-    return np.stack([s / n, (e + 1) / n], 1)
-
-
 def best_constant_window(train: Moments, frames: int) -> np.ndarray:
-    """The frame window (normalized time) with the best R1@0.5 on the training queries (mIoU
-    breaks ties): the strongest predictor that never looks at the video or the text."""
-    gt = _normalized(train)
-    candidates = frame_windows(frames)
-    overlap = iou(candidates[:, None, :], gt[None, :, :])
-    score = (overlap > 0.5).mean(1) + 1e-6 * overlap.mean(1)
-    return candidates[int(np.argmax(score))]
+    """The frame window (normalized time) with the best R1@0.5 on the training queries."""
+    return fitted_constant_window(_normalized(train), frames)
 
 
 def baseline_outcomes(train: Moments, test: Moments, frames: int, draws: int, seed: int) -> dict[str, dict]:
