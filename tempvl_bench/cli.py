@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -84,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["markdown", "latex", "csv", "html"], default="markdown")
     p.add_argument("--output", type=Path, help="write to FILE instead of stdout")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("compare", parents=[common],
+                       help="paired bootstrap of two runs over the same queries: difference, 95%% CI, p-value")
+    p.add_argument("run_a", type=Path, metavar="RUN_A", help="run folder (or its results.json)")
+    p.add_argument("run_b", type=Path, metavar="RUN_B")
+    p.add_argument("--metric", action="append", help="compare only this metric (repeatable); default: all shared")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("score", parents=[common], help="score a prediction file against ground truth")
     from tempvl_bench import score
@@ -186,6 +195,14 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}")
     else:
         print(text, end="")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tempvl_bench.compare import compare_runs, render_comparison
+
+    result = compare_runs(args.run_a, args.run_b, args.metric)
+    print(json.dumps(result, indent=2) if args.json else render_comparison(result), end="\n" if args.json else "")
     return 0
 
 
