@@ -52,7 +52,8 @@ _LAZY = {
     **{
         name: "tempvl_bench.metrics"
         for name in (
-            "caption_metrics", "CaptionScorer", "QAItem", "QAPrediction", "qa_metrics", "prediction_credit",
+            "caption_metrics", "caption_outcomes", "best_constant_caption", "CaptionScorer", "QAItem", "QAPrediction",
+            "qa_metrics", "prediction_credit",
             "top_answer", "top_choices", "MomentPrediction", "MomentQuery", "moment_metrics_single",
             "qvhighlights_metrics", "nms_keep", "retrieval_metrics", "multi_caption_retrieval_metrics",
             "paragraph_retrieval_metrics", "tal_metrics", "TAL_PROTOCOLS", "SegmentTable",

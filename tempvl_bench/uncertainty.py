@@ -8,7 +8,7 @@ is recomputed. Two kinds exist:
   which marks a unit outside the metric's population, e.g. another question type; ``median``;
   ``lower_median`` for CLIP4Clip's torch MdR). Corpus scores that are not such a statistic
   (BLEU, METEOR) carry ``point``: their interval is the per-video scores' interval shifted by
-  ``point - statistic(values)`` (a documented approximation; CIDEr and ROUGE-L are exact means).
+  ``point - statistic(values)``, floored at 0 (an approximation; CIDEr and ROUGE-L are exact means).
 - :class:`RankedAP`: ActivityNet-style mAP, recomputed on every resample of videos from the
   ranked TP flags (matching never crosses videos, so a resampled video's predictions keep their
   flags; a video drawn k times weighs k). A class absent from a resample leaves the mean.
@@ -60,7 +60,9 @@ class PerUnit:
             out = np.median(sample, axis=1)
         else:
             out = np.sort(sample, axis=1)[:, (sample.shape[1] - 1) // 2]
-        return out + self.shift
+        if self.point is None:
+            return out
+        return np.maximum(out + self.shift, 0.0)  # a shifted corpus score stays a score (>= 0)
 
     @property
     def observed(self) -> float:

@@ -16,11 +16,14 @@ import numpy as np
 import torch
 
 from tempvl_bench.api import (
+    Outcomes,
     RunContext,
     Scores,
     Split,
     TaskFamily,
+    best_constant_caption,
     caption_metrics,
+    caption_outcomes,
     checked,
     encode_videos,
     finetune,
@@ -79,7 +82,24 @@ class CaptioningFamily(TaskFamily):
         references = {item.video_id: list(item.captions) for item in evaluated}
         corpus, per_video = caption_metrics(captions, references)
         write_score_files(ctx.run_dir, captions, references)
-        return Scores(corpus, len(evaluated), _predictions(evaluated, captions, per_video))
+        return Scores(corpus, len(evaluated), _predictions(evaluated, captions, per_video),
+                      outcomes=_outcomes(corpus, per_video))
+
+    def baselines(self, ctx: RunContext, train: Split | None, evaluation: Split) -> dict[str, Scores]:
+        """The constant caption: the training reference with the best CIDEr against the training
+        references, given to every evaluated video and scored like the model's captions."""
+        if train is None:
+            return {}
+        constant = best_constant_caption({item.video_id: list(item.captions) for item in train.records
+                                          if item.captions}, seed=ctx.seed)
+        references = {item.video_id: list(item.captions) for item in evaluation.records}
+        corpus, per_video = caption_metrics({v: constant for v in references}, references)
+        return {"constant caption": Scores(corpus, len(references), outcomes=_outcomes(corpus, per_video))}
+
+
+def _outcomes(corpus, per_video) -> Outcomes:
+    values, points = caption_outcomes(corpus, per_video)
+    return Outcomes.per_unit("video", list(per_video), values, points)
 
 
 def _finetune(ctx: RunContext, model, train_items, clips) -> None:

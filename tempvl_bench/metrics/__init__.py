@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    "captioning": ("CaptionScorer", "caption_metrics"),
+    "captioning": ("CaptionScorer", "caption_metrics", "caption_outcomes", "best_constant_caption"),
     "moment": ("MomentPrediction", "MomentQuery", "moment_metrics_single", "nms_keep", "qvhighlights_metrics",
                "moment_outcomes_single", "qvhighlights_outcomes"),
     "names": ("FAMILY_NAMES", "format_threshold", "metric_direction"),
@@ -26,6 +26,8 @@ _EXPORTS["QAPrediction"] = ("qa", "Prediction")
 __all__ = [
     "CaptionScorer",
     "caption_metrics",
+    "caption_outcomes",
+    "best_constant_caption",
     "QAItem",
     "QAPrediction",
     "qa_metrics",

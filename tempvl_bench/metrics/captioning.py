@@ -16,6 +16,8 @@ import atexit
 import threading
 from typing import Hashable, Mapping, Sequence
 
+import numpy as np
+
 CAPTION_METRIC_NAMES: tuple[str, ...] = (
     "cap/BLEU@1", "cap/BLEU@2", "cap/BLEU@3", "cap/BLEU@4",
     "cap/METEOR", "cap/ROUGE-L", "cap/CIDEr",
@@ -112,3 +114,65 @@ def caption_metrics(predictions: Mapping[Hashable, str], references: Mapping[Has
                     ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]]]:
     """(corpus scores, per-video scores) for one caption per video against its reference list."""
     return (scorer or default_scorer()).score(predictions, references)
+
+
+#: Corpus scores that are the mean of the per-video scores pycocoevalcap returns (CIDEr-D with
+#: the evaluated set's document frequencies, ROUGE-L); BLEU (corpus n-gram counts) and METEOR
+#: (the jar's aggregate) are not, and their intervals are shifted to the corpus value.
+MEAN_OF_PER_VIDEO = ("cap/CIDEr", "cap/ROUGE-L")
+
+
+def caption_outcomes(corpus: Mapping[str, float], per_video: Mapping[Hashable, Mapping[str, float]]
+                     ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Per-video arrays of every metric (video order of ``per_video``) and the reported values
+    that are not their mean (the ``points`` of :meth:`tempvl_bench.uncertainty.Outcomes.per_unit`)."""
+    values = {name: np.array([scores[name] for scores in per_video.values()]) for name in corpus}
+    points = {name: float(corpus[name]) for name in corpus if name not in MEAN_OF_PER_VIDEO}
+    return values, points
+
+
+def best_constant_caption(references: Mapping[Hashable, Sequence[str]], max_candidates: int = 30,
+                          max_videos: int = 500, seed: int = 0) -> str:
+    """The training caption that, given to every video, scores the best CIDEr-D against the
+    references (pycocoevalcap's CiderScorer on PTB-tokenized text; the first of equal scores).
+
+    Candidates are the distinct references with the most widely shared n-grams (the
+    ``max_candidates`` with the highest mean document frequency of their 1- to 4-grams), scored
+    on at most ``max_videos`` videos (a seeded sample), so large training sets stay cheap.
+    Pairing every candidate with every video in one scorer keeps CIDEr's document frequencies
+    those of the references: each count and the corpus size scale by the number of candidates.
+    """
+    from pycocoevalcap.cider.cider_scorer import CiderScorer
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    videos = list(references)
+    if not videos:
+        raise ValueError("no training references to fit a constant caption on")
+    if len(videos) > max_videos:
+        keep = np.sort(np.random.default_rng(seed).choice(len(videos), max_videos, replace=False))
+        videos = [videos[i] for i in keep]
+    keys = {(v, i): caption for v in videos for i, caption in enumerate(references[v])}
+    tokens = PTBTokenizer().tokenize({k: [{"caption": c}] for k, c in enumerate(keys.values())})
+    tokenized = dict(zip(keys, (tokens[k][0] for k in range(len(keys)))))
+    per_video = {v: [t for (video, _), t in tokenized.items() if video == v] for v in videos}
+    frequency: dict[tuple, int] = {}
+    for refs in per_video.values():
+        for gram in {g for ref in refs for g in _ngrams(ref)}:
+            frequency[gram] = frequency.get(gram, 0) + 1
+    candidates: dict[str, str] = {}
+    for key, text in tokenized.items():
+        candidates.setdefault(text, keys[key])
+    consensus = {t: np.mean([frequency.get(g, 0) for g in _ngrams(t)] or [0]) for t in candidates}
+    chosen = sorted(candidates, key=lambda t: -consensus[t])[:max_candidates]
+    scorer = CiderScorer(n=4, sigma=6.0)
+    for text in chosen:
+        for v in videos:
+            scorer.cook_append(text, per_video[v])
+    _, each = scorer.compute_score()
+    means = np.asarray(each).reshape(len(chosen), len(videos)).mean(axis=1)
+    return candidates[chosen[int(np.argmax(means))]]
+
+
+def _ngrams(text: str, n: int = 4) -> list[tuple[str, ...]]:
+    words = text.split()
+    return [tuple(words[i:i + k]) for k in range(1, n + 1) for i in range(len(words) - k + 1)]

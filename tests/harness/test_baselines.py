@@ -92,3 +92,11 @@ def test_retrieval_chance_is_analytic(tmp_path):
     assert record["baselines"]["chance"]["t2v/R@5"] == pytest.approx(50.0)
     assert record["baselines"]["chance"]["t2v/MnR"] == pytest.approx(5.5)
     assert record["baselines_ci95"]["chance"]["t2v/R@1"] == [pytest.approx(10.0), pytest.approx(10.0)]
+
+
+def test_captioning_constant_caption(tmp_path):
+    record = _run(tmp_path, "msvd-cap", "--limit", "6", "--set", "options.max_caption_length=4")
+    _check_evidence(record, {"constant caption"})
+    assert record["bootstrap"]["units"]["cap/CIDEr"] == "video"
+    assert record["baselines"]["constant caption"]["cap/CIDEr"] > 0  # a training caption shares words
+    assert all(low >= 0 for low, _ in record["ci95"].values())
