@@ -32,7 +32,7 @@ from tempvl_bench.api import (
     write_json_atomic,
 )
 
-from tempvl_plugins.captioning.datasets import ADAPTERS
+from tempvl_plugins.captioning.datasets import adapter_for
 
 #: Files written next to results.json; ``tempvl-bench score --family captioning --predictions
 #: captions.json --ground-truth references.json`` reproduces the run's metrics.
@@ -65,7 +65,7 @@ class CaptioningFamily(TaskFamily):
     options = CaptionOptions
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = ADAPTERS[ctx.spec.name].load(ctx.annotation_dir, split)
+        items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
         items = [item for item in items if item.captions]  # a video without references cannot be scored
         if not items:
             raise ValueError(f"{ctx.spec.name}: split {split!r} has no video with reference captions")
@@ -127,12 +127,14 @@ def _finetune(ctx: RunContext, model, train_items, clips) -> None:
 
 @torch.no_grad()
 def _generate(ctx: RunContext, model, items, options: CaptionOptions) -> dict[str, str]:
-    captions: dict[str, str] = {}
-    for batch in encode_videos(ctx.clips, model, items, level="pixels", desc="generate captions"):
+    def caption(batch) -> dict[str, str]:
         ids = model.generate(batch["frames"], max_len=options.max_caption_length, num_beams=options.num_beams,
                              frame_mask=batch["frame_mask"])
-        for i, text in zip(batch["index"].tolist(), model.decode_tokens(ids)):
-            captions[items[i].video_id] = clean_caption(text)
+        return {items[i].video_id: clean_caption(text) for i, text in zip(batch["index"].tolist(), model.decode_tokens(ids))}
+
+    captions: dict[str, str] = {}
+    for part in encode_videos(ctx.clips, model, items, level="pixels", desc="generate captions").map(caption):
+        captions.update(part)  # in batch order (under torchrun each rank captions its own batches)
     return captions
 
 

@@ -16,6 +16,7 @@ import torch
 
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
+    Outcomes,
     RunContext,
     Scores,
     Split,
@@ -24,10 +25,11 @@ from tempvl_bench.api import (
     finetune_vtc,
     prediction_credit,
     qa_metrics,
+    qa_outcomes,
     top_answer,
 )
 
-from tempvl_plugins.qa.datasets import ADAPTERS, load_msrvtt_mc_training
+from tempvl_plugins.qa.datasets import adapter_for, load_msrvtt_mc_training
 from tempvl_plugins.qa.options import QAOptions, write_score_files
 
 
@@ -41,9 +43,10 @@ class OptionScores:
 
 class MultipleChoiceQA(TaskFamily):
     options = QAOptions
+    baselines_use_train = False  # chance needs no training statistics
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = ADAPTERS[ctx.spec.name].load(ctx.annotation_dir, split)
+        items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
         return Split(split, items, files)
 
     def load_train(self, ctx: RunContext, split: str) -> Split:
@@ -62,16 +65,29 @@ class MultipleChoiceQA(TaskFamily):
         ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in evaluated]
         metrics = qa_metrics(chosen, ground_truth)
         write_score_files(ctx.run_dir, chosen, ground_truth, None)
-        return Scores(metrics, len(evaluated), _predictions(evaluated, scores, chosen))
+        return Scores(metrics, len(evaluated), _predictions(evaluated, scores, chosen),
+                      outcomes=_outcomes(chosen, ground_truth))
+
+    def baselines(self, ctx: RunContext, train: Split | None, evaluation: Split) -> dict[str, Scores]:
+        """Chance: every option tied, i.e. a uniformly random pick (credit 1 / options per item)."""
+        items = evaluation.records
+        chosen = {item.item_id: [str(i) for i in range(len(item.options))] for item in items}
+        ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in items]
+        return {"chance": Scores(qa_metrics(chosen, ground_truth), len(items),
+                                 outcomes=_outcomes(chosen, ground_truth))}
+
+
+def _outcomes(chosen, ground_truth) -> Outcomes:
+    return Outcomes.per_unit("question", [q.question_id for q in ground_truth], qa_outcomes(chosen, ground_truth))
 
 
 @torch.no_grad()
 def _score_options(ctx: RunContext, model, items, scorer: str) -> OptionScores:
-    scores: list[list[float]] = []
-    kept: list[int] = []
     max_length = ctx.config.text.max_length
     level = "clip" if scorer == "similarity" else "pixels"
-    for batch in encode_videos(ctx.clips, model, items, level=level, desc="score options"):
+
+    def score(batch) -> tuple[list[int], list[list[float]]]:
+        scores: list[list[float]] = []
         index = batch["index"].tolist()
         if scorer == "similarity":
             video = batch["video_emb"]
@@ -88,7 +104,13 @@ def _score_options(ctx: RunContext, model, items, scorer: str) -> OptionScores:
                     mask[row : row + 1].expand(n, -1),
                 )
                 scores.append(probs.float().tolist())
-        kept.extend(index)
+        return index, scores
+
+    kept: list[int] = []
+    scores: list[list[float]] = []
+    for index, part in encode_videos(ctx.clips, model, items, level=level, desc="score options").map(score):
+        kept.extend(index)  # in batch order (under torchrun each rank scores its own batches)
+        scores.extend(part)
     return OptionScores([items[i] for i in kept], scores)
 
 

@@ -23,15 +23,18 @@ from tempvl_bench.api import (
     Scores,
     Split,
     TaskFamily,
+    Outcomes,
     encode_videos,
     finetune,
+    majority,
     prediction_credit,
     qa_metrics,
+    qa_outcomes,
     top_answer,
     trainable_parameters,
 )
 
-from tempvl_plugins.qa.datasets import ADAPTERS
+from tempvl_plugins.qa.datasets import adapter_for
 from tempvl_plugins.qa.options import QAOptions, write_score_files
 from tempvl_plugins.qa.vocab import AnswerVocab, candidates_by_type
 
@@ -69,7 +72,7 @@ class OpenEndedQA(TaskFamily):
     needs_train_split = True
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = ADAPTERS[ctx.spec.name].load(ctx.annotation_dir, split)
+        items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
         return Split(split, items, files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
@@ -97,7 +100,33 @@ class OpenEndedQA(TaskFamily):
         # A question type the task file lists but the evaluated questions lack has no accuracy.
         undefined = tuple(m for m in ctx.config.metrics if m.startswith("qa/acc/") and m not in metrics)
         write_score_files(ctx.run_dir, answers, ground_truth, vocab.answers)
-        return Scores(metrics, len(evaluated), _predictions(evaluated, answers, vocab, result.method), undefined)
+        return Scores(metrics, len(evaluated), _predictions(evaluated, answers, vocab, result.method), undefined,
+                      _outcomes(answers, ground_truth, vocab))
+
+    def baselines(self, ctx: RunContext, train: Split | None, evaluation: Split) -> dict[str, Scores]:
+        """The most frequent training answer for every question, and the most frequent training
+        answer of the question's type (the overall one for a type unseen in training)."""
+        if train is None or not train.records:
+            return {}
+        vocab = _vocab(ctx, train)
+        overall = majority(item.answer for item in train.records)
+        by_type = {}
+        for item in train.records:
+            by_type.setdefault(item.question_type, []).append(item.answer)
+        by_type = {qtype: majority(answers) for qtype, answers in by_type.items()}
+        ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluation.records]
+        out = {}
+        for name, answer_of in (("majority answer", lambda item: overall),
+                                ("majority answer per type", lambda item: by_type.get(item.question_type, overall))):
+            answers = {item.question_id: answer_of(item) for item in evaluation.records}
+            out[name] = Scores(qa_metrics(answers, ground_truth, vocab.answers), len(ground_truth),
+                               outcomes=_outcomes(answers, ground_truth, vocab))
+        return out
+
+
+def _outcomes(answers, ground_truth, vocab: AnswerVocab) -> Outcomes:
+    return Outcomes.per_unit("question", [q.question_id for q in ground_truth],
+                             qa_outcomes(answers, ground_truth, vocab.answers))
 
 
 def _vocab(ctx: RunContext, train: Split) -> AnswerVocab:
@@ -164,16 +193,22 @@ def _question_rows(videos: Sequence[VideoQuestions], batch_index: torch.Tensor) 
 
 @torch.no_grad()
 def _answer_with_head(ctx: RunContext, model, videos, vocab: AnswerVocab) -> dict[str, QAPrediction]:
-    answers: dict[str, QAPrediction] = {}
     size = ctx.config.batch.eval
-    for batch in encode_videos(ctx.clips, model, videos, level="pixels", desc="answer questions"):
+
+    def answer(batch) -> dict[str, QAPrediction]:
+        found: dict[str, QAPrediction] = {}
         rows, questions = _question_rows(videos, batch["index"])
         for start in range(0, len(rows), size):
             chunk = torch.tensor(rows[start : start + size])
             texts = [item.question for item in questions[start : start + size]]
             logits = model.answer_logits(texts, batch["frames"][chunk], frame_mask=batch["frame_mask"][chunk])
             for item, row in zip(questions[start : start + size], logits.float().cpu().numpy()):
-                answers[item.question_id] = top_answer(row, vocab.answers)  # ties: a list, scored fairly
+                found[item.question_id] = top_answer(row, vocab.answers)  # ties: a list, scored fairly
+        return found
+
+    answers: dict[str, QAPrediction] = {}
+    for part in encode_videos(ctx.clips, model, videos, level="pixels", desc="answer questions").map(answer):
+        answers.update(part)  # in batch order (under torchrun each rank answers its own batches)
     return answers
 
 
