@@ -100,3 +100,17 @@ def test_captioning_constant_caption(tmp_path):
     assert record["bootstrap"]["units"]["cap/CIDEr"] == "video"
     assert record["baselines"]["constant caption"]["cap/CIDEr"] > 0  # a training caption shares words
     assert all(low >= 0 for low, _ in record["ci95"].values())
+
+
+def test_open_ended_qa_majority_answers(tmp_path):
+    record = _run(tmp_path, "msvd-qa", "--limit", "20")
+    _check_evidence(record, {"majority answer", "majority answer per type"})
+    for metrics in record["baselines"].values():  # the same metrics as the model, per type too
+        assert set(metrics) == set(record["metrics"])
+    assert record["bootstrap"]["units"]["qa/acc"] == "question"
+
+
+def test_multiple_choice_chance(tmp_path):
+    record = _run(tmp_path, "msrvtt-mc", "--limit", "20")
+    _check_evidence(record, {"chance"})
+    assert record["baselines"]["chance"]["qa/acc"] == pytest.approx(20.0)  # five options
