@@ -41,9 +41,54 @@ def build_backbone(host: PluginHost, name: str, config: TaskConfig):
 def build_backbone_by_name(host: PluginHost, name: str, *, image_size: int, pretrained: bool | str = False):
     spec, argument = host.backbones.resolve(name)
     backbone = spec.factory(BackboneOptions(image_size=image_size, pretrained=pretrained, argument=argument))
-    if not isinstance(getattr(backbone, "num_features", None), int):
-        raise TypeError(f"backbone {name!r} (plugin {spec.plugin}) returned a module without an int num_features")
+    check_backbone(backbone, f"backbone {name!r} (plugin {spec.plugin})", image_size)
     return backbone
+
+
+class BackboneContractError(TypeError, ValueError):
+    """A backbone module that does not keep the contract of ``tempvl_core.model.clip_backbone``
+    (printed by the CLI as one line naming the backbone and its plugin)."""
+
+
+def check_backbone(backbone, owner: str, image_size: int) -> None:
+    """Run ``backbone`` once on a small dummy batch and check what the model relies on: an
+    ``nn.Module`` with ``forward``, an int ``num_features`` and the output shape of its kind."""
+    import torch
+    from torch import nn
+
+    from tempvl_core.model.clip_backbone import takes_clips, temporal_stride
+
+    if not isinstance(backbone, nn.Module):
+        raise BackboneContractError(f"{owner}: the factory returned {type(backbone).__name__}; expected a torch.nn.Module")
+    features = getattr(backbone, "num_features", None)
+    if not isinstance(features, int) or isinstance(features, bool) or features < 1:
+        raise BackboneContractError(f"{owner}: {type(backbone).__name__}.num_features is {features!r}; expected the "
+                                    "int size C of its output features")
+    if type(backbone).forward is nn.Module.forward:
+        raise BackboneContractError(f"{owner}: {type(backbone).__name__} has no forward(); a per-frame backbone maps "
+                                    "images [N, 3, H, W] to [N, C], a clip backbone clips [B, T, 3, H, W] to [B, T/s, C]")
+    stride = temporal_stride(backbone)
+    clips = takes_clips(backbone)
+    shape = (1, 2 * stride, 3, image_size, image_size) if clips else (2, 3, image_size, image_size)
+    expected = (1, 2, features) if clips else (2, features)
+    param = next(backbone.parameters(), None)
+    dummy = torch.zeros(shape, device=param.device if param is not None else "cpu",
+                        dtype=param.dtype if param is not None and param.is_floating_point() else torch.float32)
+    was_training = backbone.training
+    try:
+        with torch.no_grad():
+            out = backbone.eval()(dummy)
+    except Exception as exc:
+        raise BackboneContractError(f"{owner}: forward() failed on a dummy batch {tuple(shape)} "
+                                    f"({type(exc).__name__}: {exc})") from exc
+    finally:
+        backbone.train(was_training)
+    got = tuple(getattr(out, "shape", ()))
+    if not isinstance(out, torch.Tensor) or got != expected:
+        kind = f"clip backbone (temporal_stride {stride})" if clips else "per-frame backbone"
+        raise BackboneContractError(f"{owner}: forward() on {tuple(shape)} returned "
+                                    f"{got if isinstance(out, torch.Tensor) else type(out).__name__}; a {kind} with "
+                                    f"num_features {features} must return {expected}")
 
 
 def build_model_factory(

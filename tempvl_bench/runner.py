@@ -251,6 +251,11 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     main = distributed.is_main()
     if not main:  # rank 0 alone prints and shows progress
         echo, options = (lambda message: None), replace(options, progress=False)
+    if options.demo and not config.demo:
+        echo(f"{spec.name}: warning: {config.source} has no 'demo:' block, so --demo runs the task at its full size "
+             f"(model preset {config.model.preset}, backbone {backbone}, {config.video.num_frames} frames at "
+             f"{config.video.size} px) on the small demo data, which can be slow on a CPU; add a 'demo:' block "
+             "(README, \"Writing a plugin\") or pass --set, e.g. --set model.preset=tiny --set video.size=64")
     inputs = run_inputs(config=config, mode=options.mode, demo=options.demo, data_root=data_root, backbone=backbone,
                         text_encoder=text_encoder, checkpoint_sha256=checkpoint_sha, seed=options.seed,
                         limit=options.limit, device=device)
