@@ -92,3 +92,40 @@ def test_caption_and_qa_adapters_are_found_for_a_task_file(tmp_path, task, famil
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(raw))
     assert datasets.adapter_for(load_task_config(path)) is datasets.ADAPTERS[task]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["msrvtt-cap", "msvd-qa", "msrvtt-mc"])
+def test_a_caption_or_qa_task_file_runs_by_path(tmp_path, task):
+    """Captioning and QA find their dataset adapter from the task file (adapter_for), not from
+    the registered task's name: a copy under a name of one's own runs."""
+    raw = yaml.safe_load(builtin_task_file(task).read_text())
+    raw.update(name=f"my-{task}", groups=[])
+    path = tmp_path / f"my-{task}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    args = ["run", "--task", str(path), "--demo", "--limit", "3", "--set", "video.num_frames=4", "--output",
+            str(tmp_path / "out"), "--no-progress"]
+    if task == "msrvtt-cap":
+        args += ["--set", "options.max_caption_length=4"]
+    assert main(args) == 0
+    (results,) = (tmp_path / "out" / f"my-{task}").glob("*/results.json")
+    record = json.loads(results.read_text())
+    assert record["task"] == f"my-{task}" and Path(record["config"]["source"]).resolve() == path.resolve()
+    assert record["num_samples"] >= 3 and record["primary_metric"] in record["metrics"]
+
+
+def test_demo_without_a_demo_block_says_it_runs_at_full_size(tmp_path, capsys):
+    raw = yaml.safe_load(builtin_task_file("didemo").read_text())
+    raw.pop("demo")
+    raw.update(name="no-demo-block", groups=[])
+    path = tmp_path / "no-demo-block.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    small = [f"--set={key}" for key in ("model.preset=tiny", "model.backbone=cnn-tiny", "video.size=32",
+                                        "video.num_frames=2", "batch.num_workers=0")]  # fmt: skip
+    assert main(["run", "--task", str(path), "--demo", "--limit", "2", *small, "--output", str(tmp_path / "out"),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path} has no 'demo:' block, so --demo runs the task at its full size" in out
+    assert main(["run", "--task", "didemo", "--demo", "--limit", "2", "--set", "video.num_frames=2", "--output",
+                 str(tmp_path / "out"), "--no-progress"]) == 0
+    assert "no 'demo:' block" not in capsys.readouterr().out
