@@ -14,7 +14,11 @@ What keeps the labels honest (a model must read the text, not positions, to find
   uniformly random position of a window of ``window`` positions, the other clips around it; what
   falls outside the window is cropped (so sequences begin and end inside clips) and a sequence
   may begin at a position above 0: start and end labels spread over every position that
-  evaluation uses.
+  evaluation uses;
+* optionally (``hold``) each clip is preceded and followed by a few copies of its first and last
+  frame, as an object stands still before and after an action: merged sequences then hold
+  stretches that no text describes, as long videos do, and a boundary is where the described
+  change starts or stops, not merely where the picture jumps.
 
 Conventions:
 * A *group* ``[K]`` lists batch indices; ``groups[g, 0]`` is the anchor of group ``g``.
@@ -160,6 +164,7 @@ def merge_clips(
     *,
     window: int | None = None,
     random_lengths: bool = False,
+    hold: int = 0,
 ) -> MergedVideo:
     """Concatenate the real frames of each group's clips in a random order.
 
@@ -173,6 +178,9 @@ def merge_clips(
             sequence's first frame may sit above position 0 (see :attr:`MergedVideo.positions`).
             None keeps every frame at positions ``0..length-1``.
         random_lengths: each clip keeps a random number of its frames (half to all).
+        hold: each clip is led by ``0..hold`` copies of its first kept frame and trailed by
+            ``0..hold`` copies of its last (uniform counts): stills that belong to no text. The
+            clip's span (:attr:`MergedVideo.starts` / ``ends``) covers its own frames only.
     """
     b, t, d = features.shape
     lengths = frame_mask.sum(1).cpu() if frame_mask is not None else torch.full((b,), t)
@@ -182,11 +190,22 @@ def merge_clips(
         raise ValueError(f"clips {torch.nonzero(lengths < 1).flatten().tolist()} have no real frame to merge")
     if window is not None and window < 1:
         raise ValueError(f"merge window must be >= 1 frame, got {window}")
+    if hold < 0:
+        raise ValueError(f"merge hold must be >= 0 frames, got {hold}")
     order, anchor_slot = _shuffle_groups(groups, generator) if shuffle else (groups, torch.zeros(len(groups), dtype=torch.long))
     cap = frames_per_clip if window is None else min(frames_per_clip or window, window)
     # Frames kept per (group, slot): drawn per placement, so one clip may differ between groups.
     keep = [[_keep_frames(int(lengths[c]), cap, random_lengths, generator) for c in row] for row in order.tolist()]
+    lead = torch.zeros(order.shape, dtype=torch.long)
+    if hold > 0:  # stills before and after each clip (none of its text's span)
+        holds = torch.randint(0, hold + 1, (*order.shape, 2), generator=generator)
+        lead = holds[..., 0]
+        keep = [[torch.cat([k[:1].repeat(int(h[0])), k, k[-1:].repeat(int(h[1]))]) for k, h in zip(row, hrow)]
+                for row, hrow in zip(keep, holds)]
+        spans = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long) - holds.sum(-1)
     sizes = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long)
+    if hold == 0:
+        spans = sizes
     ends_excl = sizes.cumsum(1)
     starts = ends_excl - sizes
     g = order.shape[0]
@@ -196,7 +215,7 @@ def merge_clips(
             # Place the anchor's first frame at a uniform position p of the window, lay the
             # other clips around it and keep what falls inside [0, window).
             a = int(anchor_slot[gi])
-            a_start, a_size, total = int(starts[gi, a]), int(sizes[gi, a]), int(ends_excl[gi, -1])
+            a_start, a_size, total = int(starts[gi, a] + lead[gi, a]), int(spans[gi, a]), int(ends_excl[gi, -1])
             shift = _randint(0, window - a_size, generator) - a_start  # window position of frame 0
             crop[gi], offset[gi] = max(0, -shift), max(0, shift)
             seq_len[gi] = min(total, window - shift) - crop[gi]
@@ -218,8 +237,8 @@ def merge_clips(
         mask=mask.to(device),
         positions=positions.to(device),
         order=order.to(device),
-        starts=(starts - crop[:, None]).to(device),
-        ends=(ends_excl - 1 - crop[:, None]).to(device),
+        starts=(starts + lead - crop[:, None]).to(device),
+        ends=(starts + lead + spans - 1 - crop[:, None]).to(device),
         anchor_slot=anchor_slot.to(device),
     )
 

@@ -47,6 +47,7 @@ class TemPVLConfig:
     merge_clips: int = 3  # K clips merged into one long video
     merge_frames_per_clip: int | None = None  # subsample each clip to this many frames
     merge_random_lengths: bool = True  # each clip keeps a random share (half to all) of its frames
+    merge_hold_frames: int = 0  # up to this many still copies of a clip's first/last frame around it
     merge_sampling: str = "random"  # "random" | "hard"
     merge_temperature: float = 0.1  # hard sampling: partners drawn with p ~ exp(cosine / T)
     merge_warmup_steps: int = 0  # hard sampling draws random partners for this many steps first
@@ -95,6 +96,8 @@ class TemPVLConfig:
             )
         if self.merge_temperature <= 0 or self.merge_warmup_steps < 0 or self.grounding_kernel < 1:
             raise ValueError("merge_temperature must be > 0, merge_warmup_steps >= 0 and grounding_kernel >= 1")
+        if self.merge_hold_frames < 0:
+            raise ValueError(f"merge_hold_frames={self.merge_hold_frames} must be >= 0")
         if self.video_dim % self.video_heads:
             raise ValueError(f"video_dim={self.video_dim} is not divisible by video_heads={self.video_heads}")
 

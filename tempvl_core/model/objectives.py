@@ -128,7 +128,8 @@ def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
         return s.raw_frame_feats.sum() * 0.0  # no video clip in this batch (stills only)
     groups = _partners(model, s, pool)
     merged = merging.merge_clips(pool.raw, pool.mask, groups, cfg.merge_frames_per_clip, s.generator,
-                                 window=cfg.max_merged_frames, random_lengths=cfg.merge_random_lengths)
+                                 window=cfg.max_merged_frames, random_lengths=cfg.merge_random_lengths,
+                                 hold=cfg.merge_hold_frames)
     video = model.video_encoder.contextualize(merged.features, merged.mask, merged.positions)
     rows = pool.local.to(s.text_feats.device)
     if cfg.merge_shuffled_texts:

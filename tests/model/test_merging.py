@@ -23,19 +23,20 @@ def clip_batches(draw):
     k = draw(st.integers(1, 7))
     per_clip = draw(st.one_of(st.none(), st.integers(1, 9)))
     window = draw(st.one_of(st.none(), st.integers(1, 20)))
-    return b, t, lengths, k, per_clip, window, draw(st.booleans()), draw(st.integers(0, 10_000))
+    hold = draw(st.integers(0, 3))
+    return b, t, lengths, k, per_clip, window, draw(st.booleans()), draw(st.integers(0, 10_000)), hold
 
 
 @settings(max_examples=200, deadline=None)
 @given(clip_batches())
 def test_merged_clip_labels_are_exact(case) -> None:
-    b, t, lengths, k, per_clip, window, random_lengths, seed = case
+    b, t, lengths, k, per_clip, window, random_lengths, seed, hold = case
     # Feature value encodes (clip, frame) so every merged position can be traced back.
     feats = (torch.arange(b)[:, None] * 100 + torch.arange(t)[None, :]).float()[..., None].repeat(1, 1, 2)
     mask = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]
     groups = _groups(b, k, seed)
     m = merging.merge_clips(feats, mask, groups, per_clip, torch.Generator().manual_seed(seed),
-                            window=window, random_lengths=random_lengths)
+                            window=window, random_lengths=random_lengths, hold=hold)
     k_eff = min(k, b)
     assert m.order.shape == (b, k_eff)
     for g in range(b):
@@ -60,8 +61,21 @@ def test_merged_clip_labels_are_exact(case) -> None:
             if j == int(m.anchor_slot[g]):
                 assert 0 <= s and e < n  # the anchor is never cropped
                 assert frames[0] == 0 and (size == 1 or frames[-1] == lengths[clip] - 1)  # spans the whole clip
+        # Between (and around) the spans only stills: copies of the first frame of the clip
+        # that follows or of the last frame of the clip before (subsampling keeps both).
+        covered = torch.zeros(n, dtype=torch.bool)
+        for j in range(k_eff):
+            covered[max(int(m.starts[g, j]), 0): min(int(m.ends[g, j]), n - 1) + 1] = True
+        for pos in torch.nonzero(~covered).flatten().tolist():
+            value = int(m.features[g, pos, 0])
+            before = [int(m.order[g, j]) for j in range(k_eff) if int(m.ends[g, j]) < pos]
+            after = [int(m.order[g, j]) for j in range(k_eff) if int(m.starts[g, j]) > pos]
+            # (a clip cut down to one frame keeps frame 0, which is then its last)
+            held_last = bool(before) and value in (before[-1] * 100 + lengths[before[-1]] - 1, before[-1] * 100)
+            held_first = bool(after) and value == after[0] * 100
+            assert hold > 0 and (held_last or held_first), (pos, value)
         if window is None:
-            assert int(m.starts[g, 0]) == 0 and int(m.ends[g, -1]) == n - 1
+            assert 0 <= int(m.starts[g, 0]) <= hold and n - 1 - hold <= int(m.ends[g, -1]) <= n - 1
     s, e = m.anchor_span()
     assert torch.equal(s, m.starts[torch.arange(b), m.anchor_slot])
     assert torch.all(e >= s)
