@@ -1,14 +1,15 @@
 """A small finetuning loop shared by the benchmark plugins.
 
-AdamW with linear warmup and cosine decay, gradient clipping, a progress bar, and a resumable
-state saved after every epoch under ``<run dir>/finetune/`` (weights as safetensors; optimizer,
-scheduler and RNG state readable with ``torch.load(weights_only=True)``).
+AdamW with pretraining's learning-rate schedule (:func:`tempvl_core.train.schedule.build_scheduler`:
+linear warmup, cosine decay), gradient clipping, a progress bar, and a resumable state saved
+after every epoch under ``<run dir>/finetune/``: weights as safetensors, optimizer, scheduler
+and the RNG states (:func:`tempvl_core.train.checkpoint.capture_rng_state`, as pretraining
+checkpoints hold them) readable with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import shutil
@@ -20,6 +21,8 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
+
+from tempvl_core.train.schedule import build_scheduler
 
 from tempvl_bench.config import FinetuneConfig
 
@@ -35,22 +38,16 @@ class EpochLog:
     steps: int
 
 
-def warmup_cosine(total_steps: int, warmup_ratio: float) -> Callable[[int], float]:
-    warmup = max(1, int(round(total_steps * warmup_ratio))) if warmup_ratio > 0 else 0
-
-    def factor(step: int) -> float:
-        if warmup and step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
+def warmup_steps(total_steps: int, warmup_ratio: float) -> int:
+    """Optimizer steps of linear warmup: ``warmup_ratio`` of all steps, at least one when positive."""
+    return max(1, int(round(total_steps * warmup_ratio))) if warmup_ratio > 0 else 0
 
 
 def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[EpochLog]) -> None:
     """Write the state into ``<dir>.tmp``, mark it complete, then promote it with
     :func:`recover_state`, which is safe to interrupt at any point (see there)."""
     from tempvl_core.model.checkpoint import save_weights
+    from tempvl_core.train.checkpoint import capture_rng_state
 
     recover_state(directory)  # settles what a killed save left, so the names below are free
     tmp = directory.with_name(directory.name + ".tmp")
@@ -62,10 +59,7 @@ def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: 
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "history": [[h.epoch, h.loss, h.steps] for h in history],
-            "rng_torch": torch.get_rng_state(),
-            "rng_numpy": np.random.get_state()[1].tolist(),
-            "rng_numpy_pos": int(np.random.get_state()[2]),
-            "rng_python": list(random.getstate()[1]),
+            "rng": capture_rng_state(),
         },
         tmp / "state.pt",
     )
@@ -125,7 +119,7 @@ def _load_state(directory: Path, model: nn.Module, optimizer, scheduler) -> tupl
     from safetensors.torch import load_model
 
     from tempvl_core.model.checkpoint import CheckpointError
-    from tempvl_core.train.checkpoint import load_tensors_file
+    from tempvl_core.train.checkpoint import load_tensors_file, restore_rng_state
 
     weights = directory / "model.safetensors"
     try:
@@ -135,9 +129,12 @@ def _load_state(directory: Path, model: nn.Module, optimizer, scheduler) -> tupl
     state = load_tensors_file(directory / "state.pt")
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng_torch"])
-    np.random.set_state(("MT19937", np.array(state["rng_numpy"], dtype=np.uint32), state["rng_numpy_pos"], 0, 0.0))
-    random.setstate((3, tuple(state["rng_python"]), None))
+    if "rng" in state:
+        restore_rng_state(state["rng"])
+    else:  # a state saved before finetuning shared pretraining's RNG capture
+        torch.set_rng_state(state["rng_torch"])
+        np.random.set_state(("MT19937", np.array(state["rng_numpy"], dtype=np.uint32), state["rng_numpy_pos"], 0, 0.0))
+        random.setstate((3, tuple(state["rng_python"]), None))
     history = [EpochLog(int(e), float(l), int(s)) for e, l, s in state["history"]]
     return int(state["epoch"]), history
 
@@ -166,7 +163,7 @@ def finetune(
         raise ValueError("finetune: the model has no trainable parameters")
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     total = max(1, config.epochs * steps_per_epoch)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, config.warmup_ratio))
+    scheduler = build_scheduler(optimizer, warmup_steps=warmup_steps(total, config.warmup_ratio), total_steps=total)
     state_dir = Path(run_dir) / STATE_DIR
     start_epoch, history = 0, []
     if resume:

@@ -166,3 +166,27 @@ def test_saved_files_follow_the_umask(tmp_path):
         os.umask(old)
     for path in (tmp_path / "run" / "finetune").iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o640, path.name
+
+
+def test_finetuning_shares_pretrainings_schedule_and_rng_capture(tmp_path):
+    """One training toolkit: the saved scheduler follows tempvl_core.train.schedule's warmup and
+    cosine, and the RNG states are pretraining's capture (restored exactly on resume)."""
+    import random
+
+    import numpy as np
+
+    from tempvl_core.train.checkpoint import capture_rng_state, load_tensors_file
+    from tempvl_core.train.schedule import warmup_cosine_factor
+
+    config = FinetuneConfig(epochs=2, lr=0.05, warmup_ratio=0.25)
+    torch.manual_seed(0)
+    ft.finetune(nn.Linear(3, 1), _batches, _loss, config, steps_per_epoch=2, run_dir=tmp_path, progress=False, log=print)
+    after = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    state = load_tensors_file(tmp_path / ft.STATE_DIR / "state.pt")
+    assert set(state["rng"]) == set(capture_rng_state())
+    assert torch.equal(state["rng"]["torch"], after[0])
+    total = config.epochs * 2
+    assert ft.warmup_steps(total, config.warmup_ratio) == 1
+    expected = config.lr * warmup_cosine_factor(total, warmup_steps=1, total_steps=total)
+    assert state["scheduler"]["_last_lr"] == [pytest.approx(expected)]
+    assert state["scheduler"]["last_epoch"] == total
