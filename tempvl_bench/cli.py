@@ -188,7 +188,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     if args.output and args.output.is_dir():
         raise UserError(f"--output {args.output}: is a folder; expected the file to write the leaderboard to")
-    text = render(collect(args.results, args.task), args.format)
+    text = render(collect(args.results, args.task), args.format, groups=_host(args).tasks.groups())
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

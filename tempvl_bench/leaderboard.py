@@ -1,19 +1,22 @@
 """Per-task leaderboards from results files: markdown, LaTeX, CSV and a self-contained HTML page.
 
-Rows are ordered by the task's primary metric, best first (lower first for ranks: MdR, MnR).
-The best value of each metric column is marked, every one of them when runs tie (bold in
-markdown/LaTeX/HTML, a ``best`` row in CSV so the numbers stay machine-readable), and every
-header shows the metric's direction.
+Rows are ordered by the task's primary metric, best first (lower first for ranks: MdR, MnR),
+and the primary metric is the first metric column. The best value of each metric column is
+marked, every one of them when runs tie (bold in markdown/LaTeX/HTML, a ``best`` row in CSV so
+the numbers stay machine-readable), and every header shows the metric's direction. Each value
+carries its 95% bootstrap interval (``±`` half its width in markdown and LaTeX, ``low``/``high``
+columns in CSV). The task's trivial baselines (from its latest run) follow the runs, never
+marked best; a group summary gives each model's mean primary metric over a group's tasks.
+The HTML page, with plots, is :mod:`tempvl_bench.report`.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import io
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -35,6 +38,9 @@ class Board:
     #: Best first by ``primary``, the task's primary metric (direction-aware).
     rows: list[ResultRecord]
     primary: str | None = None
+    #: The task's trivial baselines (name -> metrics) and their intervals, from its latest run.
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    baselines_ci95: dict[str, dict[str, list[float] | None]] = field(default_factory=dict)
 
     def best_indices(self, metric: str) -> set[int]:
         """Rows holding the best value of ``metric``: every one of them when several tie."""
@@ -88,13 +94,67 @@ def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str],
         latest = max(by_task[name], key=lambda r: r.get("created_at") or "")
         primary = latest.get("primary_metric") or None
         rows = rank_rows(by_task[name], primary)
-        metrics: list[str] = []
+        metrics: list[str] = [primary] if primary else []
         for record in rows:
             for metric in record["metrics"]:
                 if metric not in metrics:
                     metrics.append(metric)
-        boards.append(Board(name, metrics, rows, primary))
+        baselines = latest.get("baselines") or {}
+        boards.append(Board(name, metrics, rows, primary, dict(baselines), dict(latest.get("baselines_ci95") or {})))
     return boards
+
+
+def baseline_record(board: Board, name: str) -> dict:
+    """A baseline as a row of the board (never ranked or marked best)."""
+    latest = max(board.rows, key=lambda r: r.get("created_at") or "")
+    return {"run_id": f"baseline: {name}", "backbone": "-", "mode": "baseline", "checkpoint_sha256": None,
+            "demo": latest.get("demo"), "split": latest.get("split", ""), "num_samples": latest.get("num_samples", ""),
+            "metrics": board.baselines[name], "ci95": board.baselines_ci95.get(name, {})}
+
+
+def model_key(record: ResultRecord) -> str:
+    """What a group summary calls one model: backbone, mode and checkpoint."""
+    checkpoint = record.get("checkpoint_sha256")
+    return f"{record.get('backbone', '?')} {record['mode']}" + (f" {checkpoint[:12]}" if checkpoint else "")
+
+
+def group_summary(boards: Sequence[Board], groups: dict[str, list[str]]) -> list[dict]:
+    """Per group and model: the mean over the group's tasks of the model's best primary metric
+    (tasks without a run of the model are counted, not averaged), and the same for each task's
+    best baseline."""
+    by_task = {b.task: b for b in boards}
+    out = []
+    for group, tasks in sorted(groups.items()):
+        present = [by_task[t] for t in tasks if t in by_task and by_task[t].primary]
+        if not present:
+            continue
+        models: dict[str, list[float]] = {}
+        for board in present:
+            best: dict[str, float] = {}
+            for record in board.rows:  # best first
+                value = _number(record["metrics"].get(board.primary))
+                if value is not None:
+                    best.setdefault(model_key(record), value)
+            for key, value in best.items():
+                models.setdefault(key, []).append(value)
+        baseline = [max_baseline(b) for b in present]
+        baseline = [v for v in baseline if v is not None]
+        for key, values in sorted(models.items(), key=lambda kv: -len(kv[1])):
+            out.append({"group": group, "model": key, "mean": sum(values) / len(values), "tasks": len(values),
+                        "of": len(tasks)})
+        if baseline:
+            out.append({"group": group, "model": "best baseline", "mean": sum(baseline) / len(baseline),
+                        "tasks": len(baseline), "of": len(tasks)})
+    return out
+
+
+def max_baseline(board: Board) -> float | None:
+    """The best baseline value of the board's primary metric (direction-aware)."""
+    values = [_number(m.get(board.primary)) for m in board.baselines.values()]
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return (max if metric_direction(board.primary) == "higher" else min)(values)
 
 
 def _info(record: ResultRecord) -> list[str]:
@@ -115,35 +175,56 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def _cells(board: Board, mark, escape=lambda text: text) -> list[list[str]]:
+def _with_ci(record, metric: str, plus_minus: str) -> str:
+    text = _fmt(record["metrics"].get(metric))
+    ci = (record.get("ci95") or {}).get(metric)
+    if ci and text != "-":
+        text += f" {plus_minus} {_fmt((ci[1] - ci[0]) / 2)}"
+    return text
+
+
+def _cells(board: Board, mark, escape=lambda text: text, plus_minus: str = "±") -> list[list[str]]:
     best = {m: board.best_indices(m) for m in board.metrics}
     table = []
     for i, record in enumerate(board.rows):
         row = [escape(c) for c in _info(record)]
         for metric in board.metrics:
-            text = escape(_fmt(record["metrics"].get(metric)))
+            text = escape(_with_ci(record, metric, plus_minus))
             row.append(mark(text) if i in best[metric] else text)
         table.append(row)
+    for name in board.baselines:
+        record = baseline_record(board, name)
+        table.append([escape(c) for c in _info(record)] + [escape(_with_ci(record, m, plus_minus)) for m in board.metrics])
     return table
 
 
-def render(boards: Sequence[Board], fmt: str) -> str:
+def render(boards: Sequence[Board], fmt: str, groups: dict[str, list[str]] | None = None) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown leaderboard format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not boards:
         return "No results found.\n"
-    return {"markdown": _markdown, "latex": _latex, "csv": _csv, "html": _html}[fmt](boards)
+    if fmt == "html":
+        from tempvl_bench.report import html_report
+
+        return html_report(boards, group_summary(boards, groups or {}))
+    return {"markdown": _markdown, "latex": _latex, "csv": _csv}[fmt](boards, group_summary(boards, groups or {}))
 
 
-def _markdown(boards: Sequence[Board]) -> str:
+def _markdown(boards: Sequence[Board], summary: list[dict]) -> str:
     parts = []
     for board in boards:
         headers = list(INFO_COLUMNS) + [f"{m} {ARROW[metric_direction(m)]}" for m in board.metrics]
-        table = tabulate(_cells(board, lambda t: f"**{t}**"), headers=headers, tablefmt="github")
+        table = tabulate(_cells(board, lambda t: f"**{t}**"), headers=headers, tablefmt="github",
+                         disable_numparse=True)
         order = f"Ordered by {board.primary}, the primary metric, best first.\n\n" if board.primary else ""
         parts.append(f"## {board.task}\n\n{order}{table}\n")
-    parts.append("Best value of each column in bold (every one of them when tied); ↑ higher is better, "
-                 "↓ lower is better.\n")
+    if summary:
+        rows = [[s["group"], s["model"], _fmt(s["mean"]), f"{s['tasks']}/{s['of']}"] for s in summary]
+        parts.append("## Groups\n\nMean primary metric over the group's tasks (best run of each model per task).\n\n"
+                     + tabulate(rows, headers=["group", "model", "mean primary", "tasks"], tablefmt="github",
+                                disable_numparse=True) + "\n")
+    parts.append("Best value of each column in bold (every one of them when tied; baselines are never marked); "
+                 "± is half the width of the 95% bootstrap interval; ↑ higher is better, ↓ lower is better.\n")
     return "\n".join(parts)
 
 
@@ -153,62 +234,35 @@ def _latex_escape(text: str) -> str:
     return text
 
 
-def _latex(boards: Sequence[Board]) -> str:
+def _latex(boards: Sequence[Board], summary: list[dict]) -> str:
     parts = []
     for board in boards:
         headers = [_latex_escape(c) for c in INFO_COLUMNS] + [
             f"{_latex_escape(m)} {LATEX_ARROW[metric_direction(m)]}" for m in board.metrics
         ]
-        cells = _cells(board, lambda t: f"\\textbf{{{t}}}", escape=_latex_escape)
-        table = tabulate(cells, headers=headers, tablefmt="latex_raw")
+        cells = _cells(board, lambda t: f"\\textbf{{{t}}}", escape=_latex_escape, plus_minus="$\\pm$")
+        table = tabulate(cells, headers=headers, tablefmt="latex_raw", disable_numparse=True)
         parts.append(f"% {board.task}\n\\begin{{table}}[t]\n\\centering\n\\caption{{{_latex_escape(board.task)}}}\n{table}\n\\end{{table}}\n")
     return "\n".join(parts)
 
 
-def _csv(boards: Sequence[Board]) -> str:
+def _csv(boards: Sequence[Board], summary: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for board in boards:
-        writer.writerow(["task", *INFO_COLUMNS, *(f"{m} ({metric_direction(m)} is better)" for m in board.metrics)])
-        for record in board.rows:
-            writer.writerow([board.task, *_info(record), *(record["metrics"].get(m, "") for m in board.metrics)])
+        header = ["task", *INFO_COLUMNS]
+        for m in board.metrics:
+            header += [f"{m} ({metric_direction(m)} is better)", f"{m} ci95 low", f"{m} ci95 high"]
+        writer.writerow(header)
+        records = [*board.rows, *(baseline_record(board, name) for name in board.baselines)]
+        for record in records:
+            row = [board.task, *_info(record)]
+            for m in board.metrics:
+                ci = (record.get("ci95") or {}).get(m) or ("", "")
+                row += [record["metrics"].get(m, ""), *ci]
+            writer.writerow(row)
         best_runs = []
         for metric in board.metrics:  # tied runs joined by spaces
-            best_runs.append(" ".join(board.rows[i]["run_id"] for i in sorted(board.best_indices(metric))))
+            best_runs += [" ".join(board.rows[i]["run_id"] for i in sorted(board.best_indices(metric))), "", ""]
         writer.writerow([board.task, "best", "", "", "", "", "", *best_runs])
     return buffer.getvalue()
-
-
-_HTML_HEAD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>tempvl-bench leaderboard</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse;margin-bottom:2rem}
-th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
-th{background:#f3f3f3}td.info{text-align:left}
-td.best{font-weight:bold;background:#e6f4ea}
-</style></head><body>
-<h1>tempvl-bench leaderboard</h1>
-<p>Rows ordered by each task's primary metric, best first; the best value of each column highlighted
-(every one of them when tied); ↑ higher is better, ↓ lower is better.</p>
-"""
-
-
-def _html(boards: Sequence[Board]) -> str:
-    out = [_HTML_HEAD]
-    for board in boards:
-        out.append(f"<h2>{html.escape(board.task)}</h2>\n<table>\n<tr>")
-        out.extend(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
-        out.extend(f"<th>{html.escape(m)} {ARROW[metric_direction(m)]}</th>" for m in board.metrics)
-        out.append("</tr>\n")
-        best = {m: board.best_indices(m) for m in board.metrics}
-        for i, record in enumerate(board.rows):
-            out.append("<tr>")
-            out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
-            for metric in board.metrics:
-                css = ' class="best"' if i in best[metric] else ""
-                out.append(f"<td{css}>{html.escape(_fmt(record['metrics'].get(metric)))}</td>")
-            out.append("</tr>\n")
-        out.append("</table>\n")
-    out.append("</body></html>\n")
-    return "".join(out)

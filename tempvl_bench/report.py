@@ -1,0 +1,267 @@
+"""The leaderboard as one self-contained HTML page: tables and plots, no network.
+
+Each task gets its table (runs, then baselines; values with their 95% interval) and the plots
+of its family, drawn as inline SVG by the page's own script from JSON embedded in the page:
+recall@K curves (retrieval), recall against the tIoU threshold (moment retrieval), AP against
+tIoU and per-class AP (action localization), per-type accuracy (QA), with error bars from
+``ci95``. After drawing, the script sets ``data-drawn="true"`` on each plot and
+``data-plots-drawn`` on ``<body>`` (with ``data-js-errors`` for any script error), which the
+browser test reads back.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Sequence
+
+from tempvl_bench.leaderboard import ARROW, INFO_COLUMNS, Board, _fmt, _info, _with_ci, baseline_record
+from tempvl_bench.metrics import metric_direction
+
+_THRESHOLD = re.compile(r"^(?P<prefix>(?:mr/R\d+|tal/mAP))@(?P<t>\d+(?:\.\d+)?)$")
+_RECALL_K = re.compile(r"^(?P<prefix>t2v|v2t)/R@(?P<k>\d+)$")
+
+
+def _series(board: Board, pick) -> list[dict]:
+    """One series per run (best first) and per baseline: points ``pick(metric)`` -> x."""
+    records = [(r["run_id"] + f" ({r['mode']})", r, False) for r in board.rows]
+    records += [(f"baseline: {n}", baseline_record(board, n), True) for n in board.baselines]
+    out = []
+    for label, record, dashed in records:
+        points = sorted((x, m) for m in record["metrics"] if (x := pick(m)) is not None)
+        if not points:
+            continue
+        ci = record.get("ci95") or {}
+        out.append({"label": label, "dashed": dashed, "x": [p[0] for p in points],
+                    "y": [record["metrics"][m] for _, m in points],
+                    "lo": [(ci.get(m) or [None, None])[0] for _, m in points],
+                    "hi": [(ci.get(m) or [None, None])[1] for _, m in points]})
+    return out
+
+
+def _line(title: str, xlabel: str, ylabel: str, series: list[dict]) -> dict | None:
+    return {"kind": "line", "title": title, "xlabel": xlabel, "ylabel": ylabel, "series": series} if series else None
+
+
+def _bars(title: str, ylabel: str, categories: list[str], series: list[dict]) -> dict | None:
+    if not categories or not series:
+        return None
+    return {"kind": "bars", "title": title, "ylabel": ylabel, "categories": categories, "series": series}
+
+
+def plots_for(board: Board) -> list[dict]:
+    """The plots of one task, by the metrics it reports."""
+    plots = []
+    for prefix in ("t2v", "v2t"):
+        def recall_k(m, prefix=prefix):
+            found = _RECALL_K.match(m)
+            return int(found["k"]) if found and found["prefix"] == prefix else None
+        plots.append(_line(f"{board.task}: {prefix} recall@K", "K", "R@K (%)", _series(board, recall_k)))
+    prefixes = sorted({found["prefix"] for m in board.metrics if (found := _THRESHOLD.match(m))})
+    for prefix in prefixes:
+        def at_threshold(m, prefix=prefix):
+            found = _THRESHOLD.match(m)
+            return float(found["t"]) if found and found["prefix"] == prefix else None
+        what = "AP" if prefix.startswith("tal") else prefix.split("/")[1]
+        plots.append(_line(f"{board.task}: {what} vs tIoU threshold", "tIoU threshold", f"{prefix} (%)",
+                           _series(board, at_threshold)))
+    types = [m for m in board.metrics if m.startswith("qa/acc/")]
+    if types:
+        plots.append(_bars(f"{board.task}: accuracy per question type", "accuracy (%)",
+                           [t.split("/", 2)[2] for t in types], _category_series(board, types)))
+    per_class = _per_class(board)
+    if per_class:
+        plots.append(per_class)
+    return [p for p in plots if p]
+
+
+def _category_series(board: Board, metrics: list[str]) -> list[dict]:
+    out = []
+    records = [(r["run_id"] + f" ({r['mode']})", r, False) for r in board.rows]
+    records += [(f"baseline: {n}", baseline_record(board, n), True) for n in board.baselines]
+    for label, record, dashed in records:
+        ci = record.get("ci95") or {}
+        out.append({"label": label, "dashed": dashed, "y": [record["metrics"].get(m) for m in metrics],
+                    "lo": [(ci.get(m) or [None, None])[0] for m in metrics],
+                    "hi": [(ci.get(m) or [None, None])[1] for m in metrics]})
+    return out
+
+
+def _per_class(board: Board) -> dict | None:
+    """Per-class AP (averaged over the thresholds) of the best run, from its ``breakdowns``."""
+    for record in board.rows:
+        classes = (record.get("breakdowns") or {}).get("tal/AP per class")
+        if classes:
+            names = sorted(classes, key=lambda c: -classes[c])
+            series = [{"label": record["run_id"] + f" ({record['mode']})", "dashed": False,
+                       "y": [classes[c] for c in names], "lo": [None] * len(names), "hi": [None] * len(names)}]
+            return _bars(f"{board.task}: AP per class (best run, mean over thresholds)", "AP (%)", names, series)
+    return None
+
+
+def _table(board: Board) -> str:
+    out = ["<table>\n<tr>"]
+    out.extend(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
+    out.extend(f"<th>{html.escape(m)} {ARROW[metric_direction(m)]}</th>" for m in board.metrics)
+    out.append("</tr>\n")
+    best = {m: board.best_indices(m) for m in board.metrics}
+    for i, record in enumerate(board.rows):
+        out.append("<tr>")
+        out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
+        for metric in board.metrics:
+            css = ' class="best"' if i in best[metric] else ""
+            out.append(f"<td{css}>{html.escape(_with_ci(record, metric, '±'))}</td>")
+        out.append("</tr>\n")
+    for name in board.baselines:
+        record = baseline_record(board, name)
+        out.append('<tr class="baseline">')
+        out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
+        out.extend(f"<td>{html.escape(_with_ci(record, m, '±'))}</td>" for m in board.metrics)
+        out.append("</tr>\n")
+    out.append("</table>\n")
+    return "".join(out)
+
+
+def _summary(summary: list[dict]) -> str:
+    if not summary:
+        return ""
+    rows = "".join(f'<tr><td class="info">{html.escape(s["group"])}</td><td class="info">{html.escape(s["model"])}'
+                   f'</td><td>{_fmt(s["mean"])}</td><td>{s["tasks"]}/{s["of"]}</td></tr>\n' for s in summary)
+    return ("<h2>Groups</h2>\n<p>Mean primary metric over each group's tasks (best run of each model per task).</p>\n"
+            f"<table>\n<tr><th>group</th><th>model</th><th>mean primary</th><th>tasks</th></tr>\n{rows}</table>\n")
+
+
+def html_report(boards: Sequence[Board], summary: list[dict]) -> str:
+    parts = [_HEAD, _summary(summary)]
+    count = 0
+    for board in boards:
+        parts.append(f"<h2>{html.escape(board.task)}</h2>\n")
+        if board.primary:
+            parts.append(f"<p>Ordered by {html.escape(board.primary)}, the primary metric, best first.</p>\n")
+        parts.append(_table(board))
+        plots = plots_for(board)
+        if plots:
+            parts.append('<div class="plots">')
+            for plot in plots:
+                data = html.escape(json.dumps(plot, allow_nan=False), quote=True)
+                parts.append(f'<div class="plot" id="plot-{count}" data-plot="{data}"></div>')
+                count += 1
+            parts.append("</div>\n")
+    parts.append(f"<script>\n{_SCRIPT}\n</script>\n</body></html>\n")
+    return "".join(parts)
+
+
+_HEAD = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>tempvl-bench leaderboard</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;margin-bottom:1rem}
+th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
+th{background:#f3f3f3}td.info{text-align:left}
+td.best{font-weight:bold;background:#e6f4ea}
+tr.baseline td{font-style:italic;color:#555;background:#fafafa}
+.plots{display:flex;flex-wrap:wrap;gap:1rem;margin-bottom:2rem}
+.plot{border:1px solid #ddd;padding:.3rem}
+</style></head><body>
+<h1>tempvl-bench leaderboard</h1>
+<p>Rows ordered by each task's primary metric, best first; the best value of each column highlighted
+(every one of them when tied; baselines, in italics, never); ± is half the width of the 95% bootstrap
+interval, drawn as error bars in the plots (baselines dashed); ↑ higher is better, ↓ lower is better.</p>
+"""
+
+_SCRIPT = r"""
+(function () {
+  var NS = "http://www.w3.org/2000/svg";
+  var COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+  var errors = [];
+  window.addEventListener("error", function (e) { errors.push(String(e.message)); });
+  function el(name, attrs, parent, text) {
+    var node = document.createElementNS(NS, name);
+    for (var k in attrs) { node.setAttribute(k, attrs[k]); }
+    if (text !== undefined) { node.textContent = text; }
+    if (parent) { parent.appendChild(node); }
+    return node;
+  }
+  function finite(v) { return typeof v === "number" && isFinite(v); }
+  function draw(div) {
+    var spec = JSON.parse(div.getAttribute("data-plot"));
+    var W = 460, H = 280, L = 52, R = 150, T = 28, B = 44;
+    var svg = el("svg", {width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img"}, div);
+    el("text", {x: L, y: 16, "font-size": 13, "font-weight": "bold"}, svg, spec.title);
+    var ys = [0];
+    spec.series.forEach(function (s) {
+      s.y.concat(s.hi).forEach(function (v) { if (finite(v)) { ys.push(v); } });
+    });
+    var ymax = Math.max.apply(null, ys); if (ymax <= 0) { ymax = 1; } ymax *= 1.08;
+    var n = spec.kind === "line" ? null : spec.categories.length;
+    var xs = [];
+    if (spec.kind === "line") { spec.series.forEach(function (s) { xs = xs.concat(s.x); }); }
+    var xmin = spec.kind === "line" ? Math.min.apply(null, xs) : 0;
+    var xmax = spec.kind === "line" ? Math.max.apply(null, xs) : n;
+    if (xmax === xmin) { xmax = xmin + 1; }
+    var pw = W - L - R, ph = H - T - B;
+    function px(x) { return L + (spec.kind === "line" ? (x - xmin) / (xmax - xmin) * pw : x / n * pw); }
+    function py(y) { return T + ph - y / ymax * ph; }
+    el("line", {x1: L, y1: T + ph, x2: L + pw, y2: T + ph, stroke: "#444"}, svg);
+    el("line", {x1: L, y1: T, x2: L, y2: T + ph, stroke: "#444"}, svg);
+    for (var i = 0; i <= 4; i++) {
+      var v = ymax / 1.08 * i / 4;
+      el("text", {x: L - 6, y: py(v) + 4, "font-size": 10, "text-anchor": "end"}, svg, v.toFixed(v < 10 ? 1 : 0));
+      el("line", {x1: L, y1: py(v), x2: L + pw, y2: py(v), stroke: "#eee"}, svg);
+    }
+    el("text", {x: 12, y: T + ph / 2, "font-size": 11, transform: "rotate(-90 12 " + (T + ph / 2) + ")",
+                "text-anchor": "middle"}, svg, spec.ylabel);
+    if (spec.kind === "line") {
+      var ticks = {}; xs.forEach(function (x) { ticks[x] = true; });
+      Object.keys(ticks).forEach(function (x) {
+        el("text", {x: px(+x), y: T + ph + 14, "font-size": 10, "text-anchor": "middle"}, svg, String(+x));
+      });
+      el("text", {x: L + pw / 2, y: H - 8, "font-size": 11, "text-anchor": "middle"}, svg, spec.xlabel);
+    } else {
+      spec.categories.forEach(function (c, j) {
+        el("text", {x: px(j + 0.5), y: T + ph + 14, "font-size": 9, "text-anchor": "middle"}, svg,
+           c.length > 10 ? c.slice(0, 9) + "…" : c);
+      });
+    }
+    spec.series.forEach(function (s, k) {
+      var color = COLORS[k % COLORS.length], dash = s.dashed ? "5,3" : "";
+      var pts = [];
+      s.y.forEach(function (y, j) {
+        if (!finite(y)) { return; }
+        var cx, width = 0;
+        if (spec.kind === "line") { cx = px(s.x[j]); }
+        else {
+          width = pw / n / (spec.series.length + 1);
+          cx = px(j) + width * (k + 1);
+          el("rect", {x: cx - width / 2, y: py(y), width: width * 0.9, height: T + ph - py(y), fill: color,
+                      "fill-opacity": s.dashed ? 0.35 : 0.8, stroke: color, "stroke-dasharray": dash}, svg);
+        }
+        pts.push(cx + "," + py(y));
+        if (finite(s.lo[j]) && finite(s.hi[j])) {
+          el("line", {x1: cx, y1: py(s.lo[j]), x2: cx, y2: py(s.hi[j]), stroke: color, "stroke-width": 1.2}, svg);
+          el("line", {x1: cx - 3, y1: py(s.lo[j]), x2: cx + 3, y2: py(s.lo[j]), stroke: color}, svg);
+          el("line", {x1: cx - 3, y1: py(s.hi[j]), x2: cx + 3, y2: py(s.hi[j]), stroke: color}, svg);
+        }
+        if (spec.kind === "line") { el("circle", {cx: cx, cy: py(y), r: 2.5, fill: color}, svg); }
+      });
+      if (spec.kind === "line" && pts.length) {
+        el("polyline", {points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 1.8,
+                        "stroke-dasharray": dash}, svg);
+      }
+      var ly = T + 4 + k * 14;
+      el("line", {x1: L + pw + 8, y1: ly, x2: L + pw + 24, y2: ly, stroke: color, "stroke-width": 2,
+                  "stroke-dasharray": dash}, svg);
+      el("text", {x: L + pw + 28, y: ly + 4, "font-size": 9}, svg, s.label.length > 22 ? s.label.slice(0, 21) + "…" : s.label);
+    });
+    div.setAttribute("data-drawn", "true");
+  }
+  var plots = document.querySelectorAll("div.plot"), drawn = 0;
+  for (var i = 0; i < plots.length; i++) {
+    try { draw(plots[i]); drawn++; } catch (e) { errors.push(String(e)); }
+  }
+  document.body.setAttribute("data-plots-drawn", String(drawn));
+  document.body.setAttribute("data-plots-total", String(plots.length));
+  document.body.setAttribute("data-js-errors", errors.join(" | "));
+})();
+"""
