@@ -58,7 +58,7 @@ _LAZY = {
             "qvhighlights_metrics", "nms_keep", "retrieval_metrics", "multi_caption_retrieval_metrics",
             "paragraph_retrieval_metrics", "tal_metrics", "TAL_PROTOCOLS", "SegmentTable",
             "metric_direction", "format_threshold", "FAMILY_NAMES", "retrieval_outcomes", "qa_outcomes",
-            "moment_outcomes_single", "qvhighlights_outcomes", "tal_outcomes",
+            "moment_outcomes_single", "qvhighlights_outcomes", "tal_outcomes", "tal_class_ap",
         )
     },
 }
@@ -109,6 +109,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         qa_outcomes,
         qvhighlights_outcomes,
         retrieval_outcomes,
+        tal_class_ap,
         tal_outcomes,
         multi_caption_retrieval_metrics,
         nms_keep,

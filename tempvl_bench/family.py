@@ -42,6 +42,9 @@ class Scores:
     #: Per-query (or per-video) outcomes of the metrics (:class:`tempvl_bench.uncertainty.Outcomes`),
     #: from which the harness computes their 95% bootstrap intervals and paired comparisons.
     outcomes: Any = None
+    #: Named breakdowns beyond the listed metrics (``{"tal/AP per class": {class: AP}}``), kept
+    #: in results.json ``breakdowns`` for reports.
+    breakdowns: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

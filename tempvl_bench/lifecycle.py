@@ -98,6 +98,7 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
     return TaskOutput(
         metrics=metrics,
         outcomes=scores.outcomes,
+        breakdowns=scores.breakdowns,
         split=evaluation.name,
         num_samples=scores.num_samples,
         predictions=scores.predictions,

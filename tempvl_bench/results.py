@@ -89,6 +89,8 @@ class ResultRecord(TypedDict):
     baselines: dict[str, dict[str, float]]
     baselines_ci95: dict[str, dict[str, list[float] | None]]  #: baseline -> metric -> interval
     vs_best_baseline: VersusBaseline | None
+    #: named breakdowns beyond ``metrics`` for reports, e.g. {"tal/AP per class": {class: AP}}
+    breakdowns: dict[str, dict[str, float]]
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

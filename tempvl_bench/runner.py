@@ -75,6 +75,8 @@ class TaskOutput:
     baselines: dict[str, Any] = field(default_factory=dict)
     #: Per-query outcomes of the metrics (``Scores.outcomes``): intervals and paired tests.
     outcomes: Any = None
+    #: ``Scores.breakdowns`` (results.json ``breakdowns``).
+    breakdowns: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -369,6 +371,7 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "failed_videos": list(output.failed_videos),
         "video_substitutions": substitutions,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "breakdowns": {name: {k: float(v) for k, v in parts.items()} for name, parts in output.breakdowns.items()},
         **evidence,
     }
     write_json_atomic(run_dir / RESULTS_FILE, record)

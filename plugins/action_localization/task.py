@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from tempvl_bench.api import Outcomes, RunContext, Scores, Split, TaskFamily, class_prior_segments, tal_metrics, tal_outcomes
+from tempvl_bench.api import (
+    Outcomes,
+    RunContext,
+    Scores,
+    Split,
+    TaskFamily,
+    class_prior_segments,
+    tal_class_ap,
+    tal_metrics,
+    tal_outcomes,
+)
 from tempvl_plugins.action_localization.datasets import ADAPTERS
 from tempvl_plugins.action_localization.decode import decode
 from tempvl_plugins.action_localization.features import HeadScorer, PromptScorer, extract_features, video_duration
@@ -107,7 +117,8 @@ def _scores(videos, results: dict[str, list[dict]], protocol: str, predictions=(
     metrics = tal_metrics(truth, detections, protocol=protocol)
     per_video = tal_outcomes(truth, detections, [v.video_id for v in videos], protocol=protocol)
     units = per_video.pop("_units")
-    return Scores(metrics, len(videos), predictions, outcomes=Outcomes(per_video, {"video": units}))
+    return Scores(metrics, len(videos), predictions, outcomes=Outcomes(per_video, {"video": units}),
+                  breakdowns={"tal/AP per class": tal_class_ap(truth, detections, protocol=protocol)})
 
 
 def _predictions(videos, results: dict[str, list[dict]]):

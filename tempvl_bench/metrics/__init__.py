@@ -17,7 +17,7 @@ _HOMES = {
     "qa": ("QAItem", "qa_metrics", "qa_outcomes", "prediction_credit", "top_answer", "top_choices"),
     "retrieval": ("multi_caption_retrieval_metrics", "paragraph_retrieval_metrics", "retrieval_metrics",
                   "retrieval_outcomes"),
-    "tal": ("TAL_PROTOCOLS", "SegmentTable", "tal_metrics", "tal_outcomes"),
+    "tal": ("TAL_PROTOCOLS", "SegmentTable", "tal_metrics", "tal_outcomes", "tal_class_ap"),
 }
 #: Exported name -> (module, name there).
 _EXPORTS = {name: (module, name) for module, names in _HOMES.items() for name in names}
@@ -53,6 +53,7 @@ __all__ = [
     "moment_outcomes_single",
     "qvhighlights_outcomes",
     "tal_outcomes",
+    "tal_class_ap",
 ]
 
 

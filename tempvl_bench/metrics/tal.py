@@ -346,6 +346,15 @@ def tal_metrics(ground_truth: SegmentTable, predictions: SegmentTable,
     return out
 
 
+def tal_class_ap(ground_truth: SegmentTable, predictions: SegmentTable, protocol: str = "activitynet",
+                 thresholds: Sequence[float] | None = None) -> dict[str, float]:
+    """AP of every ground-truth class averaged over the thresholds (percent): ``tal/mAP@avg``
+    is their mean."""
+    thresholds = TAL_PROTOCOLS[protocol] if thresholds is None else thresholds
+    classes, ap = average_precision_per_class(ground_truth, predictions, thresholds)
+    return {c: float(v) * 100 for c, v in zip(classes, ap.mean(axis=0))}
+
+
 def tal_outcomes(ground_truth: SegmentTable, predictions: SegmentTable, videos: Sequence[str],
                  protocol: str = "activitynet", thresholds: Sequence[float] | None = None) -> dict[str, Any]:
     """The metrics of :func:`tal_metrics` as :class:`~tempvl_bench.uncertainty.RankedAP`

@@ -114,3 +114,9 @@ def test_multiple_choice_chance(tmp_path):
     record = _run(tmp_path, "msrvtt-mc", "--limit", "20")
     _check_evidence(record, {"chance"})
     assert record["baselines"]["chance"]["qa/acc"] == pytest.approx(20.0)  # five options
+
+
+def test_tal_per_class_ap_breakdown_averages_to_the_map(tmp_path):
+    record = _run(tmp_path, "thumos14")
+    per_class = record["breakdowns"]["tal/AP per class"]
+    assert per_class and np.mean(list(per_class.values())) == pytest.approx(record["metrics"]["tal/mAP@avg"])
