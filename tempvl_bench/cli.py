@@ -180,7 +180,17 @@ def _print_summary(path: Path) -> None:
 
     record = read_results(path)
     metrics = "  ".join(f"{k}={v:.2f}" for k, v in record["metrics"].items())
-    print(f"{record['task']} [{record['mode']}] {metrics}\n  -> {path}")
+    print(f"{record['task']} [{record['mode']}] {metrics}")
+    versus = record.get("vs_best_baseline")
+    if versus:
+        ci = record.get("ci95", {}).get(versus["metric"])
+        shown = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+        paired = (f", difference {versus['difference']:+.2f} [{versus['ci95'][0]:+.2f}, {versus['ci95'][1]:+.2f}] "
+                  f"p={versus['p_value']:.3g}: {'beats it' if versus['beats'] else 'does not beat it'}"
+                  if versus.get("ci95") else "")
+        print(f"  {versus['metric']} {versus['model']:.2f}{shown} (95% CI) vs best baseline {versus['baseline']!r} "
+              f"{versus['baseline_value']:.2f}{paired}")
+    print(f"  -> {path}")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
