@@ -9,57 +9,21 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import math
-import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import yaml
 
-
-_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+# The one validator (task files, options:, pretraining configs); ConfigError and checked are
+# re-exported here for the harness and tempvl_bench.api.
+from tempvl_core.schema import ConfigError, checked  # noqa: F401
+from tempvl_core.schema import build as _build
+from tempvl_core.schema import where as _where
 
 
 #: Keys that identify a task and the code that runs it: fixed by the task file, never ``--set``.
 IDENTITY_KEYS = ("name", "family", "plugin")
-
-
-class ConfigError(ValueError):
-    """A task file or override that does not match the schema."""
-
-
-def checked(default: Any = dataclasses.MISSING, *, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, choices: Sequence[Any] | None = None,
-            must: Callable[[Any], bool] | None = None, expected: str | None = None, **kwargs: Any) -> Any:
-    """A dataclass field with a range (``ge``/``gt``/``le``), a set of ``choices`` or a predicate
-    ``must``, checked at load. ``expected`` words what a valid value is (used in every error
-    about the field, a wrong type included); without it the rule is spelt out."""
-    rule = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("choices", choices), ("must", must)) if v is not None}
-    metadata = {"check": rule, **({"expected": expected} if expected else {})}
-    return field(default=default, metadata=metadata, **kwargs)
-
-
-def _violation(rule: dict[str, Any], value: Any) -> str | None:
-    """What ``value`` should have been, or None when it satisfies ``rule`` (None always does)."""
-    if value is None or not rule:
-        return None
-    if "must" in rule and not rule["must"](value):
-        return "a valid value"
-    if "choices" in rule and value not in rule["choices"]:
-        return "one of " + ", ".join(repr(c) for c in rule["choices"])
-    bounds = []
-    if "gt" in rule:
-        bounds.append(f"> {rule['gt']}")
-    if "ge" in rule:
-        bounds.append(f">= {rule['ge']}")
-    if "le" in rule:
-        bounds.append(f"<= {rule['le']}")
-    ok = (("gt" not in rule or value > rule["gt"]) and ("ge" not in rule or value >= rule["ge"])
-          and ("le" not in rule or value <= rule["le"]))
-    return None if ok else "a value " + " and ".join(bounds)
 
 
 @dataclass
@@ -280,123 +244,6 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
             _deep_merge(base[key], value)
         else:
             base[key] = copy.deepcopy(value)
-
-
-def _build(cls: type, data: Any, prefix: str, path: Path, from_override: set[str]) -> Any:
-    where = lambda key: _where(path, prefix + key, from_override)  # noqa: E731
-    if not isinstance(data, dict):
-        raise ConfigError(f"{_where(path, prefix.rstrip('.') or '<top>', from_override)}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = [k for k in data if k not in fields]
-    if unknown:
-        key = unknown[0]
-        close = difflib.get_close_matches(str(key), list(fields), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"{where(str(key))}: unknown key.{hint} Allowed keys: {', '.join(fields)}")
-    kwargs = {}
-    for name, f in fields.items():
-        worded = f.metadata.get("expected")
-        if name in data:
-            try:
-                kwargs[name] = _convert(hints[name], data[name], prefix + name, path, from_override)
-            except ConfigError:
-                if not worded:
-                    raise
-                raise ConfigError(f"{where(name)}: expected {worded}, got {data[name]!r}") from None
-            expected = _violation(f.metadata.get("check", {}), kwargs[name])
-            if expected:
-                raise ConfigError(f"{where(name)}: expected {worded or expected}, got {data[name]!r}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:  # type: ignore[misc]
-            raise ConfigError(f"{where(name)}: required key is missing (expected {worded or _describe(hints[name])})")
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:  # the schema's own cross-field checks (__post_init__)
-        raise ConfigError(f"{_where(path, prefix.rstrip('.') or '<top>', from_override)}: {exc}") from None
-
-
-def _convert(tp: Any, value: Any, key: str, path: Path, from_override: set[str]) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, key + ".", path, from_override)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _convert(option, value, key, path, from_override)
-            except ConfigError:
-                continue
-        raise _type_error(tp, value, key, path, from_override)
-    if tp is Any:
-        return value
-    if origin is list:
-        (item_type,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise _type_error(tp, value, key, path, from_override)
-        return [_convert(item_type, v, f"{key}[{i}]", path, from_override) for i, v in enumerate(value)]
-    if origin is tuple:  # only ``tuple[X, ...]``: a YAML list read as a tuple
-        item_type = typing.get_args(tp)[0]
-        if not isinstance(value, list):
-            raise _type_error(tp, value, key, path, from_override)
-        return tuple(_convert(item_type, v, f"{key}[{i}]", path, from_override) for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _type_error(tp, value, key, path, from_override)
-        return dict(value)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _type_error(tp, value, key, path, from_override)
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _type_error(tp, value, key, path, from_override)
-    if tp is float:
-        number = None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value) if abs(value) <= 1e308 else math.inf
-        elif isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
-            number = float(value)  # YAML 1.1 reads "3e-4" (no dot) as a string
-        if number is None:
-            raise _type_error(tp, value, key, path, from_override)
-        if not math.isfinite(number):
-            raise ConfigError(f"{_where(path, key, from_override)}: expected a finite number, got {value!r}")
-        return number
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise _type_error(tp, value, key, path, from_override)
-    raise ConfigError(f"{_where(path, key, from_override)}: unsupported schema type {tp}")  # pragma: no cover
-
-
-def _describe(tp: Any) -> str:
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if origin in (list, tuple):
-        return f"a list of {_describe(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return "a mapping"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(
-        tp, str(tp)
-    )
-
-
-def _type_error(tp: Any, value: Any, key: str, path: Path, from_override: set[str]) -> ConfigError:
-    return ConfigError(f"{_where(path, key, from_override)}: expected {_describe(tp)}, got {value!r}")
-
-
-def _where(path: Path, key: str, from_override: set[str]) -> str:
-    # A key is from --set when --set named it or a key below it (``--set vidoe.size=1`` is 'vidoe').
-    from_set = any(k == key or k.startswith(key + ".") for k in from_override)
-    source = " (set with --set)" if from_set else ""
-    return f"{path}: key '{key}'{source}"
 
 
 def builtin_task_file(name: str) -> Path:

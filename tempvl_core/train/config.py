@@ -1,27 +1,26 @@
 """Pretraining configuration: typed dataclasses loaded from YAML.
 
 A config file has five sections (``model``, ``losses``, ``merge``, ``data``, ``training``); every
-key is checked once at load time, so a typo fails before any data is read. Errors name the
-file, the dotted key and what was expected; unknown keys get a "did you mean" suggestion.
+key is checked once at load time by the one config validator (:mod:`tempvl_core.schema`, which
+task files use too), so a typo fails before any data is read. Errors name the file, the dotted
+key and what was expected; unknown keys get a "did you mean" suggestion.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 
+from tempvl_core.schema import ConfigError, build, checked
+
+__all__ = ["ConfigError", "DataSection", "LossWeights", "MergeSection", "ModelSection", "PretrainConfig",
+           "TrainingConfig"]
+
 PRECISIONS = ("fp32", "bf16", "fp16")
-
-
-class ConfigError(ValueError):
-    """A pretraining config that cannot be used; the message says where and why."""
 
 
 @dataclass
@@ -79,41 +78,27 @@ class DataSection:
 class TrainingConfig:
     """Optimization and runtime settings; this is all the engine itself needs."""
 
-    batch_size: int = 8  # per device, per micro-step
-    grad_accum_steps: int = 1
-    lr: float = 1e-4
-    min_lr_ratio: float = 0.0
+    batch_size: int = checked(8, ge=1, expected="an integer >= 1")  # per device, per micro-step
+    grad_accum_steps: int = checked(1, ge=1, expected="an integer >= 1")
+    lr: float = checked(1e-4, gt=0, expected="a positive number")
+    min_lr_ratio: float = checked(0.0, ge=0, le=1, expected="a number in [0, 1]")
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = 100
-    total_steps: int = 1000
-    clip_grad_norm: float | None = 1.0
+    warmup_steps: int = checked(100, ge=0, expected="an integer >= 0")
+    total_steps: int = checked(1000, ge=1, expected="an integer >= 1")
+    clip_grad_norm: float | None = checked(1.0, gt=0, expected="a positive number or null")
     precision: Literal["fp32", "bf16", "fp16"] = "bf16"
-    checkpoint_every: int = 500
+    checkpoint_every: int = checked(500, ge=1, expected="an integer >= 1")
     keep_checkpoints: int | None = None  # None keeps all
-    log_every: int = 10
+    log_every: int = checked(10, ge=1, expected="an integer >= 1")
     seed: int = 0
-    num_workers: int = 0
+    num_workers: int = checked(0, ge=0, expected="an integer >= 0")
     channels_last: bool = False  # convolution weights in NHWC (helps conv backbones with AMP on GPU)
     # Submodules to torch.compile, by dotted name ("" = the whole model), e.g. ["video_encoder.backbone"]:
     # the per-frame backbone holds most FLOPs and has static shapes; measure with benchmarks/train_step.py.
     compile_modules: list[str] = field(default_factory=list)
     # Recompute activations in backward (temporal/fusion layers, text encoder, backbone): less memory, ~1/3 more compute.
     activation_checkpointing: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "grad_accum_steps", "total_steps", "checkpoint_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"training.{name}: expected an integer >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "num_workers"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"training.{name}: expected an integer >= 0, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"training.lr: expected a positive number, got {self.lr}")
-        if not 0.0 <= self.min_lr_ratio <= 1.0:
-            raise ConfigError(f"training.min_lr_ratio: expected a number in [0, 1], got {self.min_lr_ratio}")
-        if self.clip_grad_norm is not None and self.clip_grad_norm <= 0:
-            raise ConfigError(f"training.clip_grad_norm: expected a positive number or null, got {self.clip_grad_norm}")
 
 
 @dataclass
@@ -143,7 +128,7 @@ class PretrainConfig:
     @classmethod
     def from_dict(cls, raw: Any, *, source: str = "<dict>") -> PretrainConfig:
         """Validate a plain mapping (as parsed from YAML) into a config."""
-        config = _build(cls, raw, source=source, prefix="")
+        config = build(cls, raw, "", source)
         config.source = source
         return config
 
@@ -153,76 +138,3 @@ class PretrainConfig:
         data.pop("source")
         data["training"]["betas"] = list(self.training.betas)
         return data
-
-
-def _build(cls: type, raw: Any, *, source: str, prefix: str) -> Any:
-    where = prefix.rstrip(".") or "top level"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: {where}: expected a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)]
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        dotted = f"{prefix}{key}"
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-            raise ConfigError(f"{source}: unknown key '{dotted}'{hint}; expected one of {names}")
-        kwargs[key] = _coerce(hints[key], value, source=source, key=dotted)
-    try:
-        return cls(**kwargs)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-
-
-def _coerce(hint: Any, value: Any, *, source: str, key: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value if value is not None else {}, source=source, prefix=f"{key}.")
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, source=source, key=key)
-    if origin is Literal:
-        if value not in args:
-            close = difflib.get_close_matches(str(value), [str(a) for a in args], n=1)
-            hint_text = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{source}: {key}: expected one of {list(args)}, got {value!r}{hint_text}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise ConfigError(f"{source}: {key}: expected a list of {len(args)} numbers, got {value!r}")
-        return tuple(_coerce(a, v, source=source, key=key) for a, v in zip(args, value))
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
-        return [_coerce(args[0], v, source=source, key=f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if hint is float:
-        if isinstance(value, str):
-            # PyYAML (YAML 1.1) reads "1e-4" (no dot) as a string; accept it as the number it means.
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: {key}: expected an integer, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {key}: expected true or false, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {key}: expected a string, got {value!r}")
-        return value
-    return value

@@ -77,5 +77,5 @@ def test_pretraining_yaml_names_its_backbone(tmp_path):
     assert PretrainConfig.from_yaml(REPO / "configs/pretrain/demo.yaml").model.backbone == "cnn-tiny"
     assert PretrainConfig.from_yaml(REPO / "configs/pretrain/base.yaml").model.backbone == "vit-b16"
     (tmp_path / "c.yaml").write_text("model:\n  backbone: 3\n")
-    with pytest.raises(ValueError, match="model.backbone: expected a string"):
+    with pytest.raises(ValueError, match="key 'model.backbone': expected a string or null, got 3"):
         PretrainConfig.from_yaml(tmp_path / "c.yaml")

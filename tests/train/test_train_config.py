@@ -35,21 +35,21 @@ def test_unknown_key_names_file_key_and_suggestion(tmp_path: Path) -> None:
         PretrainConfig.from_yaml(path)
     assert str(path) in str(err.value) and "training.learning_rat" in str(err.value)
     path = write(tmp_path, "training:\n  warmup_step: 3\n")
-    with pytest.raises(ConfigError, match=r"did you mean 'training.warmup_steps'"):
+    with pytest.raises(ConfigError, match=r"key 'training.warmup_step': unknown key. Did you mean 'warmup_steps'\?"):
         PretrainConfig.from_yaml(path)
 
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("training:\n  batch_size: eight\n", "training.batch_size: expected an integer"),
-        ("training:\n  precision: fp8\n", "training.precision: expected one of"),
-        ("losses:\n  mr: yes\n", "losses.mr: expected a number"),
-        ("training:\n  batch_size: 0\n", "training.batch_size: expected an integer >= 1"),
-        ("data: [1, 2]\n", "data: expected a mapping"),
-        ("training:\n  betas: [0.9]\n", "training.betas: expected a list of 2"),
-        ("training:\n  compile_modules: video_encoder\n", "training.compile_modules: expected a list"),
-        ("training:\n  compile_modules: [1]\n", "training.compile_modules[0]: expected a string"),
+        ("training:\n  batch_size: eight\n", "key 'training.batch_size': expected an integer"),
+        ("training:\n  precision: fp8\n", "key 'training.precision': expected one of 'fp32', 'bf16', 'fp16'"),
+        ("losses:\n  mr: yes\n", "key 'losses.mr': expected a number"),
+        ("training:\n  batch_size: 0\n", "key 'training.batch_size': expected an integer >= 1, got 0"),
+        ("data: [1, 2]\n", "key 'data': expected a mapping"),
+        ("training:\n  betas: [0.9]\n", "key 'training.betas': expected a list of 2"),
+        ("training:\n  compile_modules: video_encoder\n", "key 'training.compile_modules': expected a list"),
+        ("training:\n  compile_modules: [1]\n", "key 'training.compile_modules[0]': expected a string"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, fragment: str) -> None:
@@ -129,3 +129,14 @@ def test_model_override_errors_name_file_and_key(tmp_path: Path) -> None:
         build_model_config(PretrainConfig.from_yaml(path))
     config = build_model_config(PretrainConfig.from_yaml(path.parent / write(tmp_path, "losses:\n  mr: 0\n").name))
     assert config.loss_weights["mr"] == 0.0 and config.merge_clips == 2
+
+
+def test_one_validator_for_task_files_options_and_pretraining_configs(tmp_path: Path) -> None:
+    import tempvl_bench.config as task_files
+    from tempvl_core import schema
+
+    assert task_files.ConfigError is ConfigError is schema.ConfigError
+    assert task_files.checked is schema.checked
+    path = write(tmp_path, "training:\n  lr: 0\n")
+    with pytest.raises(ConfigError, match=r"cfg.yaml: key 'training.lr': expected a positive number, got 0$"):
+        PretrainConfig.from_yaml(path)
