@@ -175,11 +175,11 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def _with_ci(record, metric: str, plus_minus: str) -> str:
-    text = _fmt(record["metrics"].get(metric))
+def _with_ci(record, metric: str, plus_minus: str, escape=lambda text: text) -> str:
+    text = escape(_fmt(record["metrics"].get(metric)))
     ci = (record.get("ci95") or {}).get(metric)
     if ci and text != "-":
-        text += f" {plus_minus} {_fmt((ci[1] - ci[0]) / 2)}"
+        text += f" {plus_minus} {escape(_fmt((ci[1] - ci[0]) / 2))}"
     return text
 
 
@@ -189,12 +189,12 @@ def _cells(board: Board, mark, escape=lambda text: text, plus_minus: str = "±")
     for i, record in enumerate(board.rows):
         row = [escape(c) for c in _info(record)]
         for metric in board.metrics:
-            text = escape(_with_ci(record, metric, plus_minus))
+            text = _with_ci(record, metric, plus_minus, escape)
             row.append(mark(text) if i in best[metric] else text)
         table.append(row)
     for name in board.baselines:
         record = baseline_record(board, name)
-        table.append([escape(c) for c in _info(record)] + [escape(_with_ci(record, m, plus_minus)) for m in board.metrics])
+        table.append([escape(c) for c in _info(record)] + [_with_ci(record, m, plus_minus, escape) for m in board.metrics])
     return table
 
 

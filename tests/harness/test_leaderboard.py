@@ -150,3 +150,24 @@ def test_every_tied_best_value_is_highlighted(tmp_path):
     assert render([board], "html").count('class="best"') == 4
     best = list(csv.reader(io.StringIO(render([board], "csv"))))[-1]
     assert best[7::3] == ["a b", "b c"]  # each metric: value, ci95 low, ci95 high
+
+
+def test_baseline_rows_intervals_and_group_summary(tmp_path):
+    record = _record("run1", "finetune", 40.0, 2.0, "2026-01-01")
+    record["ci95"] = {"t2v/R@1": [35.0, 45.0], "t2v/MdR": [1.0, 3.0]}
+    record["baselines"] = {"chance": {"t2v/R@1": 3.125, "t2v/MdR": 16.5}}
+    record["baselines_ci95"] = {"chance": {"t2v/R@1": [3.125, 3.125]}}
+    write_json_atomic(tmp_path / "didemo" / "run1" / "results.json", record)
+    boards = collect(tmp_path)
+    assert boards[0].metrics[0] == "t2v/R@1"  # the primary metric first
+    text = render(boards, "markdown", groups={"retrieval": ["didemo", "msrvtt"]})
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert "**40.00 ± 5.00**" in rows[1] and "**2.00 ± 1.00**" in rows[1]
+    assert rows[2].startswith("| baseline: chance") and "3.12 ± 0.00" in rows[2] and "**" not in rows[2]
+    summary = [line.split("|")[1:5] for line in rows if line.startswith("| retrieval")]
+    assert [[c.strip() for c in row] for row in summary] == [["retrieval", "cnn-tiny finetune", "40.00", "1/2"],
+                                                             ["retrieval", "best baseline", "3.12", "1/2"]]
+    latex = render(boards, "latex")
+    assert r"40.00 $\pm$ 5.00" in latex and "baseline: chance" in latex
+    header, run, baseline, best = list(csv.reader(io.StringIO(render(boards, "csv"))))
+    assert run[7:10] == ["40.0", "35.0", "45.0"] and baseline[1] == "baseline: chance"
