@@ -21,6 +21,7 @@ paired comparison). Intervals are percentile intervals at 95%.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -54,7 +55,8 @@ class PerUnit:
         """The metric on each row of ``index`` (B x n unit positions)."""
         sample = self.values[index]
         if self.statistic == "mean":
-            with np.errstate(invalid="ignore"), _quiet():
+            with warnings.catch_warnings():  # an emptied population: NaN, without "Mean of empty slice"
+                warnings.simplefilter("ignore", RuntimeWarning)
                 out = np.nanmean(sample, axis=1)
         elif self.statistic == "median":
             out = np.median(sample, axis=1)
@@ -270,16 +272,3 @@ def read_outcomes(path: Path) -> dict[str, Outcomes]:
         out[run] = Outcomes(metrics, {u: list(ids) for u, ids in entry["units"].items()})
     return out
 
-
-class _quiet:
-    """Silence numpy's 'Mean of empty slice' warning (an emptied population gives NaN)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
