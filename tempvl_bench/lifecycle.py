@@ -92,7 +92,7 @@ def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
     scores = family.score(ctx, evaluation, predictions)
     metrics = checked_metrics(config, scores)
     if train is None and family.baselines_use_train and ctx.config.splits.train:  # fitted on training statistics
-        train = family.load_train(ctx, ctx.train_split)
+        train = _train_for_baselines(ctx, family)
     baselines = family.baselines(ctx, train, evaluation)
     files = list(dict.fromkeys([*(train.files if train else []), *evaluation.files]))
     return TaskOutput(
@@ -124,6 +124,19 @@ def _load_train(ctx: "RunContext", family: TaskFamily) -> Split | None:
         raise ValueError(f"{ctx.config.where('splits.train')}: is empty, but task {ctx.spec.name!r} reads its training "
                          "split even zero-shot (e.g. for its answer vocabulary)")
     return family.load_train(ctx, ctx.train_split)
+
+
+def _train_for_baselines(ctx: "RunContext", family: TaskFamily) -> Split | None:
+    """The training split for the baselines of a zero-shot run; one that cannot be read (only the
+    evaluation split downloaded) costs the baselines, not the run."""
+    import sys
+
+    try:
+        return family.load_train(ctx, ctx.train_split)
+    except (OSError, ValueError) as exc:
+        print(f"{ctx.spec.name}: no trivial baselines: training split {ctx.train_split!r} unreadable ({exc})",
+              file=sys.stderr)
+        return None
 
 
 def checked_metrics(config, scores: Scores) -> dict[str, float]:

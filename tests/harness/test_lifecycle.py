@@ -80,6 +80,15 @@ class WithOutcomes(Probe):
         return {"chance": Scores({"t2v/R@1": 5.0}, 40, outcomes=outcomes)}
 
 
+class TrainUnreadable(Probe):
+    def load_train(self, ctx, split):
+        raise FileNotFoundError(f"no annotation file for split {split!r}")
+
+    def baselines(self, ctx, train, evaluation):
+        SEEN["baselines_train"] = train
+        return {} if train is None else {"constant": {"t2v/R@1": 20.0, "t2v/MdR": 3.0}}
+
+
 class NoFinetune(Probe):
     options = NoOptions
     supports_finetune = False
@@ -97,6 +106,7 @@ def tempvl_bench_register_tasks(registry):
         ("probe-extra", "probe_family:ExtraMetric", "probe.yaml"),
         ("probe-baseline", "probe_family:WithBaseline", "probe.yaml"),
         ("probe-outcomes", "probe_family:WithOutcomes", "probe.yaml"),
+        ("probe-notrain", "probe_family:TrainUnreadable", "probe.yaml"),
         ("probe-nofinetune", "probe_family:NoFinetune", "probe-plain.yaml"),
         ("probe-runner", ignores_the_mode, "probe.yaml"),
         ("probe-missing", "probe_family:Missing", "probe.yaml"),
@@ -171,6 +181,14 @@ def test_baselines_step_results_go_into_results_json(probe):
     versus = record["vs_best_baseline"]  # no outcomes: a difference without an interval
     assert versus["baseline"] == "constant" and versus["difference"] == 30.0 and versus["ci95"] is None
     assert not list(probe.out.glob("*/*/outcomes.npz"))
+
+
+def test_an_unreadable_training_split_costs_a_zero_shot_run_its_baselines_only(probe, capsys):
+    assert probe.run("probe-notrain") == 0
+    assert probe.seen()["baselines_train"] is None
+    assert "no trivial baselines: training split 'train' unreadable" in capsys.readouterr().err
+    (record,) = probe.results("probe-notrain")
+    assert record["baselines"] == {} and record["metrics"] == {"t2v/R@1": 50.0, "t2v/MdR": 2.0}
 
 
 def test_outcomes_give_intervals_and_the_paired_test_against_the_best_baseline(probe):
