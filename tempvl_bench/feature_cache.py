@@ -302,8 +302,10 @@ class CachedEncodedVideos:
         self._report()
 
     def _report(self) -> None:
+        from tempvl_bench.distributed import rank, world_size
+
         s = self.stats
-        name = self.clips.ctx.spec.name
+        name = self.clips.ctx.spec.name + (f" (rank {rank()} of {world_size()})" if world_size() > 1 else "")
         print(f"{name}: feature cache: {s.hits} of {len(self.records)} videos hit, {s.encoded} encoded"
               + (f", {s.failed} failed" if s.failed else "") + f" ({self.store.folder})", flush=True)
 
