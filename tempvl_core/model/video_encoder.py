@@ -108,7 +108,11 @@ class VideoEncoder(nn.Module):
         if positions is None:
             pos = self.positions(feats.shape[1])
         else:  # TemPVLConfig.validate keeps merged positions below max_frames
-            pos = self.pos_embed[0][positions]
+            # A one-hot product, not pos_embed[0][positions]: the backward of indexing with
+            # repeated indices accumulates in a thread-dependent order on CPU, so two identical
+            # runs (or a resumed one) drifted apart in the last bits of pos_embed.
+            one_hot = F.one_hot(positions, self.max_frames).to(self.pos_embed.dtype)
+            pos = one_hot @ self.pos_embed[0]
         return self.temporal(feats + pos, padding_mask=frame_mask)
 
     def forward(self, frames: Tensor, frame_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
