@@ -196,16 +196,14 @@ def merge_clips(
     cap = frames_per_clip if window is None else min(frames_per_clip or window, window)
     # Frames kept per (group, slot): drawn per placement, so one clip may differ between groups.
     keep = [[_keep_frames(int(lengths[c]), cap, random_lengths, generator) for c in row] for row in order.tolist()]
+    spans = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long)  # each clip's own frames
     lead = torch.zeros(order.shape, dtype=torch.long)
     if hold > 0:  # stills before and after each clip (none of its text's span)
         holds = torch.randint(0, hold + 1, (*order.shape, 2), generator=generator)
         lead = holds[..., 0]
         keep = [[torch.cat([k[:1].repeat(int(h[0])), k, k[-1:].repeat(int(h[1]))]) for k, h in zip(row, hrow)]
                 for row, hrow in zip(keep, holds)]
-        spans = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long) - holds.sum(-1)
     sizes = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long)
-    if hold == 0:
-        spans = sizes
     ends_excl = sizes.cumsum(1)
     starts = ends_excl - sizes
     g = order.shape[0]
