@@ -50,6 +50,11 @@ class CaptionOptions:
     num_beams: int = checked(1, ge=1, expected="a positive integer")
     #: Tokens generated at most per caption (the end token included).
     max_caption_length: int = checked(20, ge=1, expected="a positive integer")
+    #: n > 0: no token n-gram occurs twice in a generated caption; 0 allows repeats.
+    no_repeat_ngram_size: int = checked(0, ge=0, expected="0 (off) or a positive integer")
+    #: Finetuning: reference captions per video per step, drawn without replacement (0 = all of
+    #: them, the video encoded once for all its references).
+    train_references: int = checked(1, ge=0, expected="0 (all) or a positive integer")
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], source: str) -> "CaptionOptions":
@@ -72,7 +77,7 @@ class CaptioningFamily(TaskFamily):
         return Split(split, items, files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
-        _finetune(ctx, model, train.records, ctx.clips)
+        _finetune(ctx, model, train.records, ctx.clips, ctx.task_options)
 
     def predict(self, ctx: RunContext, model, evaluation: Split, train: Split | None) -> dict[str, str]:
         return _generate(ctx, model, evaluation.records, ctx.task_options)
@@ -102,7 +107,7 @@ def _outcomes(corpus, per_video) -> Outcomes:
     return Outcomes.per_unit("video", list(per_video), values, points)
 
 
-def _finetune(ctx: RunContext, model, train_items, clips) -> None:
+def _finetune(ctx: RunContext, model, train_items, clips, options: CaptionOptions) -> None:
     cfg = ctx.config
     train_items = [item for item in train_items if item.captions]
     if not train_items:
@@ -111,25 +116,37 @@ def _finetune(ctx: RunContext, model, train_items, clips) -> None:
 
     def batches(epoch: int):
         for batch in clips.batches(train_items, train=True, epoch=epoch):
-            # One random reference per video per step (every reference is seen across epochs).
-            texts = [train_items[i].captions[rng.integers(len(train_items[i].captions))]
-                     for i in batch["index"].tolist()]
-            yield batch["frames"], batch["frame_mask"], texts
+            texts, video_index = [], []
+            for row, i in enumerate(batch["index"].tolist()):
+                chosen = sample_references(train_items[i].captions, options.train_references, rng)
+                texts += chosen
+                video_index += [row] * len(chosen)
+            yield batch["frames"], batch["frame_mask"], texts, torch.tensor(video_index)
 
     def loss_fn(model, batch):
-        frames, mask, texts = batch
-        return model.caption_loss(model.tokenize(texts, cfg.text.max_length), frames, mask)
+        frames, mask, texts, video_index = batch
+        return model.caption_loss(model.tokenize(texts, cfg.text.max_length), frames, mask, video_index=video_index)
 
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(train_items)),
              run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
 
 
+def sample_references(captions: Sequence[str], count: int, rng: np.random.Generator) -> list[str]:
+    """``count`` of a video's references drawn without replacement (all of them when ``count``
+    is 0 or at least their number), so every reference is seen across epochs."""
+    if count == 0 or count >= len(captions):
+        return list(captions)
+    if count == 1:  # the draw runs before this option existed made, kept so their runs reproduce
+        return [captions[rng.integers(len(captions))]]
+    return [captions[k] for k in sorted(rng.choice(len(captions), size=count, replace=False).tolist())]
+
+
 @torch.no_grad()
 def _generate(ctx: RunContext, model, items, options: CaptionOptions) -> dict[str, str]:
     def caption(batch) -> dict[str, str]:
         ids = model.generate(batch["frames"], max_len=options.max_caption_length, num_beams=options.num_beams,
-                             frame_mask=batch["frame_mask"])
+                             frame_mask=batch["frame_mask"], no_repeat_ngram_size=options.no_repeat_ngram_size)
         return {items[i].video_id: clean_caption(text) for i, text in zip(batch["index"].tolist(), model.decode_tokens(ids))}
 
     captions: dict[str, str] = {}

@@ -102,12 +102,23 @@ class InferenceMixin:
         hidden = self.fusion(self.text_encoder.embed_tokens(ids), mask, frame_feats, frame_mask, causal=True)
         return self.lm_head(hidden[:, -1:] if last_only else hidden)
 
-    def caption_loss(self, texts, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
+    def caption_loss(self, texts, frames: Tensor, frame_mask: Tensor | None = None,
+                     video_index: Tensor | None = None) -> Tensor:
         """Teacher-forced next-token loss of the captioning path (``[CLS]`` is the BOS,
-        ``[SEP]`` the EOS); used to finetune on captioning benchmarks."""
+        ``[SEP]`` the EOS); used to finetune on captioning benchmarks.
+
+        Text ``i`` describes video ``i``, or video ``video_index[i]`` when given: then several
+        references of one video share its features, which are computed once."""
         ids, mask = self._tokens(texts)
         frame_feats, _ = self.video_features(frames, frame_mask)
         frame_mask = self.feature_mask(frame_mask)
+        if video_index is not None:
+            video_index = video_index.to(frame_feats.device)
+            frame_feats = frame_feats[video_index]
+            frame_mask = None if frame_mask is None else frame_mask[video_index]
+        if ids.shape[0] != frame_feats.shape[0]:
+            raise ValueError(f"caption_loss pairs texts and videos: got {ids.shape[0]} texts and "
+                             f"{frame_feats.shape[0]} videos (pass video_index to give a video several texts)")
         logits = self._decode_step_logits(ids[:, :-1], frame_feats, frame_mask)
         targets = ids[:, 1:].masked_fill(mask[:, 1:] == 0, losses.IGNORE_INDEX)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=losses.IGNORE_INDEX)
@@ -115,17 +126,19 @@ class InferenceMixin:
     @torch.no_grad()
     def generate(
         self, frames: Tensor, max_len: int = 20, num_beams: int = 1, frame_mask: Tensor | None = None,
-        use_cache: bool = True,
+        use_cache: bool = True, no_repeat_ngram_size: int = 0,
     ) -> Tensor:
         """Caption token ids ``[B, <= max_len]`` (greedy when ``num_beams == 1``, beam search
         otherwise), without the BOS, padded with ``[PAD]`` after ``[SEP]``.
         Turn them into strings with :meth:`decode_tokens`. ``use_cache`` keeps each decoder
-        layer's keys/values so a step feeds one token, not the whole prefix (same captions)."""
+        layer's keys/values so a step feeds one token, not the whole prefix (same captions).
+        ``no_repeat_ngram_size`` ``n > 0`` forbids any token ``n``-gram to occur twice in a
+        caption (as Hugging Face ``generate`` does); 0 allows repeats."""
         frame_feats, _ = self.video_features(frames, frame_mask)
         frame_mask = self.feature_mask(frame_mask)
         rows = [
             self._beam_search(frame_feats[i : i + 1], None if frame_mask is None else frame_mask[i : i + 1], max_len,
-                              num_beams, use_cache)
+                              num_beams, use_cache, no_repeat_ngram_size)
             for i in range(frame_feats.shape[0])
         ]
         pad = self.text_encoder.special_ids["pad"]
@@ -135,7 +148,7 @@ class InferenceMixin:
         return out
 
     def _beam_search(self, feats: Tensor, mask: Tensor | None, max_len: int, num_beams: int,
-                     use_cache: bool = True) -> list[int]:
+                     use_cache: bool = True, no_repeat_ngram_size: int = 0) -> list[int]:
         special = self.text_encoder.special_ids
         bos, eos = special["cls"], special["sep"]
         beams: list[tuple[list[int], float]] = [([bos], 0.0)]
@@ -152,6 +165,11 @@ class InferenceMixin:
                     ids, feats.expand(n, -1, -1), None if mask is None else mask.expand(n, -1), last_only=True
                 )[:, -1]
             logp = logits.float().log_softmax(-1)
+            if no_repeat_ngram_size > 0:
+                for row, (seq, _) in enumerate(beams):
+                    banned = repeated_ngram_ends(seq[1:], no_repeat_ngram_size)
+                    if banned:
+                        logp[row, banned] = float("-inf")
             cand = (logp + torch.tensor([b[1] for b in beams], device=self.device)[:, None]).flatten()
             top = cand.topk(num_beams)
             vocab = logp.shape[1]
@@ -228,6 +246,14 @@ class _CachedDecoder:
         x = self.model.text_encoder.embed_tokens(ids, start=self.cache.length)
         hidden = self.model.fusion.stack.decode_step(x, self.cache, key_mask)
         return self.model.lm_head(hidden[:, -1:])[:, -1]
+
+
+def repeated_ngram_ends(tokens: list[int], n: int) -> list[int]:
+    """The tokens that would complete, after ``tokens``, an ``n``-gram already in ``tokens``."""
+    if n < 1 or len(tokens) < n - 1:
+        return []
+    prefix = tokens[len(tokens) - (n - 1):] if n > 1 else []
+    return sorted({tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i : i + n - 1] == prefix})
 
 
 def rank_windows(
