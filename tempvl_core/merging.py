@@ -18,12 +18,20 @@ What keeps the labels honest (a model must read the text, not positions, to find
 * optionally (``hold``) each clip is preceded and followed by a few copies of its first and last
   frame, as an object stands still before and after an action: merged sequences then hold
   stretches that no text describes, as long videos do, and a boundary is where the described
-  change starts or stops, not merely where the picture jumps.
+  change starts or stops, not merely where the picture jumps;
+* optionally (``sources``/``order_by``) partners are drawn only among the clips cut from the
+  anchor's own source video and laid out in their source order: the merged sequence is then as
+  continuous as the source (nothing jumps at a clip boundary), so a boundary can only be found
+  where the described event starts or stops, as in an untrimmed test video. Clip *order* in a
+  source is metadata (clip 0, 1, 2 of a video), not a temporal label: the spans still come
+  from the merge.
 
 Conventions:
 * A *group* ``[K]`` lists batch indices; ``groups[g, 0]`` is the anchor of group ``g``.
-* Merged items are placed in a random order; ``order[g, j]`` is the batch index placed at
-  slot ``j`` and ``anchor_slot[g]`` the slot of the anchor.
+* Merged items are placed in a random order, or (``merge_order: source``) in the order they had
+  in the video they were cut from; ``order[g, j]`` is the batch index placed at slot ``j`` and
+  ``anchor_slot[g]`` the slot of the anchor. A slot holding ``-1`` is empty (an anchor whose
+  source video has fewer than ``K`` clips): it adds no frame and no text.
 * Clip ``j`` placed at offset ``o_j`` with ``L_j`` frames has ``start = o_j`` and
   ``end = o_j + L_j - 1`` (inclusive frame positions in the merged sequence, after cropping:
   a slot cropped away lies partly or wholly outside ``[0, length)``).
@@ -81,6 +89,7 @@ def sample_merge_groups(
     anchors: Tensor | None = None,
     candidates: Tensor | None = None,
     temperature: float = 0.1,
+    sources: Tensor | None = None,
 ) -> Tensor:
     """Pick, for every anchor, ``k - 1`` other distinct items to merge with it.
 
@@ -94,6 +103,10 @@ def sample_merge_groups(
             ``exp(similarity[a, j] / temperature)`` (Gumbel top-k), so clips the model confuses
             with the anchor are merged most often, yet never deterministically.
         similarity: ``[A, num_items]`` scores for ``hard``.
+        sources: ``[num_items]`` ids of the video each clip was cut from: partners are drawn
+            only among clips of the anchor's source (random or hard, as above). An anchor whose
+            source has fewer than ``k`` candidates gets ``-1`` (an empty slot) in the columns
+            it cannot fill.
 
     ``k`` is clamped to the number of candidates. Returns ``[A, k]`` with the anchor in column 0.
     """
@@ -119,13 +132,29 @@ def sample_merge_groups(
     scores = logits - torch.log(-torch.log(uniform))
     scores[:, ~allowed] = float("-inf")
     scores[torch.arange(len(anchors)), anchors] = float("-inf")
-    others = scores.topk(k - 1, dim=1).indices
+    if sources is not None:
+        sources = sources.cpu().long()
+        if tuple(sources.shape) != (num_items,):
+            raise ValueError(f"merge sources must be [{num_items}] ids, got {tuple(sources.shape)}")
+        scores[sources[anchors][:, None] != sources[None, :]] = float("-inf")
+    top = scores.topk(k - 1, dim=1)
+    others = top.indices.masked_fill(top.values == float("-inf"), -1)
     return torch.cat([anchors[:, None], others], 1)
 
 
-def _shuffle_groups(groups: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-    """Randomly permute each group; returns (order, anchor_slot)."""
-    perm = torch.rand(groups.shape, generator=generator).argsort(1)
+def _shuffle_groups(groups: Tensor, generator: torch.Generator | None,
+                    order_by: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Randomly permute each group, or sort it by ``order_by[item]`` (the clip's index in its
+    source video); empty slots (``-1``) go last. Returns (order, anchor_slot)."""
+    if order_by is None:
+        perm = torch.rand(groups.shape, generator=generator).argsort(1)
+        if (groups < 0).any():  # keep the random draw, then move empty slots to the end (stable)
+            perm = perm.gather(1, (groups.gather(1, perm) < 0).long().argsort(dim=1, stable=True))
+    else:
+        order_by = order_by.cpu().long()
+        big = int(order_by.max()) + 1 if order_by.numel() else 1
+        key = torch.where(groups >= 0, order_by[groups.clamp(min=0)], torch.full_like(groups, big))
+        perm = key.argsort(dim=1, stable=True)
     order = groups.gather(1, perm)
     anchor_slot = (perm == 0).float().argmax(1)
     return order, anchor_slot
@@ -165,8 +194,9 @@ def merge_clips(
     window: int | None = None,
     random_lengths: bool = False,
     hold: int = 0,
+    order_by: Tensor | None = None,
 ) -> MergedVideo:
-    """Concatenate the real frames of each group's clips in a random order.
+    """Concatenate the real frames of each group's clips in a random order (or in source order).
 
     Args:
         features: per-frame features ``[B, T, D]`` (before any temporal layer).
@@ -181,6 +211,9 @@ def merge_clips(
         hold: each clip is led by ``0..hold`` copies of its first kept frame and trailed by
             ``0..hold`` copies of its last (uniform counts): stills that belong to no text. The
             clip's span (:attr:`MergedVideo.starts` / ``ends``) covers its own frames only.
+        order_by: ``[B]`` each clip's index in its source video: slots are laid out in that order
+            instead of shuffled (use with groups drawn from one source, see
+            :func:`sample_merge_groups`). ``-1`` entries of ``groups`` are empty slots.
     """
     b, t, d = features.shape
     lengths = frame_mask.sum(1).cpu() if frame_mask is not None else torch.full((b,), t)
@@ -192,17 +225,25 @@ def merge_clips(
         raise ValueError(f"merge window must be >= 1 frame, got {window}")
     if hold < 0:
         raise ValueError(f"merge hold must be >= 0 frames, got {hold}")
-    order, anchor_slot = _shuffle_groups(groups, generator) if shuffle else (groups, torch.zeros(len(groups), dtype=torch.long))
+    groups = groups.cpu().long()
+    if bool((groups[:, 0] < 0).any()):
+        raise ValueError("every merge group needs its anchor in column 0 (got -1)")
+    if shuffle:
+        order, anchor_slot = _shuffle_groups(groups, generator, order_by)
+    else:
+        order, anchor_slot = groups, torch.zeros(len(groups), dtype=torch.long)
     cap = frames_per_clip if window is None else min(frames_per_clip or window, window)
     # Frames kept per (group, slot): drawn per placement, so one clip may differ between groups.
-    keep = [[_keep_frames(int(lengths[c]), cap, random_lengths, generator) for c in row] for row in order.tolist()]
+    empty = torch.zeros(0, dtype=torch.long)
+    keep = [[_keep_frames(int(lengths[c]), cap, random_lengths, generator) if c >= 0 else empty for c in row]
+            for row in order.tolist()]
     spans = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long)  # each clip's own frames
     lead = torch.zeros(order.shape, dtype=torch.long)
     if hold > 0:  # stills before and after each clip (none of its text's span)
         holds = torch.randint(0, hold + 1, (*order.shape, 2), generator=generator)
         lead = holds[..., 0]
-        keep = [[torch.cat([k[:1].repeat(int(h[0])), k, k[-1:].repeat(int(h[1]))]) for k, h in zip(row, hrow)]
-                for row, hrow in zip(keep, holds)]
+        keep = [[torch.cat([k[:1].repeat(int(h[0])), k, k[-1:].repeat(int(h[1]))]) if len(k) else k
+                 for k, h in zip(row, hrow)] for row, hrow in zip(keep, holds)]
     sizes = torch.tensor([[len(k) for k in row] for row in keep], dtype=torch.long)
     ends_excl = sizes.cumsum(1)
     starts = ends_excl - sizes
@@ -256,7 +297,8 @@ def merge_text_tokens(
 
     Inputs are single-text tokenizations ``[CLS] words [SEP] [PAD]...``. Each text keeps at
     most ``(max_len - 1) // K - 1`` word tokens (at least 1) so all K always fit. An empty
-    text is represented by its ``[CLS]`` token so every span is non-empty.
+    text is represented by its ``[CLS]`` token so every span is non-empty. ``-1`` in ``groups``
+    is an empty slot: it adds no token (its span is empty).
     """
     k = groups.shape[1]
     budget = max(1, (max_len - 1) // k - 1)
@@ -265,11 +307,15 @@ def merge_text_tokens(
         toks = ids[m.bool()].tolist()
         body = [x for x in toks if x not in (cls_id, sep_id, pad_id)] or [toks[0] if toks else pad_id]
         words.append(body[:budget])
+    groups = groups.cpu().long()
     order, anchor_slot = _shuffle_groups(groups, generator) if shuffle else (groups, torch.zeros(len(groups), dtype=torch.long))
     rows, starts, ends = [], torch.zeros(order.shape, dtype=torch.long), torch.zeros(order.shape, dtype=torch.long)
     for gi, row in enumerate(order.tolist()):
         seq = [cls_id]
         for slot, idx in enumerate(row):
+            if idx < 0:  # an empty slot (empty slots come last): no text, an empty span
+                starts[gi, slot], ends[gi, slot] = len(seq), len(seq) - 1
+                continue
             starts[gi, slot] = len(seq)
             seq.extend(words[idx])
             ends[gi, slot] = len(seq) - 1
@@ -298,8 +344,12 @@ def merge_text_features(
     """One feature per text: ``[B, H] -> [G, K, H]`` in a random order per group.
 
     Returns ``(merged, order, anchor_slot)``; the label of group ``g`` is ``anchor_slot[g]``.
+    Empty slots (``-1`` in ``groups``) hold zeros and keep ``-1`` in ``order``: mask their
+    logits (``order < 0``) before a softmax over slots.
     """
+    groups = groups.cpu().long()
     order, anchor_slot = _shuffle_groups(groups, generator) if shuffle else (groups, torch.zeros(len(groups), dtype=torch.long))
     device = features.device
     order = order.to(device)
-    return features[order], order, anchor_slot.to(device)
+    merged = features[order.clamp(min=0)] * (order >= 0)[..., None].to(features.dtype)
+    return merged, order, anchor_slot.to(device)

@@ -168,5 +168,6 @@ class EpisodeTensors(torch.utils.data.Dataset):
             padded = torch.zeros((self.num_frames, *frames.shape[1:]))
             padded[:n] = frames[:n].float()
             mask = torch.arange(self.num_frames) < n
-            out.append({"frames": padded, "frame_mask": mask, "text": caption, "mergeable": True})
+            out.append({"frames": padded, "frame_mask": mask, "text": caption, "mergeable": True,
+                        "source": index, "source_index": len(out)})
         return out

@@ -10,6 +10,7 @@ from typing import Any
 
 LOSS_NAMES = ("vtc", "mlm", "mr", "tl", "vtm")
 MERGE_SAMPLING = ("random", "hard")
+MERGE_ORDERS = ("shuffled", "source")
 TL_STRATEGIES = ("tokens", "cls")
 TEXT_POOLING = ("mean", "cls")
 
@@ -49,6 +50,9 @@ class TemPVLConfig:
     merge_random_lengths: bool = True  # each clip keeps a random share (half to all) of its frames
     merge_hold_frames: int = 0  # up to this many still copies of a clip's first/last frame around it
     merge_sampling: str = "random"  # "random" | "hard"
+    # "shuffled": partners from the whole batch in a random order (the paper); "source": partners
+    # cut from the anchor's own video, in their order there (no picture jump at a clip boundary).
+    merge_order: str = "shuffled"
     merge_temperature: float = 0.1  # hard sampling: partners drawn with p ~ exp(cosine / T)
     merge_warmup_steps: int = 0  # hard sampling draws random partners for this many steps first
     merge_shuffled_texts: bool = False  # control: MR/TL pair each clip with another clip's text
@@ -77,6 +81,7 @@ class TemPVLConfig:
                 raise ValueError(f"loss_weights[{name!r}] = {weight} must be >= 0")
         choices = {
             "merge_sampling": (self.merge_sampling, MERGE_SAMPLING),
+            "merge_order": (self.merge_order, MERGE_ORDERS),
             "tl_strategy": (self.tl_strategy, TL_STRATEGIES),
             "text_pooling": (self.text_pooling, TEXT_POOLING),
         }

@@ -34,6 +34,8 @@ class BatchState:
     raw_frame_feats: Tensor | None = None  # [B, T, video_dim], before the temporal layers
     mergeable: Tensor | None = None  # [B] bool: may take part in MR/TL (None = all; stills may not)
     hard_sampling: bool = True  # False during the merge warm-up (random partners)
+    source: Tensor | None = None  # [B] long: id of the video each clip was cut from (merge_order: source)
+    source_index: Tensor | None = None  # [B] long: the clip's index in that video
 
     def text_to_video_similarity(self) -> Tensor:
         """Detached cosine similarities ``[B_text, B_video]`` (sampling only, no gradient)."""
@@ -55,6 +57,8 @@ class MergePool:
     candidates: Tensor  # [N] bool
     anchors: Tensor  # [A] indices into the pool
     local: Tensor  # [A] rows of this rank's batch
+    source: Tensor | None = None  # [N] long (CPU), for merge_order: source
+    source_index: Tensor | None = None  # [N] long (CPU)
 
 
 def merge_pool(s: BatchState) -> MergePool:
@@ -70,7 +74,24 @@ def merge_pool(s: BatchState) -> MergePool:
     emb = losses.all_gather_with_grad(s.video_emb.detach())
     candidates = losses.all_gather_with_grad(mergeable.to(raw.dtype)).bool()
     local = torch.nonzero(mergeable.cpu()).flatten()
-    return MergePool(raw, pool_mask, emb, candidates.cpu(), local + offset, local)
+    source = source_index = None
+    if s.source is not None and s.source_index is not None:
+        # Ids travel as float64 through the gather (exact for any realistic dataset size).
+        source = losses.all_gather_with_grad(s.source.to(device, torch.float64)).cpu().long()
+        source_index = losses.all_gather_with_grad(s.source_index.to(device, torch.float64)).cpu().long()
+        # A clip of no known source (-1) is a source of its own, on every rank.
+        source = torch.where(source < 0, -1 - torch.arange(len(source)), source)
+    return MergePool(raw, pool_mask, emb, candidates.cpu(), local + offset, local, source, source_index)
+
+
+def _source_order(model: "TemPVL", pool: MergePool) -> tuple[Tensor | None, Tensor | None]:
+    """``(sources, order_by)`` when clips are merged within their source video, in source order."""
+    if model.config.merge_order != "source":
+        return None, None
+    if pool.source is None or pool.source_index is None:
+        raise ValueError("merge_order 'source' needs batch['source'] and batch['source_index'] (the video each clip "
+                         "was cut from and its index there): use an episodes dataset (data.episodes_json)")
+    return pool.source, pool.source_index
 
 
 def _partners(model: "TemPVL", s: BatchState, pool: MergePool) -> Tensor:
@@ -79,9 +100,10 @@ def _partners(model: "TemPVL", s: BatchState, pool: MergePool) -> Tensor:
     cfg = model.config
     hard = cfg.merge_sampling == "hard" and s.hard_sampling
     similarity = (pool.emb[pool.anchors.to(pool.emb.device)] @ pool.emb.t()).float() if hard else None
+    sources, _ = _source_order(model, pool)
     return merging.sample_merge_groups(
         pool.raw.shape[0], cfg.merge_clips, "hard" if hard else "random", similarity, s.generator,
-        anchors=pool.anchors, candidates=pool.candidates, temperature=cfg.merge_temperature,
+        anchors=pool.anchors, candidates=pool.candidates, temperature=cfg.merge_temperature, sources=sources,
     )
 
 
@@ -129,7 +151,7 @@ def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
     groups = _partners(model, s, pool)
     merged = merging.merge_clips(pool.raw, pool.mask, groups, cfg.merge_frames_per_clip, s.generator,
                                  window=cfg.max_merged_frames, random_lengths=cfg.merge_random_lengths,
-                                 hold=cfg.merge_hold_frames)
+                                 hold=cfg.merge_hold_frames, order_by=_source_order(model, pool)[1])
     video = model.video_encoder.contextualize(merged.features, merged.mask, merged.positions)
     rows = pool.local.to(s.text_feats.device)
     if cfg.merge_shuffled_texts:
@@ -172,9 +194,10 @@ def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:
         starts, ends = merged.anchor_span()
         return losses.span_loss(start_logits, end_logits, starts, ends, merged.attention_mask)
     cls = losses.all_gather_with_grad(s.text_feats[:, 0])
-    texts, _, anchor_slot = merging.merge_text_features(cls, groups, s.generator)
+    texts, order, anchor_slot = merging.merge_text_features(cls, groups, s.generator)
     fused = model.fusion(texts, None, video, video_mask)
-    return F.cross_entropy(model.tl_cls_head(fused).squeeze(-1), anchor_slot)
+    logits = model.tl_cls_head(fused).squeeze(-1).masked_fill(order < 0, float("-inf"))  # empty slots
+    return F.cross_entropy(logits, anchor_slot)
 
 
 def vtm_loss(model: "TemPVL", s: BatchState) -> Tensor:

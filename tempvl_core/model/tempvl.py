@@ -170,7 +170,8 @@ class TemPVL(InferenceMixin, nn.Module):
         ``batch``: ``frames`` ``[B,T,3,H,W]``, optional ``frame_mask`` ``[B,T]``, and either
         ``texts`` (list of str) or ``input_ids`` / ``attention_mask``, and optionally
         ``mergeable`` ``[B]`` (bool): which items may be merged for MR/TL (stills take part in
-        VTC and MLM only). ``generator`` makes masking and merge sampling reproducible.
+        VTC and MLM only), and ``source`` / ``source_index`` ``[B]`` (int): the video each clip
+        was cut from and its index there (``merge_order: source`` needs them). ``generator`` makes masking and merge sampling reproducible.
 
         Returns ``loss_<name>`` (already multiplied by its weight) for each objective whose
         weight is > 0, and ``loss`` (their sum).
@@ -202,6 +203,8 @@ class TemPVL(InferenceMixin, nn.Module):
             raw_frame_feats=raw_feats,
             mergeable=self._mergeable(batch.get("mergeable"), ids.shape[0]),
             hard_sampling=int(self.merge_steps) >= self.config.merge_warmup_steps,
+            source=self._per_item(batch.get("source"), "source", ids.shape[0]),
+            source_index=self._per_item(batch.get("source_index"), "source_index", ids.shape[0]),
         )
         if merging_on and self.training:
             self.merge_steps += 1
@@ -222,6 +225,16 @@ class TemPVL(InferenceMixin, nn.Module):
             raise ValueError("every loss weight is 0: enable at least one objective in config.loss_weights")
         out["loss"] = torch.stack(list(out.values())).sum()
         return out
+
+    @staticmethod
+    def _per_item(value: Any, key: str, batch_size: int) -> Tensor | None:
+        """An optional ``[B]`` integer batch field (kept on the CPU: merging plans there)."""
+        if value is None:
+            return None
+        value = torch.as_tensor(value).cpu()
+        if tuple(value.shape) != (batch_size,) or value.dtype.is_floating_point:
+            raise ValueError(f"batch[{key!r}] must be [{batch_size}] integers, got {tuple(value.shape)} {value.dtype}")
+        return value.long()
 
     def _mergeable(self, mergeable: Any, batch_size: int) -> Tensor | None:
         if mergeable is None:

@@ -106,7 +106,11 @@ class PretrainEpisodeDataset(Dataset):
 
     def __getitem__(self, index: int) -> list[dict[str, Any] | None]:
         first, last = int(self.starts[index]), int(self.starts[index + 1])
-        return [self.clips.decode(i, fps=self.fps) for i in range(first, last)]
+        clips = [self.clips.decode(i, fps=self.fps) for i in range(first, last)]
+        for j, clip in enumerate(clips):
+            if clip is not None:  # the episode it was cut from and its place there (merge_order: source)
+                clip.update(source=index, source_index=j)
+        return clips
 
 
 def read_episodes(path: Path) -> list[EpisodeItem]:
@@ -149,6 +153,9 @@ def collate_pretrain(samples: list[dict[str, Any] | list | None]) -> dict[str, A
         "mergeable": torch.tensor([bool(s.get("mergeable", True)) for s in kept]),
         "skipped": len(samples) - len(kept),
     }
+    if any("source" in s for s in kept):  # clips cut from episodes: their video and index there (-1: none)
+        batch["source"] = torch.tensor([int(s.get("source", -1)) for s in kept])
+        batch["source_index"] = torch.tensor([int(s.get("source_index", 0)) for s in kept])
     if bool(batch["frame_mask"].all()):
         batch.pop("frame_mask")  # all frames real: let the model take its unmasked fast path
     return batch

@@ -70,6 +70,10 @@ def test_episode_batches_hold_variable_length_mergeable_clips_and_stills_are_not
     assert len(set(lengths[:clips].tolist())) > 1  # 1 frame per second of a 3-8 s event
     assert torch.all((lengths[:clips] >= 3) & (lengths[:clips] <= 8))
     assert batch["texts"][:len(listing[0]["clips"])] == [c["caption"] for c in listing[0]["clips"]]
+    # The video each clip was cut from and its place there (merge_order: source); a still has none.
+    first, second = len(listing[0]["clips"]), len(listing[1]["clips"])
+    assert batch["source"].tolist() == [0] * first + [1] * second + [-1]
+    assert batch["source_index"].tolist() == list(range(first)) + list(range(second)) + [0]
 
 
 def test_event_captions_are_what_the_clips_show() -> None:

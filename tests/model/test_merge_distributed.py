@@ -13,6 +13,7 @@ from tempvl_core.model.objectives import BatchState, merge_pool
 
 SIZES = (3, 2)  # rank 0 holds items 0-2, rank 1 items 3-4
 STILL = 1  # global index of a still (not mergeable)
+SOURCES = (0, -1, 0, 1, -1)  # the video each clip was cut from (-1: none); -1 on both ranks
 
 
 def _state(rank: int) -> BatchState:
@@ -22,7 +23,8 @@ def _state(rank: int) -> BatchState:
     emb = torch.nn.functional.normalize(torch.randn(SIZES[rank], 4), dim=-1)
     return BatchState(input_ids=ids[:, None], attention_mask=torch.ones(SIZES[rank], 1, dtype=torch.long),
                       text_feats=torch.zeros(SIZES[rank], 1, 8), frame_feats=raw.detach(), frame_mask=None,
-                      video_emb=emb, raw_frame_feats=raw, mergeable=ids != STILL)
+                      video_emb=emb, raw_frame_feats=raw, mergeable=ids != STILL,
+                      source=torch.tensor(SOURCES)[ids], source_index=ids % 2)
 
 
 def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
@@ -34,7 +36,8 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     # over ranks, 1 + 2 = 3, whichever rank the row lives on.
     (pool.raw.sum() * (rank + 1)).backward()
     torch.save({"raw": pool.raw.detach(), "mask": pool.mask, "candidates": pool.candidates, "anchors": pool.anchors,
-                "local": pool.local, "grad": s.raw_frame_feats.grad}, os.path.join(out_dir, f"r{rank}.pt"))
+                "local": pool.local, "grad": s.raw_frame_feats.grad, "source": pool.source,
+                "source_index": pool.source_index}, os.path.join(out_dir, f"r{rank}.pt"))
     dist.destroy_process_group()
 
 
@@ -50,3 +53,5 @@ def test_merge_pool_gathers_every_rank(tmp_path) -> None:
         assert out["local"].tolist() == local
         assert out["anchors"].tolist() == [start + i for i in local]  # anchors index the global pool
         assert torch.all(out["grad"] == 3.0)  # gradients come back from both ranks' losses
+        # Sources travel with the clips; a clip of no source is a source of its own on every rank.
+        assert out["source"].tolist() == [0, -2, 0, 1, -5] and out["source_index"].tolist() == [0, 1, 0, 1, 0]

@@ -221,3 +221,59 @@ def test_merge_errors_are_actionable() -> None:
     feats = torch.zeros(2, 3, 1)
     with pytest.raises(ValueError, match="padding last"):
         merging.merge_clips(feats, torch.tensor([[0, 1, 1], [1, 1, 1]]).bool(), _groups(2, 2, 0))
+
+
+@st.composite
+def episode_batches(draw):
+    sizes = draw(st.lists(st.integers(1, 5), min_size=1, max_size=4))  # clips per source video
+    k = draw(st.integers(1, 6))
+    return sizes, k, draw(st.sampled_from(["random", "hard"])), draw(st.integers(0, 10_000)), draw(st.integers(0, 2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(episode_batches())
+def test_source_order_merges_one_video_continuously(case) -> None:
+    """merge_order 'source': partners come from the anchor's own video only, missing partners
+    are empty slots, and the merged sequence replays the video's clips in their order (a clip's
+    frames value = its time in the source video, so the merged values never go back)."""
+    sizes, k, strategy, seed, hold = case
+    source = torch.tensor([v for v, n in enumerate(sizes) for _ in range(n)])
+    index = torch.tensor([j for n in sizes for j in range(n)])
+    b, t = len(source), 4
+    gen = torch.Generator().manual_seed(seed)
+    sim = torch.randn(b, b, generator=gen) if strategy == "hard" else None
+    groups = merging.sample_merge_groups(b, k, strategy, sim, gen, sources=source)
+    for g in range(b):
+        members = [c for c in groups[g].tolist() if c >= 0]
+        assert members[0] == g and len(set(members)) == len(members)
+        assert all(int(source[c]) == int(source[g]) for c in members)  # never another video
+        # As many partners as the video (and k) allow, the rest empty.
+        assert len(members) == min(min(k, b), sizes[int(source[g])])
+    # Frame f of clip j of a video stands at time 10 * j + f of that video.
+    feats = (index[:, None] * 10 + torch.arange(t)[None, :]).float()[..., None]
+    m = merging.merge_clips(feats, None, groups, None, gen, random_lengths=True, hold=hold, order_by=index)
+    for g in range(b):
+        slots = m.order[g].tolist()
+        real = [c for c in slots if c >= 0]
+        assert slots[: len(real)] == sorted(real, key=lambda c: int(index[c])) and all(c < 0 for c in slots[len(real):])
+        assert m.order[g, m.anchor_slot[g]] == g
+        n = int(m.mask[g].sum())
+        assert torch.all(m.features[g, : n, 0].diff() >= 0)  # continuous: time never jumps back
+        s, e = m.anchor_span()
+        seg = m.features[g, int(s[g]) : int(e[g]) + 1, 0]
+        assert torch.all(seg // 10 == index[g]) and torch.all(seg.diff() > 0)  # the anchor's own frames
+
+
+def test_empty_slots_add_no_text() -> None:
+    groups = torch.tensor([[0, 1, -1], [2, -1, -1]])
+    ids = torch.tensor([[CLS, 5, 6, SEP], [CLS, 7, SEP, PAD], [CLS, 8, 9, SEP]])
+    att = (ids != PAD).long()
+    merged = merging.merge_text_tokens(ids, att, groups, CLS, SEP, PAD, max_len=32, generator=torch.Generator().manual_seed(0))
+    assert sorted(t for t in merged.input_ids[0].tolist() if t not in (CLS, SEP, PAD)) == [5, 6, 7]
+    assert [t for t in merged.input_ids[1].tolist() if t != PAD] == [CLS, 8, 9, SEP]
+    s, e = merged.anchor_span()
+    assert merged.input_ids[1, int(s[1]) : int(e[1]) + 1].tolist() == [8, 9]
+    feats = torch.arange(3, dtype=torch.float)[:, None] + 1
+    out, order, anchor = merging.merge_text_features(feats, groups, torch.Generator().manual_seed(0))
+    assert torch.all(out[order < 0] == 0) and torch.all(order[:, -1] == -1)  # empty slots last, zero
+    assert torch.equal(order[torch.arange(2), anchor], torch.tensor([0, 2]))

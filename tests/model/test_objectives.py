@@ -87,6 +87,24 @@ def test_tl_and_mr_variants(model: TemPVL, batch: dict, strategy: str, sampling:
     assert torch.isfinite(out["loss_mr"]) and torch.isfinite(out["loss_tl"])
 
 
+@pytest.mark.parametrize("strategy", ["tokens", "cls"])
+def test_source_order_merges_within_a_video(model: TemPVL, batch: dict, strategy: str) -> None:
+    """merge_order 'source': clips 0-2 come from one video, clip 3 from another (so its
+    groups are one clip and two empty slots): every loss stays finite and trains its head."""
+    model.config.loss_weights = {"mr": 1.0, "tl": 1.0}
+    model.config.merge_order, model.config.tl_strategy = "source", strategy
+    with pytest.raises(ValueError, match=r"merge_order 'source' needs batch\['source'\]"):
+        model(batch, generator=torch.Generator().manual_seed(0))
+    batch = {**batch, "source": torch.tensor([7, 7, 7, 9]), "source_index": torch.tensor([2, 0, 1, 0])}
+    out = model(batch, generator=torch.Generator().manual_seed(0))
+    out["loss"].backward()
+    head = "tl_cls_head.mlp.0.weight" if strategy == "cls" else "tl_span_head.mlp.0.weight"
+    assert _grad(model, head).abs().sum() > 0 and _grad(model, "mr_head.mlp.0.weight").abs().sum() > 0
+    assert torch.isfinite(out["loss_mr"]) and torch.isfinite(out["loss_tl"])
+    with pytest.raises(ValueError, match=r"batch\['source'\] must be \[4\] integers"):
+        model({**batch, "source": torch.tensor([7.0, 7.0, 7.0, 9.0])})
+
+
 def test_pretokenized_batch_and_errors(model: TemPVL, batch: dict) -> None:
     tokens = model.tokenize(batch["texts"])
     model.config.loss_weights = {"vtc": 1.0}
