@@ -5,6 +5,11 @@
 * :func:`mask_tokens` — BERT 80/10/10 masking for MLM.
 * :func:`span_loss` — cross-entropy of start/end logits over positions (MR and TL).
 * :func:`sample_hard_negatives` — VTM negatives drawn from the VTC similarities.
+
+Nothing here reads a device tensor back on the host (no ``.item()``, no boolean-mask indexing,
+no blocking copy): a training step can queue all its work without waiting for the GPU. Batch
+sizes and other per-item metadata travel between ranks through a CPU (gloo) group, see
+:func:`gather_host`. (VTM's :func:`sample_hard_negatives` is the exception, see there.)
 """
 
 from __future__ import annotations
@@ -21,11 +26,49 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-def _rank_sizes(n: int, device: torch.device) -> list[int]:
-    """Batch size of every rank (they may differ, e.g. on the last batch of an epoch)."""
-    sizes = [torch.zeros(1, dtype=torch.long, device=device) for _ in range(dist.get_world_size())]
-    dist.all_gather(sizes, torch.tensor([n], dtype=torch.long, device=device))
+_HOST_GROUPS: dict[int, tuple[object, object]] = {}
+
+
+def _host_group():
+    """A process group whose collectives run on the CPU: the default group when it is gloo,
+    else one gloo group made once (every rank reaches its first use at the same step). Host
+    metadata exchanged through it never waits for queued device work, as an NCCL gather read
+    back with ``.cpu()`` would."""
+    if dist.get_backend() == "gloo":
+        return None  # the default group
+    world = dist.distributed_c10d._get_default_group()
+    cached = _HOST_GROUPS.get(id(world))
+    if cached is None or cached[0] is not world:  # a re-initialised default group gets a new one
+        cached = (world, dist.new_group(backend="gloo"))
+        _HOST_GROUPS[id(world)] = cached
+    return cached[1]
+
+
+def _rank_sizes(n: int, device: torch.device | None = None) -> list[int]:
+    """Batch size of every rank (they may differ, e.g. on the last batch of an epoch), exchanged
+    on the CPU (``device`` is ignored: kept for callers of the old signature)."""
+    sizes = [torch.zeros(1, dtype=torch.long) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, torch.tensor([n], dtype=torch.long), group=_host_group())
     return [int(x) for x in sizes]
+
+
+def rank_sizes(n: int) -> list[int] | None:
+    """Every rank's batch size (host ints, exchanged once per call), or None without DDP."""
+    return _rank_sizes(n) if _distributed() else None
+
+
+def gather_host(tensor: Tensor, sizes: list[int] | None = None) -> Tensor:
+    """Concatenate a CPU tensor from every rank along dim 0 through the CPU group (no gradient,
+    no device involved): per-item metadata such as frame lengths or source ids. ``sizes``:
+    every rank's dim-0 size when known (see :func:`rank_sizes`). Unchanged without DDP."""
+    if not _distributed():
+        return tensor
+    sizes = sizes if sizes is not None else _rank_sizes(tensor.shape[0])
+    padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
+    padded[: tensor.shape[0]] = tensor
+    out = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(out, padded.contiguous(), group=_host_group())
+    return torch.cat([part[:n] for part, n in zip(out, sizes)], 0)
 
 
 class _GatherWithGrad(torch.autograd.Function):
@@ -33,8 +76,8 @@ class _GatherWithGrad(torch.autograd.Function):
     slice of this rank (every rank computes the loss on the full gathered batch)."""
 
     @staticmethod
-    def forward(ctx, tensor: Tensor) -> Tensor:
-        sizes = _rank_sizes(tensor.shape[0], tensor.device)
+    def forward(ctx, tensor: Tensor, sizes: list[int] | None = None) -> Tensor:
+        sizes = sizes if sizes is not None else _rank_sizes(tensor.shape[0])
         # all_gather needs equal shapes: pad to the largest batch, strip after.
         padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
         padded[: tensor.shape[0]] = tensor
@@ -48,14 +91,14 @@ class _GatherWithGrad(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> Tensor:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad)
-        return grad[ctx.start : ctx.start + ctx.size]
+        return grad[ctx.start : ctx.start + ctx.size], None
 
 
-def rank_offset(n: int, device: torch.device) -> int:
+def rank_offset(n: int, device: torch.device | None = None, sizes: list[int] | None = None) -> int:
     """Where this rank's ``n`` items start in the gathered batch (0 without DDP)."""
     if not _distributed():
         return 0
-    return sum(_rank_sizes(n, device)[: dist.get_rank()])
+    return sum((sizes if sizes is not None else _rank_sizes(n))[: dist.get_rank()])
 
 
 def pad_to(tensor: Tensor, length: int, value: int | float) -> Tensor:
@@ -66,13 +109,13 @@ def pad_to(tensor: Tensor, length: int, value: int | float) -> Tensor:
     return torch.cat([tensor, tensor.new_full((tensor.shape[0], missing, *tensor.shape[2:]), value)], 1)
 
 
-def all_gather_with_grad(tensor: Tensor) -> Tensor:
+def all_gather_with_grad(tensor: Tensor, sizes: list[int] | None = None) -> Tensor:
     """Concatenate ``tensor`` from every rank along dim 0 (ranks may hold different batch
-    sizes), gradients flowing back to each rank's own slice. Returns ``tensor`` unchanged
-    when not running distributed."""
+    sizes, ``sizes`` when already known), gradients flowing back to each rank's own slice.
+    Returns ``tensor`` unchanged when not running distributed."""
     if not _distributed():
         return tensor
-    return _GatherWithGrad.apply(tensor)
+    return _GatherWithGrad.apply(tensor, sizes)
 
 
 def vtc_loss(video_emb: Tensor, text_emb: Tensor, logit_scale: Tensor, gather: bool = True) -> Tensor:
@@ -92,7 +135,7 @@ def vtc_loss(video_emb: Tensor, text_emb: Tensor, logit_scale: Tensor, gather: b
     all_video, all_text = video_emb, text_emb
     if gather and _distributed():
         all_video, all_text = all_gather_with_grad(video_emb), all_gather_with_grad(text_emb)
-        offset = sum(_rank_sizes(video_emb.shape[0], video_emb.device)[: dist.get_rank()])
+        offset = rank_offset(video_emb.shape[0])
     labels = torch.arange(video_emb.shape[0], device=video_emb.device) + offset
     t2v = scale * text_emb @ all_video.t()
     v2t = scale * video_emb @ all_text.t()
@@ -114,23 +157,28 @@ def mask_tokens(
     one target so the loss is never an average over nothing.
     """
     device = input_ids.device
-    candidates = attention_mask.bool() & ~torch.isin(input_ids, torch.tensor(special_ids, device=device))
-    rand = torch.rand(input_ids.shape, generator=generator, device="cpu").to(device)
+    special = _to(torch.tensor(special_ids, dtype=input_ids.dtype), device)
+    candidates = attention_mask.bool() & ~torch.isin(input_ids, special)
+    rand = _to(torch.rand(input_ids.shape, generator=generator, device="cpu"), device)
     chosen = candidates & (rand < prob)
-    # Force one target in rows where sampling picked none (short captions).
+    # Force one target in rows where sampling picked none (short captions); torch.where, not
+    # `if empty.any()` and boolean indexing, so nothing waits for the device.
     empty = ~chosen.any(1) & candidates.any(1)
-    if empty.any():
-        scores = torch.where(candidates, rand, torch.full_like(rand, 2.0))
-        first = scores.argmin(1)
-        chosen[empty, first[empty]] = True
+    first = torch.where(candidates, rand, torch.full_like(rand, 2.0)).argmin(1)
+    columns = torch.arange(input_ids.shape[1], device=device)
+    chosen = chosen | (empty[:, None] & (columns[None, :] == first[:, None]))
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
-    action = torch.rand(input_ids.shape, generator=generator, device="cpu").to(device)
-    masked = input_ids.clone()
-    masked[chosen & (action < 0.8)] = mask_token_id
+    action = _to(torch.rand(input_ids.shape, generator=generator, device="cpu"), device)
+    masked = torch.where(chosen & (action < 0.8), torch.full_like(input_ids, mask_token_id), input_ids)
     rand_pos = chosen & (action >= 0.8) & (action < 0.9)
-    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device="cpu").to(device)
-    masked[rand_pos] = random_ids[rand_pos]
+    random_ids = _to(torch.randint(vocab_size, input_ids.shape, generator=generator, device="cpu"), device)
+    masked = torch.where(rand_pos, random_ids.to(input_ids.dtype), masked)
     return masked, labels
+
+
+def _to(tensor: Tensor, device: torch.device) -> Tensor:
+    """A host tensor on ``device`` without waiting for the device (a blocking copy would)."""
+    return tensor.to(device, non_blocking=True)
 
 
 def span_loss(start_logits: Tensor, end_logits: Tensor, starts: Tensor, ends: Tensor, mask: Tensor | None) -> Tensor:

@@ -35,6 +35,11 @@ Conventions:
 * Clip ``j`` placed at offset ``o_j`` with ``L_j`` frames has ``start = o_j`` and
   ``end = o_j + L_j - 1`` (inclusive frame positions in the merged sequence, after cropping:
   a slot cropped away lies partly or wholly outside ``[0, length)``).
+* Merges are *planned on the host* (which clip, which frames, where) from host copies of the
+  batch's metadata (frame ``lengths``, token ids, groups), then applied on the device with one
+  gather each; plans travel with non-blocking copies. Given host metadata, nothing here reads a
+  device tensor back, so a training step never waits for the GPU (hard sampling's similarities
+  are the one device input a plan needs: see :func:`sample_merge_groups`).
 """
 
 from __future__ import annotations
@@ -79,6 +84,11 @@ class MergedText:
         return self.starts.gather(1, idx)[:, 0], self.ends.gather(1, idx)[:, 0]
 
 
+def _to(tensor: Tensor, device: torch.device) -> Tensor:
+    """A host plan on ``device`` without waiting for the device (a blocking copy would)."""
+    return tensor.to(device, non_blocking=True)
+
+
 def sample_merge_groups(
     num_items: int,
     k: int,
@@ -102,7 +112,9 @@ def sample_merge_groups(
             without replacement with probability proportional to
             ``exp(similarity[a, j] / temperature)`` (Gumbel top-k), so clips the model confuses
             with the anchor are merged most often, yet never deterministically.
-        similarity: ``[A, num_items]`` scores for ``hard``.
+        similarity: ``[A, num_items]`` scores for ``hard``. The plan is drawn on the host: a
+            similarity on the device is copied back here (the one host read of a merging step,
+            made only with hard sampling).
         sources: ``[num_items]`` ids of the video each clip was cut from: partners are drawn
             only among clips of the anchor's source (random or hard, as above). An anchor whose
             source has fewer than ``k`` candidates gets ``-1`` (an empty slot) in the columns
@@ -195,6 +207,7 @@ def merge_clips(
     random_lengths: bool = False,
     hold: int = 0,
     order_by: Tensor | None = None,
+    lengths: Tensor | None = None,
 ) -> MergedVideo:
     """Concatenate the real frames of each group's clips in a random order (or in source order).
 
@@ -214,11 +227,21 @@ def merge_clips(
         order_by: ``[B]`` each clip's index in its source video: slots are laid out in that order
             instead of shuffled (use with groups drawn from one source, see
             :func:`sample_merge_groups`). ``-1`` entries of ``groups`` are empty slots.
+        lengths: ``[B]`` real frames of each clip, on the host (real frames first); replaces
+            ``frame_mask``, which is then not read: with ``lengths``, ``groups`` and
+            ``order_by`` on the host the merge never waits for the device.
     """
     b, t, d = features.shape
-    lengths = frame_mask.sum(1).cpu() if frame_mask is not None else torch.full((b,), t)
-    if frame_mask is not None and (frame_mask.long().diff(dim=1) > 0).any():
-        raise ValueError("frame_mask must mark real frames first and padding last")
+    if lengths is not None:
+        lengths = lengths.long()
+        if lengths.device.type != "cpu" or tuple(lengths.shape) != (b,) or bool((lengths > t).any()):
+            raise ValueError(f"merge lengths must be [{b}] host counts of at most {t} frames")
+    elif frame_mask is not None:
+        if (frame_mask.long().diff(dim=1) > 0).any():
+            raise ValueError("frame_mask must mark real frames first and padding last")
+        lengths = frame_mask.sum(1).cpu()
+    else:
+        lengths = torch.full((b,), t)
     if (lengths < 1).any():
         raise ValueError(f"clips {torch.nonzero(lengths < 1).flatten().tolist()} have no real frame to merge")
     if window is not None and window < 1:
@@ -270,15 +293,16 @@ def merge_clips(
         src_clip[gi, :n], src_frame[gi, :n], mask[gi, :n] = clips[lo : lo + n], frames[lo : lo + n], True
     positions = (offset[:, None] + torch.arange(length)[None, :]) * mask
     device = features.device
-    merged = features[src_clip.to(device), src_frame.to(device)] * mask.to(device)[..., None]
+    dev_mask = _to(mask, device)
+    merged = features[_to(src_clip, device), _to(src_frame, device)] * dev_mask[..., None]
     return MergedVideo(
         features=merged,
-        mask=mask.to(device),
-        positions=positions.to(device),
-        order=order.to(device),
-        starts=(starts + lead - crop[:, None]).to(device),
-        ends=(starts + lead + spans - 1 - crop[:, None]).to(device),
-        anchor_slot=anchor_slot.to(device),
+        mask=dev_mask,
+        positions=_to(positions, device),
+        order=_to(order, device),
+        starts=_to(starts + lead - crop[:, None], device),
+        ends=_to(starts + lead + spans - 1 - crop[:, None], device),
+        anchor_slot=_to(anchor_slot, device),
     )
 
 
@@ -292,13 +316,16 @@ def merge_text_tokens(
     max_len: int,
     generator: torch.Generator | None = None,
     shuffle: bool = True,
+    device: torch.device | str | None = None,
 ) -> MergedText:
     """Concatenate the word tokens of each group's texts as ``[CLS] t1 [SEP] ... tK [SEP]``.
 
     Inputs are single-text tokenizations ``[CLS] words [SEP] [PAD]...``. Each text keeps at
     most ``(max_len - 1) // K - 1`` word tokens (at least 1) so all K always fit. An empty
     text is represented by its ``[CLS]`` token so every span is non-empty. ``-1`` in ``groups``
-    is an empty slot: it adds no token (its span is empty).
+    is an empty slot: it adds no token (its span is empty). The merge is planned from
+    ``input_ids`` as given (pass host copies) and the result put on ``device`` (default: that
+    of ``input_ids``).
     """
     k = groups.shape[1]
     budget = max(1, (max_len - 1) // k - 1)
@@ -327,14 +354,14 @@ def merge_text_tokens(
     for gi, seq in enumerate(rows):
         ids_out[gi, : len(seq)] = torch.tensor(seq)
         mask_out[gi, : len(seq)] = 1
-    device = input_ids.device
+    device = input_ids.device if device is None else torch.device(device)
     return MergedText(
-        input_ids=ids_out.to(device),
-        attention_mask=mask_out.to(device),
-        order=order.to(device),
-        starts=starts.to(device),
-        ends=ends.to(device),
-        anchor_slot=anchor_slot.to(device),
+        input_ids=_to(ids_out, device),
+        attention_mask=_to(mask_out, device),
+        order=_to(order, device),
+        starts=_to(starts, device),
+        ends=_to(ends, device),
+        anchor_slot=_to(anchor_slot, device),
     )
 
 
@@ -350,6 +377,6 @@ def merge_text_features(
     groups = groups.cpu().long()
     order, anchor_slot = _shuffle_groups(groups, generator) if shuffle else (groups, torch.zeros(len(groups), dtype=torch.long))
     device = features.device
-    order = order.to(device)
+    order = _to(order, device)
     merged = features[order.clamp(min=0)] * (order >= 0)[..., None].to(features.dtype)
-    return merged, order, anchor_slot.to(device)
+    return merged, order, _to(anchor_slot, device)

@@ -2,6 +2,14 @@
 
 Each function takes the model and a :class:`BatchState` (the encoder outputs computed once
 in ``TemPVL.forward``) and returns an unweighted scalar loss.
+
+No objective reads a device tensor back on the host: merges, MLM targets and gather sizes are
+planned from the host copies a :class:`BatchState` carries (frame lengths, mergeable flags,
+sources, token ids: the batch is collated on the CPU) and the plans reach the device with
+non-blocking copies, so a step queues its work without waiting for the GPU. The one exception is
+hard merge sampling, whose plan depends on clip similarities computed on the device
+(:func:`_partners`). VTM's hard negatives read their similarities back too
+(:func:`tempvl_core.losses.sample_hard_negatives`).
 """
 
 from __future__ import annotations
@@ -19,9 +27,59 @@ if TYPE_CHECKING:
     from tempvl_core.model.tempvl import TemPVL
 
 
+def _to(tensor: Tensor, device: torch.device) -> Tensor:
+    """A host plan on ``device`` without waiting for the device (a blocking copy would)."""
+    return tensor.to(device, non_blocking=True)
+
+
+def host_copy(tensor: Tensor | None) -> Tensor | None:
+    """``tensor`` on the CPU: itself when already there; otherwise a copy that waits for the
+    device (the fallback for callers that hand only device tensors, see :class:`HostBatch`)."""
+    return tensor if tensor is None or tensor.device.type == "cpu" else tensor.cpu()
+
+
+@dataclass
+class HostBatch:
+    """CPU copies of a batch's per-item fields, taken before the batch moves to the device.
+
+    A collate function adds ``batch["host"] = HostBatch.of(batch)``; ``TemPVL.forward`` then plans
+    merges and MLM targets from these instead of copying the device tensors back (one wait for
+    the device per field and step). Being neither a tensor nor a container, it passes through
+    ``move_to_device`` and DDP's input scattering untouched.
+    """
+
+    frame_mask: Tensor | None = None  # [B, T] bool
+    mergeable: Tensor | None = None  # [B] bool
+    source: Tensor | None = None  # [B] long
+    source_index: Tensor | None = None  # [B] long
+    input_ids: Tensor | None = None  # [B, L]
+    attention_mask: Tensor | None = None  # [B, L]
+
+    @classmethod
+    def of(cls, batch: dict) -> "HostBatch":
+        """The CPU tensors among ``batch``'s fields of these names (others stay None)."""
+        found = {}
+        for name in cls.__dataclass_fields__:
+            value = batch.get(name)
+            if isinstance(value, Tensor) and value.device.type == "cpu":
+                found[name] = value
+        return cls(**found)
+
+    def get(self, name: str, value: object) -> Tensor | None:
+        """The host copy of field ``name`` of a batch whose own value is ``value``: this copy, else
+        ``value`` (a device-to-host copy, the last resort, when it lies on the device)."""
+        mine = getattr(self, name)
+        if mine is not None or value is None:
+            return mine
+        return host_copy(torch.as_tensor(value))
+
+
 @dataclass
 class BatchState:
-    """Encoder outputs shared by all objectives of one batch."""
+    """Encoder outputs shared by all objectives of one batch.
+
+    Fields marked *host* live on the CPU: merges and MLM targets are planned from them.
+    """
 
     input_ids: Tensor  # [B, L]
     attention_mask: Tensor  # [B, L]
@@ -32,10 +90,13 @@ class BatchState:
     text_emb: Tensor | None = None  # [B, embed_dim], normalized
     generator: torch.Generator | None = None
     raw_frame_feats: Tensor | None = None  # [B, T, video_dim], before the temporal layers
-    mergeable: Tensor | None = None  # [B] bool: may take part in MR/TL (None = all; stills may not)
+    mergeable: Tensor | None = None  # [B] bool, host: may take part in MR/TL (None = all; stills may not)
     hard_sampling: bool = True  # False during the merge warm-up (random partners)
-    source: Tensor | None = None  # [B] long: id of the video each clip was cut from (merge_order: source)
-    source_index: Tensor | None = None  # [B] long: the clip's index in that video
+    source: Tensor | None = None  # [B] long, host: id of the video each clip was cut from (merge_order: source)
+    source_index: Tensor | None = None  # [B] long, host: the clip's index in that video
+    frame_lengths: Tensor | None = None  # [B] long, host: real positions of frame_mask (None: from frame_mask)
+    host_input_ids: Tensor | None = None  # [B, L], host copy of input_ids (None: copied back when needed)
+    host_attention_mask: Tensor | None = None  # [B, L], host copy of attention_mask
 
     def text_to_video_similarity(self) -> Tensor:
         """Detached cosine similarities ``[B_text, B_video]`` (sampling only, no gradient)."""
@@ -59,29 +120,46 @@ class MergePool:
     local: Tensor  # [A] rows of this rank's batch
     source: Tensor | None = None  # [N] long (CPU), for merge_order: source
     source_index: Tensor | None = None  # [N] long (CPU)
+    lengths: Tensor | None = None  # [N] long (CPU): real frames of each clip (real frames first)
+
+
+def _host_lengths(s: BatchState, b: int, t: int) -> Tensor:
+    if s.frame_lengths is not None:
+        return s.frame_lengths.long()
+    if s.frame_mask is None:
+        return torch.full((b,), t, dtype=torch.long)
+    mask = host_copy(s.frame_mask)  # a wait for the device when it lies there: the fallback
+    if (mask.long().diff(dim=1) > 0).any():
+        raise ValueError("frame_mask must mark real frames first and padding last")
+    return mask.sum(1).long()
 
 
 def merge_pool(s: BatchState) -> MergePool:
-    """Gather the merge candidates of every rank (no-op without DDP)."""
+    """Gather the merge candidates of every rank (no-op without DDP): features on the device,
+    their metadata (lengths, mergeable flags, sources) on the host through a CPU group."""
     assert s.raw_frame_feats is not None, "BatchState.raw_frame_feats is needed for merging"
     b, t = s.raw_frame_feats.shape[:2]
     device = s.raw_frame_feats.device
     mask = s.frame_mask if s.frame_mask is not None else torch.ones(b, t, dtype=torch.bool, device=device)
-    mergeable = s.mergeable if s.mergeable is not None else torch.ones(b, dtype=torch.bool, device=device)
-    offset = losses.rank_offset(b, device)
-    raw = losses.all_gather_with_grad(s.raw_frame_feats)
-    pool_mask = losses.all_gather_with_grad(mask.to(raw.dtype)).bool()
-    emb = losses.all_gather_with_grad(s.video_emb.detach())
-    candidates = losses.all_gather_with_grad(mergeable.to(raw.dtype)).bool()
-    local = torch.nonzero(mergeable.cpu()).flatten()
+    mergeable = torch.ones(b, dtype=torch.bool) if s.mergeable is None else host_copy(s.mergeable).bool()
+    sizes = losses.rank_sizes(b)
+    offset = losses.rank_offset(b, sizes=sizes)
+    raw = losses.all_gather_with_grad(s.raw_frame_feats, sizes)
+    pool_mask = losses.all_gather_with_grad(mask.to(raw.dtype), sizes).bool()
+    emb = losses.all_gather_with_grad(s.video_emb.detach(), sizes)
+    columns = [_host_lengths(s, b, t), mergeable.long()]
+    with_source = s.source is not None and s.source_index is not None
+    if with_source:
+        columns += [host_copy(s.source).long(), host_copy(s.source_index).long()]
+    meta = losses.gather_host(torch.stack(columns, 1), sizes)
+    local = torch.nonzero(mergeable).flatten()
     source = source_index = None
-    if s.source is not None and s.source_index is not None:
-        # Ids travel as float64 through the gather (exact for any realistic dataset size).
-        source = losses.all_gather_with_grad(s.source.to(device, torch.float64)).cpu().long()
-        source_index = losses.all_gather_with_grad(s.source_index.to(device, torch.float64)).cpu().long()
+    if with_source:
+        source, source_index = meta[:, 2], meta[:, 3]
         # A clip of no known source (-1) is a source of its own, on every rank.
         source = torch.where(source < 0, -1 - torch.arange(len(source)), source)
-    return MergePool(raw, pool_mask, emb, candidates.cpu(), local + offset, local, source, source_index)
+    return MergePool(raw, pool_mask, emb, meta[:, 1].bool(), local + offset, local, source, source_index,
+                     lengths=meta[:, 0])
 
 
 def _source_order(model: "TemPVL", pool: MergePool) -> tuple[Tensor | None, Tensor | None]:
@@ -99,7 +177,11 @@ def _partners(model: "TemPVL", s: BatchState, pool: MergePool) -> Tensor:
     drawn in proportion to clip similarity (hard sampling)."""
     cfg = model.config
     hard = cfg.merge_sampling == "hard" and s.hard_sampling
-    similarity = (pool.emb[pool.anchors.to(pool.emb.device)] @ pool.emb.t()).float() if hard else None
+    similarity = None
+    if hard:
+        # The one host read of a merging step: partners are drawn (on the host, with the
+        # step's generator) in proportion to similarities that only the device knows.
+        similarity = (pool.emb[_to(pool.anchors, pool.emb.device)] @ pool.emb.t()).float().cpu()
     sources, _ = _source_order(model, pool)
     return merging.sample_merge_groups(
         pool.raw.shape[0], cfg.merge_clips, "hard" if hard else "random", similarity, s.generator,
@@ -120,21 +202,24 @@ def _control_rows(rows: Tensor, generator: torch.Generator | None) -> Tensor:
 def mlm_loss(model: "TemPVL", s: BatchState) -> Tensor:
     """Masked language modelling through the fusion encoder, conditioned on the video."""
     special = model.text_encoder.special_ids
+    # Masked on the host copy (the same draws as on the device): the targets are then known there.
     masked, labels = losses.mask_tokens(
-        s.input_ids,
-        s.attention_mask,
+        s.host_input_ids if s.host_input_ids is not None else host_copy(s.input_ids),
+        s.host_attention_mask if s.host_attention_mask is not None else host_copy(s.attention_mask),
         mask_token_id=special["mask"],
         vocab_size=model.text_encoder.word_embeddings.num_embeddings,
         special_ids=[i for i in special.values() if i is not None],
         prob=model.config.mlm_prob,
         generator=s.generator,
     )
-    feats = model.text_features(masked, s.attention_mask)
+    device = s.input_ids.device
+    feats = model.text_features(_to(masked, device), s.attention_mask)
     fused = model.fusion(feats, s.attention_mask, s.frame_feats, s.frame_mask)
-    targets = labels != losses.IGNORE_INDEX
-    # The vocabulary projection is the costliest op: run it on the masked positions only.
-    logits = model.lm_head(fused[targets])
-    return F.cross_entropy(logits, labels[targets])
+    # The vocabulary projection is the costliest op: run it on the masked positions only (found
+    # on the host: a boolean mask applied on the device would wait for it to count them).
+    targets = torch.nonzero(labels.flatten() != losses.IGNORE_INDEX).flatten()
+    logits = model.lm_head(fused.flatten(0, 1)[_to(targets, device)])
+    return F.cross_entropy(logits, _to(labels.flatten()[targets], device))
 
 
 def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
@@ -149,13 +234,15 @@ def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
     if pool.anchors.numel() == 0:
         return s.raw_frame_feats.sum() * 0.0  # no video clip in this batch (stills only)
     groups = _partners(model, s, pool)
-    merged = merging.merge_clips(pool.raw, pool.mask, groups, cfg.merge_frames_per_clip, s.generator,
+    merged = merging.merge_clips(pool.raw, None, groups, cfg.merge_frames_per_clip, s.generator,
                                  window=cfg.max_merged_frames, random_lengths=cfg.merge_random_lengths,
-                                 hold=cfg.merge_hold_frames, order_by=_source_order(model, pool)[1])
+                                 hold=cfg.merge_hold_frames, order_by=_source_order(model, pool)[1],
+                                 lengths=pool.lengths)
     video = model.video_encoder.contextualize(merged.features, merged.mask, merged.positions)
-    rows = pool.local.to(s.text_feats.device)
+    rows = pool.local
     if cfg.merge_shuffled_texts:
         rows = _control_rows(rows, s.generator)
+    rows = _to(rows, s.text_feats.device)
     grounded = model.grounding(video, merged.mask, s.text_feats[rows], s.attention_mask[rows])
     start_logits, end_logits = model.mr_head(grounded)
     starts, ends = merged.anchor_span()
@@ -172,21 +259,24 @@ def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:
         return s.raw_frame_feats.sum() * 0.0
     groups = _partners(model, s, pool)
     device = s.text_feats.device
-    rows = pool.local.to(device)
-    video_rows = _control_rows(rows, s.generator) if cfg.merge_shuffled_texts else rows
+    rows = pool.local
+    video_rows = _to(_control_rows(rows, s.generator) if cfg.merge_shuffled_texts else rows, device)
     video, video_mask = s.frame_feats[video_rows], None if s.frame_mask is None else s.frame_mask[video_rows]
     if cfg.tl_strategy == "tokens":
         special = model.text_encoder.special_ids
-        ids, att = losses.pad_to(s.input_ids, cfg.max_text_len, special["pad"]), losses.pad_to(s.attention_mask, cfg.max_text_len, 0)
-        merged = merging.merge_text_tokens(
-            losses.all_gather_with_grad(ids),
-            losses.all_gather_with_grad(att),
+        ids = s.host_input_ids if s.host_input_ids is not None else host_copy(s.input_ids)
+        att = s.host_attention_mask if s.host_attention_mask is not None else host_copy(s.attention_mask)
+        ids, att = losses.pad_to(ids, cfg.max_text_len, special["pad"]), losses.pad_to(att, cfg.max_text_len, 0)
+        merged = merging.merge_text_tokens(  # planned on the host copies, every rank's texts
+            losses.gather_host(ids),
+            losses.gather_host(att),
             groups,
             cls_id=special["cls"],
             sep_id=special["sep"],
             pad_id=special["pad"],
             max_len=cfg.max_merged_text_len,
             generator=s.generator,
+            device=device,
         )
         feats = model.text_features(merged.input_ids, merged.attention_mask)
         fused = model.fusion(feats, merged.attention_mask, video, video_mask)

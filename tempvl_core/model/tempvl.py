@@ -70,8 +70,11 @@ class TemPVL(InferenceMixin, nn.Module):
             config.video_dim, hidden, config.grounding_layers, config.video_heads, config.dropout, config.grounding_kernel
         )
         # Training forwards that merged clips so far: hard merge sampling starts after
-        # config.merge_warmup_steps of them (a buffer, so checkpoints resume the count).
+        # config.merge_warmup_steps of them (a buffer, so checkpoints resume the count). Its host
+        # mirror decides, so no step reads the buffer back; it is set again from every state
+        # dict loaded (_load_from_state_dict).
         self.register_buffer("merge_steps", torch.zeros((), dtype=torch.long))
+        self.merge_steps_host = 0
         self.mr_head = SpanHead(config.video_dim)
         self.tl_span_head = SpanHead(hidden)
         self.tl_cls_head = ClassifierHead(hidden, 1)
@@ -89,23 +92,27 @@ class TemPVL(InferenceMixin, nn.Module):
     def tokenize(self, texts: list[str], max_len: int | None = None) -> dict[str, Tensor]:
         """Tokenize on the model's device (``max_len`` defaults to ``config.max_text_len``)."""
         tokens = self.text_encoder.tokenize(texts, max_len or self.config.max_text_len)
-        return {k: v.to(self.device) for k, v in tokens.items()}
+        return {k: v.to(self.device, non_blocking=True) for k, v in tokens.items()}
 
     def _tokens(self, texts: TextInput) -> tuple[Tensor, Tensor]:
+        ids, mask = self._tokens_as_given(texts)
+        return ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
+
+    def _tokens_as_given(self, texts: TextInput) -> tuple[Tensor, Tensor]:
+        """``(input_ids, attention_mask)`` where they are: on the CPU when tokenized here."""
         if isinstance(texts, str):
             raise TypeError("expected a list of texts or a tokenized dict, got a single str: wrap it in a list")
         if isinstance(texts, dict):
-            ids = texts["input_ids"].to(self.device)
+            ids = torch.as_tensor(texts["input_ids"])
             mask = texts.get("attention_mask")
-            mask = torch.ones_like(ids) if mask is None else mask.to(self.device)
-            return ids, mask
-        tokens = self.tokenize(list(texts))
+            return ids, torch.ones_like(ids) if mask is None else torch.as_tensor(mask)
+        tokens = self.text_encoder.tokenize(list(texts), self.config.max_text_len)
         return tokens["input_ids"], tokens["attention_mask"]
 
     def _frames(self, frames: Tensor, frame_mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        frames = frames.to(self.device, dtype=self.logit_scale.dtype)
+        frames = frames.to(self.device, dtype=self.logit_scale.dtype, non_blocking=True)
         if frame_mask is not None:
-            frame_mask = frame_mask.to(self.device).bool()
+            frame_mask = frame_mask.to(self.device, non_blocking=True).bool()
         return frames, frame_mask
 
     @property
@@ -183,10 +190,20 @@ class TemPVL(InferenceMixin, nn.Module):
             if "input_ids" not in batch:
                 raise KeyError("batch needs 'texts' (list of str) or 'input_ids'/'attention_mask'")
             texts = {"input_ids": batch["input_ids"], "attention_mask": batch.get("attention_mask")}
-        ids, mask = self._tokens(texts)
+        # Host copies plan merges and MLM targets (see objectives): the batch's own fields where
+        # they are on the CPU, else those of batch["host"] (a collate function's HostBatch), else
+        # copies of the device tensors (each a wait for the device).
+        host = batch.get("host")
+        host = host if isinstance(host, objectives.HostBatch) else objectives.HostBatch()
+        host_ids, host_mask = self._tokens_as_given(texts)
+        host_ids = host.get("input_ids", host_ids)
+        host_att = host.get("attention_mask", host_mask)
+        ids, mask = host_ids.to(self.device, non_blocking=True), host_att.to(self.device, non_blocking=True)
+        host_frame_mask = host.get("frame_mask", batch.get("frame_mask"))
         frames, frame_mask = self._frames(batch["frames"], batch.get("frame_mask"))
-        raw_feats = self.video_encoder.frame_features(frames, frame_mask)
+        raw_feats = self.video_encoder.frame_features(frames, frame_mask, host_mask=host_frame_mask)
         frame_mask = self.video_encoder.feature_mask(frame_mask)  # a clip backbone's features are strided
+        host_frame_mask = self.video_encoder.feature_mask(host_frame_mask)
         frame_feats = self.video_encoder.contextualize(raw_feats, frame_mask)
         clip_feats = masked_mean(frame_feats, frame_mask)
         if ids.shape[0] != frame_feats.shape[0]:
@@ -201,13 +218,17 @@ class TemPVL(InferenceMixin, nn.Module):
             video_emb=F.normalize(self.video_proj(clip_feats), dim=-1),
             generator=generator,
             raw_frame_feats=raw_feats,
-            mergeable=self._mergeable(batch.get("mergeable"), ids.shape[0]),
-            hard_sampling=int(self.merge_steps) >= self.config.merge_warmup_steps,
-            source=self._per_item(batch.get("source"), "source", ids.shape[0]),
-            source_index=self._per_item(batch.get("source_index"), "source_index", ids.shape[0]),
+            mergeable=self._mergeable(host.get("mergeable", batch.get("mergeable")), ids.shape[0]),
+            hard_sampling=self.merge_steps_host >= self.config.merge_warmup_steps,
+            source=self._per_item(host.get("source", batch.get("source")), "source", ids.shape[0]),
+            source_index=self._per_item(host.get("source_index", batch.get("source_index")), "source_index", ids.shape[0]),
+            frame_lengths=self._frame_lengths(host_frame_mask) if merging_on else None,
+            host_input_ids=host_ids,
+            host_attention_mask=host_att,
         )
         if merging_on and self.training:
             self.merge_steps += 1
+            self.merge_steps_host += 1
         state.text_emb = self._embed_text(state.text_feats, mask)
         computers = {
             "vtc": lambda: self.vtc_loss(state.video_emb, state.text_emb),
@@ -237,12 +258,32 @@ class TemPVL(InferenceMixin, nn.Module):
         return value.long()
 
     def _mergeable(self, mergeable: Any, batch_size: int) -> Tensor | None:
+        """The ``[B]`` mergeable flags, on the CPU (merging plans there)."""
         if mergeable is None:
             return None
-        mergeable = torch.as_tensor(mergeable, dtype=torch.bool, device=self.device)
+        mergeable = objectives.host_copy(torch.as_tensor(mergeable)).bool()
         if tuple(mergeable.shape) != (batch_size,):
             raise ValueError(f"batch['mergeable'] must be [{batch_size}] booleans, got {tuple(mergeable.shape)}")
         return mergeable
+
+    @staticmethod
+    def _frame_lengths(host_mask: Tensor | None) -> Tensor | None:
+        """Real feature positions per clip, from the host frame mask (merging needs them first)."""
+        if host_mask is None:
+            return None
+        if (host_mask.long().diff(dim=1) > 0).any():
+            raise ValueError("frame_mask must mark real frames first and padding last")
+        return host_mask.bool().sum(1)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """Loads as usual, then sets the host mirror of ``merge_steps`` from the loaded value
+        (read once per load, from the state dict, usually still on the CPU)."""
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        value = state_dict.get(prefix + "merge_steps")
+        if isinstance(value, Tensor) and value.numel() == 1:
+            self.merge_steps_host = int(value)
 
     # -------------------------------------------------------------- save / load
     def save_pretrained(self, directory: str | Path) -> Path:

@@ -65,8 +65,11 @@ class VideoEncoder(nn.Module):
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
             self.temporal = TransformerStack(dim, temporal_layers, num_heads, dropout=dropout)
 
-    def frame_features(self, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
-        """Backbone features of each real frame, projected: ``[B, T, dim]`` (zeros at padding)."""
+    def frame_features(self, frames: Tensor, frame_mask: Tensor | None = None, host_mask: Tensor | None = None) -> Tensor:
+        """Backbone features of each real frame, projected: ``[B, T, dim]`` (zeros at padding).
+
+        ``host_mask``: a CPU copy of ``frame_mask``; the real frames are then found there
+        instead of by a ``nonzero`` on the device (which waits for it)."""
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be [B, T, 3, H, W], got {tuple(frames.shape)}")
         if takes_clips(self.backbone):  # [B, T / stride, dim]; padding never reaches the backbone
@@ -76,9 +79,10 @@ class VideoEncoder(nn.Module):
         flat = frames.flatten(0, 1)
         if frame_mask is None:
             return self.proj(self.backbone(flat)).view(b, t, self.dim)
-        idx = frame_mask.reshape(-1).bool().nonzero(as_tuple=True)[0]
+        idx = (frame_mask if host_mask is None else host_mask).reshape(-1).bool().nonzero(as_tuple=True)[0]
         if idx.numel() == 0:
             raise ValueError("frame_mask marks no real frame in the whole batch")
+        idx = idx.to(frames.device, non_blocking=True)
         real = self.proj(self.backbone(flat[idx]))
         # Allocate after the projection so the dtype follows autocast (bf16/fp16 on GPU).
         out = real.new_zeros(b * t, self.dim).index_put((idx,), real)

@@ -1,5 +1,6 @@
 """Merge partners come from the globally gathered batch: two gloo processes on CPU, uneven
-batch sizes, a still that must never be merged."""
+batch sizes, a still that must never be merged; the host metadata (frame lengths, flags,
+sources) is gathered on the CPU, next to the device features."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ def _state(rank: int) -> BatchState:
     ids = torch.arange(start, start + SIZES[rank])
     raw = ids.float()[:, None, None].repeat(1, 2, 3).requires_grad_(True)
     emb = torch.nn.functional.normalize(torch.randn(SIZES[rank], 4), dim=-1)
+    frame_mask = torch.arange(2)[None, :] < (ids % 2 + 1)[:, None]  # clips of 1 and 2 real frames
     return BatchState(input_ids=ids[:, None], attention_mask=torch.ones(SIZES[rank], 1, dtype=torch.long),
-                      text_feats=torch.zeros(SIZES[rank], 1, 8), frame_feats=raw.detach(), frame_mask=None,
+                      text_feats=torch.zeros(SIZES[rank], 1, 8), frame_feats=raw.detach(), frame_mask=frame_mask,
                       video_emb=emb, raw_frame_feats=raw, mergeable=ids != STILL,
-                      source=torch.tensor(SOURCES)[ids], source_index=ids % 2)
+                      source=torch.tensor(SOURCES)[ids], source_index=ids % 2, frame_lengths=frame_mask.sum(1))
 
 
 def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
@@ -37,7 +39,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     (pool.raw.sum() * (rank + 1)).backward()
     torch.save({"raw": pool.raw.detach(), "mask": pool.mask, "candidates": pool.candidates, "anchors": pool.anchors,
                 "local": pool.local, "grad": s.raw_frame_feats.grad, "source": pool.source,
-                "source_index": pool.source_index}, os.path.join(out_dir, f"r{rank}.pt"))
+                "source_index": pool.source_index, "lengths": pool.lengths}, os.path.join(out_dir, f"r{rank}.pt"))
     dist.destroy_process_group()
 
 
@@ -46,7 +48,7 @@ def test_merge_pool_gathers_every_rank(tmp_path) -> None:
     for rank in range(2):
         out = torch.load(tmp_path / f"r{rank}.pt", weights_only=True)
         assert out["raw"][:, 0, 0].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]  # every rank's clips, in rank order
-        assert out["mask"].all()
+        assert out["mask"].sum(1).tolist() == out["lengths"].tolist() == [1, 2, 1, 2, 1]
         assert out["candidates"].tolist() == [True, False, True, True, True]
         start = sum(SIZES[:rank])
         local = [i for i in range(SIZES[rank]) if start + i != STILL]
