@@ -97,6 +97,7 @@ class BatchState:
     frame_lengths: Tensor | None = None  # [B] long, host: real positions of frame_mask (None: from frame_mask)
     host_input_ids: Tensor | None = None  # [B, L], host copy of input_ids (None: copied back when needed)
     host_attention_mask: Tensor | None = None  # [B, L], host copy of attention_mask
+    merge_similarity: Tensor | None = None  # [A, N], host: hard sampling's similarities, read back once per batch
 
     def text_to_video_similarity(self) -> Tensor:
         """Detached cosine similarities ``[B_text, B_video]`` (sampling only, no gradient)."""
@@ -177,11 +178,11 @@ def _partners(model: "TemPVL", s: BatchState, pool: MergePool) -> Tensor:
     drawn in proportion to clip similarity (hard sampling)."""
     cfg = model.config
     hard = cfg.merge_sampling == "hard" and s.hard_sampling
-    similarity = None
-    if hard:
-        # The one host read of a merging step: partners are drawn (on the host, with the
-        # step's generator) in proportion to similarities that only the device knows.
-        similarity = (pool.emb[_to(pool.anchors, pool.emb.device)] @ pool.emb.t()).float().cpu()
+    if hard and s.merge_similarity is None:
+        # The one host read of a merging step (shared by MR and TL): partners are drawn on the
+        # host, with the step's generator, in proportion to similarities only the device knows.
+        s.merge_similarity = (pool.emb[_to(pool.anchors, pool.emb.device)] @ pool.emb.t()).float().cpu()
+    similarity = s.merge_similarity if hard else None
     sources, _ = _source_order(model, pool)
     return merging.sample_merge_groups(
         pool.raw.shape[0], cfg.merge_clips, "hard" if hard else "random", similarity, s.generator,
