@@ -9,7 +9,7 @@
 Nothing here reads a device tensor back on the host (no ``.item()``, no boolean-mask indexing,
 no blocking copy): a training step can queue all its work without waiting for the GPU. Batch
 sizes and other per-item metadata travel between ranks through a CPU (gloo) group, see
-:func:`gather_host`. (VTM's :func:`sample_hard_negatives` is the exception, see there.)
+:func:`gather_host`; random draws are made on the host and sent with non-blocking copies.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ def _host_group():
     else one gloo group made once (every rank reaches its first use at the same step). Host
     metadata exchanged through it never waits for queued device work, as an NCCL gather read
     back with ``.cpu()`` would."""
-    if dist.get_backend() == "gloo":
+    if "gloo" in dist.get_backend():  # "gloo", or e.g. "cpu:gloo,cuda:nccl"
         return None  # the default group
-    world = dist.distributed_c10d._get_default_group()
+    world = dist.group.WORLD
     cached = _HOST_GROUPS.get(id(world))
     if cached is None or cached[0] is not world:  # a re-initialised default group gets a new one
         cached = (world, dist.new_group(backend="gloo"))
@@ -192,11 +192,17 @@ def span_loss(start_logits: Tensor, end_logits: Tensor, starts: Tensor, ends: Te
 
 def sample_hard_negatives(similarity: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """For each row, sample one column index other than the diagonal with probability
-    proportional to ``softmax(similarity)`` (harder negatives more often). ``[B, B] -> [B]``."""
+    proportional to ``softmax(similarity)`` (harder negatives more often). ``[B, B] -> [B]``.
+
+    Gumbel-max: ``argmax(log w + g)`` picks column ``j`` with probability ``w_j / sum(w)``, as
+    ``torch.multinomial`` would, with the noise drawn on the host and the pick made where
+    ``similarity`` lives (nothing is read back)."""
     b = similarity.shape[0]
     if b < 2:
         raise ValueError("hard negatives need a batch of at least 2 pairs")
     weights = similarity.detach().float().softmax(1)
     weights = weights.masked_fill(torch.eye(b, dtype=torch.bool, device=weights.device), 0.0)
     weights = weights + 1e-8 * (~torch.eye(b, dtype=torch.bool, device=weights.device))
-    return torch.multinomial(weights.cpu(), 1, generator=generator).squeeze(1).to(similarity.device)
+    uniform = torch.rand(weights.shape, generator=generator).clamp_(1e-12, 1 - 1e-7)
+    gumbel = _to(-torch.log(-torch.log(uniform)), weights.device)
+    return (weights.log() + gumbel).argmax(1)

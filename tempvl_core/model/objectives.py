@@ -8,8 +8,7 @@ planned from the host copies a :class:`BatchState` carries (frame lengths, merge
 sources, token ids: the batch is collated on the CPU) and the plans reach the device with
 non-blocking copies, so a step queues its work without waiting for the GPU. The one exception is
 hard merge sampling, whose plan depends on clip similarities computed on the device
-(:func:`_partners`). VTM's hard negatives read their similarities back too
-(:func:`tempvl_core.losses.sample_hard_negatives`).
+(:func:`_partners`).
 """
 
 from __future__ import annotations
@@ -307,7 +306,7 @@ def vtm_loss(model: "TemPVL", s: BatchState) -> Tensor:
     if s.frame_mask is not None:
         video_mask = torch.cat([s.frame_mask, s.frame_mask[neg_video], s.frame_mask])
     logits = match_logits(model, text, text_mask, video, video_mask)
-    labels = torch.cat([torch.ones(b), torch.zeros(2 * b)]).long().to(logits.device)
+    labels = (torch.arange(3 * b, device=logits.device) < b).long()  # made on the device: no copy
     return F.cross_entropy(logits, labels)
 
 

@@ -178,7 +178,11 @@ class TemPVL(InferenceMixin, nn.Module):
         ``texts`` (list of str) or ``input_ids`` / ``attention_mask``, and optionally
         ``mergeable`` ``[B]`` (bool): which items may be merged for MR/TL (stills take part in
         VTC and MLM only), and ``source`` / ``source_index`` ``[B]`` (int): the video each clip
-        was cut from and its index there (``merge_order: source`` needs them). ``generator`` makes masking and merge sampling reproducible.
+        was cut from and its index there (``merge_order: source`` needs them), and optionally
+        ``host``: a :class:`~tempvl_core.model.objectives.HostBatch` of CPU copies of these
+        fields, kept by the collate function before the batch moved to the device (merges and MLM
+        targets are planned from them, so the step never waits for the device; without it, device
+        fields are copied back). ``generator`` makes masking and merge sampling reproducible.
 
         Returns ``loss_<name>`` (already multiplied by its weight) for each objective whose
         weight is > 0, and ``loss`` (their sum).

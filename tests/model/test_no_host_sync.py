@@ -155,7 +155,7 @@ def _device_batch(host_fields: bool) -> dict:
 
 def _meta_model(model: TemPVL, **config) -> TemPVL:
     model = copy.deepcopy(model).to(DEVICE)
-    model.config.loss_weights = {"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0}
+    model.config.loss_weights = {"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0, "vtm": 0.0}
     for key, value in config.items():
         setattr(model.config, key, value)
     return model.train()
@@ -166,15 +166,17 @@ def _meta_model(model: TemPVL, **config) -> TemPVL:
     dict(tl_strategy="cls", merge_sampling="random", merge_order="source", merge_hold_frames=1,
          merge_shuffled_texts=True),
     dict(tl_strategy="tokens", merge_sampling="hard", merge_warmup_steps=5, max_merged_frames=8),
-], ids=["tokens-random", "cls-source", "hard-during-warmup"])
+    dict(tl_strategy="tokens", merge_sampling="random", loss_weights={"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0,
+                                                                      "vtm": 1.0}),
+], ids=["tokens-random", "cls-source", "hard-during-warmup", "with-vtm"])
 def test_a_pretraining_step_never_waits_for_the_device(base_model: TemPVL, config: dict) -> None:
-    """VTC + MLM + MR + TL, forward and backward, with every batch tensor on the device and the
-    host copies in batch['host']."""
+    """VTC + MLM + MR + TL (+ VTM), forward and backward, with every batch tensor on the device
+    and the host copies in batch['host']."""
     model, batch = _meta_model(base_model, **config), _device_batch(host_fields=True)
     with HostSyncGuard(allow=(TEXT_ENCODER_MASK,)) as guard:
         out = model(batch, generator=torch.Generator().manual_seed(0))
         out["loss"].backward()
-    assert set(out) == {"loss", "loss_vtc", "loss_mlm", "loss_mr", "loss_tl"}
+    assert set(out) == {"loss"} | {f"loss_{k}" for k, w in model.config.loss_weights.items() if w > 0}
     assert model.merge_steps_host == 1
     # Only the text encoder's mask check: once per text-encoder call (texts, MLM, merged TL texts).
     assert guard.allowed == [TEXT_ENCODER_MASK] * (3 if config["tl_strategy"] == "tokens" else 2)

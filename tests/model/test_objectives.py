@@ -173,3 +173,15 @@ def test_forward_under_bf16_autocast(model: TemPVL, batch: dict) -> None:
     assert all(torch.isfinite(v) for v in out.values())
     out["loss"].backward()
     assert model.mr_head.mlp[0].weight.grad is not None
+
+
+def test_hard_negatives_follow_the_softmax() -> None:
+    """Gumbel-max on host-drawn noise samples like multinomial(softmax(sim)) off the diagonal."""
+    sim = torch.tensor([[3.0, 1.0, 0.0, 2.0], [0.5, 3.0, 1.5, -1.0], [0.0, 0.0, 3.0, 0.0], [1.0, 2.0, 0.0, 3.0]])
+    g = torch.Generator().manual_seed(0)
+    draws = torch.stack([losses.sample_hard_negatives(sim, g) for _ in range(3000)])
+    for row in range(4):
+        others = [j for j in range(4) if j != row]
+        expected = sim[row, others].softmax(0)
+        counts = torch.bincount(draws[:, row], minlength=4).float() / len(draws)
+        assert counts[row] == 0 and torch.allclose(counts[others], expected, atol=0.03), (row, counts, expected)
