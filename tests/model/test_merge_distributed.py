@@ -57,3 +57,51 @@ def test_merge_pool_gathers_every_rank(tmp_path) -> None:
         assert torch.all(out["grad"] == 3.0)  # gradients come back from both ranks' losses
         # Sources travel with the clips; a clip of no source is a source of its own on every rank.
         assert out["source"].tolist() == [0, -2, 0, 1, -5] and out["source_index"].tolist() == [0, 1, 0, 1, 0]
+
+
+def _model_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    """A TemPVL step with MR, TL (token merging) and MLM on each rank's own batch."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from model_helpers import TEXTS, TinyCNN, tiny_config
+    from tempvl_core import merging
+    from tempvl_core.model import TemPVL
+    from tempvl_core.model.objectives import HostBatch
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    model = TemPVL(tiny_config(loss_weights={"mlm": 1.0, "mr": 1.0, "tl": 1.0}, tl_strategy="tokens"), TinyCNN())
+    seen = {}
+    merge_text_tokens = merging.merge_text_tokens
+
+    def recording(input_ids, *args, **kwargs):
+        seen["ids"] = input_ids.clone()
+        return merge_text_tokens(input_ids, *args, **kwargs)
+
+    merging.merge_text_tokens = recording
+    start, n = sum(SIZES[:rank]), SIZES[rank]
+    mask = torch.arange(4)[None, :] < torch.tensor([4, 3, 2, 4, 1])[start : start + n, None]
+    batch = {"frames": torch.randn(n, 4, 3, 32, 32), "frame_mask": mask, "texts": list(TEXTS + TEXTS[:1])[start : start + n],
+             "mergeable": torch.tensor([i != STILL for i in range(start, start + n)])}
+    batch["host"] = HostBatch.of(batch)
+    out = model(batch, generator=torch.Generator().manual_seed(rank))
+    out["loss"].backward()
+    torch.save({"ids": seen["ids"], "loss": out["loss"].detach(), "local": model.tokenize(batch["texts"])["input_ids"]},
+               os.path.join(out_dir, f"m{rank}.pt"))
+    dist.destroy_process_group()
+
+
+def test_model_step_merges_texts_of_every_rank(tmp_path) -> None:
+    """Token merging plans from every rank's texts, gathered on the host: rank r's rows sit at its
+    offset of the pool, padded to max_text_len; the losses are finite on both ranks."""
+    mp.spawn(_model_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    outs = [torch.load(tmp_path / f"m{rank}.pt", weights_only=True) for rank in range(2)]
+    for rank, out in enumerate(outs):
+        assert torch.isfinite(out["loss"])
+        assert out["ids"].shape[0] == sum(SIZES)
+        for other, theirs in enumerate(outs):
+            start, width = sum(SIZES[:other]), theirs["local"].shape[1]
+            assert torch.equal(out["ids"][start : start + SIZES[other], :width], theirs["local"])
+            assert not out["ids"][start : start + SIZES[other], width:].any()  # padding (id 0)
