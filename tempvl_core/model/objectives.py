@@ -124,6 +124,7 @@ class MergePool:
 
 
 def _host_lengths(s: BatchState, b: int, t: int) -> Tensor:
+    """Real frames of each clip of this rank, on the host."""
     if s.frame_lengths is not None:
         return s.frame_lengths.long()
     if s.frame_mask is None:
@@ -140,12 +141,10 @@ def merge_pool(s: BatchState) -> MergePool:
     assert s.raw_frame_feats is not None, "BatchState.raw_frame_feats is needed for merging"
     b, t = s.raw_frame_feats.shape[:2]
     device = s.raw_frame_feats.device
-    mask = s.frame_mask if s.frame_mask is not None else torch.ones(b, t, dtype=torch.bool, device=device)
     mergeable = torch.ones(b, dtype=torch.bool) if s.mergeable is None else host_copy(s.mergeable).bool()
     sizes = losses.rank_sizes(b)
     offset = losses.rank_offset(b, sizes=sizes)
     raw = losses.all_gather_with_grad(s.raw_frame_feats, sizes)
-    pool_mask = losses.all_gather_with_grad(mask.to(raw.dtype), sizes).bool()
     emb = losses.all_gather_with_grad(s.video_emb.detach(), sizes)
     columns = [_host_lengths(s, b, t), mergeable.long()]
     with_source = s.source is not None and s.source_index is not None
@@ -158,6 +157,7 @@ def merge_pool(s: BatchState) -> MergePool:
         source, source_index = meta[:, 2], meta[:, 3]
         # A clip of no known source (-1) is a source of its own, on every rank.
         source = torch.where(source < 0, -1 - torch.arange(len(source)), source)
+    pool_mask = _to(torch.arange(t)[None, :] < meta[:, :1], device)  # real frames come first
     return MergePool(raw, pool_mask, emb, meta[:, 1].bool(), local + offset, local, source, source_index,
                      lengths=meta[:, 0])
 
