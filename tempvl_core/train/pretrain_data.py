@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from tempvl_core.model.objectives import HostBatch
 from tempvl_core.video import VideoDecodeError, read_frames
 from tempvl_core.video.transforms import eval_transform, train_transform
 
@@ -158,4 +159,7 @@ def collate_pretrain(samples: list[dict[str, Any] | list | None]) -> dict[str, A
         batch["source_index"] = torch.tensor([int(s.get("source_index", 0)) for s in kept])
     if bool(batch["frame_mask"].all()):
         batch.pop("frame_mask")  # all frames real: let the model take its unmasked fast path
+    # CPU copies of the per-item fields: the model plans merges from them on the host, so a step
+    # on a GPU never waits to copy them back (they pass through move_to_device untouched).
+    batch["host"] = HostBatch.of(batch)
     return batch

@@ -74,6 +74,10 @@ def test_episode_batches_hold_variable_length_mergeable_clips_and_stills_are_not
     first, second = len(listing[0]["clips"]), len(listing[1]["clips"])
     assert batch["source"].tolist() == [0] * first + [1] * second + [-1]
     assert batch["source_index"].tolist() == list(range(first)) + list(range(second)) + [0]
+    # Host copies ride along for the model's merge planning (no read-back from a GPU).
+    host = batch["host"]
+    assert host.source is batch["source"] and host.mergeable is batch["mergeable"]
+    assert host.frame_mask is batch["frame_mask"]
 
 
 def test_event_captions_are_what_the_clips_show() -> None:
