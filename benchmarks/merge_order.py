@@ -21,25 +21,18 @@ video (does the model find events at all?) and the mean length of the top-1 wind
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from tabulate import tabulate
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tempvl_bench.manager import load_plugins  # noqa: E402
+from study_trials import parser, prepare  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
 from tempvl_bench.study import evaluate as ev  # noqa: E402
-from tempvl_bench.study import runner  # noqa: E402
-from tempvl_bench.study.config import load_study_config  # noqa: E402
-from tempvl_bench.study.data import EpisodeTensors  # noqa: E402
 from tempvl_bench.study.stats import bootstrap_mean  # noqa: E402
 
 
@@ -57,34 +50,21 @@ def any_event_hits(moments, top1: list[tuple[int, int]]) -> tuple[np.ndarray, np
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO / "configs" / "study" / "demo.yaml")
-    parser.add_argument("--steps", type=int, default=None, help="pretraining steps (default: the study's)")
-    parser.add_argument("--hold", type=int, default=3, help="merge_hold_frames of the 'stills' settings")
-    parser.add_argument("--output", type=Path, default=None)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    cfg = load_study_config(args.config)
-    if args.steps:
-        cfg.pretrain["steps"] = args.steps
-    output = args.output or Path(tempfile.mkdtemp(prefix="tempvl-merge-order-"))
-    host = load_plugins()
-    data = runner._load_data(cfg, output / "cache", progress=True)
-    dataset = EpisodeTensors(data["episodes"], cfg.pretrain["clip_frames"])
-    variant = cfg.variant("mr_tl")
-    text_len = int(cfg.model["overrides"].get("max_text_len", 32))
+    p = parser(__doc__)
+    p.add_argument("--hold", type=int, default=3, help="merge_hold_frames of the 'stills' settings")
+    args = p.parse_args()
+    t = prepare(args, "tempvl-merge-order-")
+    cfg, variant, text_len = t.cfg, t.variant, t.text_len
     settings = {
         "shuffled": {"merge_order": "shuffled", "merge_hold_frames": 0},
         "shuffled + stills": {"merge_order": "shuffled", "merge_hold_frames": args.hold},
         "source + stills": {"merge_order": "source", "merge_hold_frames": args.hold},
     }
-    moments = data["mr_train"]
+    moments = t.data["mr_train"]
     rows = []
     for name, overrides in settings.items():
-        trial = dataclasses.replace(cfg, model={**cfg.model, "overrides": {**cfg.model["overrides"], **overrides}})
         start = time.perf_counter()
-        model = runner._pretrain(trial, variant, 0, dataset, output / name.replace(" ", "").replace("+", "_"), host,
-                                 progress=False)
+        model = t.pretrain(name.replace(" ", "").replace("+", "_"), overrides)
         outcomes, top1 = ev.moment_outcomes(model, moments, cfg.eval["batch_videos"], text_len)
         outcomes["any event R1@0.5"], lengths = any_event_hits(moments, top1)
         cells = [bootstrap_mean(outcomes[m], resamples=1000, seed=0)
