@@ -44,9 +44,15 @@ def _host_group():
     return cached[1]
 
 
-def _rank_sizes(n: int, device: torch.device | None = None) -> list[int]:
+def to_device(tensor: Tensor, device: torch.device | str) -> Tensor:
+    """A host tensor (a plan, random draws) on ``device`` without waiting for the device, as a
+    blocking copy would."""
+    return tensor.to(device, non_blocking=True)
+
+
+def _rank_sizes(n: int) -> list[int]:
     """Batch size of every rank (they may differ, e.g. on the last batch of an epoch), exchanged
-    on the CPU (``device`` is ignored: kept for callers of the old signature)."""
+    on the CPU."""
     sizes = [torch.zeros(1, dtype=torch.long) for _ in range(dist.get_world_size())]
     dist.all_gather(sizes, torch.tensor([n], dtype=torch.long), group=_host_group())
     return [int(x) for x in sizes]
@@ -94,7 +100,7 @@ class _GatherWithGrad(torch.autograd.Function):
         return grad[ctx.start : ctx.start + ctx.size], None
 
 
-def rank_offset(n: int, device: torch.device | None = None, sizes: list[int] | None = None) -> int:
+def rank_offset(n: int, sizes: list[int] | None = None) -> int:
     """Where this rank's ``n`` items start in the gathered batch (0 without DDP)."""
     if not _distributed():
         return 0
@@ -157,9 +163,9 @@ def mask_tokens(
     one target so the loss is never an average over nothing.
     """
     device = input_ids.device
-    special = _to(torch.tensor(special_ids, dtype=input_ids.dtype), device)
+    special = to_device(torch.tensor(special_ids, dtype=input_ids.dtype), device)
     candidates = attention_mask.bool() & ~torch.isin(input_ids, special)
-    rand = _to(torch.rand(input_ids.shape, generator=generator, device="cpu"), device)
+    rand = to_device(torch.rand(input_ids.shape, generator=generator, device="cpu"), device)
     chosen = candidates & (rand < prob)
     # Force one target in rows where sampling picked none (short captions); torch.where, not
     # `if empty.any()` and boolean indexing, so nothing waits for the device.
@@ -168,17 +174,12 @@ def mask_tokens(
     columns = torch.arange(input_ids.shape[1], device=device)
     chosen = chosen | (empty[:, None] & (columns[None, :] == first[:, None]))
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
-    action = _to(torch.rand(input_ids.shape, generator=generator, device="cpu"), device)
+    action = to_device(torch.rand(input_ids.shape, generator=generator, device="cpu"), device)
     masked = torch.where(chosen & (action < 0.8), torch.full_like(input_ids, mask_token_id), input_ids)
     rand_pos = chosen & (action >= 0.8) & (action < 0.9)
-    random_ids = _to(torch.randint(vocab_size, input_ids.shape, generator=generator, device="cpu"), device)
+    random_ids = to_device(torch.randint(vocab_size, input_ids.shape, generator=generator, device="cpu"), device)
     masked = torch.where(rand_pos, random_ids.to(input_ids.dtype), masked)
     return masked, labels
-
-
-def _to(tensor: Tensor, device: torch.device) -> Tensor:
-    """A host tensor on ``device`` without waiting for the device (a blocking copy would)."""
-    return tensor.to(device, non_blocking=True)
 
 
 def span_loss(start_logits: Tensor, end_logits: Tensor, starts: Tensor, ends: Tensor, mask: Tensor | None) -> Tensor:
@@ -204,5 +205,5 @@ def sample_hard_negatives(similarity: Tensor, generator: torch.Generator | None 
     weights = weights.masked_fill(torch.eye(b, dtype=torch.bool, device=weights.device), 0.0)
     weights = weights + 1e-8 * (~torch.eye(b, dtype=torch.bool, device=weights.device))
     uniform = torch.rand(weights.shape, generator=generator).clamp_(1e-12, 1 - 1e-7)
-    gumbel = _to(-torch.log(-torch.log(uniform)), weights.device)
+    gumbel = to_device(-torch.log(-torch.log(uniform)), weights.device)
     return (weights.log() + gumbel).argmax(1)

@@ -49,6 +49,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from tempvl_core.losses import to_device as _to
+
 
 @dataclass
 class MergedVideo:
@@ -84,9 +86,14 @@ class MergedText:
         return self.starts.gather(1, idx)[:, 0], self.ends.gather(1, idx)[:, 0]
 
 
-def _to(tensor: Tensor, device: torch.device) -> Tensor:
-    """A host plan on ``device`` without waiting for the device (a blocking copy would)."""
-    return tensor.to(device, non_blocking=True)
+def frame_lengths(frame_mask: Tensor) -> Tensor:
+    """Real frames of each clip ``[B]`` (long, on the host) from a ``[B, T]`` mask that marks real
+    frames first and padding last (checked). A mask on the device is read back: pass a host
+    copy where a step must not wait for the device."""
+    mask = frame_mask.cpu()
+    if (mask.long().diff(dim=1) > 0).any():
+        raise ValueError("frame_mask must mark real frames first and padding last")
+    return mask.bool().sum(1)
 
 
 def sample_merge_groups(
@@ -237,9 +244,7 @@ def merge_clips(
         if lengths.device.type != "cpu" or tuple(lengths.shape) != (b,) or bool((lengths > t).any()):
             raise ValueError(f"merge lengths must be [{b}] host counts of at most {t} frames")
     elif frame_mask is not None:
-        if (frame_mask.long().diff(dim=1) > 0).any():
-            raise ValueError("frame_mask must mark real frames first and padding last")
-        lengths = frame_mask.sum(1).cpu()
+        lengths = frame_lengths(frame_mask)
     else:
         lengths = torch.full((b,), t)
     if (lengths < 1).any():

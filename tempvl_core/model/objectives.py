@@ -21,14 +21,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from tempvl_core import losses, merging
+from tempvl_core.losses import to_device as _to
 
 if TYPE_CHECKING:
     from tempvl_core.model.tempvl import TemPVL
-
-
-def _to(tensor: Tensor, device: torch.device) -> Tensor:
-    """A host plan on ``device`` without waiting for the device (a blocking copy would)."""
-    return tensor.to(device, non_blocking=True)
 
 
 def host_copy(tensor: Tensor | None) -> Tensor | None:
@@ -97,6 +93,14 @@ class BatchState:
     host_input_ids: Tensor | None = None  # [B, L], host copy of input_ids (None: copied back when needed)
     host_attention_mask: Tensor | None = None  # [B, L], host copy of attention_mask
     merge_similarity: Tensor | None = None  # [A, N], host: hard sampling's similarities, read back once per batch
+    pool: "MergePool | None" = None  # the gathered merge candidates, shared by MR and TL (see merge_pool)
+
+    def host_tokens(self) -> tuple[Tensor, Tensor]:
+        """``(input_ids, attention_mask)`` on the host: the kept copies, else copies of the
+        device tensors (a wait for the device: the fallback)."""
+        ids = self.host_input_ids if self.host_input_ids is not None else host_copy(self.input_ids)
+        att = self.host_attention_mask if self.host_attention_mask is not None else host_copy(self.attention_mask)
+        return ids, att
 
     def text_to_video_similarity(self) -> Tensor:
         """Detached cosine similarities ``[B_text, B_video]`` (sampling only, no gradient)."""
@@ -129,15 +133,19 @@ def _host_lengths(s: BatchState, b: int, t: int) -> Tensor:
         return s.frame_lengths.long()
     if s.frame_mask is None:
         return torch.full((b,), t, dtype=torch.long)
-    mask = host_copy(s.frame_mask)  # a wait for the device when it lies there: the fallback
-    if (mask.long().diff(dim=1) > 0).any():
-        raise ValueError("frame_mask must mark real frames first and padding last")
-    return mask.sum(1).long()
+    return merging.frame_lengths(s.frame_mask)  # a wait for the device when it lies there: the fallback
 
 
 def merge_pool(s: BatchState) -> MergePool:
     """Gather the merge candidates of every rank (no-op without DDP): features on the device,
-    their metadata (lengths, mergeable flags, sources) on the host through a CPU group."""
+    their metadata (lengths, mergeable flags, sources) on the host through a CPU group. Done
+    once per batch: MR and TL share the pool (``s.pool``)."""
+    if s.pool is None:
+        s.pool = _gather_pool(s)
+    return s.pool
+
+
+def _gather_pool(s: BatchState) -> MergePool:
     assert s.raw_frame_feats is not None, "BatchState.raw_frame_feats is needed for merging"
     b, t = s.raw_frame_feats.shape[:2]
     device = s.raw_frame_feats.device
@@ -204,8 +212,7 @@ def mlm_loss(model: "TemPVL", s: BatchState) -> Tensor:
     special = model.text_encoder.special_ids
     # Masked on the host copy (the same draws as on the device): the targets are then known there.
     masked, labels = losses.mask_tokens(
-        s.host_input_ids if s.host_input_ids is not None else host_copy(s.input_ids),
-        s.host_attention_mask if s.host_attention_mask is not None else host_copy(s.attention_mask),
+        *s.host_tokens(),
         mask_token_id=special["mask"],
         vocab_size=model.text_encoder.word_embeddings.num_embeddings,
         special_ids=[i for i in special.values() if i is not None],
@@ -264,8 +271,7 @@ def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:
     video, video_mask = s.frame_feats[video_rows], None if s.frame_mask is None else s.frame_mask[video_rows]
     if cfg.tl_strategy == "tokens":
         special = model.text_encoder.special_ids
-        ids = s.host_input_ids if s.host_input_ids is not None else host_copy(s.input_ids)
-        att = s.host_attention_mask if s.host_attention_mask is not None else host_copy(s.attention_mask)
+        ids, att = s.host_tokens()
         ids, att = losses.pad_to(ids, cfg.max_text_len, special["pad"]), losses.pad_to(att, cfg.max_text_len, 0)
         merged = merging.merge_text_tokens(  # planned on the host copies, every rank's texts
             losses.gather_host(ids),

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tempvl_core import losses
+from tempvl_core import losses, merging
 from tempvl_core.model import objectives
 from tempvl_core.model.checkpoint import load_pretrained, save_pretrained
 from tempvl_core.model.config import TemPVLConfig
@@ -273,11 +273,7 @@ class TemPVL(InferenceMixin, nn.Module):
     @staticmethod
     def _frame_lengths(host_mask: Tensor | None) -> Tensor | None:
         """Real feature positions per clip, from the host frame mask (merging needs them first)."""
-        if host_mask is None:
-            return None
-        if (host_mask.long().diff(dim=1) > 0).any():
-            raise ValueError("frame_mask must mark real frames first and padding last")
-        return host_mask.bool().sum(1)
+        return None if host_mask is None else merging.frame_lengths(host_mask)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:

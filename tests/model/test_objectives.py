@@ -105,6 +105,19 @@ def test_source_order_merges_within_a_video(model: TemPVL, batch: dict, strategy
         model({**batch, "source": torch.tensor([7.0, 7.0, 7.0, 9.0])})
 
 
+def test_mr_and_tl_share_one_merge_pool(model: TemPVL, batch: dict, monkeypatch) -> None:
+    """The merge candidates (features, metadata, under DDP a gather each) are collected once
+    per batch, not once per objective."""
+    from tempvl_core.model import objectives
+
+    calls = []
+    gather = objectives._gather_pool
+    monkeypatch.setattr(objectives, "_gather_pool", lambda s: calls.append(1) or gather(s))
+    model.config.loss_weights = {"mr": 1.0, "tl": 1.0}
+    out = model(batch, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(out["loss_mr"]) and torch.isfinite(out["loss_tl"]) and len(calls) == 1
+
+
 def test_pretokenized_batch_and_errors(model: TemPVL, batch: dict) -> None:
     tokens = model.tokenize(batch["texts"])
     model.config.loss_weights = {"vtc": 1.0}
