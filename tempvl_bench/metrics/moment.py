@@ -168,6 +168,8 @@ def _query_map(predictions: Sequence[MomentPrediction], gt: dict[Hashable, Momen
                length_range: tuple[float, float] | None) -> np.ndarray:
     """Mean over queries of per-query AP at each threshold (fraction), for one length bucket."""
     _, ap = _query_ap(predictions, gt, length_range)
+    if ap.shape[1] == 0:  # an empty bucket: NaN as the reference's mean of [], without numpy's warning
+        return np.full(ap.shape[0], np.nan)
     return ap.mean(axis=1)
 
 
