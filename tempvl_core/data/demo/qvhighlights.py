@@ -26,8 +26,8 @@ CLIP_S = 2
 class QvhCounts:
     """Videos per split, each giving one or two queries (real: 7218 / 1550 / 1542 queries)."""
 
-    train: int = 48
-    val: int = 16
+    train: int = 128  # demo format 8 (was 48)
+    val: int = 120  # demo format 8 (was 16): about 180 queries
     test: int = 16
 
 
