@@ -191,6 +191,26 @@ def span_loss(start_logits: Tensor, end_logits: Tensor, starts: Tensor, ends: Te
     return 0.5 * (F.cross_entropy(start_logits, starts) + F.cross_entropy(end_logits, ends))
 
 
+#: Margin of :func:`saliency_hinge` (Moment-DETR's saliency loss uses 0.2).
+SALIENCY_MARGIN = 0.2
+
+
+def saliency_hinge(similarity: Tensor, inside: Tensor, mask: Tensor, margin: float = SALIENCY_MARGIN) -> Tensor:
+    """Mean over queries' (inside, outside) frame pairs of ``relu(margin - (sim_in - sim_out))``:
+    every real frame inside a query's window should match its text better than every real frame
+    outside, by ``margin``.
+
+    ``similarity`` ``[Q, T]``; ``inside``/``mask`` bool ``[Q, T]``. Queries without an inside or
+    an outside real frame contribute nothing; 0 (with a gradient path) when no query has both.
+    A masked mean, so nothing is read back to the host.
+    """
+    mask = mask.bool()
+    pos, neg = inside.bool() & mask, ~inside.bool() & mask
+    pairs = (pos[:, :, None] & neg[:, None, :]).to(similarity.dtype)
+    gaps = similarity[:, :, None] - similarity[:, None, :]
+    return (torch.relu(margin - gaps) * pairs).sum() / pairs.sum().clamp(min=1.0)
+
+
 def sample_hard_negatives(similarity: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """For each row, sample one column index other than the diagonal with probability
     proportional to ``softmax(similarity)`` (harder negatives more often). ``[B, B] -> [B]``.

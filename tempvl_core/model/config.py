@@ -56,6 +56,11 @@ class TemPVLConfig:
     merge_temperature: float = 0.1  # hard sampling: partners drawn with p ~ exp(cosine / T)
     merge_warmup_steps: int = 0  # hard sampling draws random partners for this many steps first
     merge_shuffled_texts: bool = False  # control: MR/TL pair each clip with another clip's text
+    # MR also trains the joint space frame by frame: on the merged video, every frame of the
+    # anchor clip must match the anchor's text (cosine of video_proj and the text embedding) better
+    # than every other frame, by a margin (losses.saliency_hinge; Moment-DETR's saliency loss with
+    # labels from the merge). 0: the paper's MR, start/end classification only.
+    mr_saliency_weight: float = 0.0
     tl_strategy: str = "tokens"  # "tokens" (concatenate token sequences) | "cls" (one feature per text)
     # Merged sequences are cropped to this many frames and placed at a random position offset
     # below it: set it to the frame count evaluation uses, so every position evaluation sees is
@@ -103,6 +108,8 @@ class TemPVLConfig:
             raise ValueError("merge_temperature must be > 0, merge_warmup_steps >= 0 and grounding_kernel >= 1")
         if self.merge_hold_frames < 0:
             raise ValueError(f"merge_hold_frames={self.merge_hold_frames} must be >= 0")
+        if not self.mr_saliency_weight >= 0:
+            raise ValueError(f"mr_saliency_weight={self.mr_saliency_weight} must be >= 0")
         if self.video_dim % self.video_heads:
             raise ValueError(f"video_dim={self.video_dim} is not divisible by video_heads={self.video_heads}")
 

@@ -253,7 +253,21 @@ def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
     grounded = model.grounding(video, merged.mask, s.text_feats[rows], s.attention_mask[rows])
     start_logits, end_logits = model.mr_head(grounded)
     starts, ends = merged.anchor_span()
-    return losses.span_loss(start_logits, end_logits, starts, ends, merged.mask)
+    loss = losses.span_loss(start_logits, end_logits, starts, ends, merged.mask)
+    if cfg.mr_saliency_weight > 0:
+        loss = loss + cfg.mr_saliency_weight * _merged_saliency(model, video, merged.mask, s.text_emb[rows], starts, ends)
+    return loss
+
+
+def _merged_saliency(model: "TemPVL", video: Tensor, mask: Tensor, text_emb: Tensor, starts: Tensor,
+                     ends: Tensor) -> Tensor:
+    """The hinge of ``mr_saliency_weight``: joint-space cosine of each merged frame with the
+    anchor's text, frames of the anchor clip (``starts..ends``) against all other real frames."""
+    frame_emb = F.normalize(model.video_proj(video), dim=-1)
+    similarity = (frame_emb @ text_emb.to(frame_emb.dtype)[:, :, None]).squeeze(-1)
+    steps = torch.arange(video.shape[1], device=video.device)[None, :]
+    inside = (steps >= starts[:, None]) & (steps <= ends[:, None])
+    return losses.saliency_hinge(similarity, inside, mask)
 
 
 def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:

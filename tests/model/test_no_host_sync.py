@@ -176,7 +176,7 @@ def _meta_model(model: TemPVL, **config) -> TemPVL:
 @pytest.mark.parametrize("config", [
     dict(tl_strategy="tokens", merge_sampling="random"),
     dict(tl_strategy="cls", merge_sampling="random", merge_order="source", merge_hold_frames=1,
-         merge_shuffled_texts=True),
+         merge_shuffled_texts=True, mr_saliency_weight=1.0),
     dict(tl_strategy="tokens", merge_sampling="hard", merge_warmup_steps=5, max_merged_frames=8),
     dict(tl_strategy="tokens", merge_sampling="random", loss_weights={"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0,
                                                                       "vtm": 1.0}),

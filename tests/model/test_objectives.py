@@ -198,3 +198,46 @@ def test_hard_negatives_follow_the_softmax() -> None:
         expected = sim[row, others].softmax(0)
         counts = torch.bincount(draws[:, row], minlength=4).float() / len(draws)
         assert counts[row] == 0 and torch.allclose(counts[others], expected, atol=0.03), (row, counts, expected)
+
+
+def test_mr_saliency_trains_the_joint_space_frame_by_frame(model: TemPVL, batch: dict, monkeypatch) -> None:
+    """mr_saliency_weight adds the merged-video hinge to MR: with it MR reaches video_proj and
+    text_proj (the joint space the alignment probe reads), without it MR never does; the added
+    term is the weight times the hinge, whose inside frames are exactly the anchor's span."""
+    from tempvl_core.model import objectives
+
+    model.config.loss_weights = {"mr": 1.0}
+    plain = model(batch, generator=torch.Generator().manual_seed(0))["loss_mr"]
+    plain.backward()
+    assert _grad(model, "video_proj.weight") is None and _grad(model, "text_proj.weight") is None
+    model.zero_grad(set_to_none=True)
+
+    seen = []
+    hinge = losses.saliency_hinge
+    monkeypatch.setattr(losses, "saliency_hinge", lambda sim, inside, mask: seen.append((sim, inside, mask))
+                        or hinge(sim, inside, mask))
+    spans = []
+    anchor_span = objectives.merging.MergedVideo.anchor_span
+    monkeypatch.setattr(objectives.merging.MergedVideo, "anchor_span",
+                        lambda self: spans.append(anchor_span(self)) or spans[-1])
+    model.config.mr_saliency_weight = 0.5
+    out = model(batch, generator=torch.Generator().manual_seed(0))["loss_mr"]
+    (sim, inside, mask), (starts, ends) = seen[0], spans[0]
+    assert torch.allclose(out, plain + 0.5 * hinge(sim, inside, mask))
+    assert hinge(sim, inside, mask) > 0
+    for row in range(inside.shape[0]):
+        assert inside[row].nonzero().squeeze(1).tolist() == list(range(int(starts[row]), int(ends[row]) + 1))
+    assert (inside.sum(1) < mask.sum(1)).any()  # anchors with frames of other clips to beat
+    out.backward()
+    assert _grad(model, "video_proj.weight").abs().sum() > 0 and _grad(model, "text_proj.weight").abs().sum() > 0
+    with pytest.raises(ValueError, match="mr_saliency_weight"):
+        type(model.config)(mr_saliency_weight=-1.0)
+
+
+def test_saliency_hinge_hand_case() -> None:
+    sim = torch.tensor([[0.9, 0.1, 0.5, 0.0], [0.2, 0.3, 0.0, 0.0]])
+    inside = torch.tensor([[True, False, False, False], [False, True, False, False]])
+    mask = torch.tensor([[True, True, True, False], [True, True, False, False]])
+    # Row 0: 0.9 beats 0.1 (gap 0.8) and 0.5 (gap 0.4) by more than 0.2; row 1: gap 0.1 -> 0.1.
+    assert torch.isclose(losses.saliency_hinge(sim, inside, mask), torch.tensor(0.1 / 3))
+    assert losses.saliency_hinge(sim, torch.zeros_like(inside), mask) == 0  # no frame inside: nothing
