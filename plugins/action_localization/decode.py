@@ -11,6 +11,14 @@ scores are calibrated; the *score* of a candidate stays absolute (the mean class
 the run, times the geometric mean of the boundary probabilities at its two ends), so candidates
 compare across videos as mAP needs. Then per-class NMS (hard or Gaussian soft-NMS) and the
 ``top_k`` best of the video.
+
+With ``proposals: actionness`` (datasets with one activity per video, as ActivityNet) the runs
+are class-agnostic instead: grouped on each frame's best class score (its "actionness"), then
+labelled with the video's ``max_classes`` best classes, each candidate's score multiplied by
+that class's share of the video-level class scores. This is the proposals x video-classifier
+fusion of BMN/ActionFormer on ActivityNet: the segment comes from evidence pooled over all
+classes (a frame whose class is confused still says "something happens here") and the label
+from the whole video.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NMS_METHODS = ("soft", "hard", "none")
+PROPOSALS = ("per-class", "actionness")
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,12 @@ class DecodeConfig:
 
     #: Grouping thresholds, as fractions of the class's maximum score in the video.
     thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-    #: Only the classes with the highest maximum score in a video get candidates.
+    #: Only the classes with the highest maximum score in a video get candidates (with
+    #: ``proposals: actionness``: the highest video-level scores).
     max_classes: int = 5
+    #: ``per-class``: runs of each class's own scores. ``actionness``: class-agnostic runs of
+    #: the frames' best class score, labelled with the video's best classes (module docstring).
+    proposals: str = "per-class"
     #: Candidates shorter than this many frames are dropped.
     min_frames: int = 1
     #: Exponent of the boundary term (0 ignores the start/end probabilities).
@@ -44,6 +57,8 @@ class DecodeConfig:
     min_score: float = 1e-4
 
     def __post_init__(self) -> None:
+        if self.proposals not in PROPOSALS:
+            raise ValueError(f"decode.proposals: expected one of {PROPOSALS}, got {self.proposals!r}")
         if self.nms not in NMS_METHODS:
             raise ValueError(f"decode.nms: expected one of {NMS_METHODS}, got {self.nms!r}")
         if not self.thresholds or any(not 0.0 < t <= 1.0 for t in self.thresholds):
@@ -112,6 +127,8 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def _candidates(scores: FrameScores, cfg: DecodeConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unique (class, first, last) runs with their scores: (labels, firsts, lasts, scores)."""
     cls = np.asarray(scores.classes, dtype=np.float64)
+    if cfg.proposals == "actionness":
+        return _actionness_candidates(scores, cls, cfg)
     peak = cls.max(axis=0)
     order = np.argsort(-peak, kind="stable")[: cfg.max_classes]
     found: dict[tuple[int, int, int], float] = {}
@@ -123,6 +140,41 @@ def _candidates(scores: FrameScores, cfg: DecodeConfig) -> tuple[np.ndarray, np.
                 if last - first + 1 < cfg.min_frames or (c, first, last) in found:
                     continue
                 found[(int(c), first, last)] = _segment_score(scores, cls[:, c], first, last, cfg)
+    return _as_arrays(found)
+
+
+def video_class_shares(cls: np.ndarray) -> np.ndarray:
+    """Video-level class scores ``[C]`` summing to 1: the frames' class scores averaged with
+    each frame weighted by its actionness (best class score), so background frames count little."""
+    cls = np.clip(np.asarray(cls, dtype=np.float64), 0.0, None)
+    weights = cls.max(axis=1)
+    if weights.sum() <= 0:
+        return np.full(cls.shape[1], 1.0 / cls.shape[1])
+    video = weights @ cls / weights.sum()
+    return video / video.sum()
+
+
+def _actionness_candidates(scores: FrameScores, cls: np.ndarray, cfg: DecodeConfig):
+    """Class-agnostic runs of the actionness, one candidate per run and best video class."""
+    found: dict[tuple[int, int, int], float] = {}
+    actionness = cls.max(axis=1)
+    peak = float(actionness.max()) if len(actionness) else 0.0
+    if peak <= 0:
+        return _as_arrays(found)
+    shares = video_class_shares(cls)
+    classes = np.argsort(-shares, kind="stable")[: cfg.max_classes]
+    proposals: dict[tuple[int, int], float] = {}
+    for t in cfg.thresholds:
+        for first, last in runs(actionness >= t * peak):
+            if last - first + 1 >= cfg.min_frames and (first, last) not in proposals:
+                proposals[(first, last)] = _segment_score(scores, actionness, first, last, cfg)
+    for c in classes:
+        for (first, last), value in proposals.items():
+            found[(int(c), first, last)] = value * float(shares[c])
+    return _as_arrays(found)
+
+
+def _as_arrays(found: dict[tuple[int, int, int], float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if not found:
         empty = np.zeros(0)
         return empty.astype(np.int64), empty.astype(np.int64), empty.astype(np.int64), empty

@@ -12,7 +12,14 @@ import torch
 from tempvl_bench.cli import main
 from tempvl_bench.metrics import tal_metrics
 from tempvl_plugins.action_localization.datasets import ADAPTERS, camel_to_words
-from tempvl_plugins.action_localization.decode import DecodeConfig, FrameScores, decode, nms, runs
+from tempvl_plugins.action_localization.decode import (
+    DecodeConfig,
+    FrameScores,
+    decode,
+    nms,
+    runs,
+    video_class_shares,
+)
 from tempvl_plugins.action_localization.head import (
     HeadConfig,
     LocalizationHead,
@@ -105,11 +112,42 @@ def test_hard_nms_drops_overlaps_and_soft_nms_decays_them():
     assert kept_scores[1] == pytest.approx(0.5)  # no overlap: unchanged
 
 
+def test_actionness_proposals_take_the_segment_from_all_classes_and_the_label_from_the_video():
+    # One activity on frames 10-19, but the head is confused frame by frame: class 1 on the
+    # first half, class 0 on the second. Per class, each half is a separate (wrong-length)
+    # segment; class-agnostic runs find the whole span, labelled with the video's best class.
+    n = 40
+    times = np.arange(n) / 2.0
+    classes = np.full((n, 3), 0.02)
+    classes[10:15, 1], classes[15:20, 0] = 0.8, 0.8
+    classes[15:20, 1] = 0.5  # class 1 holds on into the second half: the video's best class
+    scores = FrameScores(times, classes, n / 2.0)
+    per_class = decode(scores, DecodeConfig(nms="hard", max_classes=1))
+    assert (per_class[0].start, per_class[0].end) != (5.0, 10.0)
+    fused = decode(scores, DecodeConfig(nms="hard", max_classes=1, proposals="actionness"))
+    best = fused[0]
+    assert best.label == 1 and (best.start, best.end) == (5.0, 10.0)
+    assert {d.label for d in fused} == {1}
+    # The score is the proposal's mean actionness times the class's share of the video.
+    shares = video_class_shares(classes)
+    assert shares.sum() == pytest.approx(1.0) and int(np.argmax(shares)) == 1
+    assert best.score == pytest.approx(0.8 * shares[1])
+    two = decode(scores, DecodeConfig(nms="hard", max_classes=2, proposals="actionness"))
+    assert {d.label for d in two} == {0, 1}
+    assert all(d.score <= best.score for d in two)
+
+
+def test_video_class_shares_of_an_empty_video_are_uniform():
+    assert video_class_shares(np.zeros((5, 4))).tolist() == [0.25] * 4
+
+
 def test_decode_config_errors_name_the_key():
     with pytest.raises(ValueError, match=r"options.decode.*unknown key.*'nms_thresh'"):
         DecodeConfig.from_options({"nms_thresh": 0.5})
     with pytest.raises(ValueError, match="decode.nms"):
         DecodeConfig.from_options({"nms": "fast"})
+    with pytest.raises(ValueError, match="decode.proposals"):
+        DecodeConfig.from_options({"proposals": "class-agnostic"})
     assert DecodeConfig.from_options({"thresholds": [0.5]}).thresholds == (0.5,)
 
 
@@ -264,7 +302,7 @@ def test_thumos14_demo_zero_shot_is_rescorable_and_finetuning_beats_it(tmp_path,
     assert set(results["metrics"]) == set(results["config"]["metrics"])
     assert all(0.0 <= v <= 100.0 for v in results["metrics"].values())
     rows = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
-    assert results["num_samples"] == len(rows) == 15  # the ambiguous-only test video is not evaluated
+    assert results["num_samples"] == len(rows) == 63  # the ambiguous-only test video is not evaluated
     assert all(r["detections"] for r in rows)
     assert all(d["segment"][0] < d["segment"][1] for r in rows for d in r["detections"])
     assert _rescore(run_dir, "thumos14", "test", capsys) == pytest.approx(results["metrics"], abs=1e-9)
@@ -278,7 +316,7 @@ def test_thumos14_demo_zero_shot_is_rescorable_and_finetuning_beats_it(tmp_path,
 def test_activitynet_finetune_demo_saves_the_head_and_resumes(tmp_path, capsys):
     args = ("--mode", "finetune", "--set", "finetune.epochs=2")
     run_dir, results = _run(tmp_path, "activitynet-tal", *args)
-    assert results["split"] == "validation" and results["num_samples"] == 16
+    assert results["split"] == "validation" and results["num_samples"] == 64
     assert set(results["metrics"]) == set(results["config"]["metrics"])
     assert (run_dir / "head.safetensors").is_file() and (run_dir / "finetune" / "state.pt").is_file()
     head = load_head(run_dir)
