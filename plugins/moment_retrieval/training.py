@@ -6,8 +6,8 @@ time cells (:func:`~tempvl_plugins.moment_retrieval.decoding.frame_span`), gives
 end frame targets. Unlike pretraining's merged clips, the video is a single real video.
 A query with several ground-truth windows (QVHighlights) trains on one of them, drawn per step.
 
-With ``options.saliency_loss_weight > 0`` (QVHighlights), a hinge loss as Moment-DETR's
-saliency loss (margin 0.2) also trains the highlight score, the cosine of each frame with the
+With ``options.saliency_loss_weight > 0``, a hinge loss as Moment-DETR's
+saliency loss (``tempvl_core.losses.saliency_hinge``, margin 0.2) also trains the highlight score, the cosine of each frame with the
 query: every frame inside a ground-truth window should beat every frame outside by the margin.
 """
 
@@ -26,9 +26,6 @@ from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video
 from tempvl_plugins.moment_retrieval.decoding import estimate_duration, frame_bounds, frame_span
 from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits, video_frame_features
-
-
-SALIENCY_MARGIN = 0.2
 
 
 @dataclass
@@ -71,20 +68,6 @@ def span_targets(batch: dict, groups: Sequence[VideoGroup], queries: Sequence[Mo
     return out
 
 
-def saliency_hinge(similarity: torch.Tensor, inside: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over queries and (inside, outside) frame pairs of ``relu(margin - (sim_in - sim_out))``.
-
-    ``similarity`` ``[Q, T]``; ``inside``/``mask`` bool ``[Q, T]``. Queries without an inside or
-    an outside real frame contribute nothing; 0 when no query has both.
-    """
-    pos, neg = inside & mask, ~inside & mask
-    pairs = pos[:, :, None] & neg[:, None, :]
-    if not pairs.any():
-        return similarity.sum() * 0.0
-    gaps = similarity[:, :, None] - similarity[:, None, :]
-    return torch.relu(SALIENCY_MARGIN - gaps)[pairs].mean()
-
-
 def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], clips: ClipLoaderFactory,
                      saliency_weight: float = 0.0) -> list[EpochLog]:
     """Train the model (MR heads, grounding and encoders) on ``queries`` for ``finetune.epochs``."""
@@ -111,7 +94,7 @@ def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
         if saliency_weight > 0:
             similarity = query_frame_similarity(model, feats, rows, targets.texts, cfg.text.max_length)
             inside = torch.from_numpy(np.stack(targets.inside)).to(device)
-            loss = loss + saliency_weight * saliency_hinge(similarity, inside, query_mask)
+            loss = loss + saliency_weight * losses.saliency_hinge(similarity, inside, query_mask)
         return loss
 
     params = trainable_parameters(model, cfg.finetune.train_text_layers)

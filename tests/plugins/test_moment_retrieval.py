@@ -157,7 +157,7 @@ def test_span_targets_use_the_decoded_timestamps() -> None:
 
 
 def test_saliency_hinge() -> None:
-    from tempvl_plugins.moment_retrieval.training import SALIENCY_MARGIN, saliency_hinge
+    from tempvl_core.losses import SALIENCY_MARGIN, saliency_hinge
 
     mask = torch.tensor([[True, True, True, False]])
     inside = torch.tensor([[True, False, False, True]])
