@@ -6,9 +6,10 @@ time cells (:func:`~tempvl_plugins.moment_retrieval.decoding.frame_span`), gives
 end frame targets. Unlike pretraining's merged clips, the video is a single real video.
 A query with several ground-truth windows (QVHighlights) trains on one of them, drawn per step.
 
-With ``options.saliency_loss_weight > 0``, a hinge loss as Moment-DETR's
-saliency loss (``tempvl_core.losses.saliency_hinge``, margin 0.2) also trains the highlight score, the cosine of each frame with the
-query: every frame inside a ground-truth window should beat every frame outside by the margin.
+With ``options.saliency_loss_weight > 0``, a hinge loss as Moment-DETR's saliency loss
+(``tempvl_core.losses.saliency_hinge``, margin 0.2) also trains the highlight score, the cosine
+of each frame with the query: every frame inside a ground-truth window should beat every frame
+outside by the margin.
 """
 
 from __future__ import annotations
