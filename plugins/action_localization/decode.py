@@ -129,18 +129,26 @@ def _candidates(scores: FrameScores, cfg: DecodeConfig) -> tuple[np.ndarray, np.
     cls = np.asarray(scores.classes, dtype=np.float64)
     if cfg.proposals == "actionness":
         return _actionness_candidates(scores, cls, cfg)
-    peak = cls.max(axis=0)
-    order = np.argsort(-peak, kind="stable")[: cfg.max_classes]
+    order = np.argsort(-cls.max(axis=0), kind="stable")[: cfg.max_classes]
     found: dict[tuple[int, int, int], float] = {}
     for c in order:
-        if peak[c] <= 0:
-            continue
-        for t in cfg.thresholds:
-            for first, last in runs(cls[:, c] >= t * peak[c]):
-                if last - first + 1 < cfg.min_frames or (c, first, last) in found:
-                    continue
-                found[(int(c), first, last)] = _segment_score(scores, cls[:, c], first, last, cfg)
+        for (first, last), value in _scored_runs(scores, cls[:, c], cfg).items():
+            found[(int(c), first, last)] = value
     return _as_arrays(found)
+
+
+def _scored_runs(scores: FrameScores, column: np.ndarray, cfg: DecodeConfig) -> dict[tuple[int, int], float]:
+    """Unique runs ``(first, last)`` of ``column`` at or above each threshold times its peak
+    (none when the peak is not positive), at least ``min_frames`` long, with their scores."""
+    peak = float(column.max()) if len(column) else 0.0
+    found: dict[tuple[int, int], float] = {}
+    if peak <= 0:
+        return found
+    for t in cfg.thresholds:
+        for first, last in runs(column >= t * peak):
+            if last - first + 1 >= cfg.min_frames and (first, last) not in found:
+                found[(first, last)] = _segment_score(scores, column, first, last, cfg)
+    return found
 
 
 def video_class_shares(cls: np.ndarray) -> np.ndarray:
@@ -156,22 +164,11 @@ def video_class_shares(cls: np.ndarray) -> np.ndarray:
 
 def _actionness_candidates(scores: FrameScores, cls: np.ndarray, cfg: DecodeConfig):
     """Class-agnostic runs of the actionness, one candidate per run and best video class."""
-    found: dict[tuple[int, int, int], float] = {}
-    actionness = cls.max(axis=1)
-    peak = float(actionness.max()) if len(actionness) else 0.0
-    if peak <= 0:
-        return _as_arrays(found)
+    proposals = _scored_runs(scores, cls.max(axis=1), cfg)
     shares = video_class_shares(cls)
     classes = np.argsort(-shares, kind="stable")[: cfg.max_classes]
-    proposals: dict[tuple[int, int], float] = {}
-    for t in cfg.thresholds:
-        for first, last in runs(actionness >= t * peak):
-            if last - first + 1 >= cfg.min_frames and (first, last) not in proposals:
-                proposals[(first, last)] = _segment_score(scores, actionness, first, last, cfg)
-    for c in classes:
-        for (first, last), value in proposals.items():
-            found[(int(c), first, last)] = value * float(shares[c])
-    return _as_arrays(found)
+    return _as_arrays({(int(c), first, last): value * float(shares[c])
+                       for c in classes for (first, last), value in proposals.items()})
 
 
 def _as_arrays(found: dict[tuple[int, int, int], float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
