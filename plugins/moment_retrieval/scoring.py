@@ -9,7 +9,6 @@ ten queries costs one backbone pass instead of ten.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from tempvl_core.model.clip_backbone import feature_mask, model_stride
@@ -36,5 +35,5 @@ def query_frame_similarity(model, frame_feats: Tensor, rows: Tensor, texts: list
     """Cosine ``[Q, T]`` between each frame (projected to the joint space) and query j's
     embedding: the per-frame saliency used for QVHighlights highlight detection."""
     text = model.encode_text(model.tokenize(texts, max_length))
-    frames = F.normalize(model.video_proj(frame_feats.index_select(0, rows.to(frame_feats.device))), dim=-1)
+    frames = model.embed_video_features(frame_feats.index_select(0, rows.to(frame_feats.device)))
     return torch.einsum("qtd,qd->qt", frames.float(), text.float())

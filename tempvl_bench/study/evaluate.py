@@ -12,7 +12,6 @@ import copy
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tempvl_bench.metrics.priors import best_constant_window as fitted_constant_window
 from tempvl_bench.metrics.priors import frame_windows
@@ -60,7 +59,7 @@ def moment_outcomes(model, moments: Moments, batch_videos: int, max_text_len: in
             s, e, _ = rank_windows(start[j].float(), end[j].float(), top_k=1)[0]
             top1[q] = (s, e)
         text_emb = model.encode_text(tokens)
-        frame_emb = F.normalize(model.video_proj(feats), dim=-1)[rows]
+        frame_emb = model.embed_video_features(feats)[rows]
         probe_frame[queries] = (frame_emb @ text_emb[:, :, None]).squeeze(-1).argmax(1).cpu().numpy()
     step = frame_seconds(moments)
     pred = np.stack([top1[:, 0] * step, (top1[:, 1] + 1) * step], 1)

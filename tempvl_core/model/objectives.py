@@ -263,7 +263,7 @@ def _merged_saliency(model: "TemPVL", video: Tensor, mask: Tensor, text_emb: Ten
                      ends: Tensor) -> Tensor:
     """The hinge of ``mr_saliency_weight``: joint-space cosine of each merged frame with the
     anchor's text, frames of the anchor clip (``starts..ends``) against all other real frames."""
-    frame_emb = F.normalize(model.video_proj(video), dim=-1)
+    frame_emb = model.embed_video_features(video)
     similarity = (frame_emb @ text_emb.to(frame_emb.dtype)[:, :, None]).squeeze(-1)
     steps = torch.arange(video.shape[1], device=video.device)[None, :]
     inside = (steps >= starts[:, None]) & (steps <= ends[:, None])

@@ -149,7 +149,13 @@ class TemPVL(InferenceMixin, nn.Module):
 
     def encode_video(self, frames: Tensor, frame_mask: Tensor | None = None) -> Tensor:
         """L2-normalized clip embeddings ``[B, embed_dim]`` in the joint space."""
-        return F.normalize(self.video_proj(self.video_features(frames, frame_mask)[1]), dim=-1)
+        return self.embed_video_features(self.video_features(frames, frame_mask)[1])
+
+    def embed_video_features(self, features: Tensor) -> Tensor:
+        """Video features in the joint space, L2-normalized: pooled clip features ``[B, video_dim]``
+        (what VTC matches) or per-frame features ``[..., T, video_dim]`` (each frame against a text
+        embedding: highlight saliency, the study's alignment probe, MR's saliency hinge)."""
+        return F.normalize(self.video_proj(features), dim=-1)
 
     def encode_text(self, texts: TextInput) -> Tensor:
         """L2-normalized text embeddings ``[B, embed_dim]`` from strings or a tokenized dict."""
@@ -219,7 +225,7 @@ class TemPVL(InferenceMixin, nn.Module):
             text_feats=self.text_features(ids, mask),
             frame_feats=frame_feats,
             frame_mask=frame_mask,
-            video_emb=F.normalize(self.video_proj(clip_feats), dim=-1),
+            video_emb=self.embed_video_features(clip_feats),
             generator=generator,
             raw_frame_feats=raw_feats,
             mergeable=self._mergeable(host.get("mergeable", batch.get("mergeable")), ids.shape[0]),
