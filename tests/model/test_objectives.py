@@ -234,7 +234,21 @@ def test_mr_saliency_trains_the_joint_space_frame_by_frame(model: TemPVL, batch:
         type(model.config)(mr_saliency_weight=-1.0)
 
 
-def test_saliency_hinge_hand_case() -> None:
+def test_saliency_hinge() -> None:
+    """losses.saliency_hinge, shared by MR's merged-video term and moment-retrieval finetuning."""
+    mask = torch.tensor([[True, True, True, False]])
+    inside = torch.tensor([[True, False, False, True]])
+    separated = torch.tensor([[0.9, 0.1, 0.2, -5.0]])  # padded frame ignored
+    assert losses.saliency_hinge(separated, inside, mask).item() == 0.0
+    close = torch.tensor([[0.3, 0.2, 0.4, 0.0]], requires_grad=True)
+    loss = losses.saliency_hinge(close, inside, mask)
+    expected = (max(0.0, losses.SALIENCY_MARGIN - 0.1) + max(0.0, losses.SALIENCY_MARGIN + 0.1)) / 2
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    assert close.grad[0, 0] < 0 and close.grad[0, 3] == 0  # raises the inside frame, ignores padding
+    assert losses.saliency_hinge(close, torch.zeros_like(inside), mask).item() == 0.0  # no positive frame
+
+    # Several queries with padding: a mean over all (inside, outside) pairs of real frames.
     sim = torch.tensor([[0.9, 0.1, 0.5, 0.0], [0.2, 0.3, 0.0, 0.0]])
     inside = torch.tensor([[True, False, False, False], [False, True, False, False]])
     mask = torch.tensor([[True, True, True, False], [True, True, False, False]])

@@ -156,22 +156,6 @@ def test_span_targets_use_the_decoded_timestamps() -> None:
     assert len(targets.rows) == 2  # the unlabelled query trains nothing
 
 
-def test_saliency_hinge() -> None:
-    from tempvl_core.losses import SALIENCY_MARGIN, saliency_hinge
-
-    mask = torch.tensor([[True, True, True, False]])
-    inside = torch.tensor([[True, False, False, True]])
-    separated = torch.tensor([[0.9, 0.1, 0.2, -5.0]])  # padded frame ignored
-    assert saliency_hinge(separated, inside, mask).item() == 0.0
-    close = torch.tensor([[0.3, 0.2, 0.4, 0.0]], requires_grad=True)
-    loss = saliency_hinge(close, inside, mask)
-    expected = (max(0.0, SALIENCY_MARGIN - 0.1) + max(0.0, SALIENCY_MARGIN + 0.1)) / 2
-    assert loss.item() == pytest.approx(expected)
-    loss.backward()
-    assert close.grad[0, 0] < 0 and close.grad[0, 3] == 0  # raises the inside frame, ignores padding
-    assert saliency_hinge(close, torch.zeros_like(inside), mask).item() == 0.0  # no positive frame
-
-
 # -- grouping and ids ------------------------------------------------------------------------
 
 def _query(qid: str, vid: str) -> MomentQuery:
