@@ -33,7 +33,7 @@ def anet(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def qvh(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("root") / "qvhighlights"
-    generate_qvhighlights(out, seed=2, counts=QvhCounts(train=3, val=3, test=2))
+    generate_qvhighlights(out, seed=2, counts=QvhCounts(train=3, val=3, test=2, train_appended=0))
     return out
 
 

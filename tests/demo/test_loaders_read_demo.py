@@ -32,7 +32,7 @@ TINY = {
     "anet-captions": lambda out: anet_captions.generate_anet_captions(
         out, counts=anet_captions.AnetCaptionsCounts(train=2, val=2)),
     "qvhighlights": lambda out: qvhighlights.generate_qvhighlights(
-        out, counts=qvhighlights.QvhCounts(train=2, val=2, test=2)),
+        out, counts=qvhighlights.QvhCounts(train=2, val=2, test=2, train_appended=1)),
     "thumos14": lambda out: detection.generate_thumos14(out, counts=detection.ThumosCounts(val=2, test=2)),
     "activitynet": lambda out: detection.generate_activitynet(
         out, counts=detection.ActivityNetCounts(training=2, validation=2, testing=1)),

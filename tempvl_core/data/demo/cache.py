@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 MANIFEST = "manifest.json"
 
 #: Every demo dataset; ``pretrain`` is ``webvid``, ``cc3m`` and ``episodes`` in one data root.

@@ -24,11 +24,16 @@ CLIP_S = 2
 
 @dataclass(frozen=True)
 class QvhCounts:
-    """Videos per split, each giving one or two queries (real: 7218 / 1550 / 1542 queries)."""
+    """Videos per split, each giving one or two queries (real: 7218 / 1550 / 1542 queries).
+
+    ``train_appended`` more training videos are drawn after the test split: the training split
+    grows while val and test stay byte-identical (the generator draws the splits in sequence).
+    """
 
     train: int = 128  # demo format 8 (was 48)
     val: int = 120  # demo format 8 (was 16): about 180 queries
     test: int = 16
+    train_appended: int = 128  # demo format 9: 256 training videos, about 380 queries (was 128, about 190)
 
 
 def _saliency(rng: random.Random, n_clips: int) -> list[list[int]]:
@@ -68,19 +73,33 @@ def generate_qvhighlights(
     """Write demo QVHighlights into ``out_dir`` (the ``qvhighlights/`` folder of a data root)."""
     rng = random.Random(f"qvhighlights-{seed}")
     qids = iter(rng.sample(range(1, 20000), 4 * (counts.train + counts.val + counts.test)))
-    jobs = []
+    jobs: list[VideoJob] = []
+    lines: dict[str, list[str]] = {}
     for split in ("train", "val", "test"):
-        lines = []
-        for _ in range(getattr(counts, split)):
-            duration = float(rng.choice((30, 40)))
-            spans = random_spans(rng, duration, rng.choice((2, 3)), min_len=4.0, max_len=10.0, grid=CLIP_S)
-            scene = sample_scene(rng, duration, spans, n_objects=rng.choice((2, 3)), render=render)
-            start = 30.0 * rng.randint(0, 10)
-            vid = f"{youtube_id(rng)}_{start:.1f}_{start + duration:.1f}"
-            for text, windows in _queries(rng, scene):
-                lines.append(json.dumps(_record(next(qids), text, scene, vid, windows, rng, split != "test")))
-            jobs.append(VideoJob(scene, out_dir / "videos" / f"{vid}.mp4"))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        lines[split] = _videos(rng, getattr(counts, split), qids, split != "test", out_dir, render, jobs)
+    if counts.train_appended:
+        used = {json.loads(line)["qid"] for split_lines in lines.values() for line in split_lines}
+        fresh = iter(rng.sample(sorted(set(range(1, 40000)) - used), 2 * counts.train_appended))
+        lines["train"] += _videos(rng, counts.train_appended, fresh, True, out_dir, render, jobs)
+    if len({job.path for job in jobs}) != len(jobs):
+        raise RuntimeError(f"demo qvhighlights seed {seed}: two videos drew the same vid")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, split_lines in lines.items():
         # The public files end without a newline after the last record.
-        (out_dir / f"highlight_{split}_release.jsonl").write_text("\n".join(lines), encoding="utf-8")
+        (out_dir / f"highlight_{split}_release.jsonl").write_text("\n".join(split_lines), encoding="utf-8")
     render_all(jobs, desc="demo qvhighlights")
+
+
+def _videos(rng, n: int, qids, with_gt: bool, out_dir: Path, render: RenderSettings, jobs: list) -> list[str]:
+    """Draw ``n`` videos (appending their render jobs to ``jobs``); their JSON lines."""
+    lines = []
+    for _ in range(n):
+        duration = float(rng.choice((30, 40)))
+        spans = random_spans(rng, duration, rng.choice((2, 3)), min_len=4.0, max_len=10.0, grid=CLIP_S)
+        scene = sample_scene(rng, duration, spans, n_objects=rng.choice((2, 3)), render=render)
+        start = 30.0 * rng.randint(0, 10)
+        vid = f"{youtube_id(rng)}_{start:.1f}_{start + duration:.1f}"
+        for text, windows in _queries(rng, scene):
+            lines.append(json.dumps(_record(next(qids), text, scene, vid, windows, rng, with_gt)))
+        jobs.append(VideoJob(scene, out_dir / "videos" / f"{vid}.mp4"))
+    return lines
