@@ -149,6 +149,10 @@ def test_msvd_malformed(write) -> None:
     pkl = write("raw-captions.pkl", pickle.dumps({"a_1_2": ["not", "token", "lists"]}))
     with pytest.raises(AnnotationError, match=r"raw-captions\.pkl key 'a_1_2': expected a list of token lists"):
         read_msvd_retrieval(pkl, write("test_list.txt", "a_1_2"), "test")
+    # Found by the loader fuzz test: a token that is not a string was a TypeError from str.join.
+    pkl = write("raw-captions.pkl", pickle.dumps({"a_1_2": [["a", "woman", {}, "slices"]]}))
+    with pytest.raises(AnnotationError, match=r"raw-captions\.pkl key 'a_1_2': expected a list of token lists"):
+        read_msvd_retrieval(pkl, write("test_list.txt", "a_1_2"), "test")
 
 
 # --- LSMDC ----------------------------------------------------------------------------------------

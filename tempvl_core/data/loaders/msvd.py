@@ -34,8 +34,10 @@ def read_msvd_captions(pkl: Path) -> dict[str, tuple[str, ...]]:
         raise AnnotationError(pkl, "top level", "a dict {clip_id: [[token, ...], ...]}", type(data).__name__)
     out = {}
     for clip, captions in data.items():
-        if not isinstance(captions, list) or not all(isinstance(c, list) for c in captions):
-            raise AnnotationError(pkl, f"key {clip!r}", "a list of token lists", captions)
+        if not isinstance(captions, list) or not all(
+            isinstance(c, list) and all(isinstance(token, str) for token in c) for c in captions
+        ):
+            raise AnnotationError(pkl, f"key {clip!r}", "a list of token lists (lists of strings)", captions)
         out[clip] = tuple(" ".join(tokens) for tokens in captions)
     return out
 
