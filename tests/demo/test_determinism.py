@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,6 @@ def test_appended_qvhighlights_training_videos_leave_val_and_test_byte_identical
     """Format 9 grew the QVHighlights training split after the evaluation split was measured:
     the new videos are drawn after the test split, so val, test and the first training videos
     are the bytes they were, and every qid stays unique."""
-    import json
-
     for folder, appended in (("before", 0), ("after", 2)):
         counts = qvhighlights.QvhCounts(train=2, val=2, test=1, train_appended=appended)
         qvhighlights.generate_qvhighlights(tmp_path / folder, 5, counts=counts)
