@@ -60,7 +60,8 @@ class TemPVL(InferenceMixin, nn.Module):
         if hidden % config.fusion_heads:
             raise ValueError(f"text hidden size {hidden} is not divisible by fusion_heads={config.fusion_heads}")
         self.video_encoder = VideoEncoder(
-            backbone, config.video_dim, config.max_frames, config.temporal_layers, config.video_heads, config.dropout
+            backbone, config.video_dim, config.max_frames, config.temporal_layers, config.video_heads, config.dropout,
+            config.temporal_difference,
         )
         self.video_proj = nn.Linear(config.video_dim, config.embed_dim)
         self.text_proj = nn.Linear(hidden, config.embed_dim)

@@ -34,8 +34,33 @@ def check_backbone(backbone: nn.Module) -> int:
     return num
 
 
+class TemporalDifference(nn.Module):
+    """``x_t + W (x_{t+1} - x_{t-1})``: each frame also carries how the features change around it.
+
+    A per-frame backbone sees no motion, and temporal layers from random init learn to subtract
+    neighbouring frames slowly; with the difference one linear step away, "the red square moves
+    up" is readable from a frame and from the mean over frames (``benchmarks/video_side.py``).
+    At the first and last real frame (and next to padding) the missing neighbour is the frame
+    itself, so the difference is one-sided; padded frames stay zero and never leak into real ones.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        m = torch.ones_like(x[..., :1]) if mask is None else mask[..., None].to(x.dtype)
+        edge_x, edge_m = torch.zeros_like(x[:, :1]), torch.zeros_like(m[:, :1])
+        nxt, nxt_m = torch.cat([x[:, 1:], edge_x], 1), torch.cat([m[:, 1:], edge_m], 1)
+        prv, prv_m = torch.cat([edge_x, x[:, :-1]], 1), torch.cat([edge_m, m[:, :-1]], 1)
+        nxt = nxt * nxt_m + x * (1 - nxt_m)
+        prv = prv * prv_m + x * (1 - prv_m)
+        return (x + self.linear(nxt - prv)) * m
+
+
 class VideoEncoder(nn.Module):
-    """Per-frame backbone + temporal position embeddings + temporal transformer.
+    """Per-frame backbone + (optionally) temporal differences + temporal position embeddings +
+    temporal transformer.
 
     ``temporal_layers=0`` skips the transformer: the clip embedding is then the mean of the
     (position-free) frame features. Padded frames (``frame_mask`` False) never reach the
@@ -50,6 +75,7 @@ class VideoEncoder(nn.Module):
         temporal_layers: int = 1,
         num_heads: int = 4,
         dropout: float = 0.0,
+        temporal_difference: bool = False,
     ):
         super().__init__()
         self.backbone = backbone
@@ -60,6 +86,8 @@ class VideoEncoder(nn.Module):
         self.max_frames = max_frames
         self.temporal_layers = temporal_layers
         self.temporal = None
+        #: ``TemPVLConfig.temporal_difference``: frame-to-frame differences before the temporal layers.
+        self.difference = TemporalDifference(dim) if temporal_difference else None
         if temporal_layers > 0:
             self.pos_embed = nn.Parameter(torch.zeros(1, max_frames, dim))
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -105,8 +133,13 @@ class VideoEncoder(nn.Module):
 
         ``positions`` ``[B, T]`` (long) numbers each frame explicitly: merged pretraining
         sequences pass their own numbering (see :func:`tempvl_core.merging.merge_clips`); by
-        default frames are numbered ``0..T-1``. Without temporal layers, features pass through.
+        default frames are numbered ``0..T-1``. Temporal differences (when configured) come first,
+        over the sequence as given: a merged sequence differs across its clip boundaries exactly as
+        an evaluation video differs across its events. Without temporal layers, the features
+        (with their differences) pass through.
         """
+        if self.difference is not None:
+            feats = self.difference(feats, frame_mask)
         if self.temporal is None:
             return feats
         if positions is None:
