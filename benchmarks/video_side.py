@@ -4,6 +4,8 @@ Trains only the contrastive loss (VTC) of the study's model (configs/study/demo.
 the demo episodes, two episodes a step, with four video sides in turn:
 
 - ``cnn-tiny``: the study's backbone (learnt from random init);
+- ``cnn-tiny + temporal difference``: the same with ``temporal_difference: true`` (each frame
+  also gets a learnt map of ``x_{t+1} - x_{t-1}`` before the temporal layers);
 - ``colour oracle``: a fixed backbone that reads each demo colour's presence and centre in
   every frame (what a perfect per-frame detector would give), a linear layer on top;
 - ``colour oracle + temporal conv``: the same, with a residual temporal convolution before the
@@ -20,6 +22,7 @@ about 7 clips). Training losses only: no split is evaluated.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 import tempfile
@@ -85,7 +88,10 @@ def _caption_key(caption: str) -> int:
 
 def train(side: str, cfg, host, episodes, steps: int, every: int) -> list[float]:
     seed_everything(0)
-    model = TemPVL(build_model_config(runner._pretrain_config(cfg, cfg.variant("vtc_mlm"), 0)), runner._backbone(cfg, host))
+    model_cfg = build_model_config(runner._pretrain_config(cfg, cfg.variant("vtc_mlm"), 0))
+    # Only the one side has temporal differences, whatever the config says.
+    model_cfg = dataclasses.replace(model_cfg, temporal_difference=side.endswith("temporal difference"))
+    model = TemPVL(model_cfg, runner._backbone(cfg, host))
     if side.startswith("colour oracle"):
         model.video_encoder.backbone = ColourOracle()
     if side.endswith("temporal conv"):
@@ -130,9 +136,9 @@ def main() -> None:
     host = load_plugins()
     cache = args.cache or Path(tempfile.mkdtemp(prefix="tempvl-video-side-"))
     episodes = runner._load_data(cfg, cache, progress=True)["episodes"]
-    sides = ["cnn-tiny", "colour oracle", "colour oracle + temporal conv", "caption oracle"]
+    sides = ["cnn-tiny", "cnn-tiny + temporal difference", "colour oracle", "colour oracle + temporal conv", "caption oracle"]
     rows = [[side, *(f"{v:.3f}" for v in train(side, cfg, host, episodes, args.steps, args.every))] for side in sides]
-    print(f"\nVTC loss (mean of the last 50 steps), 2 episodes a step, seed 0; chance ln 7 = 1.95")
+    print("\nVTC loss (mean of the last 50 steps), 2 episodes a step, seed 0; chance ln 7 = 1.95")
     print(tabulate(rows, headers=["video side", *(f"step {s}" for s in range(args.every, args.steps + 1, args.every))]))
 
 
