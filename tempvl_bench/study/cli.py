@@ -15,7 +15,8 @@ def add_parser(sub, common: argparse.ArgumentParser, bind) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest when other processes share the cores)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
-                   help="run every N-th run starting at I (0-based), e.g. two processes with 0/2 and 1/2")
+                   help="one of N processes sharing a study (e.g. 0/2 and 1/2): it starts with every N-th run "
+                        "from I (0-based), then takes any run no process has started")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=bind(cmd_study))
 

@@ -141,6 +141,28 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _claimed(run_dir: Path) -> Iterator[bool]:
+    """Hold ``run_dir``'s claim while the block runs; yields False when another process holds
+    it. The lock dies with its process, so a killed shard's run can be taken again."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks: shards must not overlap (give each its own runs)
+        yield True
+        return
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with run_dir.with_name(run_dir.name + ".claim").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _record(path: Path, key: str, run: dict) -> dict:
     """Add one finished run to study.json (re-read under the lock: other shards write too)."""
     with _locked(path):
@@ -154,9 +176,11 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
               shard: tuple[int, int] = (0, 1)) -> dict:
     """Run (or continue) the study of ``config_path`` into ``output``; returns study.json's data.
 
-    ``shard=(i, n)``: this process runs every n-th (variant, seed) run starting at i, so n
-    processes (one per core) share a study; each writes its runs into study.json under a lock,
-    and whichever finds every run done writes the report.
+    ``shard=(i, n)``: n processes (one per core) share a study. This process first takes every
+    n-th (variant, seed) run starting at i, then any run that no process has started: a run is
+    held under a lock while it runs, so a shard that finishes early takes over the runs of a
+    slower one, and a killed shard's lock is released with it. Each writes its runs into
+    study.json under a lock, and whichever finds every run done writes the report.
     """
     from tempvl_bench.manager import load_plugins
 
@@ -181,19 +205,28 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     dataset = EpisodeTensors(data["episodes"], cfg.pretrain["clip_frames"])
     index, count = shard
     todo = [(v, s) for i, s in enumerate(cfg.seeds) for v in cfg.variants if i < v.seeds]
-    for number, (variant, seed) in enumerate(todo, 1):
+    order = sorted(range(len(todo)), key=lambda k: (k % count != index, k))  # its own runs first
+    for number in order:
+        variant, seed = todo[number]
         key = f"{variant.name}/seed{seed}"
-        if (number - 1) % count != index or key in study["runs"]:
-            continue
-        print(f"[study] {number}/{len(todo)} {variant.label} (seed {seed})", flush=True)
-        start = time.perf_counter()
-        model = _pretrain(cfg, variant, seed, dataset, output / "runs" / variant.name / f"seed{seed}", host, progress)
-        result = _evaluate(cfg, model, data, seed)
-        study = _record(path, key, {"variant": variant.name, "seed": seed, **result})
-        with _locked(output / "timings.json"):
-            timings = _read(output / "timings.json") or {}
-            timings[key] = round(time.perf_counter() - start, 1)
-            (output / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        run_dir = output / "runs" / variant.name / f"seed{seed}"
+        with _claimed(run_dir) as claimed:
+            if not claimed:  # another shard is running it
+                continue
+            with _locked(path):
+                study = _read(path)
+            if key in study["runs"]:
+                continue
+            print(f"[study] {number + 1}/{len(todo)} {variant.label} (seed {seed})", flush=True)
+            start = time.perf_counter()
+            model = _pretrain(cfg, variant, seed, dataset, run_dir, host, progress)
+            result = _evaluate(cfg, model, data, seed)
+            study = _record(path, key, {"variant": variant.name, "seed": seed, **result})
+            with _locked(output / "timings.json"):
+                timings = _read(output / "timings.json") or {}
+                timings[key] = round(time.perf_counter() - start, 1)
+                (output / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n",
+                                                     encoding="utf-8")
     with _locked(path):
         study = _read(path)
     missing = [f"{v.name}/seed{s}" for v, s in todo if f"{v.name}/seed{s}" not in study["runs"]]
