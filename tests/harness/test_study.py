@@ -19,10 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "study" / "demo.yaml"
 
 
+def _study_cmd(output: Path) -> list[str]:
+    return [sys.executable, "-m", "tempvl_bench.cli", "study", "--config", str(CONFIG), "--output", str(output),
+            "--quick", "--threads", "1", "--no-progress"]
+
+
 def _study(output: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "tempvl_bench.cli", "study", "--config", str(CONFIG), "--output", str(output),
-           "--quick", "--threads", "1", "--no-progress"]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(_study_cmd(output), capture_output=True, text=True, timeout=1200)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +68,34 @@ def test_a_killed_study_continues_and_repeats_exactly(quick_study: Path, tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert "1/3" not in done.stdout and "2/3 +MR+TL" in done.stdout  # only the missing run ran
     assert (resumed / "study.json").read_bytes() == (quick_study / "study.json").read_bytes()
+
+
+def test_a_shard_skips_a_run_another_process_holds_and_takes_over_unstarted_ones(quick_study: Path,
+                                                                                  tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    shared = tmp_path / "shared"
+    shutil.copytree(quick_study, shared)
+    study = json.loads((shared / "study.json").read_text())
+    for key in ("mr_tl/seed0", "control/seed0"):
+        del study["runs"][key]
+        shutil.rmtree(shared / "runs" / key.split("/")[0])
+    (shared / "study.json").write_text(json.dumps(study, sort_keys=True) + "\n")
+    for report in ("study.md", "study.png"):
+        (shared / report).unlink()
+    shard = ["--shard", "0/2"]  # its own runs are numbers 1 and 3 (VTC+MLM, the control)
+    (shared / "runs" / "mr_tl").mkdir()
+    with (shared / "runs" / "mr_tl" / "seed0.claim").open("a") as claim:
+        fcntl.flock(claim, fcntl.LOCK_EX)  # as if shard 1/2 were pretraining +MR+TL right now
+        done = subprocess.run(_study_cmd(shared) + shard, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "3/3 +MR+TL shuffled texts (control)" in done.stdout and "2/3" not in done.stdout
+    assert "1 runs left (mr_tl/seed0" in done.stdout and not (shared / "study.md").exists()
+    # The holder died without finishing: shard 0/2 now takes +MR+TL although it is not its own.
+    done = subprocess.run(_study_cmd(shared) + shard, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "2/3 +MR+TL (seed 0)" in done.stdout and "3/3" not in done.stdout
+    assert (shared / "study.json").read_bytes() == (quick_study / "study.json").read_bytes()
+    assert (shared / "study.md").read_text() == (quick_study / "study.md").read_text()
 
 
 def test_study_config_errors_name_the_key(tmp_path: Path) -> None:
