@@ -11,6 +11,7 @@ so the same seeds give the same file.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import time
@@ -27,6 +28,7 @@ from tempvl_bench.study.data import EpisodeTensors, load_episodes, load_moments,
 from tempvl_bench.study.report import write_report
 
 STUDY_FILE = "study.json"
+_CAN_CLAIM = importlib.util.find_spec("fcntl") is not None  # POSIX: shards can take each other's runs
 FORMAT = 1
 
 
@@ -145,11 +147,11 @@ def _locked(path: Path) -> Iterator[None]:
 def _claimed(run_dir: Path) -> Iterator[bool]:
     """Hold ``run_dir``'s claim while the block runs; yields False when another process holds
     it. The lock dies with its process, so a killed shard's run can be taken again."""
-    try:
-        import fcntl
-    except ImportError:  # no POSIX locks: shards must not overlap (give each its own runs)
+    if not _CAN_CLAIM:
         yield True
         return
+    import fcntl
+
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     with run_dir.with_name(run_dir.name + ".claim").open("a") as handle:
         try:
@@ -177,10 +179,11 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     """Run (or continue) the study of ``config_path`` into ``output``; returns study.json's data.
 
     ``shard=(i, n)``: n processes (one per core) share a study. This process first takes every
-    n-th (variant, seed) run starting at i, then any run that no process has started: a run is
-    held under a lock while it runs, so a shard that finishes early takes over the runs of a
-    slower one, and a killed shard's lock is released with it. Each writes its runs into
-    study.json under a lock, and whichever finds every run done writes the report.
+    n-th (variant, seed) run starting at i, then (where POSIX locks exist) any run that no
+    process has started: a run is held under a lock while it runs, so a shard that finishes
+    early takes over the runs of a slower one, and a killed shard's lock is released with it.
+    Each writes its runs into study.json under a lock, and whichever finds every run done
+    writes the report.
     """
     from tempvl_bench.manager import load_plugins
 
@@ -206,6 +209,8 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     index, count = shard
     todo = [(v, s) for i, s in enumerate(cfg.seeds) for v in cfg.variants if i < v.seeds]
     order = sorted(range(len(todo)), key=lambda k: (k % count != index, k))  # its own runs first
+    if not _CAN_CLAIM:  # without POSIX locks a shard keeps to its own runs
+        order = [k for k in order if k % count == index]
     for number in order:
         variant, seed = todo[number]
         key = f"{variant.name}/seed{seed}"
