@@ -28,7 +28,7 @@ from tempvl_bench.study.data import EpisodeTensors, load_episodes, load_moments,
 from tempvl_bench.study.report import write_report
 
 STUDY_FILE = "study.json"
-_CAN_CLAIM = importlib.util.find_spec("fcntl") is not None  # POSIX: shards can take each other's runs
+_POSIX_LOCKS = importlib.util.find_spec("fcntl") is not None  # study.json's lock and each run's claim
 FORMAT = 1
 
 
@@ -130,11 +130,11 @@ def _write(path: Path, study: dict) -> None:
 def _locked(path: Path) -> Iterator[None]:
     """Serialize read-modify-write of study.json between shards (POSIX lock; elsewhere the
     atomic replace still protects readers)."""
-    try:
-        import fcntl
-    except ImportError:
+    if not _POSIX_LOCKS:
         yield
         return
+    import fcntl
+
     with path.with_suffix(".lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -147,7 +147,7 @@ def _locked(path: Path) -> Iterator[None]:
 def _claimed(run_dir: Path) -> Iterator[bool]:
     """Hold ``run_dir``'s claim while the block runs; yields False when another process holds
     it. The lock dies with its process, so a killed shard's run can be taken again."""
-    if not _CAN_CLAIM:
+    if not _POSIX_LOCKS:
         yield True
         return
     import fcntl
@@ -209,7 +209,7 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     index, count = shard
     todo = [(v, s) for i, s in enumerate(cfg.seeds) for v in cfg.variants if i < v.seeds]
     order = sorted(range(len(todo)), key=lambda k: (k % count != index, k))  # its own runs first
-    if not _CAN_CLAIM:  # without POSIX locks a shard keeps to its own runs
+    if not _POSIX_LOCKS:  # without POSIX locks a shard keeps to its own runs
         order = [k for k in order if k % count == index]
     for number in order:
         variant, seed = todo[number]
