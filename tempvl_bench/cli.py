@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task")
     p.add_argument("--format", choices=["markdown", "latex", "csv", "html"], default="markdown")
     p.add_argument("--output", type=Path, help="write to FILE instead of stdout")
+    p.add_argument("--include-limited", action="store_true",
+                   help="also list runs made with --limit (smoke tests), each in its own section, never ranked "
+                        "with full runs (default: left out, with a note)")
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("compare", parents=[common],
@@ -196,12 +199,20 @@ def _print_summary(path: Path) -> None:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from tempvl_bench.leaderboard import collect, render
 
+    from tempvl_bench.results import write_text_atomic
+
     if args.output and args.output.is_dir():
         raise UserError(f"--output {args.output}: is a folder; expected the file to write the leaderboard to")
-    text = render(collect(args.results, args.task), args.format, groups=_host(args).tasks.groups())
+    if not args.results.is_dir():
+        what = "is not a folder" if args.results.exists() else "no such folder"
+        raise UserError(f"--results {args.results}: {what}; expected the folder runs write their results to")
+    boards = collect(args.results, args.task, include_limited=args.include_limited)
+    text = render(boards, args.format, groups=_host(args).tasks.groups())
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            write_text_atomic(args.output, text)
+        except OSError as exc:
+            raise UserError(f"--output {args.output}: cannot write it: {exc.strerror or exc}") from None
         print(f"wrote {args.output}")
     else:
         print(text, end="")
