@@ -103,7 +103,7 @@ def check_record(path: Path, record: dict[str, Any]) -> None:
             fail(key, "a whole number >= 0", value)
     if record.get("demo") is not None and not isinstance(record["demo"], bool):
         fail("demo", "true or false", record["demo"])
-    for key in ("primary_metric", "family"):
+    for key in ("primary_metric", "family", "model", "text_encoder"):
         if record.get(key) is not None and not isinstance(record[key], str):
             fail(key, "a string", record[key])
     for name, value in record["metrics"].items():
