@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,9 @@ def _valid(run_id: str, r1: float, created: str) -> dict:
 
 
 def _set(path: str, value):
-    """A mutation setting the dotted ``path`` (``metrics|tal/mAP@0.5``: ``|`` separates keys)."""
+    """A mutation setting ``path`` (``metrics::tal/mAP@0.5``: ``::`` separates the keys)."""
     def mutate(record: dict) -> dict:
-        keys = path.split("|")
+        keys = path.split("::")
         target = record
         for key in keys[:-1]:
             target = target[key]
@@ -50,52 +51,52 @@ _DELETE = object()
 
 # (case id, mutation, the field the warning must name; None: any damage named by the file alone)
 DAMAGED = [
-    ("metric-nan", _set("metrics|tal/mAP@0.5", NAN), "metrics.tal/mAP@0.5"),
-    ("metric-infinity", _set("metrics|tal/mAP@0.5", INF), "metrics.tal/mAP@0.5"),
-    ("metric-minus-infinity", _set("metrics|tal/mAP@avg", -INF), "metrics.tal/mAP@avg"),
-    ("metric-400-digits", _set("metrics|tal/mAP@0.5", HUGE), "metrics.tal/mAP@0.5"),
-    ("metric-1e300", _set("metrics|tal/mAP@0.5", 1e300), "metrics.tal/mAP@0.5"),
-    ("metric-string", _set("metrics|tal/mAP@0.5", "high"), "metrics"),
-    ("metric-bool", _set("metrics|tal/mAP@0.5", True), "metrics"),
-    ("metric-list", _set("metrics|tal/mAP@0.5", [1, 2]), "metrics"),
-    ("metric-object", _set("metrics|tal/mAP@0.5", {"a": 1}), "metrics"),
+    ("metric-nan", _set("metrics::tal/mAP@0.5", NAN), "metrics.tal/mAP@0.5"),
+    ("metric-infinity", _set("metrics::tal/mAP@0.5", INF), "metrics.tal/mAP@0.5"),
+    ("metric-minus-infinity", _set("metrics::tal/mAP@avg", -INF), "metrics.tal/mAP@avg"),
+    ("metric-400-digits", _set("metrics::tal/mAP@0.5", HUGE), "metrics.tal/mAP@0.5"),
+    ("metric-1e300", _set("metrics::tal/mAP@0.5", 1e300), "metrics.tal/mAP@0.5"),
+    ("metric-string", _set("metrics::tal/mAP@0.5", "high"), "metrics"),
+    ("metric-bool", _set("metrics::tal/mAP@0.5", True), "metrics"),
+    ("metric-list", _set("metrics::tal/mAP@0.5", [1, 2]), "metrics"),
+    ("metric-object", _set("metrics::tal/mAP@0.5", {"a": 1}), "metrics"),
     ("metrics-list", _set("metrics", [1.0]), "metrics"),
     ("metrics-null", _set("metrics", None), "metrics"),
     ("metrics-missing", _set("metrics", _DELETE), "metrics"),
     ("ci95-number", _set("ci95", 5), "ci95"),
     ("ci95-string", _set("ci95", "narrow"), "ci95"),
     ("ci95-list", _set("ci95", [1, 2]), "ci95"),
-    ("ci95-entry-number", _set("ci95|tal/mAP@0.5", 5), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-strings", _set("ci95|tal/mAP@0.5", ["1", "2"]), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-one", _set("ci95|tal/mAP@0.5", [1.0]), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-three", _set("ci95|tal/mAP@0.5", [1.0, 2.0, 3.0]), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-nan", _set("ci95|tal/mAP@0.5", [NAN, 1.0]), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-infinity", _set("ci95|tal/mAP@0.5", [0.0, INF]), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-400-digits", _set("ci95|tal/mAP@0.5", [0, HUGE]), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-reversed", _set("ci95|tal/mAP@0.5", [3.0, 1.0]), "ci95.tal/mAP@0.5"),
-    ("ci95-entry-object", _set("ci95|tal/mAP@0.5", {"low": 1}), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-number", _set("ci95::tal/mAP@0.5", 5), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-strings", _set("ci95::tal/mAP@0.5", ["1", "2"]), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-one", _set("ci95::tal/mAP@0.5", [1.0]), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-three", _set("ci95::tal/mAP@0.5", [1.0, 2.0, 3.0]), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-nan", _set("ci95::tal/mAP@0.5", [NAN, 1.0]), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-infinity", _set("ci95::tal/mAP@0.5", [0.0, INF]), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-400-digits", _set("ci95::tal/mAP@0.5", [0, HUGE]), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-reversed", _set("ci95::tal/mAP@0.5", [3.0, 1.0]), "ci95.tal/mAP@0.5"),
+    ("ci95-entry-object", _set("ci95::tal/mAP@0.5", {"low": 1}), "ci95.tal/mAP@0.5"),
     ("primary-list", _set("primary_metric", ["tal/mAP@avg"]), "primary_metric"),
     ("primary-number", _set("primary_metric", 5), "primary_metric"),
     ("primary-object", _set("primary_metric", {"a": 1}), "primary_metric"),
     ("primary-bool", _set("primary_metric", True), "primary_metric"),
     ("baselines-list", _set("baselines", [["chance", 1.0]]), "baselines"),
     ("baselines-string", _set("baselines", "chance"), "baselines"),
-    ("baseline-list", _set("baselines|class-prior segments", [1.0, 2.0]), "baselines.class-prior segments"),
-    ("baseline-nan", _set("baselines|class-prior segments|tal/mAP@0.5", NAN),
+    ("baseline-list", _set("baselines::class-prior segments", [1.0, 2.0]), "baselines.class-prior segments"),
+    ("baseline-nan", _set("baselines::class-prior segments::tal/mAP@0.5", NAN),
      "baselines.class-prior segments.tal/mAP@0.5"),
-    ("baseline-string", _set("baselines|class-prior segments|tal/mAP@0.5", "2"),
+    ("baseline-string", _set("baselines::class-prior segments::tal/mAP@0.5", "2"),
      "baselines.class-prior segments.tal/mAP@0.5"),
-    ("baseline-400-digits", _set("baselines|class-prior segments|tal/mAP@0.5", HUGE),
+    ("baseline-400-digits", _set("baselines::class-prior segments::tal/mAP@0.5", HUGE),
      "baselines.class-prior segments.tal/mAP@0.5"),
     ("baselines-ci95-list", _set("baselines_ci95", [1]), "baselines_ci95"),
-    ("baselines-ci95-number", _set("baselines_ci95|class-prior segments", 5), "baselines_ci95.class-prior segments"),
-    ("baselines-ci95-entry", _set("baselines_ci95|class-prior segments|tal/mAP@0.5", [1.0]),
+    ("baselines-ci95-number", _set("baselines_ci95::class-prior segments", 5), "baselines_ci95.class-prior segments"),
+    ("baselines-ci95-entry", _set("baselines_ci95::class-prior segments::tal/mAP@0.5", [1.0]),
      "baselines_ci95.class-prior segments.tal/mAP@0.5"),
     ("breakdowns-list", _set("breakdowns", [1]), "breakdowns"),
-    ("breakdown-list", _set("breakdowns|tal/AP per class", [1.0]), "breakdowns.tal/AP per class"),
-    ("breakdown-nan", _set("breakdowns|tal/AP per class|Diving", NAN), "breakdowns.tal/AP per class.Diving"),
-    ("breakdown-string", _set("breakdowns|tal/AP per class|Diving", "x"), "breakdowns.tal/AP per class.Diving"),
-    ("breakdown-null", _set("breakdowns|tal/AP per class|Diving", None), "breakdowns.tal/AP per class.Diving"),
+    ("breakdown-list", _set("breakdowns::tal/AP per class", [1.0]), "breakdowns.tal/AP per class"),
+    ("breakdown-nan", _set("breakdowns::tal/AP per class::Diving", NAN), "breakdowns.tal/AP per class.Diving"),
+    ("breakdown-string", _set("breakdowns::tal/AP per class::Diving", "x"), "breakdowns.tal/AP per class.Diving"),
+    ("breakdown-null", _set("breakdowns::tal/AP per class::Diving", None), "breakdowns.tal/AP per class.Diving"),
     ("num-samples-string", _set("num_samples", "40"), "num_samples"),
     ("num-samples-negative", _set("num_samples", -1), "num_samples"),
     ("num-samples-float", _set("num_samples", 1.5), "num_samples"),
@@ -117,7 +118,7 @@ DAMAGED = [
     ("family-number", _set("family", 5), "family"),
     ("model-number", _set("model", 5), "model"),
     ("annotations-list", _set("annotation_sha256", ["a"]), "annotation_sha256"),
-    ("annotation-number", _set("annotation_sha256|thumos14/test.json", 5), "annotation_sha256.thumos14/test.json"),
+    ("annotation-number", _set("annotation_sha256::thumos14/test.json", 5), "annotation_sha256.thumos14/test.json"),
     ("limit-string", _set("limit", "16"), "limit"),
     ("limit-bool", _set("limit", True), "limit"),
 ]
@@ -138,13 +139,13 @@ RAW = [
 
 # Changes a valid file may carry: still ranked, without a warning.
 ACCEPTED = [
-    ("ci95-entry-null", _set("ci95|tal/mAP@0.5", None)),
-    ("metric-null", _set("metrics|tal/mAP@0.5", None)),
+    ("ci95-entry-null", _set("ci95::tal/mAP@0.5", None)),
+    ("metric-null", _set("metrics::tal/mAP@0.5", None)),
     ("primary-null", _set("primary_metric", None)),
     ("unknown-key", _set("something_new", {"x": [1, 2]})),
-    ("integer-metric", _set("metrics|tal/mAP@0.5", 7)),
+    ("integer-metric", _set("metrics::tal/mAP@0.5", 7)),
     ("no-baselines", _set("baselines", _DELETE)),
-    ("odd-metric-name", _set("metrics|=cmd\ncalc%$", 3.0)),
+    ("odd-metric-name", _set("metrics::=cmd|calc\n%$", 3.0)),
 ]
 
 FORMATS = ("markdown", "latex", "csv", "html")
@@ -194,24 +195,15 @@ def test_a_file_that_is_not_a_results_object_is_named_and_left_out(results, caps
         assert len([line for line in err.splitlines() if str(bad) in line]) == 1, err
 
 
-@pytest.mark.parametrize("kind", ["folder", "symlink-to-a-folder"])
-def test_a_results_path_that_is_not_a_readable_file_is_named_and_left_out(results, capsys, kind):
-    bad = results / "thumos14" / "damaged" / "results.json"
-    bad.parent.mkdir()
-    if kind == "folder":
-        bad.mkdir()
-    else:
-        bad.symlink_to(bad.parent / "a-folder")
-        (bad.parent / "a-folder").mkdir()
-    for _, err in _leaderboard(results, capsys):
-        assert str(bad) in err
-
-
 @pytest.mark.parametrize("case, mutate", ACCEPTED, ids=[case for case, _ in ACCEPTED])
 def test_a_valid_variation_is_ranked_without_a_warning(results, capsys, case, mutate):
     _write(results / "thumos14" / "variant" / "results.json", mutate(_valid("variant", 90.0, "2026-01-03")))
-    for out, err in _leaderboard(results, capsys):
+    outputs = _leaderboard(results, capsys)
+    for out, err in outputs:
         assert "variant" in out and "warning" not in err, err
+    for block in outputs[0][0].split("\n\n"):  # each markdown table keeps one column count: cells are escaped
+        rows = [line for line in block.splitlines() if line.startswith("|")]
+        assert len({len(re.findall(r"(?<!\\)\|", line)) for line in rows}) <= 1, block
 
 
 def test_a_damaged_run_json_limit_is_named(results, capsys):
