@@ -5,8 +5,11 @@ of its family, drawn as inline SVG by the page's own script from JSON embedded i
 recall@K curves (retrieval), recall against the tIoU threshold (moment retrieval), AP against
 tIoU and per-class AP (action localization), per-type accuracy (QA), with error bars from
 ``ci95``. After drawing, the script sets ``data-drawn="true"`` on each plot and
-``data-plots-drawn`` on ``<body>`` (with ``data-js-errors`` for any script error), which the
-browser test reads back.
+``data-plots-drawn`` on ``<body>`` (with ``data-js-errors`` for any script error, and the
+laid-out widths of the page and of its widest table), which the browser test reads back.
+Legends name runs by model, backbone and mode (:func:`run_labels`) and the y axes use round
+ticks; tables wrap long run ids and put each interval under its value, so the page fits a
+1400 px window.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ _RECALL_K = re.compile(r"^(?P<prefix>t2v|v2t)/R@(?P<k>\d+)$")
 def run_labels(board: Board) -> list[str]:
     """A legend label per run: model, backbone and mode (what a reader compares); runs sharing
     those are told apart by when they finished."""
-    labels = [model_key(r) for r in board.rows]
+    keys = [model_key(r) for r in board.rows]
+    labels = list(keys)
     for i, record in enumerate(board.rows):
-        if labels.count(model_key(record)) > 1:
-            labels[i] += " " + ((record.get("created_at") or "")[:16].replace("T", " ") or record["run_id"])
+        if keys.count(keys[i]) > 1:
+            labels[i] += " " + ((record.get("created_at") or "")[:19].replace("T", " ") or record["run_id"])
     return labels
 
 
@@ -118,6 +122,13 @@ def _value(record: dict, metric: str) -> str:
     return html.escape(value) + (f'<br><span class="ci">± {html.escape(ci)}</span>' if ci else "")
 
 
+def _info_cells(record: dict) -> str:
+    """The run's descriptive cells; only the run id may wrap (anywhere: it has no spaces)."""
+    run, *rest = _info(record)
+    return f'<td class="info run">{html.escape(run)}</td>' + "".join(
+        f'<td class="info">{html.escape(c)}</td>' for c in rest)
+
+
 def _table(board: Board) -> str:
     out = ['<div class="table"><table>\n<tr>']
     out.extend(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
@@ -126,7 +137,7 @@ def _table(board: Board) -> str:
     best = {m: board.best_indices(m) for m in board.metrics}
     for i, record in enumerate(board.rows):
         out.append("<tr>")
-        out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
+        out.append(_info_cells(record))
         for metric in board.metrics:
             css = ' class="best"' if i in best[metric] else ""
             out.append(f"<td{css}>{_value(record, metric)}</td>")
@@ -134,7 +145,7 @@ def _table(board: Board) -> str:
     for name in board.baselines:
         record = baseline_record(board, name)
         out.append('<tr class="baseline">')
-        out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
+        out.append(_info_cells(record))
         out.extend(f"<td>{_value(record, m)}</td>" for m in board.metrics)
         out.append("</tr>\n")
     out.append("</table></div>\n")
@@ -146,7 +157,8 @@ def _summary(summary: list[dict]) -> str:
         return ""
     rows = "".join(f'<tr><td class="info">{html.escape(s["group"])}</td><td class="info">{html.escape(s["model"])}'
                    f'</td><td>{_fmt(s["mean"])}</td><td>{s["tasks"]}/{s["of"]}</td></tr>\n' for s in summary)
-    return ("<h2>Groups</h2>\n<p>Mean primary metric over each group's tasks (best run of each model per task).</p>\n"
+    return ("<h2>Groups</h2>\n<p>Mean primary metric over each group's tasks (best run of each model per task; "
+            "full runs of each task's ranked evaluation set only).</p>\n"
             f"<table>\n<tr><th>group</th><th>model</th><th>mean primary</th><th>tasks</th></tr>\n{rows}</table>\n")
 
 
@@ -178,7 +190,8 @@ h2{overflow-wrap:anywhere}
 div.table{max-width:100%;overflow-x:auto;margin-bottom:1rem}
 table{border-collapse:collapse;font-size:.85rem}
 th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}
-th{background:#f3f3f3;overflow-wrap:anywhere}td.info{text-align:left;max-width:14rem;overflow-wrap:anywhere}
+th{background:#f3f3f3}td.info{text-align:left;white-space:nowrap}
+td.run{white-space:normal;overflow-wrap:anywhere;min-width:9rem;max-width:14rem}
 span.ci{font-size:.8em;color:#555;font-weight:normal}
 td.best{font-weight:bold;background:#e6f4ea}
 tr.baseline td{font-style:italic;color:#555;background:#fafafa}
@@ -302,5 +315,10 @@ _SCRIPT = r"""
   document.body.setAttribute("data-plots-drawn", String(drawn));
   document.body.setAttribute("data-plots-total", String(plots.length));
   document.body.setAttribute("data-js-errors", errors.join(" | "));
+  // The laid-out widths (page and widest table, in CSS pixels), so a test can check the page fits its window.
+  var widest = 0, tables = document.querySelectorAll("table");
+  for (var t = 0; t < tables.length; t++) { widest = Math.max(widest, tables[t].offsetWidth); }
+  document.body.setAttribute("data-page-width", String(document.documentElement.scrollWidth));
+  document.body.setAttribute("data-widest-table", String(widest));
 })();
 """
