@@ -79,7 +79,8 @@ def test_two_ranks_equal_one_finetuned_and_the_leaderboard_has_one_row(tmp_path,
     record = _same_results(tmp_path, [task], ["--mode", "finetune", "--set", "finetune.epochs=1"])[task]
     run = next((tmp_path / "ranks2" / task).iterdir())
     assert (run / "finetune").is_dir() and record["mode"] == "finetune"
-    assert main(["leaderboard", "--results", str(tmp_path / "ranks2"), "--task", task, "--format", "csv"]) == 0
+    assert main(["leaderboard", "--results", str(tmp_path / "ranks2"), "--task", task, "--format", "csv",
+                 "--include-limited"]) == 0  # SMALL runs are --limit smoke tests
     rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     model_rows = [row for row in rows if row["mode"] == "finetune"]  # not the baseline or best rows
     assert [row["run"] for row in model_rows] == [run.name]
