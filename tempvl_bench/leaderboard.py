@@ -122,8 +122,9 @@ def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str],
     limited = [run for (_, is_limited), runs in by_set.items() if is_limited for run in runs]
     if limited and not include_limited:
         by_set = {key: runs for key, runs in by_set.items() if not key[1]}
+        names = ", ".join(str(r.path.parent) for r in limited[:10]) + (" ..." if len(limited) > 10 else "")
         warn(f"{len(limited)} run(s) made with --limit left out (smoke tests, evaluated on a subset of the "
-             f"queries; --include-limited lists them apart): {', '.join(r.record['run_id'] for r in limited)}")
+             f"queries; --include-limited lists them apart): {names}")
     for (evaluation, _), runs in by_set.items():
         for run in runs if evaluation.old_caption_scale else ():
             warn(f"{run.path}: captioning metrics on the 0-1 scale (results schema_version < "
@@ -163,7 +164,7 @@ def _board(task: str, records: list[ResultRecord], evaluation: str, section: str
 
 def baseline_record(board: Board, name: str) -> dict:
     """A baseline as a row of the board (never ranked or marked best)."""
-    latest = max(board.rows, key=lambda r: r.get("created_at") or "")
+    latest = max(board.rows, key=_created)
     return {"run_id": f"baseline: {name}", "backbone": "-", "mode": "baseline", "checkpoint_sha256": None,
             "demo": latest.get("demo"), "split": latest.get("split", ""), "num_samples": latest.get("num_samples", ""),
             "metrics": board.baselines[name], "ci95": board.baselines_ci95.get(name, {})}
@@ -221,11 +222,11 @@ def _info(record: ResultRecord) -> list[str]:
     checkpoint = record.get("checkpoint_sha256") or ""
     return [
         record["run_id"],
-        record.get("backbone", ""),
+        record.get("backbone") or "",
         record["mode"],
         checkpoint[:12] if checkpoint else "-",
-        "demo" if record.get("demo") else record.get("split", ""),
-        str(record.get("num_samples", "")),
+        "demo" if record.get("demo") else record.get("split") or "",
+        "" if record.get("num_samples") is None else str(record["num_samples"]),
     ]
 
 

@@ -145,6 +145,7 @@ ACCEPTED = [
     ("unknown-key", _set("something_new", {"x": [1, 2]})),
     ("integer-metric", _set("metrics::tal/mAP@0.5", 7)),
     ("no-baselines", _set("baselines", _DELETE)),
+    ("null-backbone-split-samples", lambda r: {**r, "backbone": None, "split": None, "num_samples": None}),
     ("odd-metric-name", _set("metrics::=cmd|calc\n%$", 3.0)),
 ]
 
