@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from tempvl_bench.fingerprint import RUN_FILE
 from tempvl_bench.results import ResultRecord, read_results
 
 #: Results schema version from which captioning metrics are reported x100 (BLEU, CIDEr ...).
@@ -33,8 +34,6 @@ CAPTIONING_X100_SCHEMA = 5
 #: Largest magnitude accepted for a metric: percentages, ranks and CIDEr x100 are far below it,
 #: and the page's plots stay finite.
 MAX_METRIC = 1e12
-OUTCOMES_FILE = "outcomes.npz"
-RUN_FILE = "run.json"
 
 
 class DamagedRun(ValueError):
@@ -172,6 +171,8 @@ def _run_json_limit(run_dir: Path) -> Any:
 
 def _evaluated_ids_sha256(run_dir: Path, warn: Callable[[str], None]) -> str | None:
     """sha256 of the ids the run evaluated (sorted, per unit), from its outcomes.npz."""
+    from tempvl_bench.uncertainty import OUTCOMES_FILE  # numpy: only once a run is read
+
     path = run_dir / OUTCOMES_FILE
     if not path.is_file():  # runs older than results schema 4: the description says so
         return None
