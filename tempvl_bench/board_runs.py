@@ -54,7 +54,8 @@ class EvaluationSet:
     def describe(self) -> str:
         annotations = hashlib.sha256(json.dumps(self.annotations).encode()).hexdigest()[:12] if self.annotations \
             else "not recorded"
-        ids = self.ids_sha256[:12] if self.ids_sha256 else "unknown (no outcomes.npz; identified by their count)"
+        ids = self.ids_sha256[:12] if self.ids_sha256 else \
+            "unknown (no readable outcomes.npz: runs matched by their count)"
         count = "?" if self.num_samples is None else self.num_samples
         return f"split {self.split or '?'}, {count} queries, annotations {annotations}, evaluated ids {ids}"
 

@@ -287,8 +287,8 @@ def _markdown(boards: Sequence[Board], summary: list[dict]) -> str:
         table = tabulate(_cells(board, lambda t: f"**{t}**", markdown_escape), headers=headers, tablefmt="github",
                          disable_numparse=True)
         order = f"Ordered by {markdown_escape(board.primary)}, the primary metric, best first. " if board.primary else ""
-        parts.append(f"## {markdown_escape(board.title)}\n\n{order}Evaluation set: {markdown_escape(board.evaluation)}."
-                     f"\n\n{table}\n")
+        evaluation = markdown_escape(board.evaluation)
+        parts.append(f"## {markdown_escape(board.title)}\n\n{order}Evaluation set: {evaluation}.\n\n{table}\n")
     if summary:
         rows = [[markdown_escape(s["group"]), markdown_escape(s["model"]), _fmt(s["mean"]), f"{s['tasks']}/{s['of']}"]
                 for s in summary]
