@@ -6,6 +6,10 @@ scale. CIDEr's document frequencies come from the references of the videos score
 so a video's score depends on the set; METEOR's corpus score is the jar's aggregate, not the
 mean of per-video scores; BLEU is corpus-level.
 
+The Java PTB tokenizer reads one caption per line, so a line boundary inside a caption
+(``\r``, ``\v``, ``\f``, U+2028, ...) would shift every later caption onto another video:
+every Unicode line boundary (those of ``str.splitlines``) becomes a space first.
+
 METEOR starts a JVM that loads paraphrase tables (about 20 s on a busy 2-core machine), so one
 process-wide scorer is started lazily and reused by every call.
 """
@@ -22,6 +26,14 @@ CAPTION_METRIC_NAMES: tuple[str, ...] = (
     "cap/BLEU@1", "cap/BLEU@2", "cap/BLEU@3", "cap/BLEU@4",
     "cap/METEOR", "cap/ROUGE-L", "cap/CIDEr",
 )
+
+#: Every character ``str.splitlines`` breaks at; each becomes a space before tokenizing.
+_LINE_BOUNDARIES = str.maketrans({c: " " for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def one_line(text: str) -> str:
+    """``text`` with every Unicode line boundary replaced by a space (one line for the tokenizer)."""
+    return text.translate(_LINE_BOUNDARIES)
 
 
 class CaptionScorer:
@@ -59,8 +71,8 @@ class CaptionScorer:
 
         videos = _validate(predictions, references)
         tokenizer = PTBTokenizer()
-        gts = tokenizer.tokenize({v: [{"caption": c} for c in references[v]] for v in videos})
-        res = tokenizer.tokenize({v: [{"caption": predictions[v]}] for v in videos})
+        gts = tokenizer.tokenize({v: [{"caption": one_line(c)} for c in references[v]] for v in videos})
+        res = tokenizer.tokenize({v: [{"caption": one_line(predictions[v])}] for v in videos})
         res = {v: res[v] for v in gts}  # same key order: per-video lists follow gts order
         corpus: dict[str, float] = {}
         per_video_lists: dict[str, list[float]] = {}
@@ -152,7 +164,7 @@ def best_constant_caption(references: Mapping[Hashable, Sequence[str]], max_cand
         keep = np.sort(np.random.default_rng(seed).choice(len(videos), max_videos, replace=False))
         videos = [videos[i] for i in keep]
     keys = {(v, i): caption for v in videos for i, caption in enumerate(references[v])}
-    tokens = PTBTokenizer().tokenize({k: [{"caption": c}] for k, c in enumerate(keys.values())})
+    tokens = PTBTokenizer().tokenize({k: [{"caption": one_line(c)}] for k, c in enumerate(keys.values())})
     tokenized = dict(zip(keys, (tokens[k][0] for k in range(len(keys)))))
     per_video = {v: [t for (video, _), t in tokenized.items() if video == v] for v in videos}
     frequency: dict[tuple, int] = {}

@@ -78,3 +78,28 @@ def test_cider_depends_on_the_scored_set(direct: dict) -> None:
 def test_errors(preds: dict, refs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         caption_metrics(preds, refs)
+
+
+#: Every Unicode line boundary (``str.splitlines``); the Java tokenizer reads one caption per line.
+LINE_BOUNDARIES = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.fixture(scope="module")
+def clean() -> tuple[dict, dict]:
+    return caption_metrics(PREDICTIONS, REFERENCES)
+
+
+@pytest.mark.parametrize("boundary", LINE_BOUNDARIES, ids=[f"U+{ord(c[0]):04X}{'+' if len(c) > 1 else ''}"
+                                                              for c in LINE_BOUNDARIES])
+def test_a_line_boundary_in_a_caption_shifts_no_other_video(clean, boundary: str) -> None:
+    """A line boundary in vid2's prediction and in one of vid3's references scores as a space:
+    the other videos keep their scores and the corpus scores equal the clean captions'."""
+    predictions = {**PREDICTIONS, "vid2": PREDICTIONS["vid2"].replace(" ", boundary, 1)}
+    references = {**REFERENCES, "vid3": [REFERENCES["vid3"][0].replace(" ", boundary, 2), *REFERENCES["vid3"][1:]]}
+    corpus, per_video = caption_metrics(predictions, references)
+    clean_corpus, clean_per_video = clean
+    for video in ("vid1", "vid4"):
+        assert per_video[video] == clean_per_video[video], video
+    assert per_video == clean_per_video
+    assert corpus["cap/CIDEr"] == clean_corpus["cap/CIDEr"]
+    assert corpus == clean_corpus
