@@ -1,8 +1,9 @@
 """Video captioning metrics through the ``pycocoevalcap`` package (coco-caption's code).
 
 Pipeline as coco-caption: PTB tokenizer (Java) on references and candidates, then BLEU-1..4,
-METEOR (jar, ``-l en -norm``), ROUGE-L and CIDEr (CIDEr-D). Scores are on pycocoevalcap's
-scale. CIDEr's document frequencies come from the references of the videos scored together,
+METEOR (jar, ``-l en -norm``), ROUGE-L and CIDEr (CIDEr-D). Scores are reported x100, as
+captioning papers print them (pycocoevalcap's BLEU 0.41 is 41.0, its CIDEr 0.53 is 53.0; full
+precision kept; results schema 5 on). CIDEr's document frequencies come from the references of the videos scored together,
 so a video's score depends on the set; METEOR's corpus score is the jar's aggregate, not the
 mean of per-video scores; BLEU is corpus-level.
 
@@ -21,6 +22,9 @@ import threading
 from typing import Hashable, Mapping, Sequence
 
 import numpy as np
+
+#: pycocoevalcap's scores (0-1, CIDEr unbounded) times this are the reported ones.
+SCALE = 100.0
 
 CAPTION_METRIC_NAMES: tuple[str, ...] = (
     "cap/BLEU@1", "cap/BLEU@2", "cap/BLEU@3", "cap/BLEU@4",
@@ -63,7 +67,7 @@ class CaptionScorer:
 
     def score(self, predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]]
               ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]]]:
-        """Corpus scores and per-video scores, keyed by the canonical ``cap/*`` names."""
+        """Corpus scores and per-video scores (x100), keyed by the canonical ``cap/*`` names."""
         from pycocoevalcap.bleu.bleu import Bleu
         from pycocoevalcap.cider.cider import Cider
         from pycocoevalcap.rouge.rouge import Rouge
@@ -85,9 +89,9 @@ class CaptionScorer:
             corpus[name] = float(value)
             per_video_lists[name] = list(each)
         keys = list(gts)
-        per_video = {v: {name: float(per_video_lists[name][i]) for name in CAPTION_METRIC_NAMES}
+        per_video = {v: {name: SCALE * float(per_video_lists[name][i]) for name in CAPTION_METRIC_NAMES}
                      for i, v in enumerate(keys)}
-        return {name: corpus[name] for name in CAPTION_METRIC_NAMES}, per_video
+        return {name: SCALE * corpus[name] for name in CAPTION_METRIC_NAMES}, per_video
 
 
 def _validate(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]]) -> list:
@@ -124,7 +128,8 @@ def default_scorer() -> CaptionScorer:
 def caption_metrics(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]],
                     scorer: CaptionScorer | None = None
                     ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]]]:
-    """(corpus scores, per-video scores) for one caption per video against its reference list."""
+    """(corpus scores, per-video scores) for one caption per video against its reference list,
+    x100 as captioning papers print them."""
     return (scorer or default_scorer()).score(predictions, references)
 
 

@@ -17,7 +17,7 @@ from tempvl_bench.metrics.priors import (
     sampled_prior_windows,
     window_iou,
 )
-from tempvl_bench.uncertainty import read_outcomes
+from tempvl_bench.outcomes_file import read_outcomes
 
 FAST = ["--set", "video.num_frames=4", "--no-progress"]
 
