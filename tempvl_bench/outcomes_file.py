@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from tempvl_bench.metrics.jsonio import npy_header
 from tempvl_bench.uncertainty import STATISTICS, Outcome, Outcomes, PerUnit, RankedAP
 
 OUTCOMES_FILE = "outcomes.npz"
@@ -127,13 +128,10 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
 
 def _read_member(path: Path, name: str, member, size: int) -> np.ndarray:
     """One .npy member: its header checked against the member's size before its bytes are read."""
-    version = np.lib.format.read_magic(member)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-    elif version == (2, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-    else:
-        raise OutcomesFileError(f"{path}: member {name!r}: unsupported .npy version {version}")
+    try:
+        shape, fortran, dtype = npy_header(member)
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many kinds on garbage
+        raise OutcomesFileError(f"{path}: member {name!r}: not a .npy array ({type(exc).__name__}: {exc})") from None
     if dtype.hasobject or dtype.kind not in "biufU":
         raise OutcomesFileError(f"{path}: member {name!r}: dtype {dtype} (an outcomes file holds numbers and one "
                                 "JSON string only)")
