@@ -129,12 +129,12 @@ def test_a_missing_or_malformed_annotation_hash_is_an_error(runs, tmp_path, caps
     _refused(capsys, runs, copy, str(copy / "results.json"), "annotation_sha256", shown)
 
 
-def test_runs_that_read_other_annotation_files_are_refused(runs, tmp_path, capsys):
+def test_runs_that_read_no_annotation_file_in_common_are_refused(runs, tmp_path, capsys):
     copy = _copy(runs, tmp_path)
     record = json.loads((copy / "results.json").read_text())
-    record["annotation_sha256"]["extra.json"] = "0" * 64
+    record["annotation_sha256"] = {"elsewhere.json": "0" * 64}
     (copy / "results.json").write_text(json.dumps(record))
-    _refused(capsys, runs, copy, "read different annotation files", "extra.json")
+    _refused(capsys, runs, copy, "no annotation file in common", "elsewhere.json")
 
 
 # ------------------------------------------------------------------ captioning scales
