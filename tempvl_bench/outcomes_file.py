@@ -25,9 +25,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from tempvl_bench.metrics.jsonio import npy_header
-from tempvl_bench.uncertainty import STATISTICS, Outcome, Outcomes, PerUnit, RankedAP
+from tempvl_bench.uncertainty import OUTCOMES_FILE, STATISTICS, Outcome, Outcomes, PerUnit, RankedAP
 
-OUTCOMES_FILE = "outcomes.npz"
+__all__ = ["OUTCOMES_FILE", "OutcomesFile", "OutcomesFileError", "load_outcomes", "outcomes_identity",
+           "read_outcomes", "write_outcomes"]
+
 FORMAT = 2  #: 1: no identity; 2: ``identity``
 #: results.json keys copied into ``meta["identity"]``: the run the outcomes belong to
 IDENTITY_KEYS = ("run_id", "task", "split", "annotation_sha256")

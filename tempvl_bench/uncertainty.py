@@ -29,6 +29,7 @@ import numpy as np
 RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
+OUTCOMES_FILE = "outcomes.npz"  #: written and read by :mod:`tempvl_bench.outcomes_file`
 STATISTICS = ("mean", "median", "lower_median")
 
 
