@@ -39,7 +39,8 @@ def check_comparable(a: dict, b: dict, path_a: Path, path_b: Path) -> None:
     what differs."""
     for path, record in ((path_a, a), (path_b, b)):
         if not isinstance(record.get("split"), str):
-            raise ValueError(f"{path}: key 'split': expected the evaluated split's name, got {record.get('split')!r:.80}")
+            raise ValueError(f"{path}: key 'split': expected the evaluated split's name, "
+                             f"got {record.get('split')!r:.80}")
     for key in ("task", "split"):
         if a.get(key) != b.get(key):
             raise IncomparableRuns(f"the runs evaluated different {key}s: {a.get(key)!r} ({path_a}) vs "
@@ -135,6 +136,9 @@ def compare_runs(run_a: Path, run_b: Path, metrics: Sequence[str] | None = None,
             if metrics and name not in outcome.metrics:
                 raise ValueError(f"--metric {name}: {path.parent / OUTCOMES_FILE} holds no per-query outcomes of it")
     shared = [m for m in shared if m in outcomes[0].metrics and m in outcomes[1].metrics]
+    if not shared:
+        raise ValueError(f"{path_a.parent / OUTCOMES_FILE} and {path_b.parent / OUTCOMES_FILE}: no metric of both "
+                         "runs has per-query outcomes in both files; nothing to compare")
     try:
         tests = paired_difference(outcomes[0], outcomes[1], shared, resamples, seed)
     except ValueError as exc:

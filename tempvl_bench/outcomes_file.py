@@ -33,7 +33,9 @@ __all__ = ["OUTCOMES_FILE", "OutcomesFile", "OutcomesFileError", "load_outcomes"
 FORMAT = 2  #: 1: no identity; 2: ``identity``
 #: results.json keys copied into ``meta["identity"]``: the run the outcomes belong to
 IDENTITY_KEYS = ("run_id", "task", "split", "annotation_sha256")
-_MAX_BYTES = 1 << 32  # 4 GiB uncompressed: more is a forged header, not a run's outcomes
+#: 1 GiB uncompressed: a run's outcomes take megabytes (70k questions x 6 metrics x 3 runs: 10 MB),
+#: so more is a forged header or a zip bomb
+_MAX_BYTES = 1 << 30
 #: errors of a damaged archive or member (zipfile and numpy's header parser raise all of these)
 _DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, EOFError, OSError, ValueError,
             NotImplementedError, RuntimeError, OverflowError)
@@ -227,8 +229,9 @@ def _array(path: Path, arrays: dict[str, np.ndarray], where: str, name: str, ndi
         raise OutcomesFileError(f"{path}: array {name!r} (named by {where}) is missing")
     array = arrays[name]
     if array.ndim != ndim or array.dtype.kind not in kinds:
-        raise OutcomesFileError(f"{path}: array {name!r} (named by {where}): expected a {ndim}-D array of "
-                                f"{'integers' if kinds == 'iu' else 'numbers'}, got {array.dtype} of shape {array.shape}")
+        what = "integers" if kinds == "iu" else "numbers"
+        raise OutcomesFileError(f"{path}: array {name!r} (named by {where}): expected a {ndim}-D array of {what}, "
+                                f"got {array.dtype} of shape {array.shape}")
     return array
 
 

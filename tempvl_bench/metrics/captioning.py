@@ -3,9 +3,9 @@
 Pipeline as coco-caption: PTB tokenizer (Java) on references and candidates, then BLEU-1..4,
 METEOR (jar, ``-l en -norm``), ROUGE-L and CIDEr (CIDEr-D). Scores are reported x100, as
 captioning papers print them (pycocoevalcap's BLEU 0.41 is 41.0, its CIDEr 0.53 is 53.0; full
-precision kept; results schema 5 on). CIDEr's document frequencies come from the references of the videos scored together,
-so a video's score depends on the set; METEOR's corpus score is the jar's aggregate, not the
-mean of per-video scores; BLEU is corpus-level.
+precision kept; results schema 5 on). CIDEr's document frequencies come from the references of
+the videos scored together, so a video's score depends on the set; METEOR's corpus score is the
+jar's aggregate, not the mean of per-video scores; BLEU is corpus-level.
 
 The Java PTB tokenizer reads one caption per line, so a line boundary inside a caption
 (``\r``, ``\v``, ``\f``, U+2028, ...) would shift every later caption onto another video:

@@ -182,8 +182,24 @@ def _npy(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _raw(data: bytes):
-    return lambda npz: npz.write_bytes(data)
+def _zip_bomb() -> bytes:
+    """A 2 GiB array of zeros, deflated to about 2 MB."""
+    buffer = io.BytesIO()
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (1 << 28,)})
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        member = archive.open("x.npy", "w", force_zip64=True)
+        member.write(header.getvalue())
+        block = bytes(1 << 24)
+        for _ in range(128):
+            member.write(block)
+        member.close()
+    return buffer.getvalue()
+
+
+def _raw(data):
+    """Write ``data`` (bytes, or a function making them when the case runs) as the file."""
+    return lambda npz: npz.write_bytes(data() if callable(data) else data)
 
 
 def _truncate(fraction: float):
@@ -222,6 +238,7 @@ BAD_OUTCOMES = {
     "truncated to 10 bytes": (_truncate(0.0015), "damaged or truncated"),
     "random member": (_raw(_zip_with("meta.npy", np.random.default_rng(1).bytes(300))), "meta.npy"),
     "object array": (_raw(_zip_with("meta.npy", _npy(np.array([{"a": 1}], dtype=object)))), "dtype object"),
+    "zip bomb": (_raw(_zip_bomb), "more than 1 GiB"),
     "not a .npy member": (_raw(_zip_with("notes.txt", b"hi")), "'notes.txt'"),
     "forged shape": (_raw(_zip_with("meta.npy", _npy(np.zeros(4))[:-32].replace(b"(4,)", b"(9999999999,)"))),
                      "truncated or damaged"),
@@ -234,6 +251,7 @@ BAD_OUTCOMES = {
     "no runs": (_with_meta(lambda m: m.pop("runs")), "meta.runs: missing"),
     "no runs.model": (_with_meta(lambda m: m["runs"].pop("model")), "meta.runs.model: missing"),
     "model a list": (_with_meta(lambda m: m["runs"].update(model=[])), "meta.runs.model: expected a JSON object"),
+    "model without metrics": (_with_meta(lambda m: m["runs"]["model"].update(metrics={})), "nothing to compare"),
     "no units": (_with_meta(lambda m: m["runs"]["model"].pop("units")), "meta.runs.model.units"),
     "ids not strings": (_with_meta(lambda m: m["runs"]["model"]["units"].update(text=[1, 2])),
                         "meta.runs.model.units.text"),
