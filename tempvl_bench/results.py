@@ -15,9 +15,14 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, TypedDict
+from typing import Any, Iterable, Mapping, TypedDict
 
-SCHEMA_VERSION = 4  # 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...
+#: 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...;
+#: 5: captioning metrics x100 (as captioning papers print them; before: pycocoevalcap's 0-1), and
+#: outcomes.npz names the run it belongs to
+SCHEMA_VERSION = 5
+#: the first schema whose captioning metrics are x100
+CAPTION_X100_SCHEMA = 5
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformers", "numpy", "decord", "av")
@@ -59,7 +64,8 @@ class ResultRecord(TypedDict):
     split: str  #: evaluated split
     mode: str  #: zero-shot | finetune
     demo: bool  #: evaluated on the built-in demo data
-    metrics: dict[str, float]  #: canonical names (t2v/R@1 ...), percent where applicable
+    #: canonical names (t2v/R@1 ...), percent where applicable, captioning x100 (schema 5 on)
+    metrics: dict[str, float]
     primary_metric: str  #: the metric leaderboards sort by
     backbone: str  #: registry name of the video backbone
     text_encoder: str  #: registry name (and path) of the text encoder
@@ -201,6 +207,9 @@ def read_results(path: Path) -> ResultRecord:
     for key in ("task", "run_id", "mode"):
         if not isinstance(data[key], str):
             raise ValueError(f"{path}: key '{key}': expected a string, got {data[key]!r}")
+    version = data.get("schema_version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ValueError(f"{path}: key 'schema_version': expected an integer, got {version!r:.60}")
     for key in ("created_at", "backbone", "split", "checkpoint_sha256"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ValueError(f"{path}: key '{key}': expected a string or null, got {data[key]!r}")
@@ -210,6 +219,20 @@ def read_results(path: Path) -> ResultRecord:
     ):
         raise ValueError(f"{path}: key 'metrics': expected a mapping of metric name to number, got {metrics!r}")
     return data  # type: ignore[return-value]
+
+
+def caption_scale(record: Mapping[str, Any]) -> str | None:
+    """The scale of a results record's captioning metrics: ``"x100"`` (schema 5 on, as captioning
+    papers print them), ``"x1"`` (earlier files: pycocoevalcap's 0-1), or None when the record
+    has no captioning metric. Runs of the two scales must never be ranked or compared together."""
+    metrics = record.get("metrics")
+    names = metrics if isinstance(metrics, dict) else {}
+    if record.get("family") != "captioning" and not any(str(name).startswith("cap/") for name in names):
+        return None
+    version = record.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version >= CAPTION_X100_SCHEMA:
+        return "x100"
+    return "x1"
 
 
 def find_results(root: Path, task: str | None = None) -> list[Path]:

@@ -335,12 +335,10 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
 
     write_jsonl_atomic(run_dir / PREDICTIONS_FILE, output.predictions)
     from tempvl_bench.evidence import baseline_scores, run_evidence  # numpy: only once a run has scores
-    from tempvl_bench.uncertainty import OUTCOMES_FILE, write_outcomes
+    from tempvl_bench.outcomes_file import OUTCOMES_FILE, outcomes_identity, write_outcomes
 
     evidence, outcome_runs = run_evidence(output.metrics, output.outcomes, baseline_scores(output.baselines),
                                           config.primary_metric)
-    if outcome_runs:
-        write_outcomes(run_dir / OUTCOMES_FILE, outcome_runs)
     record: ResultRecord = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.name,
@@ -374,6 +372,8 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "breakdowns": {name: {k: float(v) for k, v in parts.items()} for name, parts in output.breakdowns.items()},
         **evidence,
     }
+    if outcome_runs:  # before results.json: a results file always finds its outcomes
+        write_outcomes(run_dir / OUTCOMES_FILE, outcome_runs, outcomes_identity(record))
     write_json_atomic(run_dir / RESULTS_FILE, record)
     return run_dir / RESULTS_FILE
 

@@ -192,7 +192,7 @@ def test_an_unreadable_training_split_costs_a_zero_shot_run_its_baselines_only(p
 
 
 def test_outcomes_give_intervals_and_the_paired_test_against_the_best_baseline(probe):
-    from tempvl_bench.uncertainty import read_outcomes
+    from tempvl_bench.outcomes_file import read_outcomes
 
     assert probe.run("probe-outcomes") == 0
     (record,) = probe.results("probe-outcomes")
