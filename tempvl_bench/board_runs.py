@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tempvl_bench.fingerprint import RUN_FILE
-from tempvl_bench.results import ResultRecord, read_results
+from tempvl_bench.results import ResultRecord, caption_scale, read_results
 
-#: Results schema version from which captioning metrics are reported x100 (BLEU, CIDEr ...).
-CAPTIONING_X100_SCHEMA = 5
 #: Largest magnitude accepted for a metric: percentages, ranks and CIDEr x100 are far below it,
 #: and the page's plots stay finite.
 MAX_METRIC = 1e12
@@ -82,13 +80,11 @@ def load_run(path: Path, warn: Callable[[str], None]) -> BoardRun:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise DamagedRun(f"{path}: key 'limit': expected a whole number or null, got {_short(limit)}")
     ids = _evaluated_ids_sha256(run_dir, warn)
-    family = record.get("family") or ""
-    captioning = family == "captioning" or any(m.startswith("cap/") for m in record["metrics"])
     evaluation = EvaluationSet(
         task=record["task"], split=record.get("split") or "",
         annotations=tuple(sorted((record.get("annotation_sha256") or {}).items())),
         ids_sha256=ids, num_samples=record.get("num_samples"),
-        old_caption_scale=captioning and (record.get("schema_version") or 0) < CAPTIONING_X100_SCHEMA)
+        old_caption_scale=caption_scale(record) == "x1")
     return BoardRun(Path(path), record, evaluation, limit)
 
 
@@ -172,7 +168,7 @@ def _run_json_limit(run_dir: Path) -> Any:
 
 def _evaluated_ids_sha256(run_dir: Path, warn: Callable[[str], None]) -> str | None:
     """sha256 of the ids the run evaluated (sorted, per unit), from its outcomes.npz."""
-    from tempvl_bench.uncertainty import OUTCOMES_FILE  # numpy: only once a run is read
+    from tempvl_bench.outcomes_file import OUTCOMES_FILE  # numpy: only once a run is read
 
     path = run_dir / OUTCOMES_FILE
     if not path.is_file():  # runs older than results schema 4: the description says so

@@ -28,9 +28,9 @@ from typing import Callable, Sequence
 
 from tabulate import tabulate
 
-from tempvl_bench.board_runs import CAPTIONING_X100_SCHEMA, BoardRun, DamagedRun, EvaluationSet, load_run
+from tempvl_bench.board_runs import BoardRun, DamagedRun, EvaluationSet, load_run
 from tempvl_bench.metrics import metric_direction
-from tempvl_bench.results import ResultRecord, find_results
+from tempvl_bench.results import CAPTION_X100_SCHEMA, ResultRecord, find_results
 
 FORMATS = ("markdown", "latex", "csv", "html")
 ARROW = {"higher": "↑", "lower": "↓"}
@@ -128,7 +128,7 @@ def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str],
     for (evaluation, _), runs in by_set.items():
         for run in runs if evaluation.old_caption_scale else ():
             warn(f"{run.path}: captioning metrics on the 0-1 scale (results schema_version < "
-                 f"{CAPTIONING_X100_SCHEMA}); listed apart, never ranked with runs reporting them x100")
+                 f"{CAPTION_X100_SCHEMA}); listed apart, never ranked with runs reporting them x100")
     return [board for name in sorted({e.task for e, _ in by_set}) for board in _task_boards(name, by_set)]
 
 
@@ -142,7 +142,7 @@ def _task_boards(task: str, by_set: dict[tuple[EvaluationSet, bool], list[BoardR
         if is_limited:
             section = "made with --limit: smoke tests, not ranked with full runs"
         elif evaluation.old_caption_scale:
-            section = f"captioning metrics on the 0-1 scale (results schema_version < {CAPTIONING_X100_SCHEMA})"
+            section = f"captioning metrics on the 0-1 scale (results schema_version < {CAPTION_X100_SCHEMA})"
         elif ranked:
             section = "another evaluation set: not ranked with the runs above"
         else:

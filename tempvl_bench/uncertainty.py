@@ -220,12 +220,3 @@ def paired_difference(a: Outcomes, b: Outcomes, names=None, resamples: int = RES
                      "p_value": float(min(1.0, 2 * min(below, above)))}
     return out
 
-
-def __getattr__(name: str):
-    """``write_outcomes`` and ``read_outcomes`` live in :mod:`tempvl_bench.outcomes_file`, which
-    imports this module; importing them from here reaches them there without a circular import."""
-    if name in ("write_outcomes", "read_outcomes"):
-        from tempvl_bench import outcomes_file
-
-        return getattr(outcomes_file, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

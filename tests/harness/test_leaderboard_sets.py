@@ -17,7 +17,8 @@ import pytest
 from tempvl_bench.cli import main
 from tempvl_bench.leaderboard import collect, render
 from tempvl_bench.results import write_json_atomic
-from tempvl_bench.uncertainty import Outcomes, write_outcomes
+from tempvl_bench.outcomes_file import write_outcomes
+from tempvl_bench.uncertainty import Outcomes
 
 ANNOTATIONS = {"didemo/test_data.json": "a" * 64}
 GROUPS = {"retrieval": ["didemo"]}
