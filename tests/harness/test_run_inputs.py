@@ -140,6 +140,44 @@ def _changed_checkpoint(probe) -> list[str]:
     return args
 
 
+def _video_args(probe) -> list[str]:
+    """A real demo video in the probe's video folder before the first run."""
+    videos = probe.data_root / "didemo" / "videos"
+    videos.mkdir(exist_ok=True)
+    shutil.copy(sorted((_demo_videos()).iterdir())[0], videos / "clip.mp4")
+    return []
+
+
+def _demo_videos() -> Path:
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    return Path(ensure_demo_dataset("didemo")) / "didemo" / "videos"
+
+
+def _replaced_video(probe) -> list[str]:
+    """Another video written to a new file, then moved over the old one (as a re-download does)."""
+    target = probe.data_root / "didemo" / "videos" / "clip.mp4"
+    new = target.with_name("clip.mp4.part")
+    shutil.copy(sorted(_demo_videos().iterdir())[1], new)
+    os.replace(new, target)
+    return []
+
+
+def _touched_video(probe) -> list[str]:
+    """The same size and bytes, another modification time (one microsecond later)."""
+    target = probe.data_root / "didemo" / "videos" / "clip.mp4"
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    return []
+
+
+def _prepared_video(probe) -> list[str]:
+    prepared = probe.data_root / "didemo" / "videos_prepared"
+    prepared.mkdir()
+    shutil.copy(probe.data_root / "didemo" / "videos" / "clip.mp4", prepared / "clip.mp4")
+    return []
+
+
 # (name, arguments of the first run, how the second run differs)
 FIELDS = [
     ("config", [], lambda probe, mp: ["--set", "video.num_frames=4"]),
@@ -153,12 +191,15 @@ FIELDS = [
     ("limit", [], lambda probe, mp: ["--limit", "4"]),
     ("device", [], lambda probe, mp: ["--device", "cuda"]),  # the probe never touches the device
     ("code version", [], lambda probe, mp: _other_code(probe, mp)),
+    ("video replaced", "video", lambda probe, mp: _replaced_video(probe)),
+    ("video modified", "video", lambda probe, mp: _touched_video(probe)),
+    ("prepared video", "video", lambda probe, mp: _prepared_video(probe)),
 ]
 
 
 @pytest.mark.parametrize("name, first, change", FIELDS, ids=[f[0] for f in FIELDS])
 def test_resume_reuses_a_run_only_when_every_input_is_the_same(probe, monkeypatch, capsys, name, first, change):
-    first = _checkpoint_args(probe) if first == "checkpoint" else first
+    first = {"checkpoint": _checkpoint_args, "video": _video_args}[first](probe) if isinstance(first, str) else first
     assert probe.run(*first) == 0
     assert probe.run(*first, "--resume") == 0
     assert "already complete" in capsys.readouterr().out and len(probe.calls) == 1
