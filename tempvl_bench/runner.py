@@ -28,6 +28,7 @@ from tempvl_bench.results import (
     ResultRecord,
     git_commit,
     package_versions,
+    read_results,
     sha256_file,
     write_json_atomic,
     write_jsonl_atomic,
@@ -198,14 +199,15 @@ def check_options(options: RunOptions) -> None:
         raise RunError(f"--output {output}: is a file; expected a folder for the results")
 
 
-def _run_dir(output: Path, task: str, mode: str, inputs: dict[str, Any], resume: bool) -> tuple[Path, bool]:
+def _run_dir(output: Path, task: str, mode: str, inputs: dict[str, Any], resume: bool,
+             echo: Callable[[str], None]) -> tuple[Path, bool]:
     """Returns (run dir, already complete). With resume, reuse the latest run with the same inputs."""
     fp = fingerprint(inputs)
     task_dir = output / task
     if resume:
         previous = [d for d in sorted(task_dir.glob(f"*-{mode}-{fp}")) if same_inputs(d, inputs)]
         if previous:
-            return previous[-1], (previous[-1] / RESULTS_FILE).exists()
+            return previous[-1], _complete(previous[-1], task, echo)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir = task_dir / f"{stamp}-{mode}-{fp}"
     suffix = 1
@@ -215,6 +217,20 @@ def _run_dir(output: Path, task: str, mode: str, inputs: dict[str, Any], resume:
     run_dir.mkdir(parents=True)
     write_json_atomic(run_dir / RUN_FILE, inputs)
     return run_dir, False
+
+
+def _complete(run_dir: Path, task: str, echo: Callable[[str], None]) -> bool:
+    """Whether a run folder holds its results; a results file that cannot be read is said and
+    the run computed again (its files are overwritten)."""
+    results = run_dir / RESULTS_FILE
+    if not results.exists() and not results.is_symlink():
+        return False
+    try:
+        read_results(results)
+    except ValueError as exc:
+        echo(f"{task}: --resume: {exc}; computing the run again")
+        return False
+    return True
 
 
 def _remove_if_unused(run_dir: Path, *, remove_output: bool) -> None:
@@ -265,7 +281,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     output_root = Path(options.output)
     created_output = not output_root.exists()
     run_dir, complete = distributed.on_main(lambda: _run_dir(output_root, spec.name, options.mode, inputs,
-                                                                options.resume))
+                                                                options.resume, echo))
     results_file = run_dir / RESULTS_FILE
     if complete:
         echo(f"{spec.name}: {run_dir} is already complete (--resume); skipping")

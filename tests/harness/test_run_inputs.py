@@ -377,3 +377,18 @@ def test_other_commands_refuse_a_wrong_output_or_demo_with_a_data_root(tmp_path,
     expected = {"file": f"--output {target}: is a file", "folder": f"--output {target}: is a folder",
                 "demo": f"--demo and --data-root {target}"}[kind]
     assert expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", ['{"task": "probe", "metr', "", "[]"], ids=["truncated", "empty", "not an object"])
+def test_resume_computes_a_run_again_whose_results_file_is_damaged_and_says_why(probe, capsys, damage):
+    assert probe.run() == 0
+    (results,) = probe.out.glob("probe/*/results.json")
+    results.write_text(damage)
+    capsys.readouterr()
+    assert probe.run("--resume") == 0
+    captured = capsys.readouterr()
+    assert "already complete" not in captured.out
+    (line,) = [line for line in captured.out.splitlines() if "--resume" in line]
+    assert line.startswith(f"probe: --resume: {results}: ") and line.endswith("computing the run again")
+    assert len(probe.calls) == 2 and probe.calls[1] == results.parent  # the same folder, computed again
+    assert json.loads(results.read_text())["metrics"] == {"t2v/R@1": 50.0}
