@@ -30,6 +30,7 @@ from torch import nn
 
 from tempvl_core.train.schedule import build_scheduler
 
+from tempvl_bench import interrupts
 from tempvl_bench.config import FinetuneConfig
 
 STATE_DIR = "finetune"
@@ -208,6 +209,7 @@ def finetune(
         bar = tqdm(total=steps_per_epoch, desc=f"finetune {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         running, steps = 0.0, 0
         for batch in batches(epoch):
+            interrupts.check()  # an interrupt swallowed on the way (e.g. in a __del__) still ends the run
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"finetune: loss became {loss.item()} at epoch {epoch + 1}, step {steps + 1}")

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from tempvl_bench import distributed
+from tempvl_bench import distributed, interrupts
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.family import TaskFamily
@@ -262,6 +262,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         output = run_task_steps(ctx, target)  # None on ranks other than 0: they only help encode
         if options.mode == "finetune" and main:
             check_finetuned(run_dir, spec.name)
+        interrupts.check()  # no results from a run the user interrupted
         if main:
             _write_results(ctx, output, inputs, checkpoint_file, checkpoint_sha, time.perf_counter() - start, echo)
     except BaseException as exc:
