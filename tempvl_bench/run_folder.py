@@ -27,6 +27,8 @@ def open_run_dir(output: Path, task: str, mode: str, inputs: dict[str, Any], res
     if resume:
         previous = [d for d in sorted(task_dir.glob(f"*-{mode}-{fp}")) if same_inputs(d, inputs)]
         if previous:
+            for entry in [previous[-1], *previous[-1].rglob("*")]:  # a link left in it cannot lead out
+                inside_output(output, entry, f"task {task!r}: its run folder's")
             return previous[-1], _complete(previous[-1], task, echo)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     run_dir = task_dir / f"{stamp}-{mode}-{fp}"

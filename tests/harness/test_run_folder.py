@@ -178,3 +178,23 @@ def test_a_run_folder_that_breaks_mid_run_is_the_error_reported(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"tempvl-bench: error: {hook.run_dir}"), err
     assert expected in err and "run.json" not in err, err
+
+
+def test_a_resumed_run_folder_holding_a_link_that_leads_outside_is_refused(tmp_path, capsys, plugin):
+    """A finetuning state folder linked elsewhere would be written through by --resume."""
+    def stop(ctx):
+        (ctx.run_dir / "partial").write_text("kept, so the folder is kept for --resume")
+        raise KeyboardInterrupt
+
+    plugin.HOOKS.append(stop)
+    assert _run(tmp_path) == 130
+    (run_dir,) = (tmp_path / "out" / "probe").iterdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run_dir / "finetune").symlink_to(elsewhere, target_is_directory=True)
+    plugin.HOOKS.clear()
+    assert main(["-p", "probe_plugin", "run", "--task", "probe", "--output", str(tmp_path / "out"), "--data-root",
+                 str(tmp_path / "data"), "--no-progress", "--device", "cpu", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run_dir / 'finetune'} resolves to {elsewhere}, outside the output folder" in err, err
+    assert list(elsewhere.iterdir()) == [] and not (run_dir / "results.json").exists()
