@@ -7,14 +7,12 @@ the real runner), whose runner calls the test's hooks with the run context befor
 
 from __future__ import annotations
 
-import importlib
 import shutil
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from plugin_helpers import install_probe
 
 from tempvl_bench.cli import main
 from tempvl_bench.config import builtin_task_file
@@ -44,36 +42,13 @@ def tempvl_bench_register_tasks(registry):
         registry.register(TaskSpec(name, "retrieval", TASK_FILE, _run))
 '''
 
-TASK = """
-name: probe
-family: retrieval
-plugin: probe_plugin
-dataset: didemo
-paths: {annotations: didemo, videos: didemo/videos}
-metrics: [t2v/R@1]
-primary_metric: t2v/R@1
-model: {preset: tiny, backbone: cnn-tiny, text_encoder: minilm}
-"""
 
 
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
-    """The plugin importable as ``probe_plugin`` (its module) and a data root with DiDeMo's
-    demo annotations (the probe reads no video)."""
-    from tempvl_core.data.demo import ensure_demo_dataset
-
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "probe_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    (site / "probe.yaml").write_text(TASK)
-    monkeypatch.syspath_prepend(str(site))
-    sys.modules.pop("probe_plugin", None)
-    module = importlib.import_module("probe_plugin")
-    data = tmp_path / "data" / "didemo"
-    data.mkdir(parents=True)
-    for path in (Path(ensure_demo_dataset("didemo")) / "didemo").glob("*.*"):
-        shutil.copy(path, data / path.name)
-    return module
+    """The plugin module (importable as ``probe_plugin``), with DiDeMo's demo annotations in
+    ``tmp_path/data``."""
+    return install_probe(tmp_path, monkeypatch, PLUGIN)
 
 
 def _run(tmp_path: Path, task: str = "probe") -> int:

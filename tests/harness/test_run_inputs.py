@@ -11,10 +11,11 @@ import json
 import os
 import shutil
 import stat
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from plugin_helpers import install_probe
 
 from tempvl_bench.cli import main
 
@@ -49,16 +50,6 @@ def tempvl_bench_register_text_encoders(registry):
     registry.register(TextEncoderSpec("minilm-alias", default_text_encoder_path, "MiniLM under another name"))
 '''
 
-PROBE_TASK = """
-name: probe
-family: retrieval
-plugin: probe_plugin
-dataset: didemo
-paths: {annotations: didemo, videos: didemo/videos}
-metrics: [t2v/R@1]
-primary_metric: t2v/R@1
-model: {preset: tiny, backbone: cnn-tiny, text_encoder: minilm}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -69,23 +60,11 @@ def demo_root() -> Path:
 
 
 @pytest.fixture
-def probe(tmp_path, monkeypatch, demo_root):
+def probe(tmp_path, monkeypatch):
     """The probe plugin importable as ``probe_plugin``, a data root with the demo annotations
     (no videos: the probe never reads them) and a ``run(*args)`` helper."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "probe_plugin.py").write_text(textwrap.dedent(PROBE_MODULE))
-    (site / "probe.yaml").write_text(PROBE_TASK)
-    monkeypatch.syspath_prepend(str(site))
-    import importlib
-    import sys
-
-    sys.modules.pop("probe_plugin", None)
-    module = importlib.import_module("probe_plugin")
+    module = install_probe(tmp_path, monkeypatch, PROBE_MODULE)
     data = tmp_path / "data"
-    (data / "didemo").mkdir(parents=True)
-    for path in (demo_root / "didemo").glob("*.*"):
-        shutil.copy(path, data / "didemo" / path.name)
     output = tmp_path / "out"
 
     class Probe:
