@@ -186,9 +186,9 @@ def finetune(
     ``generators`` names every numpy generator ``batches`` draws from: their states are saved
     with each epoch and restored on resume.
     """
-    generators = dict(generators or {})
     from tqdm.auto import tqdm
 
+    generators = dict(generators or {})
     params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
     if not params:
         raise ValueError("finetune: the model has no trainable parameters")
