@@ -1,6 +1,7 @@
 """Ctrl-C ends a command with exit 130 and one line, wherever it lands; ``--resume`` continues a run.
 
-Four things could otherwise go wrong, and :func:`handling_interrupts` prevents each:
+Four things could otherwise go wrong; this module prevents each (:func:`handling_interrupts`
+is installed by the command line around every command):
 
 - The terminal sends SIGINT to the whole process group, DataLoader workers included. A worker
   that dies of it (e.g. while it starts) makes the main process raise "DataLoader worker exited

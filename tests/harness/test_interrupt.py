@@ -98,6 +98,7 @@ def _resume(output: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the DataLoader workers through Linux's /proc")
 @pytest.mark.parametrize("moment", ["while the first DataLoader workers start", "after the first epoch was saved"])
 def test_an_interrupted_run_exits_130_with_one_line_and_resume_finishes_it(tmp_path, moment):
     output = tmp_path / "out"
