@@ -173,3 +173,29 @@ def test_a_resumed_run_folder_holding_a_link_that_leads_outside_is_refused(tmp_p
     err = capsys.readouterr().err
     assert f"{run_dir / 'finetune'} resolves to {elsewhere}, outside the output folder" in err, err
     assert list(elsewhere.iterdir()) == [] and not (run_dir / "results.json").exists()
+
+
+@pytest.mark.parametrize("write", ["json", "jsonl"])
+def test_a_failed_atomic_write_reports_its_own_error_not_the_cleanups(tmp_path, monkeypatch, write):
+    """The rename fails (the folder became unwritable); removing the temporary file fails too:
+    the rename's error is the one raised."""
+    import os
+
+    from tempvl_bench.results import write_json_atomic, write_jsonl_atomic
+
+    target = tmp_path / "results.json"
+
+    def replace(src, dst):
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    def unlink(self, missing_ok=False):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(PermissionError) as raised:
+        if write == "json":
+            write_json_atomic(target, {"a": 1})
+        else:
+            write_jsonl_atomic(target, [{"a": 1}])
+    assert raised.value.filename == str(target)
