@@ -237,31 +237,44 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from tempvl_bench.interrupts import handling_interrupts
+
     parser = build_parser()
     args = parser.parse_args(argv)
     args.plugin_options = [*args.global_plugin_options, *getattr(args, "plugin_options", [])]
-    try:
-        return int(args.func(args) or 0)
-    except _user_errors() as exc:
+    with handling_interrupts():
+        try:
+            return int(args.func(args) or 0)
+        except BaseException as exc:
+            return _exit_status(exc, args.command)
+
+
+def _exit_status(exc: BaseException, command: str) -> int:
+    """The exit status of a command that raised ``exc``, after one line on stderr; anything
+    unexpected is raised again (a traceback is a bug to report)."""
+    from tempvl_bench.interrupts import received
+
+    if isinstance(exc, KeyboardInterrupt) or received():  # whatever an interrupt led to, it was one
+        hint = "; run the same command with --resume to continue" if command == "run" else ""
+        print(f"tempvl-bench: interrupted{hint}", file=sys.stderr)
+        return 130
+    if isinstance(exc, _user_errors()):
         print(f"tempvl-bench: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say to it
+    if isinstance(exc, BrokenPipeError):  # the reader went away (``| head``): nothing left to say to it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except OSError as exc:  # a folder where a file belongs, a file where a folder belongs, permissions
+    if isinstance(exc, OSError):  # a folder where a file belongs, a file where a folder belongs, permissions
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"tempvl-bench: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
+    if isinstance(exc, RuntimeError):
         from tempvl_core.data.pipeline import TooManyFailedVideos
 
-        if not isinstance(exc, TooManyFailedVideos):
-            raise
-        print(f"tempvl-bench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("tempvl-bench: interrupted", file=sys.stderr)
-        return 130
+        if isinstance(exc, TooManyFailedVideos):
+            print(f"tempvl-bench: error: {exc}", file=sys.stderr)
+            return 2
+    raise exc
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from tempvl_bench import interrupts
 from tempvl_bench.runner import RunContext
 
 
@@ -77,15 +78,17 @@ class ClipLoaderFactory:
             seed=self.ctx.seed * 1000 + epoch,
             drop_last=train and len(records) >= cfg.batch.train,
         )
-        yield from self._progress(loader, desc)
+        with interrupts.deferred():  # interrupted while it starts its workers, it would be left half-built
+            batches = iter(loader)
+        yield from self._progress(batches, len(loader), desc)
 
-    def _progress(self, loader, desc: str | None):
+    def _progress(self, batches: Iterator[dict], total: int, desc: str | None):
         if desc is None or not self.ctx.options.progress:
-            yield from loader
+            yield from batches
             return
         from tqdm.auto import tqdm
 
-        yield from tqdm(loader, desc=f"{self.ctx.spec.name}: {desc}", leave=False)
+        yield from tqdm(batches, total=total, desc=f"{self.ctx.spec.name}: {desc}", leave=False)
 
     def batches(self, records: Sequence, *, train: bool, epoch: int = 0, desc: str | None = None) -> "TrackedBatches":
         """The non-empty batches of ``records``, with failed videos counted on the way.
@@ -123,6 +126,7 @@ class TrackedBatches:
     def __iter__(self) -> Iterator[dict]:
         loader = self._clips.loader(self._records, train=self._train, epoch=self._epoch, desc=self._desc)
         for batch in loader:
+            interrupts.check()  # an interrupt swallowed on the way (e.g. in a __del__) still ends the run
             self.tracker.update(batch)
             if batch["batch_size"]:
                 yield batch

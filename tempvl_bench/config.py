@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -24,6 +25,8 @@ from tempvl_core.schema import where as _where
 
 #: Keys that identify a task and the code that runs it: fixed by the task file, never ``--set``.
 IDENTITY_KEYS = ("name", "family", "plugin")
+#: A task name is a folder of the results: no separator, no leading dot, nothing a shell quotes.
+TASK_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 @dataclass
@@ -171,6 +174,9 @@ def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = 
     raw["source"] = str(path)
     config = _build(TaskConfig, raw, "", path, from_override)
     config.set_keys = frozenset(from_override)
+    if not TASK_NAME.fullmatch(config.name):
+        raise ConfigError(f"{path}: key 'name': {config.name!r} is not a task name; expected lower-case letters, "
+                          "digits, '.', '_' and '-', starting with a letter or digit (it names the results folder)")
     if config.paths.videos is None:
         config.paths.videos = _catalogue_video_dir(config, path, from_override)
     _check_metrics(config, path, from_override)

@@ -126,7 +126,7 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return count
 
@@ -140,8 +140,17 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: str) -> None:
+    """Remove a temporary file after a failed write, silently: the write's own error is the one
+    to report, not a second one from a folder that has become unwritable."""
+    try:
+        Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _mkstemp(path: Path) -> tuple[int, str]:
@@ -152,7 +161,7 @@ def _mkstemp(path: Path) -> tuple[int, str]:
         os.fchmod(fd, 0o666 & ~current_umask())
     except BaseException:
         os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return fd, tmp
 

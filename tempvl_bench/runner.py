@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from tempvl_bench import distributed
+from tempvl_bench import distributed, interrupts
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.family import TaskFamily
-from tempvl_bench.fingerprint import RUN_FILE, fingerprint, run_inputs, same_inputs
+from tempvl_bench.fingerprint import run_inputs
 from tempvl_bench.lifecycle import check_finetuned, load_target, parse_family_options, run_task_steps
 from tempvl_bench.modeling import build_model_factory, resolve_checkpoint
 from tempvl_bench.registry import TaskSpec
+from tempvl_bench.run_folder import inside_output, open_run_dir, remove_if_unused, scratch_run_dir
 from tempvl_bench.results import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
@@ -198,40 +198,6 @@ def check_options(options: RunOptions) -> None:
         raise RunError(f"--output {output}: is a file; expected a folder for the results")
 
 
-def _run_dir(output: Path, task: str, mode: str, inputs: dict[str, Any], resume: bool) -> tuple[Path, bool]:
-    """Returns (run dir, already complete). With resume, reuse the latest run with the same inputs."""
-    fp = fingerprint(inputs)
-    task_dir = output / task
-    if resume:
-        previous = [d for d in sorted(task_dir.glob(f"*-{mode}-{fp}")) if same_inputs(d, inputs)]
-        if previous:
-            return previous[-1], (previous[-1] / RESULTS_FILE).exists()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run_dir = task_dir / f"{stamp}-{mode}-{fp}"
-    suffix = 1
-    while run_dir.exists():
-        run_dir = task_dir / f"{stamp}-{suffix}-{mode}-{fp}"
-        suffix += 1
-    run_dir.mkdir(parents=True)
-    write_json_atomic(run_dir / RUN_FILE, inputs)
-    return run_dir, False
-
-
-def _remove_if_unused(run_dir: Path, *, remove_output: bool) -> None:
-    """After a refused or failed run: remove its folder (the task folder and the output folder
-    too when empty and this run created it) when it holds nothing but run.json, so no empty run
-    is left behind to be listed or resumed."""
-    leftovers = [p for p in run_dir.iterdir() if p.name != RUN_FILE] if run_dir.is_dir() else []
-    if leftovers:
-        return  # e.g. a finetune state that --resume continues from
-    (run_dir / RUN_FILE).unlink(missing_ok=True)
-    for folder in (run_dir, run_dir.parent, run_dir.parent.parent)[: 3 if remove_output else 2]:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-
-
 def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable[[str], None] = print) -> Path:
     """Run one task and return the path of its results.json."""
     check_options(options)
@@ -264,14 +230,14 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
 
     output_root = Path(options.output)
     created_output = not output_root.exists()
-    run_dir, complete = distributed.on_main(lambda: _run_dir(output_root, spec.name, options.mode, inputs,
-                                                                options.resume))
+    run_dir, complete = distributed.on_main(lambda: open_run_dir(output_root, spec.name, options.mode, inputs,
+                                                                options.resume, echo))
     results_file = run_dir / RESULTS_FILE
     if complete:
         echo(f"{spec.name}: {run_dir} is already complete (--resume); skipping")
         return results_file
     if not main:  # the other ranks write nothing into the run folder
-        run_dir = _scratch_run_dir(run_dir)
+        run_dir = scratch_run_dir(run_dir)
     if options.resume:
         distributed.gather(None)  # the others have copied rank 0's finetuning state before it is touched
 
@@ -296,11 +262,12 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         output = run_task_steps(ctx, target)  # None on ranks other than 0: they only help encode
         if options.mode == "finetune" and main:
             check_finetuned(run_dir, spec.name)
+        interrupts.check()  # no results from a run the user interrupted
         if main:
             _write_results(ctx, output, inputs, checkpoint_file, checkpoint_sha, time.perf_counter() - start, echo)
     except BaseException as exc:
         if main:
-            _remove_if_unused(run_dir, remove_output=created_output)
+            remove_if_unused(run_dir, remove_output=created_output)
         if isinstance(exc, Exception):
             distributed.raise_any(exc)  # the other ranks raise it too instead of waiting
         raise
@@ -309,17 +276,6 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
             shutil.rmtree(run_dir, ignore_errors=True)
     distributed.raise_any(None)  # every rank learns whether rank 0 wrote its results
     return results_file
-
-
-def _scratch_run_dir(run_dir: Path) -> Path:
-    """A rank's own throwaway run folder (removed after the task), holding a copy of rank 0's
-    saved finetuning state so that ``--resume`` continues from the same epoch on every rank."""
-    from tempvl_bench.finetune import STATE_DIR
-
-    scratch = Path(tempfile.mkdtemp(prefix=f"tempvl-rank{distributed.rank()}-"))
-    for state in Path(run_dir).glob(f"{STATE_DIR}*"):
-        shutil.copytree(state, scratch / state.name)
-    return scratch
 
 
 def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], checkpoint_file: Path | None,
@@ -333,6 +289,9 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         echo(f"{spec.name}: video.allow_substitutes: {len(substitutions)} video(s) read from another file "
              f"(listed in results.json video_substitutions): {shown}{' ...' if len(substitutions) > 5 else ''}")
 
+    root = Path(options.output)
+    for name in (PREDICTIONS_FILE, RESULTS_FILE):
+        inside_output(root, run_dir / name, f"task {spec.name!r}: its results file")
     write_jsonl_atomic(run_dir / PREDICTIONS_FILE, output.predictions)
     from tempvl_bench.evidence import baseline_scores, run_evidence  # numpy: only once a run has scores
     from tempvl_bench.outcomes_file import OUTCOMES_FILE, outcomes_identity, write_outcomes
@@ -373,7 +332,8 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         **evidence,
     }
     if outcome_runs:  # before results.json: a results file always finds its outcomes
-        write_outcomes(run_dir / OUTCOMES_FILE, outcome_runs, outcomes_identity(record))
+        write_outcomes(inside_output(root, run_dir / OUTCOMES_FILE, f"task {spec.name!r}: its outcomes file"),
+                       outcome_runs, outcomes_identity(record))
     write_json_atomic(run_dir / RESULTS_FILE, record)
     return run_dir / RESULTS_FILE
 

@@ -129,7 +129,8 @@ def _finetune(ctx: RunContext, model, train_items, clips, options: CaptionOption
 
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(train_items)),
-             run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+             run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params,
+             generators={"references": rng})
 
 
 def sample_references(captions: Sequence[str], count: int, rng: np.random.Generator) -> list[str]:

@@ -178,7 +178,7 @@ def _finetune(ctx: RunContext, model, train_items, vocab: AnswerVocab, options: 
     steps = clips.steps_per_epoch(len(videos))
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=steps, run_dir=ctx.run_dir,
-             resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+             resume=ctx.options.resume, progress=ctx.options.progress, parameters=params, generators={"questions": rng})
 
 
 def _question_rows(videos: Sequence[VideoQuestions], batch_index: torch.Tensor) -> tuple[list[int], list]:
