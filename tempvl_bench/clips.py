@@ -53,7 +53,10 @@ class ClipLoaderFactory:
         from tempvl_core.video import eval_transform, train_transform
 
         cfg = self.ctx.config
-        if train:
+        own = self.ctx.frame_transform()
+        if own is not None:  # the model's processor resizes, crops and normalises the decoded frames
+            transform = own
+        elif train:
             transform = train_transform(self.video.size, hflip=self.video.hflip, scale=(self.video.train_crop_min_scale, 1.0))
         else:
             transform = eval_transform(self.video.size)
@@ -61,7 +64,7 @@ class ClipLoaderFactory:
             num_frames=self.video.num_frames,
             sampling=self.video.train_sampling if train else self.video.sampling,
             fps=self.video.fps,
-            size=self.video.size,
+            size=None if own is not None else self.video.size,
             # Training crops randomly from the whole frame (the train transform); eval centre-crops.
             crop="none" if train else "center",
         )

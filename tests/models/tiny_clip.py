@@ -1,0 +1,94 @@
+"""Tiny random transformers CLIP and X-CLIP models, saved as a user's folder would be.
+
+The tokenizer is written here too (vocab.json + merges.txt for CLIPTokenizer): CLIP's
+byte-level alphabet, each byte alone and word-final, plus the two special tokens, so every
+caption tokenizes without any downloaded file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _byte_alphabet() -> list[str]:
+    """CLIP's (GPT-2's) reversible byte -> unicode map, in byte order."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = [], 0
+    for b in range(256):
+        if b in printable:
+            chars.append(chr(b))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    return chars
+
+
+def write_tokenizer(folder: Path) -> int:
+    """vocab.json and merges.txt of a byte-level CLIP tokenizer; returns the vocabulary size."""
+    alphabet = _byte_alphabet()
+    tokens = alphabet + [c + "</w>" for c in alphabet] + ["<|startoftext|>", "<|endoftext|>"]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    return len(tokens)
+
+
+def tokenizer(folder: Path):
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+
+
+def image_processor(size: int):
+    from transformers import CLIPImageProcessor
+
+    return CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+def text_config(vocab: int) -> dict:
+    return dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                max_position_embeddings=40, bos_token_id=vocab - 2, eos_token_id=vocab - 1, pad_token_id=vocab - 1)
+
+
+def save_tiny_clip(folder: Path, *, seed: int = 0, image_size: int = 32, embed: int = 16) -> Path:
+    """A random CLIPModel (ViT patch 8 at ``image_size`` px) with its processor, in ``folder``."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = write_tokenizer(folder)
+    config = CLIPConfig(
+        text_config=text_config(vocab),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=image_size, patch_size=8),
+        projection_dim=embed,
+    )
+    torch.manual_seed(seed)
+    CLIPModel(config).save_pretrained(folder)
+    CLIPProcessor(image_processor=image_processor(image_size), tokenizer=tokenizer(folder)).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_xclip(folder: Path, *, seed: int = 0, image_size: int = 32, num_frames: int = 8) -> Path:
+    """A random XCLIPModel (``num_frames`` frames per video) with its processor, in ``folder``."""
+    import torch
+    from transformers import VideoMAEImageProcessor, XCLIPConfig, XCLIPModel, XCLIPProcessor
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = write_tokenizer(folder)
+    config = XCLIPConfig(
+        text_config=text_config(vocab),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=image_size, patch_size=8, num_frames=num_frames, mit_hidden_size=32,
+                           mit_intermediate_size=64, mit_num_hidden_layers=1, mit_num_attention_heads=2),
+        projection_dim=16, prompt_layers=1, prompt_attention_heads=2, prompt_projection_dropout=0.0,
+    )
+    torch.manual_seed(seed)
+    XCLIPModel(config).save_pretrained(folder)
+    processor = VideoMAEImageProcessor(size={"shortest_edge": image_size},
+                                       crop_size={"height": image_size, "width": image_size})
+    XCLIPProcessor(image_processor=processor, tokenizer=tokenizer(folder)).save_pretrained(folder)
+    return folder
