@@ -35,7 +35,8 @@ class ProcessorFrames:
 
     def __call__(self, frames, rng: np.random.Generator | None = None) -> Tensor:
         images = [np.asarray(frame) for frame in frames]
-        return self.image_processor(images=images, return_tensors="pt")["pixel_values"].float()
+        pixels = self.image_processor(images=images, return_tensors="pt")["pixel_values"].float()
+        return pixels.reshape(len(images), *pixels.shape[-3:])  # a video processor adds a video axis
 
 
 class HFClipVideo(nn.Module):

@@ -84,7 +84,7 @@ def save_tiny_xclip(folder: Path, *, seed: int = 0, image_size: int = 32, num_fr
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                            image_size=image_size, patch_size=8, num_frames=num_frames, mit_hidden_size=32,
                            mit_intermediate_size=64, mit_num_hidden_layers=1, mit_num_attention_heads=2),
-        projection_dim=16, prompt_layers=1, prompt_attention_heads=2, prompt_projection_dropout=0.0,
+        projection_dim=32, prompt_layers=1, prompt_attention_heads=2, prompt_projection_dropout=0.0,
     )
     torch.manual_seed(seed)
     XCLIPModel(config).save_pretrained(folder)
