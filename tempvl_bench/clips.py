@@ -43,6 +43,15 @@ class ClipLoaderFactory:
             raise VideoDecodeError(self.ctx.video_dir / record.video_name, why_no_video(self.index, record.video_name))
         return self.video_path(record)
 
+    def model_transform(self):
+        """The model's own frame preprocessing (``model.frame_transform``, see the model hook),
+        or None: the harness's resize, crop and CLIP normalisation at ``video.size``."""
+        from tempvl_bench.modeling import TEMPVL
+
+        if self.ctx.model_name == TEMPVL:
+            return None
+        return getattr(self.ctx.model(), "frame_transform", None)
+
     def steps_per_epoch(self, n: int) -> int:
         size = self.ctx.config.batch.train
         return max(1, n // size) if n >= size else 1
@@ -53,7 +62,7 @@ class ClipLoaderFactory:
         from tempvl_core.video import eval_transform, train_transform
 
         cfg = self.ctx.config
-        own = self.ctx.frame_transform()
+        own = self.model_transform()
         if own is not None:  # the model's processor resizes, crops and normalises the decoded frames
             transform = own
         elif train:

@@ -127,6 +127,18 @@ def build_model_factory(
     return build
 
 
+def select_model(host: PluginHost, name: str, task: str, family, task_options, config: TaskConfig, mode: str,
+                 backbone_name: str, text_encoder_name: str, checkpoint: Path | None) -> tuple[ModelSpec, ModelIdentity]:
+    """The model ``name`` and its identity, once it is known to have what the task's family
+    needs for this mode and options: refused otherwise, before anything is built or read."""
+    from tempvl_bench.capabilities import check_capabilities
+
+    spec = host.models.get(name)
+    check_capabilities(spec, task, family, config, task_options, mode)
+    options = model_options(host, config, backbone_name, text_encoder_name, checkpoint, "cpu")
+    return spec, model_identity(spec, options)  # reads the model's files, builds nothing
+
+
 def model_identity(spec: ModelSpec, options: ModelOptions) -> ModelIdentity:
     """The model's identity from its files (results.json ``model``; cache and ``--resume`` keys)."""
     if spec.identify is None:

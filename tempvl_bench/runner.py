@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from tempvl_bench import distributed
-from tempvl_bench.capabilities import CAPABILITIES, check_capabilities
+from tempvl_bench.capabilities import CAPABILITIES
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.family import TaskFamily
 from tempvl_bench.fingerprint import RUN_FILE, fingerprint, run_inputs, same_inputs
 from tempvl_bench.lifecycle import check_finetuned, load_target, parse_family_options, run_task_steps
-from tempvl_bench.modeling import TEMPVL, build_model_factory, model_identity, model_options, resolve_checkpoint
+from tempvl_bench.modeling import TEMPVL, build_model_factory, resolve_checkpoint, select_model
 from tempvl_bench.registry import TaskSpec
 from tempvl_bench.results import (
     PREDICTIONS_FILE,
@@ -96,10 +96,9 @@ class RunContext:
     model: Callable[[], Any]
     backbone_name: str
     text_encoder_name: str
-    #: The evaluated model's registry name and capabilities (``ctx.model()`` builds it).
+    #: The evaluated model's registry name, capabilities and :class:`~tempvl_bench.registry.ModelIdentity`.
     model_name: str = TEMPVL
     model_capabilities: frozenset = field(default_factory=lambda: frozenset(CAPABILITIES))
-    #: The model's :class:`~tempvl_bench.registry.ModelIdentity` (results.json ``model``).
     model_identity: Any = None
     #: The task file's ``options:`` as the family's options dataclass (set by the harness).
     task_options: Any = None
@@ -123,13 +122,6 @@ class RunContext:
         if self._video_index is None:
             return {}
         return {name: str(path) for name, path in sorted(self._video_index.substitutions.items())}
-
-    def frame_transform(self):
-        """The model's own frame preprocessing (``model.frame_transform``, see the model hook),
-        or None: the harness's resize, crop and CLIP normalisation at ``video.size``."""
-        if self.model_name == TEMPVL:
-            return None
-        return getattr(self.model(), "frame_transform", None)
 
     @property
     def clips(self):
@@ -258,10 +250,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
     host.text_encoders.get(text_encoder)
-    model_spec = host.models.get(options.model or config.model.name)
-    check_capabilities(model_spec, spec.name, target, config, task_options, options.mode)
-    build_options = model_options(host, config, backbone, text_encoder, options.checkpoint, "cpu")
-    identity = model_identity(model_spec, build_options)  # reads the model's files, builds nothing
+    model_spec, identity = select_model(host, options.model or config.model.name, spec.name, target, task_options,
+                                        config, options.mode, backbone, text_encoder, options.checkpoint)
     checkpoint_file = checkpoint_sha = None
     if options.checkpoint is not None:
         checkpoint_file = resolve_checkpoint(options.checkpoint)[1]
@@ -306,15 +296,14 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         device=rank_device,
         model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, rank_device,
                                   model_spec.name),
+        # another model has its own video and text encoders: its name stands for both
         backbone_name=backbone if model_spec.name == TEMPVL else model_spec.name,
         text_encoder_name=text_encoder if model_spec.name == TEMPVL else model_spec.name,
-        model_name=model_spec.name,
-        model_capabilities=model_spec.capabilities,
-        model_identity=identity,
+        model_name=model_spec.name, model_capabilities=model_spec.capabilities, model_identity=identity,
         task_options=task_options,
     )
-    shown = f"backbone {backbone}" if model_spec.name == TEMPVL else f"model {model_spec.name}"
-    echo(f"{spec.name}: {options.mode} with {shown} on {device}; data {data_root}; run {run_dir}")
+    what = f"backbone {backbone}" if model_spec.name == TEMPVL else f"model {model_spec.name}"
+    echo(f"{spec.name}: {options.mode} with {what} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
     try:
         output = run_task_steps(ctx, target)  # None on ranks other than 0: they only help encode

@@ -215,3 +215,19 @@ def test_tempvl_records_its_identity_too(tmp_path):
     record = _run("msrvtt", tmp_path / "out", "--limit", "2")
     assert record["model"]["name"] == "tempvl" and record["model"]["weights_sha256"] is None
     assert record["model"]["path"] is None and len(record["model"]["config_sha256"]) == 64
+
+
+def test_the_clip_anchor_pins_its_protocol_and_runs_on_demo_data(clip_dir, tmp_path):
+    anchor = Path(__file__).resolve().parents[2] / "configs" / "anchors" / "clip-vit-b16-msrvtt-zeroshot.yaml"
+    text = anchor.read_text(encoding="utf-8")
+    assert "34.5" in text and "m-bain/clip-hitchhiker" in text and "UNVERIFIED" in text
+    assert main(["run", "--task", str(anchor), "--set", f"model.path={clip_dir}", "--output", str(tmp_path),
+                 *FAST]) == 0
+    (results,) = tmp_path.glob("clip-vit-b16-msrvtt-zeroshot/*/results.json")
+    record = json.loads(results.read_text())
+    assert record["model"]["name"] == "hf-clip" and record["task"] == "clip-vit-b16-msrvtt-zeroshot"
+    config = record["config"]
+    assert (config["model"]["name"], config["video"]["num_frames"], config["video"]["sampling"]) == \
+        ("hf-clip", 16, "uniform")
+    assert (config["splits"]["eval"], config["options"]["protocol"], config["primary_metric"]) == \
+        ("test", "square", "t2v/R@1")

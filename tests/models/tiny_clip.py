@@ -1,8 +1,9 @@
 """Tiny random transformers CLIP and X-CLIP models, saved as a user's folder would be.
 
 The tokenizer is written here too (vocab.json + merges.txt for CLIPTokenizer): CLIP's
-byte-level alphabet, each byte alone and word-final, plus the two special tokens, so every
-caption tokenizes without any downloaded file.
+byte-level alphabet, each byte alone and word-final, the two special tokens, and merges that
+join the letters of a small English vocabulary (colours, shapes, motions, function words) into
+word tokens, so every caption tokenizes without any downloaded file.
 """
 
 from __future__ import annotations
@@ -25,12 +26,35 @@ def _byte_alphabet() -> list[str]:
     return chars
 
 
+#: Words merged into tokens of their own (other words are spelt in smaller pieces).
+WORDS = ("a an the of on in and then to from with is video background left right up down around moves move "
+         "grows shrinks spins blinks appears disappears bigger smaller red green blue yellow orange purple cyan "
+         "white black grey navy dark light circle square triangle star cross diamond").split()
+
+
+def _merges() -> list[tuple[str, str]]:
+    """Left-to-right merges spelling each of :data:`WORDS` (word-final letter marked ``</w>``)."""
+    merges: list[tuple[str, str]] = []
+    for word in WORDS:
+        left = word[0]
+        for i, char in enumerate(word[1:], 1):
+            pair = (left, char + ("</w>" if i == len(word) - 1 else ""))
+            if pair not in merges:
+                merges.append(pair)
+            left += char
+    return merges
+
+
 def write_tokenizer(folder: Path) -> int:
     """vocab.json and merges.txt of a byte-level CLIP tokenizer; returns the vocabulary size."""
     alphabet = _byte_alphabet()
-    tokens = alphabet + [c + "</w>" for c in alphabet] + ["<|startoftext|>", "<|endoftext|>"]
+    merges = _merges()
+    tokens = alphabet + [c + "</w>" for c in alphabet]
+    tokens += list(dict.fromkeys(a + b for a, b in merges if a + b not in tokens))
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
     (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    lines = ["#version: 0.2", *(f"{a} {b}" for a, b in merges)]
+    (folder / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(tokens)
 
 
