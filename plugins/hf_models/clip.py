@@ -39,29 +39,37 @@ class ProcessorFrames:
         return pixels.reshape(len(images), *pixels.shape[-3:])  # a video processor adds a video axis
 
 
-class HFClipVideo(nn.Module):
-    """A CLIPModel with the methods the families call (see :mod:`tempvl_bench.capabilities`)."""
+class ProcessedVideoText(nn.Module):
+    """What a transformers CLIP-family model shares: its processor's tokenizer and frame
+    transform, and ``device``."""
 
-    def __init__(self, clip: nn.Module, processor) -> None:
+    def __init__(self, processor, config) -> None:
         super().__init__()
-        self.clip = clip
         self.tokenizer = processor.tokenizer
         self.frame_transform = ProcessorFrames(processor.image_processor)
-        self.max_text_positions = int(clip.config.text_config.max_position_embeddings)
+        self.max_text_positions = int(config.text_config.max_position_embeddings)
 
     @property
     def device(self) -> torch.device:
-        return self.clip.logit_scale.device
-
-    @property
-    def text_encoder(self) -> nn.Module:
-        """The text tower (``finetune.train_text_layers`` freezes all but its top layers)."""
-        return self.clip.text_model
+        return next(self.parameters()).device
 
     def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, Tensor]:
         length = min(max_length or self.max_text_positions, self.max_text_positions)
         tokens = self.tokenizer(list(texts), padding=True, truncation=True, max_length=length, return_tensors="pt")
         return {k: v.to(self.device) for k, v in tokens.items() if k in ("input_ids", "attention_mask")}
+
+
+class HFClipVideo(ProcessedVideoText):
+    """A CLIPModel with the methods the families call (see :mod:`tempvl_bench.capabilities`)."""
+
+    def __init__(self, clip: nn.Module, processor) -> None:
+        super().__init__(processor, clip.config)
+        self.clip = clip
+
+    @property
+    def text_encoder(self) -> nn.Module:
+        """The text tower (``finetune.train_text_layers`` freezes all but its top layers)."""
+        return self.clip.text_model
 
     def encode_text(self, tokens: dict[str, Tensor]) -> Tensor:
         return F.normalize(pooled(self.clip.get_text_features(**tokens)).float(), dim=-1)

@@ -15,32 +15,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tempvl_bench.api import ModelOptions
-from tempvl_plugins.hf_models.clip import ProcessorFrames, load_processor, pooled
+from tempvl_plugins.hf_models.clip import ProcessedVideoText, load_processor, pooled
 from tempvl_plugins.hf_models.files import model_folder
 
 #: Videos prompted at once in :meth:`HFXClipVideo.pair_scores` (memory: videos x texts x width).
 VIDEO_CHUNK = 16
 
 
-class HFXClipVideo(nn.Module):
+class HFXClipVideo(ProcessedVideoText):
     """An XCLIPModel with the ``clip-embeddings`` methods (see :mod:`tempvl_bench.capabilities`)."""
 
     def __init__(self, xclip: nn.Module, processor) -> None:
-        super().__init__()
+        super().__init__(processor, xclip.config)
         self.xclip = xclip
-        self.tokenizer = processor.tokenizer
-        self.frame_transform = ProcessorFrames(processor.image_processor)
         self.num_frames = int(xclip.config.vision_config.num_frames)
-        self.max_text_positions = int(xclip.config.text_config.max_position_embeddings)
-
-    @property
-    def device(self) -> torch.device:
-        return self.xclip.logit_scale.device
-
-    def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, Tensor]:
-        length = min(max_length or self.max_text_positions, self.max_text_positions)
-        tokens = self.tokenizer(list(texts), padding=True, truncation=True, max_length=length, return_tensors="pt")
-        return {k: v.to(self.device) for k, v in tokens.items() if k in ("input_ids", "attention_mask")}
 
     def encode_text(self, tokens: dict[str, Tensor]) -> Tensor:
         """Projected text embeddings ``[N, D]`` before the video prompt (normalised in pair_scores)."""

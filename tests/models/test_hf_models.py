@@ -102,29 +102,39 @@ def _decoded(ranking, record_dir: Path) -> list[np.ndarray]:
             for item in ranking.items]
 
 
+def _run_and_decode(model: str, folder: Path, tmp_path: Path, monkeypatch):
+    """The similarity of a run of ``model`` on 4 demo msrvtt videos, their frames decoded again
+    as the harness samples them, and the processor of ``folder`` with its captions tokenized."""
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    seen = _spy_similarity(monkeypatch)
+    _run("msrvtt", tmp_path / "out", "--model", model, "--set", f"model.path={folder}", "--no-cache")
+    (ranking,) = seen
+    frames = _decoded(ranking, Path(ensure_demo_dataset("msrvtt")) / "msrvtt" / "videos")
+    return ranking, frames
+
+
+def _tokens(processor, ranking) -> dict:
+    tokens = processor(text=ranking.queries.texts, padding=True, truncation=True, max_length=32, return_tensors="pt")
+    return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
+
+
 def test_hf_clip_similarity_equals_transformers_on_the_same_frames(clip_dir, tmp_path, monkeypatch):
     import torch
     from transformers import CLIPModel, CLIPProcessor
 
-    from tempvl_core.data.demo import ensure_demo_dataset
-
-    seen = _spy_similarity(monkeypatch)
-    _run("msrvtt", tmp_path / "out", "--model", "hf-clip", "--set", f"model.path={clip_dir}", "--no-cache")
-    (ranking,) = seen
+    ranking, decoded = _run_and_decode("hf-clip", clip_dir, tmp_path, monkeypatch)
     model = CLIPModel.from_pretrained(str(clip_dir)).eval()
     processor = CLIPProcessor.from_pretrained(str(clip_dir))
     videos = []
     with torch.no_grad():
-        for frames in _decoded(ranking, Path(ensure_demo_dataset("msrvtt")) / "msrvtt" / "videos"):
+        for frames in decoded:
             pixels = processor(images=list(frames), return_tensors="pt")["pixel_values"]
             per_frame = model.get_image_features(pixel_values=pixels).pooler_output
             per_frame = per_frame / per_frame.norm(dim=-1, keepdim=True)
             mean = per_frame.mean(0)
             videos.append(mean / mean.norm())
-        tokens = processor(text=ranking.queries.texts, padding=True, truncation=True, max_length=32,
-                           return_tensors="pt")
-        texts = model.get_text_features(input_ids=tokens["input_ids"],
-                                        attention_mask=tokens["attention_mask"]).pooler_output
+        texts = model.get_text_features(**_tokens(processor, ranking)).pooler_output
         texts = texts / texts.norm(dim=-1, keepdim=True)
     expected = (texts @ torch.stack(videos).T).numpy()
     assert ranking.similarity.shape == expected.shape == (4, 4)
@@ -135,21 +145,15 @@ def test_hf_xclip_similarity_equals_its_forward_logits(xclip_dir, tmp_path, monk
     import torch
     from transformers import XCLIPModel, XCLIPProcessor
 
-    from tempvl_core.data.demo import ensure_demo_dataset
-
-    seen = _spy_similarity(monkeypatch)
-    _run("msrvtt", tmp_path / "out", "--model", "hf-xclip", "--set", f"model.path={xclip_dir}", "--no-cache")
-    (ranking,) = seen
+    ranking, decoded = _run_and_decode("hf-xclip", xclip_dir, tmp_path, monkeypatch)
     model = XCLIPModel.from_pretrained(str(xclip_dir)).eval()
     processor = XCLIPProcessor.from_pretrained(str(xclip_dir))
-    frames = _decoded(ranking, Path(ensure_demo_dataset("msrvtt")) / "msrvtt" / "videos")
     with torch.no_grad():
         pixels = torch.stack([processor(videos=list(f), return_tensors="pt")["pixel_values"].reshape(8, 3, 32, 32)
-                              for f in frames])
-        tokens = processor(text=ranking.queries.texts, padding=True, truncation=True, max_length=32,
-                           return_tensors="pt")
-        out = model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"], pixel_values=pixels)
-    expected = (out.logits_per_text / model.logit_scale.exp()).detach().numpy()
+                              for f in decoded])
+        out = model(**_tokens(processor, ranking), pixel_values=pixels)
+    expected = (out.logits_per_text / model.logit_scale.exp()).numpy()
+    assert ranking.similarity.shape == expected.shape == (4, 4)
     np.testing.assert_allclose(ranking.similarity, expected, atol=1e-5, rtol=0)
 
 
@@ -231,3 +235,19 @@ def test_the_clip_anchor_pins_its_protocol_and_runs_on_demo_data(clip_dir, tmp_p
         ("hf-clip", 16, "uniform")
     assert (config["splits"]["eval"], config["options"]["protocol"], config["primary_metric"]) == \
         ("test", "square", "t2v/R@1")
+
+
+def test_windows_read_off_the_similarity_curve_find_the_bump():
+    import torch
+
+    from tempvl_plugins.moment_retrieval.decoding import curve_window_scores, rank_scored_windows
+
+    curve = torch.tensor([[0.1, 0.1, 0.2, 0.9, 0.8, 0.9, 0.1, 0.0]])
+    scores = curve_window_scores(curve, max_window=6)
+    assert scores.shape == (1, 8, 8) and float(scores[0, 5, 3]) == -1.0  # s > e is invalid
+    assert float(scores[0, 0, 7]) == -1.0  # longer than max_window
+    bounds = np.arange(9, dtype=np.float64)  # frame k covers [k, k + 1) seconds
+    best = rank_scored_windows(scores, bounds)[0].windows[0]
+    assert tuple(best[:2]) == (3.0, 6.0) and best[2] == float(scores.max())
+    flat = curve_window_scores(torch.zeros(1, 8))
+    assert float(flat.max()) == 0.0 and int((flat >= 0).sum()) == 36  # all 36 windows tie at 0

@@ -70,13 +70,15 @@ def image_processor(size: int):
     return CLIPImageProcessor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
 
 
-def text_config(vocab: int) -> dict:
-    return dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+def text_config(vocab: int, width: int = 32) -> dict:
+    return dict(vocab_size=vocab, hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2,
+                num_attention_heads=2,
                 max_position_embeddings=40, bos_token_id=vocab - 2, eos_token_id=vocab - 1, pad_token_id=vocab - 1)
 
 
-def save_tiny_clip(folder: Path, *, seed: int = 0, image_size: int = 32, embed: int = 16) -> Path:
-    """A random CLIPModel (ViT patch 8 at ``image_size`` px) with its processor, in ``folder``."""
+def save_tiny_clip(folder: Path, *, seed: int = 0, image_size: int = 32, embed: int = 16, width: int = 32) -> Path:
+    """A random CLIPModel (ViT patch 8 at ``image_size`` px, towers ``width`` wide) with its
+    processor, in ``folder``."""
     import torch
     from transformers import CLIPConfig, CLIPModel, CLIPProcessor
 
@@ -84,8 +86,8 @@ def save_tiny_clip(folder: Path, *, seed: int = 0, image_size: int = 32, embed: 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = write_tokenizer(folder)
     config = CLIPConfig(
-        text_config=text_config(vocab),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        text_config=text_config(vocab, width),
+        vision_config=dict(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=2, num_attention_heads=2,
                            image_size=image_size, patch_size=8),
         projection_dim=embed,
     )
