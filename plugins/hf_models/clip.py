@@ -101,14 +101,17 @@ class HFClipVideo(ProcessedVideoText):
         return vtc_loss(video_emb, text_emb, self.clip.logit_scale)
 
 
-def load_processor(folder, processor_class):
-    return processor_class.from_pretrained(str(folder), local_files_only=True)
+def load_pretrained(model_class, processor_class, folder):
+    """The model (safetensors only, float32) and its processor from ``folder``, offline and quietly."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # one "Loading weights" bar per run is noise in the run's log
+    model = model_class.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
+    return model.float(), processor_class.from_pretrained(str(folder), local_files_only=True)
 
 
 def load_clip(options: ModelOptions) -> HFClipVideo:
     from transformers import CLIPModel, CLIPProcessor
 
-    folder = model_folder("hf-clip", options)
-    clip = CLIPModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
-    model = HFClipVideo(clip.float(), load_processor(folder, CLIPProcessor))
+    model = HFClipVideo(*load_pretrained(CLIPModel, CLIPProcessor, model_folder("hf-clip", options)))
     return model.to(options.device).eval()

@@ -251,3 +251,10 @@ def test_windows_read_off_the_similarity_curve_find_the_bump():
     assert tuple(best[:2]) == (3.0, 6.0) and best[2] == float(scores.max())
     flat = curve_window_scores(torch.zeros(1, 8))
     assert float(flat.max()) == 0.0 and int((flat >= 0).sum()) == 36  # all 36 windows tie at 0
+
+
+def test_hf_xclip_refuses_another_frame_count_naming_the_key(xclip_dir, tmp_path, capsys):
+    code = main(["run", "--task", "msrvtt", "--model", "hf-xclip", "--set", f"model.path={xclip_dir}",
+                 "--set", "video.num_frames=4", *FAST, "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "video.num_frames" in err and "takes 8 frames" in err and "Traceback" not in err
