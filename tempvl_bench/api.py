@@ -16,12 +16,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from tempvl_bench import hookimpl
+from tempvl_bench.capabilities import (
+    CAPABILITIES,
+    CLIP_EMBEDDINGS,
+    FINETUNING,
+    FRAME_EMBEDDINGS,
+    GENERATION,
+    GROUNDING,
+    MATCHING,
+    similarity,
+)
 from tempvl_bench.config import ConfigError, TaskConfig, builtin_task_file, checked, options_from_mapping
 from tempvl_bench.family import NoOptions, Scores, Split, TaskFamily
 from tempvl_bench.registry import (
     BackboneOptions,
     BackboneRegistry,
     BackboneSpec,
+    ModelIdentity,
+    ModelOptions,
+    ModelRegistry,
+    ModelSpec,
     TaskRegistry,
     TaskSpec,
     TextEncoderRegistry,
@@ -67,6 +81,9 @@ __all__ = [
     "hookimpl",
     "BackboneOptions", "BackboneRegistry", "BackboneSpec", "TaskRegistry", "TaskSpec", "TextEncoderRegistry",
     "TextEncoderSpec",
+    "ModelSpec", "ModelOptions", "ModelIdentity", "ModelRegistry",
+    "CAPABILITIES", "CLIP_EMBEDDINGS", "FRAME_EMBEDDINGS", "GENERATION", "FINETUNING", "GROUNDING", "MATCHING",
+    "similarity",
     "RunContext", "RunOptions", "TaskOutput",
     "TaskFamily", "Split", "Scores", "NoOptions",
     "ConfigError", "TaskConfig", "builtin_task_file", "checked", "options_from_mapping",

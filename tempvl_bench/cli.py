@@ -51,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tempvl-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("list", parents=[common], help="list tasks, groups or backbones")
-    p.add_argument("what", nargs="?", choices=["tasks", "backbones", "text-encoders", "groups"], default="tasks")
+    p = sub.add_parser("list", parents=[common], help="list tasks, groups, models or backbones")
+    p.add_argument("what", nargs="?", choices=["tasks", "backbones", "text-encoders", "groups", "models"], default="tasks")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("plugins", parents=[common], help="loaded plugins, their versions and hooks")
@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", parents=[common], help="run tasks (zero-shot or finetune) and write results")
     p.add_argument("--task", required=True,
                    help="task name, group name, a task file of your own (./my-task.yaml), or a comma list")
+    p.add_argument("--model", help="model to evaluate (default: the task's model.name, tempvl); "
+                   "see `tempvl-bench list models`")
     p.add_argument("--backbone", help="video backbone (default: the task's)")
     p.add_argument("--text-encoder", help="text encoder (default: the task's)")
     p.add_argument("--checkpoint", type=Path, help="TemPVL checkpoint folder or .safetensors file")
@@ -130,6 +132,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         _print_rows(("task", "family", "groups", "plugin"), rows)
     elif args.what == "groups":
         _print_rows(("group", "tasks"), [(g, ",".join(ts)) for g, ts in sorted(host.tasks.groups().items())])
+    elif args.what == "models":
+        rows = [(m.name, ", ".join(sorted(m.capabilities)), m.plugin, m.description) for m in host.models]
+        _print_rows(("model", "capabilities", "plugin", "description"), rows)
     elif args.what == "backbones":
         rows = [(b.name + (":<arg>" if b.takes_argument else ""), b.plugin, b.description) for b in host.backbones]
         _print_rows(("backbone", "plugin", "description"), rows)
@@ -161,7 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     names = expand_tasks(host, args.task)
     options = RunOptions(
-        mode=args.mode, backbone=args.backbone, text_encoder=args.text_encoder, checkpoint=args.checkpoint,
+        mode=args.mode, model=args.model, backbone=args.backbone, text_encoder=args.text_encoder, checkpoint=args.checkpoint,
         data_root=args.data_root, demo=args.demo, output=args.output, limit=args.limit, seed=args.seed,
         overrides=args.overrides, device=args.device, resume=args.resume, progress=not args.no_progress,
         feature_cache=not args.no_cache,

@@ -44,6 +44,15 @@ class ClipLoaderFactory:
             raise VideoDecodeError(self.ctx.video_dir / record.video_name, why_no_video(self.index, record.video_name))
         return self.video_path(record)
 
+    def model_transform(self):
+        """The model's own frame preprocessing (``model.frame_transform``, see the model hook),
+        or None: the harness's resize, crop and CLIP normalisation at ``video.size``."""
+        from tempvl_bench.modeling import TEMPVL
+
+        if self.ctx.model_name == TEMPVL:
+            return None
+        return getattr(self.ctx.model(), "frame_transform", None)
+
     def steps_per_epoch(self, n: int) -> int:
         size = self.ctx.config.batch.train
         return max(1, n // size) if n >= size else 1
@@ -54,7 +63,10 @@ class ClipLoaderFactory:
         from tempvl_core.video import eval_transform, train_transform
 
         cfg = self.ctx.config
-        if train:
+        own = self.model_transform()
+        if own is not None:  # the model's processor resizes, crops and normalises the decoded frames
+            transform = own
+        elif train:
             transform = train_transform(self.video.size, hflip=self.video.hflip, scale=(self.video.train_crop_min_scale, 1.0))
         else:
             transform = eval_transform(self.video.size)
@@ -62,7 +74,7 @@ class ClipLoaderFactory:
             num_frames=self.video.num_frames,
             sampling=self.video.train_sampling if train else self.video.sampling,
             fps=self.video.fps,
-            size=self.video.size,
+            size=None if own is not None else self.video.size,
             # Training crops randomly from the whole frame (the train transform); eval centre-crops.
             crop="none" if train else "center",
         )

@@ -98,6 +98,10 @@ class FinetuneConfig:
 
 @dataclass
 class ModelConfig:
+    #: The model evaluated (``tempvl-bench list models``; ``run --model NAME`` overrides it).
+    name: str = "tempvl"
+    #: The model's local folder, for models that load one (``hf-clip``: a CLIPModel folder).
+    path: str | None = None
     #: TemPVL size preset: tiny (CPU demo and tests) or base.
     preset: str = checked("base", choices=("tiny", "base"))
     backbone: str = "vit-b16"

@@ -69,6 +69,15 @@ class TaskFamily:
     #: False when :meth:`baselines` needs no training statistics (retrieval's analytic chance):
     #: a zero-shot run then reads (and hashes) no training split for them.
     baselines_use_train: ClassVar[bool] = True
+    #: Model capabilities (:mod:`tempvl_bench.capabilities`) every run of the family needs. The
+    #: default, the whole TemPVL interface, suits a family that calls TemPVL's own methods.
+    needs: ClassVar[tuple[str, ...]] = ("tempvl-interface",)
+
+    def capabilities_needed(self, config: Any, options: Any, mode: str) -> tuple[str, ...]:
+        """What a run of this family needs of its model, for its task file, parsed ``options:``
+        and mode: :attr:`needs`, plus ``finetuning`` with ``--mode finetune``. Checked before
+        any video is read; override it when the need depends on the options."""
+        return self.needs + (("finetuning",) if mode == "finetune" else ())
 
     def load(self, ctx: "RunContext", split: str) -> Split:
         """The evaluation records of ``split`` (before ``--limit``, which the harness applies)."""

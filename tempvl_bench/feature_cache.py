@@ -88,9 +88,12 @@ def encoder_description(ctx: Any, model: Any, level: str) -> dict[str, Any]:
     import inspect
 
     video = ctx.config.video
+    # The code that encodes: a TemPVL backbone's source, or a model plugin's own class.
     backbone = getattr(getattr(model, "video_encoder", None), "backbone", None)
+    encoder = backbone if backbone is not None else model
+    identity = getattr(ctx, "model_identity", None)
     try:
-        backbone_file = inspect.getsourcefile(type(backbone)) if backbone is not None else None
+        backbone_file = inspect.getsourcefile(type(encoder))
     except TypeError:  # a class defined outside any file
         backbone_file = None
     return {
@@ -98,6 +101,7 @@ def encoder_description(ctx: Any, model: Any, level: str) -> dict[str, Any]:
         "level": level,
         "weights_sha256": weights_sha256(model),
         "backbone": ctx.backbone_name,
+        "model": identity.to_dict() if identity is not None else None,
         "sampling": video.sampling,
         "num_frames": video.num_frames,
         "fps": video.fps,

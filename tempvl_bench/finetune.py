@@ -254,7 +254,8 @@ def trainable_parameters(model: nn.Module, train_text_layers: int | None) -> lis
 
 def _transformer_layers(module: nn.Module):
     for name, child in module.named_modules():
-        if name.endswith("encoder.layer") and isinstance(child, nn.ModuleList):
+        # BERT-family "encoder.layer", CLIP's text tower "encoder.layers"
+        if name.endswith(("encoder.layer", "encoder.layers")) and isinstance(child, nn.ModuleList):
             return child
     return None
 

@@ -37,8 +37,10 @@ def run_inputs(
     seed: int,
     limit: int | None,
     device: str,
+    model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The inputs of one run, as JSON-ready values."""
+    """The inputs of one run, as JSON-ready values (``model``: the model's identity, its name,
+    path and the hashes of its configuration and weights files)."""
     annotation_dir = Path(data_root) / config.paths.annotations
     return {
         "config": config.to_dict() | {"source": ""},  # the resolved values, wherever the file lives
@@ -51,6 +53,7 @@ def run_inputs(
         "backbone": backbone,
         "text_encoder": text_encoder,
         "checkpoint_sha256": checkpoint_sha256,
+        "model": model,
         "seed": seed,
         "limit": limit,
         "device": device,

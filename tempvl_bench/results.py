@@ -54,6 +54,15 @@ class VersusBaseline(TypedDict):
     beats: bool | None  #: the interval lies entirely on the better side of zero
 
 
+class ModelRecord(TypedDict):
+    """The evaluated model (``run --model``): what names its numbers."""
+
+    name: str  #: registry name (``tempvl-bench list models``): tempvl, hf-clip, ...
+    path: str | None  #: absolute folder (or TemPVL weights file) it was loaded from; null: none
+    config_sha256: str  #: sha256 of its configuration (model and preprocessing files, or settings)
+    weights_sha256: str | None  #: sha256 of its weights files as loaded (null: seeded initialisation)
+
+
 class ResultRecord(TypedDict):
     """One evaluated run; the contents of ``results.json``."""
 
@@ -67,8 +76,9 @@ class ResultRecord(TypedDict):
     #: canonical names (t2v/R@1 ...), percent where applicable, captioning x100 (schema 5 on)
     metrics: dict[str, float]
     primary_metric: str  #: the metric leaderboards sort by
-    backbone: str  #: registry name of the video backbone
-    text_encoder: str  #: registry name (and path) of the text encoder
+    model: ModelRecord  #: the evaluated model and the hashes that identify it
+    backbone: str  #: registry name of the video backbone (another model: its name)
+    text_encoder: str  #: registry name (and path) of the text encoder (another model: its name)
     checkpoint: str | None  #: path given with --checkpoint
     checkpoint_file: str | None  #: absolute path of the weights file loaded from that checkpoint
     checkpoint_sha256: str | None  #: sha256 of checkpoint_file

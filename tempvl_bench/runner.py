@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from tempvl_bench import distributed, interrupts
+from tempvl_bench.capabilities import CAPABILITIES
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.family import TaskFamily
 from tempvl_bench.fingerprint import run_inputs
 from tempvl_bench.lifecycle import check_finetuned, load_target, parse_family_options, run_task_steps
-from tempvl_bench.modeling import build_model_factory, resolve_checkpoint
+from tempvl_bench.modeling import TEMPVL, build_model_factory, resolve_checkpoint, select_model
 from tempvl_bench.registry import TaskSpec
 from tempvl_bench.run_folder import inside_output, open_run_dir, remove_if_unused, scratch_run_dir
 from tempvl_bench.results import (
@@ -44,6 +45,8 @@ class RunError(RuntimeError):
 @dataclass
 class RunOptions:
     mode: str = "zero-shot"
+    #: ``--model``: the registered model to evaluate (default: the task file's ``model.name``).
+    model: str | None = None
     backbone: str | None = None
     text_encoder: str | None = None
     checkpoint: Path | None = None
@@ -93,6 +96,10 @@ class RunContext:
     model: Callable[[], Any]
     backbone_name: str
     text_encoder_name: str
+    #: The evaluated model's registry name, capabilities and :class:`~tempvl_bench.registry.ModelIdentity`.
+    model_name: str = TEMPVL
+    model_capabilities: frozenset = field(default_factory=lambda: frozenset(CAPABILITIES))
+    model_identity: Any = None
     #: The task file's ``options:`` as the family's options dataclass (set by the harness).
     task_options: Any = None
     #: What the family's finetune step returned (e.g. a trained head); None zero-shot.
@@ -209,6 +216,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
     host.text_encoders.get(text_encoder)
+    model_spec, identity = select_model(host, options.model or config.model.name, spec.name, target, task_options,
+                                        config, options.mode, backbone, text_encoder, options.checkpoint)
     checkpoint_file = checkpoint_sha = None
     if options.checkpoint is not None:
         checkpoint_file = resolve_checkpoint(options.checkpoint)[1]
@@ -226,7 +235,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
              "(README, \"Writing a plugin\") or pass --set, e.g. --set model.preset=tiny --set video.size=64")
     inputs = run_inputs(config=config, mode=options.mode, demo=options.demo, data_root=data_root, backbone=backbone,
                         text_encoder=text_encoder, checkpoint_sha256=checkpoint_sha, seed=options.seed,
-                        limit=options.limit, device=device)
+                        limit=options.limit, device=device, model=identity.to_dict())
 
     output_root = Path(options.output)
     created_output = not output_root.exists()
@@ -251,12 +260,16 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         data_root=data_root,
         run_dir=run_dir,
         device=rank_device,
-        model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, rank_device),
-        backbone_name=backbone,
-        text_encoder_name=text_encoder,
+        model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, rank_device,
+                                  model_spec.name),
+        # another model has its own video and text encoders: its name stands for both
+        backbone_name=backbone if model_spec.name == TEMPVL else model_spec.name,
+        text_encoder_name=text_encoder if model_spec.name == TEMPVL else model_spec.name,
+        model_name=model_spec.name, model_capabilities=model_spec.capabilities, model_identity=identity,
         task_options=task_options,
     )
-    echo(f"{spec.name}: {options.mode} with backbone {backbone} on {device}; data {data_root}; run {run_dir}")
+    what = f"backbone {backbone}" if model_spec.name == TEMPVL else f"model {model_spec.name}"
+    echo(f"{spec.name}: {options.mode} with {what} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
     try:
         output = run_task_steps(ctx, target)  # None on ranks other than 0: they only help encode
@@ -308,6 +321,7 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "demo": options.demo,
         "metrics": {k: float(v) for k, v in output.metrics.items()},
         "primary_metric": config.primary_metric,
+        "model": ctx.model_identity.to_dict() if ctx.model_identity else None,
         "backbone": backbone,
         "text_encoder": text_encoder,
         "checkpoint": str(options.checkpoint) if options.checkpoint else None,

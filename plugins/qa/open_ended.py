@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
+    GENERATION,
     QAPrediction,
     RunContext,
     Scores,
@@ -70,6 +71,7 @@ class OpenEndedQA(TaskFamily):
 
     options = QAOptions
     needs_train_split = True
+    needs = (GENERATION,)
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

@@ -86,6 +86,15 @@ def test_two_ranks_equal_one_finetuned_and_the_leaderboard_has_one_row(tmp_path,
     assert [row["run"] for row in model_rows] == [run.name]
 
 
+@pytest.mark.slow
+def test_two_ranks_equal_one_for_a_plugin_model(tmp_path, tiny_clip_dir):
+    """hf-clip (a transformers CLIPModel through the model hook): retrieval, multiple choice and
+    moments from the similarity curve give the same numbers and rows on two ranks as on one."""
+    tasks = ["msrvtt", "msrvtt-mc", "charades-sta"]
+    records = _same_results(tmp_path, tasks, ["--model", "hf-clip", "--set", f"model.path={tiny_clip_dir}"])
+    assert {record["model"]["name"] for record in records.values()} == {"hf-clip"}
+
+
 def test_alone_every_distributed_helper_is_a_no_op():
     from tempvl_bench import distributed
 
