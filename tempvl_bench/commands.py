@@ -101,9 +101,12 @@ def _expand(host: PluginHost, selection: str) -> list[str]:
 def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.data.validate import validate_dataset
 
+    from tempvl_bench.lifecycle import check_task
+
     failed = False
     for name in _expand(host, args.task):
         config = _task_config(host, name, args.demo)
+        check_task(host.tasks.get(name), config)  # what run checks before reading data
         data_root = _data_root(config, args)
         report = validate_dataset(config.dataset, data_root / config.paths.annotations)
         print(f"{name} ({config.dataset}, {data_root / config.paths.annotations}):")

@@ -20,6 +20,7 @@ import yaml
 from tempvl_core.schema import ConfigError, checked  # noqa: F401
 from tempvl_core.schema import build as _build
 from tempvl_core.schema import where as _where
+from tempvl_core.safe_yaml import describe_yaml_error, parse_yaml, read_yaml
 
 
 #: Keys that identify a task and the code that runs it: fixed by the task file, never ``--set``.
@@ -147,12 +148,7 @@ class TaskConfig:
 def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = False) -> TaskConfig:
     """Read, merge (demo section, then ``--set`` overrides) and validate a task file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: task file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "task file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     raw = copy.deepcopy(raw)
@@ -222,9 +218,9 @@ def apply_override(raw: dict[str, Any], item: str) -> str:
     if not sep or not key:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. finetune.epochs=3")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+        parsed = parse_yaml(value) if value.strip() else ""
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML: {describe_yaml_error(exc)}") from None
     node = raw
     parts = key.split(".")
     for part in parts[:-1]:

@@ -70,6 +70,13 @@ class TaskFamily:
     #: a zero-shot run then reads (and hashes) no training split for them.
     baselines_use_train: ClassVar[bool] = True
 
+    def metric_names(self, options: Any) -> tuple[str, ...] | None:
+        """Every metric this family reports with ``options`` (the parsed ``options:``), or None
+        when it cannot say before running. A name ending in ``/*`` stands for any name below it
+        (per question type accuracies: ``qa/acc/*``). A task file's ``metrics:`` may list any
+        subset; the run and ``validate`` refuse a listed name outside this set before reading data."""
+        return None
+
     def load(self, ctx: "RunContext", split: str) -> Split:
         """The evaluation records of ``split`` (before ``--limit``, which the harness applies)."""
         raise NotImplementedError(f"{type(self).__name__}.load")

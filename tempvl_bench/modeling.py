@@ -5,9 +5,45 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from tempvl_bench.config import TaskConfig
+from tempvl_bench.config import ConfigError, TaskConfig
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.registry import BackboneOptions
+
+
+#: The model settings a task file sets outside ``model.overrides``, by TemPVLConfig field.
+_TASK_KEYS = {"image_size": "video.size", "num_frames": "video.num_frames", "max_text_len": "text.max_length"}
+
+
+def task_model_config(config: TaskConfig):
+    """The TemPVLConfig a run without ``--checkpoint`` builds from the task file (preset, frame
+    size and count, text length, ``model.overrides``). A setting the model refuses is a
+    ConfigError naming the file and the key, raised before any data is read."""
+    import dataclasses
+    import difflib
+    import re
+
+    from tempvl_core.model.config import TemPVLConfig
+
+    overrides = config.model.overrides
+    fields = [f.name for f in dataclasses.fields(TemPVLConfig)]
+    for key in overrides:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            raise ConfigError(f"{config.where(f'model.overrides.{key}')}: not a model setting"
+                              + (f". Did you mean {close[0]!r}?" if close else f"; known: {', '.join(fields)}"))
+        value = overrides[key]
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) < 2**31:
+            raise ConfigError(f"{config.where(f'model.overrides.{key}')}: expected a finite number below 2**31")
+    values = {"image_size": config.video.size, "num_frames": config.video.num_frames,
+              "max_text_len": config.text.max_length}  # fmt: skip
+    try:
+        return TemPVLConfig.preset(config.model.preset, **{**values, **overrides})
+    except (TypeError, ValueError, OverflowError) as exc:
+        # The key of the first setting the message names (``num_frames=16 exceeds max_frames=8``).
+        found = [(m.start(), f) for f in fields for m in [re.search(rf"\b{re.escape(f)}\b", str(exc))] if m]
+        named = min(found)[1] if found else None
+        key = f"model.overrides.{named}" if named in overrides else _TASK_KEYS.get(named, "model.overrides")
+        raise ConfigError(f"{config.where(key)}: the model refuses this setting: {exc}") from None
 
 
 def resolve_checkpoint(checkpoint: Path) -> tuple[Path, Path]:
@@ -104,22 +140,13 @@ def build_model_factory(
 
     def model():
         if "model" not in cache:
-            from tempvl_core.model.config import TemPVLConfig
             from tempvl_core.model.tempvl import TemPVL
 
             backbone = build_backbone(host, backbone_name, config)
             if checkpoint is not None:
                 built = TemPVL.from_pretrained(resolve_checkpoint(checkpoint)[0], backbone)
             else:
-                model_config = TemPVLConfig.preset(
-                    config.model.preset,
-                    **{
-                        "image_size": config.video.size,
-                        "num_frames": config.video.num_frames,
-                        "max_text_len": config.text.max_length,
-                        **config.model.overrides,
-                    },
-                )
+                model_config = task_model_config(config)
                 text_path = host.text_encoders.get(text_encoder_name).resolve()
                 built = TemPVL(model_config, backbone, text_encoder_path=text_path)
             cache["model"] = built.to(device).eval()

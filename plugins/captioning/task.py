@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from tempvl_bench.api import (
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -68,6 +69,9 @@ def clean_caption(text: str) -> str:
 
 class CaptioningFamily(TaskFamily):
     options = CaptionOptions
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["captioning"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

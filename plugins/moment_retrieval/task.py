@@ -20,6 +20,7 @@ import torch
 import numpy as np
 
 from tempvl_bench.api import (
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -72,6 +73,9 @@ class MomentOptions:
 
 class MomentRetrievalFamily(TaskFamily):
     options = MomentOptions
+
+    def metric_names(self, options: MomentOptions) -> tuple[str, ...]:
+        return FAMILY_NAMES["mr_single" if options.protocol == "single" else "mr_qvhighlights"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         queries, files = ADAPTERS[ctx.config.dataset].load(ctx.annotation_dir, split)

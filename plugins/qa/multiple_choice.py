@@ -16,6 +16,7 @@ import torch
 
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -44,6 +45,9 @@ class OptionScores:
 class MultipleChoiceQA(TaskFamily):
     options = QAOptions
     baselines_use_train = False  # chance needs no training statistics
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["qa"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
+    FAMILY_NAMES,
     QAPrediction,
     RunContext,
     Scores,
@@ -70,6 +71,9 @@ class OpenEndedQA(TaskFamily):
 
     options = QAOptions
     needs_train_split = True
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return (*FAMILY_NAMES["qa"], "qa/acc/*")  # one accuracy per question type of the data
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from tempvl_bench.api import (
+    FAMILY_NAMES,
     RunContext,
     Scores,
     Split,
@@ -58,6 +59,9 @@ class Ranking:
 class RetrievalFamily(TaskFamily):
     options = RetrievalOptions
     baselines_use_train = False  # chance is analytic
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["retrieval"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
