@@ -204,7 +204,7 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         write_json_atomic(Path(final) / CHECKPOINT_INFO, {"backbone": backbone_name, "config": str(args.config)})
         print(f"pretraining finished; checkpoint: {final}\n"
-              f"evaluate it with: tempvl-bench run --task didemo --checkpoint {final}")
+              f"evaluate it with: tempvl-bench run --task didemo{' --demo' if args.demo else ''} --checkpoint {final}")
     return 0
 
 
@@ -270,7 +270,8 @@ def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
     p.add_argument("--config", type=Path, required=True, help="pretraining YAML (see configs/pretrain/)")
     p.add_argument("--demo", action="store_true", help="pretrain on the built-in demo WebVid/CC3M data")
     p.add_argument("--data-root", type=Path)
-    p.add_argument("--output", type=Path, default=Path("results/pretrain"))
+    p.add_argument("--output", type=Path, default=Path("results/pretrain"),
+                   help="checkpoint folder; each checkpoint is <output>/step_NNNNNN (default: %(default)s)")
     p.add_argument("--backbone", help="video backbone (default: the config's model.backbone)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
     p.add_argument("--device", choices=["cpu", "cuda"])
