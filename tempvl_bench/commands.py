@@ -250,32 +250,33 @@ def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
     p = sub.add_parser("check-videos", parents=[common], help="decode every video a task uses; report failures")
     _task_args(p)
     p.add_argument("--output", type=Path, help="JSON report (default: results/<task>/check-videos.json)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=dispatch(cmd_check_videos))
 
     p = sub.add_parser("prepare-videos", parents=[common], help="re-encode a task's videos once for fast reading")
     _task_args(p)
     p.add_argument("--output", type=Path, help="prepared copy root (default: <data root>/<videos>_prepared)")
-    p.add_argument("--fps", type=float, default=3.0)
-    p.add_argument("--short-side", type=int, default=224)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fps", type=float, default=3.0, help="frames per second kept (default: %(default)s)")
+    p.add_argument("--short-side", type=int, default=224, help="short side in pixels (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, help="videos re-encoded in parallel (default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=dispatch(cmd_prepare_videos))
 
     p = sub.add_parser("cache", parents=[common], help="the feature cache: where it is and what it holds, or empty it")
-    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
+    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info",
+                   help="info: where the cache is and what it holds (default); clear: remove every entry")
     p.set_defaults(func=dispatch(cmd_cache))
 
     p = sub.add_parser("pretrain", parents=[common], help="pretrain TemPVL (VTC, MLM, MR, TL); torchrun for DDP")
     p.add_argument("--config", type=Path, required=True, help="pretraining YAML (see configs/pretrain/)")
     p.add_argument("--demo", action="store_true", help="pretrain on the built-in demo WebVid/CC3M data")
-    p.add_argument("--data-root", type=Path)
+    p.add_argument("--data-root", type=Path, help="folder holding the WebVid/CC3M data (default: $TEMPVL_DATA)")
     p.add_argument("--output", type=Path, default=Path("results/pretrain"),
                    help="checkpoint folder; each checkpoint is <output>/step_NNNNNN (default: %(default)s)")
     p.add_argument("--backbone", help="video backbone (default: the config's model.backbone)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
-    p.add_argument("--device", choices=["cpu", "cuda"])
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="where training runs (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=dispatch(cmd_pretrain))
 
 
