@@ -25,10 +25,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
+
+from tempvl_core.atomic import write_atomic
 
 FORMAT_VERSION = 1
 ENV = "TEMPVL_FEATURE_CACHE"
@@ -163,21 +164,10 @@ class FeatureStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             meta = self.folder / META_FILE
             if not meta.is_file():
-                _write_atomic(meta, json.dumps(self.description, indent=2, sort_keys=True).encode())
-            _write_atomic(target, save({k: v.contiguous() for k, v in tensors.items()}))
+                write_atomic(meta, json.dumps(self.description, indent=2, sort_keys=True).encode())
+            write_atomic(target, save({k: v.contiguous() for k, v in tensors.items()}))
         except OSError:
             pass
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ import importlib.metadata as metadata
 import json
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, TypedDict
+
+from tempvl_core.atomic import open_temp, write_atomic
 
 SCHEMA_VERSION = 4  # 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...
 RESULTS_FILE = "results.json"
@@ -97,13 +98,13 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text)
 
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(path)
+    fd, tmp = open_temp(path)
     count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -117,39 +118,6 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
         Path(tmp).unlink(missing_ok=True)
         raise
     return count
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = _mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _mkstemp(path: Path) -> tuple[int, str]:
-    """A temporary file next to ``path`` with the mode a plain ``open`` would give (``mkstemp``
-    makes it 0600, which would survive the rename and hide results from the user's group)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())
-    except BaseException:
-        os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return fd, tmp
-
-
-def current_umask() -> int:
-    """The process umask (reading it means setting it: restored at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
