@@ -161,7 +161,7 @@ def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = 
     for item in overrides:
         key = apply_override(raw, item)
         if key.split(".")[0] in IDENTITY_KEYS:
-            raise ConfigError(f"--set {item!r}: {key!r} says which task this is and which plugin runs it "
+            raise ConfigError(f"--set {_shown(item)}: {key!r} says which task this is and which plugin runs it "
                               f"({path}); it cannot be overridden. Pick another task with --task instead")
         from_override.add(key)
     raw["source"] = str(path)
@@ -211,16 +211,21 @@ def _check_metrics(config: TaskConfig, path: Path, from_override: set[str]) -> N
         )
 
 
+def _shown(item: str, limit: int = 120) -> str:
+    """``repr(item)``, cut to ``limit`` characters (a 5000-digit value is not echoed whole)."""
+    return repr(item) if len(item) <= limit else repr(item[:limit]) + f"... ({len(item)} characters)"
+
+
 def apply_override(raw: dict[str, Any], item: str) -> str:
     """Apply ``a.b=c`` to a raw mapping; the value is parsed as YAML. Returns the dotted key."""
     key, sep, value = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. finetune.epochs=3")
+        raise ConfigError(f"--set {_shown(item)}: expected KEY=VALUE with a dotted key, e.g. finetune.epochs=3")
     try:
         parsed = parse_yaml(value) if value.strip() else ""
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise ConfigError(f"--set {item!r}: the value is not valid YAML: {describe_yaml_error(exc)}") from None
+        raise ConfigError(f"--set {_shown(item)}: the value is not valid YAML: {describe_yaml_error(exc)}") from None
     node = raw
     parts = key.split(".")
     for part in parts[:-1]:
@@ -228,7 +233,7 @@ def apply_override(raw: dict[str, Any], item: str) -> str:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {item!r}: {part!r} is not a mapping, cannot set {key!r}")
+            raise ConfigError(f"--set {_shown(item)}: {part!r} is not a mapping, cannot set {key!r}")
         node = child
     node[parts[-1]] = parsed
     return key

@@ -43,7 +43,8 @@ ENV = "TEMPVL_FEATURE_CACHE"
 CACHEABLE_SAMPLING = ("uniform", "fps")
 #: Sources whose change changes the features (relative to the repository's packages).
 _CODE_PATHS = ("tempvl_core/model", "tempvl_core/video", "tempvl_core/data/pipeline.py",
-               "tempvl_bench/encoding.py", "tempvl_bench/clips.py", "tempvl_bench/feature_cache.py")  # fmt: skip
+               "tempvl_bench/encoding.py", "tempvl_bench/clips.py", "tempvl_bench/feature_cache.py",
+               "tempvl_bench/feature_store.py")  # fmt: skip
 
 
 def cache_root() -> Path:

@@ -21,19 +21,24 @@ def task_model_config(config: TaskConfig):
     import dataclasses
     import difflib
     import re
+    import typing
+
+    from tempvl_core.schema import convert
 
     from tempvl_core.model.config import TemPVLConfig
 
-    overrides = config.model.overrides
     fields = [f.name for f in dataclasses.fields(TemPVLConfig)]
-    for key in overrides:
+    hints = typing.get_type_hints(TemPVLConfig)
+    overrides = {}
+    for key, value in config.model.overrides.items():
+        where = f"model.overrides.{key}"
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
-            raise ConfigError(f"{config.where(f'model.overrides.{key}')}: not a model setting"
+            raise ConfigError(f"{config.where(where)}: not a model setting"
                               + (f". Did you mean {close[0]!r}?" if close else f"; known: {', '.join(fields)}"))
-        value = overrides[key]
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) < 2**31:
-            raise ConfigError(f"{config.where(f'model.overrides.{key}')}: expected a finite number below 2**31")
+        overrides[key] = convert(hints[key], value, where, config.source, config.set_keys)
+        if isinstance(overrides[key], (int, float)) and not isinstance(value, bool) and not abs(overrides[key]) < 2**31:
+            raise ConfigError(f"{config.where(where)}: expected a finite number below 2**31")
     values = {"image_size": config.video.size, "num_frames": config.video.num_frames,
               "max_text_len": config.text.max_length}  # fmt: skip
     try:
@@ -148,7 +153,13 @@ def build_model_factory(
             else:
                 model_config = task_model_config(config)
                 text_path = host.text_encoders.get(text_encoder_name).resolve()
-                built = TemPVL(model_config, backbone, text_encoder_path=text_path)
+                try:
+                    built = TemPVL(model_config, backbone, text_encoder_path=text_path)
+                except (MemoryError, RuntimeError) as exc:  # e.g. model.overrides.max_frames: 100000000
+                    if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+                        raise
+                    raise ConfigError(f"{config.where('model')}: the model these settings describe does not fit "
+                                      f"in memory ({str(exc).splitlines()[0][:200]})") from None
             cache["model"] = built.to(device).eval()
         return cache["model"]
 

@@ -93,6 +93,12 @@ def build(cls: type, data: Any, prefix: str, path: Path | str, from_override: se
         raise ConfigError(f"{where(path, prefix.rstrip('.') or '<top>', from_override)}: {exc}") from None
 
 
+def convert(tp: Any, value: Any, key: str, path: Path | str, from_override: set[str] = frozenset()) -> Any:
+    """One value checked against (and converted to) the type ``tp``, as :func:`build` does for a
+    field; a mismatch is a ConfigError naming ``path`` and ``key``."""
+    return _convert(tp, value, key, Path(path), set(from_override))
+
+
 def _convert(tp: Any, value: Any, key: str, path: Path, from_override: set[str]) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):

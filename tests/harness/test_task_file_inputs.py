@@ -108,6 +108,16 @@ def test_metrics_may_list_a_subset_and_results_hold_the_full_set(tmp_path, capsy
     assert len(metrics) == 10 and "v2t/MnR" in metrics
 
 
+def test_a_model_too_big_for_memory_is_refused_naming_the_file(tmp_path, capsys):
+    path = tmp_path / "huge.yaml"
+    path.write_text(_mine().replace("    backbone: cnn-tiny\n", "    backbone: cnn-tiny\n    overrides: {max_frames: 100000000}\n"))
+    code = main(["run", "--task", str(path), "--demo", "--limit", "2", "--output", str(tmp_path / "out"),
+                 "--no-progress", "--no-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and "huge.yaml: key 'model'" in err and "does not fit in memory" in err, err
+    assert "Traceback" not in err
+
+
 def test_every_yaml_reader_refuses_duplicates_and_aliases(tmp_path):
     from tempvl_bench.study.config import StudyConfigError, load_study_config
 
@@ -170,6 +180,9 @@ MAPPING_MUTATIONS = {
     "overrides-type": _set("demo.model.overrides", {"video_dim": "wide"}),
     "overrides-huge": _set("demo.model.overrides", {"max_frames": 10**400}),
     "overrides-negative": _set("demo.model.overrides", {"temporal_layers": -1}),
+    "overrides-string-number": _set("demo.model.overrides", {"num_frames": "8"}),
+    "overrides-float-for-int": _set("demo.model.overrides", {"max_frames": 1e400}),
+    "overrides-loss-weights-list": _set("demo.model.overrides", {"loss_weights": [1]}),
     "metrics-empty": _set("metrics", []),
     "metrics-string": _set("metrics", "t2v/R@1"),
     "metrics-repeated": _set("metrics", ["t2v/R@1", "t2v/R@1"]),
