@@ -40,10 +40,10 @@ def split_kinds(config: TaskConfig) -> dict[str, str]:
     return out
 
 
-def _task_config(host: PluginHost, name: str, demo: bool) -> TaskConfig:
+def _task_config(host: PluginHost, name: str, demo: bool, overrides=()) -> TaskConfig:
     from tempvl_bench.config import load_task_config
 
-    return load_task_config(host.tasks.get(name).config_path, demo=demo)
+    return load_task_config(host.tasks.get(name).config_path, demo=demo, overrides=overrides)
 
 
 def _data_root(config: TaskConfig, args: argparse.Namespace) -> Path:
@@ -105,7 +105,7 @@ def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
 
     failed = False
     for name in _expand(host, args.task):
-        config = _task_config(host, name, args.demo)
+        config = _task_config(host, name, args.demo, args.overrides)
         check_task(host.tasks.get(name), config)  # what run checks before reading data
         data_root = _data_root(config, args)
         report = validate_dataset(config.dataset, data_root / config.paths.annotations)
@@ -243,8 +243,12 @@ def _cuda() -> bool:
 
 def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
     """Register the subcommands; ``dispatch(fn)`` wraps a ``fn(host, args)``."""
-    p = sub.add_parser("validate", parents=[common], help="parse a task's annotation files (no videos needed)")
+    p = sub.add_parser("validate", parents=[common],
+                       help="check a task as run would (task file, options, metrics, model settings) and parse its "
+                            "annotation files; no videos needed")
     _task_args(p)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="check with a task-config key overridden, as run --set would")
     p.set_defaults(func=dispatch(cmd_validate))
 
     p = sub.add_parser("check-videos", parents=[common], help="decode every video a task uses; report failures")

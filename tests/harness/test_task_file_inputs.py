@@ -254,3 +254,9 @@ def test_fuzz_control_the_unmutated_file_validates(tmp_path, capsys):
     path = tmp_path / "mine.yaml"
     path.write_text(_mine())
     assert _validate(path, capsys)[0] == 0
+
+
+def test_validate_takes_set_as_run_does(capsys):
+    assert main(["validate", "--task", "didemo", "--demo", "--set", "video.num_frames=64"]) == 2
+    err = capsys.readouterr().err
+    assert "didemo.yaml: key 'video.num_frames' (set with --set)" in err and "exceeds max_frames=32" in err
