@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as metadata
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any, Iterable, TypedDict
 
-from tempvl_core.atomic import open_temp, write_atomic
+from tempvl_core.atomic import atomic_file, write_atomic
 
 SCHEMA_VERSION = 4  # 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...
 RESULTS_FILE = "results.json"
@@ -104,19 +103,11 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = open_temp(path)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, allow_nan=False) + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, allow_nan=False) + "\n")
+            count += 1
     return count
 
 

@@ -5,19 +5,29 @@ file. Every writer of a finished output (results, score --output, cache entries,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import IO, Iterator
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> None:
     """Write ``data`` (text is UTF-8) to ``path`` atomically; on any failure ``path`` is unchanged
     and no temporary file is left behind."""
+    with atomic_file(path) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+    """A handle to write ``path`` through (``"w"``: UTF-8 text); the file replaces ``path`` when
+    the block ends without an exception, and is removed when it raises."""
     path = Path(path)
     fd, tmp = open_temp(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

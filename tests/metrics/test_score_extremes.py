@@ -15,9 +15,7 @@ import numpy as np
 import pytest
 
 from tests.metrics.test_score import run_score
-from tests.metrics.test_score_fuzz import (DOCUMENTS, READERS, _check_outcome, _commands, _encode, _valid_files,
-                                           no_hang)
-from tempvl_bench.metrics.jsonio import ScoreInputError
+from tests.metrics.test_score_fuzz import DOCUMENTS, _check_outcome, _encode, _score_fuzzed, _valid_files
 
 EXTREMES: dict[str, Any] = {
     "1e308": 1e308, "-1e308": -1e308, "max-float": 1.7976931348623157e308, "1e20": 1e20, "-1e20": -1e20,
@@ -59,18 +57,7 @@ def valid(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                          ids=[f"{n}-{'.'.join(map(str, p))}-{e}" for n, p, e in CASES])
 def test_an_extreme_number_is_refused_naming_the_file_or_scored(capsys, tmp_path, valid, name, path, extreme):
     document, suffix = DOCUMENTS[name]
-    fuzzed = tmp_path / f"extreme-{name}{suffix}"
-    fuzzed.write_bytes(_encode(_replaced(document, path, EXTREMES[extreme]), suffix))
-    with no_hang():
-        if name in READERS:
-            try:
-                READERS[name](fuzzed)
-            except ScoreInputError as err:
-                assert str(fuzzed) in str(err)
-            return
-        argv = [fuzzed if a == "FUZZED" else a for a in _commands(valid)[name]]
-        code, metrics, err = run_score(capsys, *argv)
-    _check_outcome(code, metrics, err, fuzzed)
+    _score_fuzzed(capsys, tmp_path, valid, name, _encode(_replaced(document, path, EXTREMES[extreme]), suffix))
 
 
 @pytest.mark.parametrize("value", [1e308, -1e308, 1.7976931348623157e308, 5e-324])
