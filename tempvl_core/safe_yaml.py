@@ -43,7 +43,7 @@ class StrictLoader(yaml.SafeLoader):
             key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
             try:
                 if key in first_line:
-                    raise StrictYAMLError(f"line {line}: key {key!r} given twice in one mapping (first on line "
+                    raise StrictYAMLError(f"line {line}: key {repr(key)[:80]} given twice in one mapping (first on line "
                                           f"{first_line[key]}); YAML would keep only the last value")
                 first_line[key] = line
             except TypeError:  # an unhashable key: the base class refuses it, naming its line
