@@ -100,6 +100,12 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     write_atomic(path, text)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text)
+
+
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

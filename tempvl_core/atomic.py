@@ -32,7 +32,7 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
 
 
@@ -45,9 +45,18 @@ def open_temp(path: Path) -> tuple[int, str]:
         os.fchmod(fd, 0o666 & ~current_umask())
     except BaseException:
         os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return fd, tmp
+
+
+def _discard(tmp: str) -> None:
+    """Remove a temporary file after a failed write, silently: the write's own error is the one
+    to report, not a second one from a folder that has become unwritable."""
+    try:
+        Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def current_umask() -> int:
