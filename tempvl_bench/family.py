@@ -79,6 +79,13 @@ class TaskFamily:
         any video is read; override it when the need depends on the options."""
         return self.needs + (("finetuning",) if mode == "finetune" else ())
 
+    def metric_names(self, options: Any) -> tuple[str, ...] | None:
+        """Every metric this family reports with ``options`` (the parsed ``options:``), or None
+        when it cannot say before running. A name ending in ``/*`` stands for any name below it
+        (per question type accuracies: ``qa/acc/*``). A task file's ``metrics:`` may list any
+        subset; the run and ``validate`` refuse a listed name outside this set before reading data."""
+        return None
+
     def load(self, ctx: "RunContext", split: str) -> Split:
         """The evaluation records of ``split`` (before ``--limit``, which the harness applies)."""
         raise NotImplementedError(f"{type(self).__name__}.load")

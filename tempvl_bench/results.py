@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as metadata
 import json
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, TypedDict
+
+from tempvl_core.atomic import atomic_file, write_atomic
 
 #: 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...;
 #: 5: captioning metrics x100 (as captioning papers print them; before: pycocoevalcap's 0-1), and
@@ -113,74 +113,24 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text)
 
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(path)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, allow_nan=False) + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _discard(tmp)
-        raise
+    with atomic_file(path, "w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, allow_nan=False) + "\n")
+            count += 1
     return count
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = _mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _discard(tmp)
-        raise
-
-
-def _discard(tmp: str) -> None:
-    """Remove a temporary file after a failed write, silently: the write's own error is the one
-    to report, not a second one from a folder that has become unwritable."""
-    try:
-        Path(tmp).unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-def _mkstemp(path: Path) -> tuple[int, str]:
-    """A temporary file next to ``path`` with the mode a plain ``open`` would give (``mkstemp``
-    makes it 0600, which would survive the rename and hide results from the user's group)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())
-    except BaseException:
-        os.close(fd)
-        _discard(tmp)
-        raise
-    return fd, tmp
-
-
-def current_umask() -> int:
-    """The process umask (reading it means setting it: restored at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

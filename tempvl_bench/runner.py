@@ -15,9 +15,8 @@ from tempvl_bench import distributed, interrupts
 from tempvl_bench.capabilities import CAPABILITIES
 from tempvl_bench.config import TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
-from tempvl_bench.family import TaskFamily
 from tempvl_bench.fingerprint import run_inputs
-from tempvl_bench.lifecycle import check_finetuned, load_target, parse_family_options, run_task_steps
+from tempvl_bench.lifecycle import check_finetuned, check_task, run_task_steps
 from tempvl_bench.modeling import TEMPVL, build_model_factory, resolve_checkpoint, select_model
 from tempvl_bench.registry import TaskSpec
 from tempvl_bench.run_folder import inside_output, open_run_dir, remove_if_unused, scratch_run_dir
@@ -210,8 +209,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     check_options(options)
     spec = host.tasks.get(name)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
-    target = load_target(spec)
-    task_options = parse_family_options(target, config) if isinstance(target, TaskFamily) else None
+    target, task_options = check_task(spec, config, options.checkpoint)
     backbone = options.backbone or _checkpoint_backbone(options.checkpoint) or config.model.backbone
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data

@@ -17,6 +17,7 @@ import torch
 
 from tempvl_bench.api import (
     GENERATION,
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -70,6 +71,9 @@ def clean_caption(text: str) -> str:
 class CaptioningFamily(TaskFamily):
     options = CaptionOptions
     needs = (GENERATION,)
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["captioning"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

@@ -22,6 +22,7 @@ import numpy as np
 from tempvl_bench.api import (
     FRAME_EMBEDDINGS,
     GROUNDING,
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -84,6 +85,9 @@ class MomentRetrievalFamily(TaskFamily):
         if mode == "finetune":  # finetuning trains the grounding head
             return (FRAME_EMBEDDINGS, GROUNDING, "finetuning")
         return (FRAME_EMBEDDINGS,)
+
+    def metric_names(self, options: MomentOptions) -> tuple[str, ...]:
+        return FAMILY_NAMES["mr_single" if options.protocol == "single" else "mr_qvhighlights"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         queries, files = ADAPTERS[ctx.config.dataset].load(ctx.annotation_dir, split)

@@ -18,6 +18,7 @@ from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
     CLIP_EMBEDDINGS,
     MATCHING,
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -51,6 +52,9 @@ class MultipleChoiceQA(TaskFamily):
     def capabilities_needed(self, config, options, mode: str) -> tuple[str, ...]:
         scorer = CLIP_EMBEDDINGS if options.mc_scorer == "similarity" else MATCHING
         return (scorer,) + (("finetuning",) if mode == "finetune" else ())
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["qa"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

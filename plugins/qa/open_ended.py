@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
     GENERATION,
+    FAMILY_NAMES,
     QAPrediction,
     RunContext,
     Scores,
@@ -72,6 +73,9 @@ class OpenEndedQA(TaskFamily):
     options = QAOptions
     needs_train_split = True
     needs = (GENERATION,)
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return (*FAMILY_NAMES["qa"], "qa/acc/*")  # one accuracy per question type of the data
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

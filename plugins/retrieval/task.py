@@ -9,6 +9,7 @@ import torch
 
 from tempvl_bench.api import (
     CLIP_EMBEDDINGS,
+    FAMILY_NAMES,
     RunContext,
     Scores,
     Split,
@@ -61,6 +62,9 @@ class RetrievalFamily(TaskFamily):
     options = RetrievalOptions
     baselines_use_train = False  # chance is analytic
     needs = (CLIP_EMBEDDINGS,)
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["retrieval"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)

@@ -113,10 +113,10 @@ def _deny_writes(ctx) -> None:
     permissions do not stop): every file created or removed in it fails with EACCES."""
     import os
 
-    import tempvl_bench.results as results
+    import tempvl_core.atomic as atomic
 
     folder = str(ctx.run_dir)
-    real_mkstemp, real_unlink, real_rmdir = results._mkstemp, Path.unlink, Path.rmdir
+    real_mkstemp, real_unlink, real_rmdir = atomic.open_temp, Path.unlink, Path.rmdir
 
     def denied(path):
         if str(path).startswith(folder):
@@ -134,7 +134,7 @@ def _deny_writes(ctx) -> None:
         denied(self)
         return real_rmdir(self)
 
-    ctx.test_patch.setattr(results, "_mkstemp", mkstemp)
+    ctx.test_patch.setattr(atomic, "open_temp", mkstemp)
     ctx.test_patch.setattr(Path, "unlink", unlink)
     ctx.test_patch.setattr(Path, "rmdir", rmdir)
 
