@@ -22,8 +22,10 @@ META_FILE = "encoder.json"
 ENTRY_SUFFIX = ".safetensors"
 #: Tensors of an entry, per level (level ``pixels`` is never cached).
 LEVEL_TENSORS = {"clip": ("video_emb",), "frames": ("features", "timestamps")}
-#: Dimensions of each tensor: exactly (``video_emb``, ``timestamps``) or at least (``features``).
-_NDIM = {"video_emb": (1, 1), "timestamps": (1, 1), "features": (2, 8)}
+#: Dimensions of each tensor, (fewest, most): ``video_emb`` is one vector for TemPVL and CLIP, and
+#: per-frame vectors for models that score a video by its frames (X-CLIP); entries of one pass
+#: must also share their trailing shape (see :func:`trailing_shapes`).
+_NDIM = {"video_emb": (1, 2), "timestamps": (1, 1), "features": (2, 8)}
 
 
 class EntryProblem(ValueError):
