@@ -58,6 +58,8 @@ class RunOptions:
     progress: bool = True
     #: Read and write evaluation video features in the feature cache (``--no-cache``: False).
     feature_cache: bool = True
+    #: A feature pack's folder read instead of the videos (``--features``; :mod:`tempvl_bench.packs`).
+    features: Path | None = None
 
 
 @dataclass
@@ -95,6 +97,8 @@ class RunContext:
     text_encoder_name: str
     #: The task file's ``options:`` as the family's options dataclass (set by the harness).
     task_options: Any = None
+    #: The run's :class:`tempvl_bench.packs.source.FeatureSource` (None: the videos are read).
+    features: Any = None
     #: What the family's finetune step returned (e.g. a trained head); None zero-shot.
     finetuned: Any = None
     _clips: Any = field(default=None, repr=False)
@@ -119,6 +123,10 @@ class RunContext:
     @property
     def clips(self):
         """The run's :class:`tempvl_bench.clips.ClipLoaderFactory` (built on first use)."""
+        if self._clips is None and self.features is not None:
+            from tempvl_bench.packs.loader import PackClipFactory
+
+            self._clips = PackClipFactory(self)
         if self._clips is None:
             from tempvl_bench.clips import ClipLoaderFactory
 
@@ -248,6 +256,10 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         checkpoint_file = resolve_checkpoint(options.checkpoint)[1]
         checkpoint_sha = sha256_file(checkpoint_file)
     data_root = resolve_data_root(config, options)
+    features = _feature_source(config, options, data_root)
+    model_backbone = backbone  # builds the model; a pack's rows then replace its output
+    if features is not None:
+        backbone = features.name
     device = options.device or _default_device()
     rank_device = distributed.join(device)  # under torchrun: the process group, cuda:LOCAL_RANK
     main = distributed.is_main()
@@ -261,6 +273,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     inputs = run_inputs(config=config, mode=options.mode, demo=options.demo, data_root=data_root, backbone=backbone,
                         text_encoder=text_encoder, checkpoint_sha256=checkpoint_sha, seed=options.seed,
                         limit=options.limit, device=device)
+    if features is not None:
+        inputs["features"] = features.fingerprint()
 
     output_root = Path(options.output)
     created_output = not output_root.exists()
@@ -285,10 +299,11 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         data_root=data_root,
         run_dir=run_dir,
         device=rank_device,
-        model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, rank_device),
+        model=_model_factory(host, config, model_backbone, text_encoder, options.checkpoint, rank_device, features),
         backbone_name=backbone,
         text_encoder_name=text_encoder,
         task_options=task_options,
+        features=features,
     )
     echo(f"{spec.name}: {options.mode} with backbone {backbone} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
@@ -309,6 +324,23 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
             shutil.rmtree(run_dir, ignore_errors=True)
     distributed.raise_any(None)  # every rank learns whether rank 0 wrote its results
     return results_file
+
+
+def _feature_source(config: TaskConfig, options: RunOptions, data_root: Path):
+    """The run's feature pack (``--features`` or the task file's ``features.root``), or None."""
+    from tempvl_bench.packs.source import ZERO_SHOT_REFUSAL, feature_source
+
+    source = feature_source(config, options.features, data_root)
+    if source is not None and options.mode == "zero-shot":
+        raise RunError(f"task {config.name!r}: {ZERO_SHOT_REFUSAL}")
+    return source
+
+
+def _model_factory(host, config, backbone, text_encoder, checkpoint, device, features):
+    """The model factory; with a feature pack, the backbone builds the model and then gives way
+    to the pack's rows (``FeatureSource.prepare``)."""
+    factory = build_model_factory(host, config, backbone, text_encoder, checkpoint, device)
+    return factory if features is None else features.model_factory(factory)
 
 
 def _scratch_run_dir(run_dir: Path) -> Path:
@@ -370,6 +402,7 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "num_samples": output.num_samples,
         "failed_videos": list(output.failed_videos),
         "video_substitutions": substitutions,
+        "features": ctx.features.provenance() if ctx.features is not None else None,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "breakdowns": {name: {k: float(v) for k, v in parts.items()} for name, parts in output.breakdowns.items()},
         **evidence,

@@ -131,3 +131,16 @@ def _positive(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{where}: expected a positive number, got {value!r}")
     return float(value)
+
+
+def row_centres(base: TimeBase, duration: float, span_rows: int) -> np.ndarray:
+    """The second each row of a ``duration``-second video stands for, when writing a pack: the
+    middle of each clip (every clip that starts inside the video), each window's centre (every
+    whole window), or ``span_rows`` even cells."""
+    if isinstance(base, ClipTimeBase):
+        rows = max(1, math.ceil(duration / base.clip_seconds - 1e-9))
+        return np.minimum((np.arange(rows) + 0.5) * base.clip_seconds, duration)
+    if isinstance(base, StrideTimeBase):
+        rows = max(1, int(base.expected_rows(duration) or 1))
+        return np.minimum([base.index_to_seconds(i) for i in range(rows)], duration)
+    return (np.arange(span_rows) + 0.5) * duration / span_rows
