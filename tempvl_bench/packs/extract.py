@@ -1,8 +1,11 @@
 """``tempvl-bench extract-features``: write a feature pack from a task's videos.
 
-Every video of the task's train and eval splits is decoded at the layout's row rate (frames
-nearest to each row's time: :func:`~tempvl_core.data.features.timebase.row_centres`) and run
-through the backbone (per frame). The rows are written in the layout (each file atomically),
+Every video of the task's train and eval splits is decoded at about ``FRAMES_PER_ROW`` frames
+per row window (:func:`~tempvl_core.data.features.timebase.row_windows`: a clip, an
+ActionFormer window, a span cell) and each frame run through the backbone. A row is two
+streams side by side, as I3D's RGB and flow are: the mean frame feature over the window, and
+the mean absolute change between consecutive frames' features in it (motion, which one frame
+per row cannot show). The rows are written in the layout (each file atomically),
 with ``manifest.json``: backbone, weights hash, sampling, time base, dims and the videos that
 failed. A video whose files already read back valid is skipped, so an interrupted extraction
 continues. Under ``torchrun`` the videos are shared out between the ranks (the batches of
@@ -23,6 +26,8 @@ from tempvl_bench import distributed
 
 #: Videos per shard (the unit handed to a rank).
 SHARD = 8
+#: Frames decoded per row window (at most the video's own rate).
+FRAMES_PER_ROW = 4
 
 
 @dataclass
@@ -124,7 +129,7 @@ def _extract(ctx, model, layout, root: Path, videos, echo) -> tuple[int, int, li
     import torch
 
     from tempvl_core.data.features import PackReader
-    from tempvl_core.data.features.timebase import StrideTimeBase, row_centres
+    from tempvl_core.data.features.timebase import StrideTimeBase, row_windows
     from tempvl_core.data.features.writer import part_file, write_video
     from tempvl_core.model.clip_backbone import takes_clips
     from tempvl_core.video import VideoDecodeError, eval_transform, read_frames
@@ -149,20 +154,36 @@ def _extract(ctx, model, layout, root: Path, videos, echo) -> tuple[int, int, li
             base = layout.time_base.with_fps(video.fps) if isinstance(layout.time_base, StrideTimeBase) else layout.time_base
             probe = read_frames(path, num_frames=1, sampling="uniform", size=None, crop="none")
             duration = float(video.duration or probe.info.duration)
-            centres = row_centres(base, duration, ctx.config.video.num_frames)
-            rate = len(centres) / max(duration, 1e-6)
+            starts, ends = row_windows(base, duration, ctx.config.video.num_frames)
+            rate = FRAMES_PER_ROW / float(np.median(ends - starts))
+            if probe.info.fps:
+                rate = min(rate, probe.info.fps)
             clip = read_frames(path, num_frames=None, sampling="fps", fps=max(rate, 0.1), size=ctx.config.video.size)
         except (VideoDecodeError, ValueError) as exc:
             failed.append({"video_id": video.video_id, "path": str(getattr(exc, "path", "")), "error": str(exc)})
             continue
-        nearest = np.abs(clip.timestamps[None, :] - centres[:, None]).argmin(1)
-        frames = transform(clip.frames[nearest], rng=None).to(model.device)
+        frames = transform(clip.frames, rng=None).to(model.device)
         with torch.no_grad():
-            rows = backbone(frames).float().cpu().numpy()
-        write_video(root, layout, video.video_id, [rows])
+            feats = backbone(frames).float().cpu().numpy()
+        write_video(root, layout, video.video_id, [window_rows(feats, clip.timestamps, starts, ends)])
         written += 1
     check.close()
     return written, skipped, failed
+
+
+def window_rows(feats: np.ndarray, times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``[rows, 2C]``: per window, the mean of the frame features inside it (the nearest frame
+    when none falls inside) and the mean absolute change between its consecutive frames."""
+    out = np.zeros((len(starts), 2 * feats.shape[1]), dtype=np.float32)
+    for i, (start, end) in enumerate(zip(starts, ends)):
+        inside = np.flatnonzero((times >= start) & (times < end))
+        if inside.size == 0:
+            inside = np.array([int(np.abs(times - (start + end) / 2).argmin())])
+        window = feats[inside]
+        out[i, : feats.shape[1]] = window.mean(0)
+        if len(window) > 1:
+            out[i, feats.shape[1]:] = np.abs(np.diff(window, axis=0)).mean(0)
+    return out
 
 
 def _valid(reader, layout, root: Path, video, part_file) -> bool:
@@ -189,7 +210,7 @@ def _write_manifest(root: Path, layout, published, backbone: str, model, config,
     from tempvl_bench.feature_cache import weights_sha256
     from tempvl_core.data.features.writer import write_manifest
 
-    dims = [int(model.video_encoder.backbone.num_features)] * len(layout.streams)
+    dims = [2 * int(model.video_encoder.backbone.num_features)] * len(layout.streams)
     from dataclasses import replace
 
     resolved = replace(layout, dims=tuple(dims))
@@ -198,7 +219,8 @@ def _write_manifest(root: Path, layout, published, backbone: str, model, config,
         "published_layout": published.to_dict(),
         "backbone": backbone,
         "weights_sha256": weights_sha256(model.video_encoder.backbone),
-        "sampling": {"rows": "the decoded frame nearest each row's time (timebase.row_centres)",
+        "sampling": {"rows": "per row window (timebase.row_windows): mean frame feature, then mean absolute "
+                             "change between consecutive frames", "frames_per_row": FRAMES_PER_ROW,
                      "size": config.video.size, "crop": "center",
                      "span_rows": config.video.num_frames if resolved.time_base.kind == "span" else None},
         "time_base": resolved.time_base.to_dict(),

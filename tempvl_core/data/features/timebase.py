@@ -133,14 +133,17 @@ def _positive(value, where: str) -> float:
     return float(value)
 
 
-def row_centres(base: TimeBase, duration: float, span_rows: int) -> np.ndarray:
-    """The second each row of a ``duration``-second video stands for, when writing a pack: the
-    middle of each clip (every clip that starts inside the video), each window's centre (every
-    whole window), or ``span_rows`` even cells."""
+def row_windows(base: TimeBase, duration: float, span_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)`` in seconds of the time each row of a ``duration``-second video covers,
+    when writing a pack: every clip that starts inside the video, every whole ``num_frames``
+    window (ActionFormer), or ``span_rows`` even cells."""
     if isinstance(base, ClipTimeBase):
         rows = max(1, math.ceil(duration / base.clip_seconds - 1e-9))
-        return np.minimum((np.arange(rows) + 0.5) * base.clip_seconds, duration)
+        starts = np.arange(rows) * base.clip_seconds
+        return starts, np.minimum(starts + base.clip_seconds, duration)
     if isinstance(base, StrideTimeBase):
         rows = max(1, int(base.expected_rows(duration) or 1))
-        return np.minimum([base.index_to_seconds(i) for i in range(rows)], duration)
-    return (np.arange(span_rows) + 0.5) * duration / span_rows
+        starts = np.arange(rows) * base.feat_stride / base.fps
+        return starts, np.minimum(starts + base.num_frames / base.fps, duration)
+    edges = np.arange(span_rows + 1) * duration / span_rows
+    return edges[:-1], edges[1:]
