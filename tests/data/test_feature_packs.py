@@ -209,3 +209,35 @@ def test_layout_errors_name_the_key():
         layout_from_mapping({"preset": "moment-detr", "time_base": {"clip": 2}}, "t.yaml: key 'features'")
     with pytest.raises(LayoutError, match=r"unknown key 'stream'"):
         layout_from_mapping({"preset": "moment-detr", "stream": ["a"]}, "t.yaml: key 'features'")
+
+
+# ---------------------------------------------------------------- writing packs
+
+@pytest.mark.parametrize("preset", ["moment-detr", "actionformer-thumos14", "2d-tan-charades"])
+def test_written_packs_read_back_in_their_layout(tmp_path, preset):
+    from dataclasses import replace
+
+    from tempvl_core.data.features.writer import assemble_hdf5, write_video
+
+    layout = _layout(preset)
+    layout = replace(layout, streams=layout.streams[:1], dims=None)
+    rows = {"a": _rows(80, 6, 1), "b": _rows(75, 6, 2)}
+    for vid, array in rows.items():
+        write_video(tmp_path, layout, vid, [array])
+    if layout.container == "hdf5":
+        assemble_hdf5(tmp_path, layout, list(rows))
+    assert not list(tmp_path.rglob("*.tmp"))
+    reader = PackReader(tmp_path, replace(layout, normalize=False, max_rows=None))
+    for vid, array in rows.items():
+        assert np.array_equal(reader.read(vid, duration=10.0).features, array)
+
+
+def test_row_windows_follow_each_time_base():
+    from tempvl_core.data.features.timebase import row_windows
+
+    starts, ends = row_windows(ClipTimeBase(2.0), 7.0, 0)
+    assert starts.tolist() == [0, 2, 4, 6] and ends.tolist() == [2, 4, 6, 7]
+    starts, ends = row_windows(StrideTimeBase(4, 16, 30.0), 2.0, 0)
+    assert len(starts) == 12 and starts[1] == pytest.approx(4 / 30) and ends[0] == pytest.approx(16 / 30)
+    starts, ends = row_windows(SpanTimeBase(), 8.0, 4)
+    assert starts.tolist() == [0, 2, 4, 6] and ends.tolist() == [2, 4, 6, 8]
