@@ -24,6 +24,7 @@ class PackDataset:
         return len(self.records)
 
     def __getitem__(self, index: int):
+        import numpy as np
         import torch
 
         from tempvl_core.data.features import PackError
@@ -34,7 +35,8 @@ class PackDataset:
             rows = self.source.read(record)
         except PackError as err:
             return FailedSample(index, err.path, err.reason)
-        return {"index": index, "frames": torch.from_numpy(rows.features),
+        # A writable float32 copy: memory-mapped rows are read-only, and batches are float32.
+        return {"index": index, "frames": torch.from_numpy(np.array(rows.features, dtype=np.float32)),
                 "timestamps": torch.from_numpy(rows.starts).float(), "record": record}
 
 

@@ -14,6 +14,7 @@ tolerance_fraction * expected)``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,8 @@ class PackError(ValueError):
 
 @dataclass
 class VideoRows:
-    """One video's features ``[T, D]`` (float32), the second each row's cell starts at, the time
+    """One video's features ``[T, D]`` (float32 when normalised or resampled, else as stored,
+    memory-mapped for npy: the model casts them), the second each row's cell starts at, the time
     base that maps its rows, and the files read (path, size in bytes)."""
 
     features: np.ndarray
@@ -76,21 +78,22 @@ class PackReader:
         arrays, files = [], []
         for s, stream in enumerate(self.layout.streams):
             path = self.stream_file(stream, video_id)
-            array, where = self._load(path, video_id)
+            size, (array, where) = self._size(path), self._load(path, video_id)
             self._check(array, where, s, base, duration)
-            files.append((path, path.stat().st_size))
-            array = np.asarray(array[: self.layout.max_rows] if self.layout.max_rows else array, dtype=np.float32)
+            files.append((path, size))
+            array = array[: self.layout.max_rows] if self.layout.max_rows else array
             if self.layout.normalize:
+                array = np.asarray(array, dtype=np.float32)
                 array = array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-12)
             arrays.append(array)
         shortest = min(len(a) for a in arrays)
         features = np.concatenate([a[:shortest] for a in arrays], axis=1) if len(arrays) > 1 else arrays[0]
         if self.layout.resample and len(features) != self.layout.resample:
-            features, base = resample_rows(features, self.layout.resample), SpanTimeBase()
+            features, base = resample_rows(np.asarray(features, dtype=np.float32), self.layout.resample), SpanTimeBase()
         if isinstance(base, SpanTimeBase) and not duration:
             raise PackError(self.location(video_id), "this layout spreads the rows over the video, but the "
                             "annotations give no duration for it")
-        return VideoRows(np.ascontiguousarray(features), base.cell_starts(len(features), duration), base, files)
+        return VideoRows(features, base.cell_starts(len(features), duration), base, files)
 
     def close(self) -> None:
         for handle in self._h5.values():
@@ -98,10 +101,15 @@ class PackReader:
         self._h5.clear()
 
     # ------------------------------------------------------------------ one array
+    @staticmethod
+    def _size(path: Path) -> int:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            raise PackError(path, "missing (no feature file for this video)") from None
+
     def _load(self, path: Path, video_id: str):
         layout = self.layout
-        if not path.is_file():
-            raise PackError(path, "missing (no feature file for this video)")
         try:
             if layout.container == "npy":
                 return np.load(path, mmap_mode="r", allow_pickle=False), str(path)
@@ -142,8 +150,8 @@ class PackReader:
             raise PackError(where, f"has {cols} features per row, expected {dim}")
         if rows == 0:
             raise PackError(where, "has no rows")
-        bad = ~np.isfinite(array)
-        if bad.any():
+        if not _all_finite(array):
+            bad = ~np.isfinite(array)
             row = int(np.argwhere(bad)[0][0])
             raise PackError(where, f"holds {int(bad.sum())} NaN or inf values (first in row {row})")
         if dim is None:
@@ -156,6 +164,13 @@ class PackReader:
             if rows < expected - tolerance:
                 raise PackError(where, f"has {rows} rows but a {duration:g} s video needs about {expected:g} "
                                 f"(tolerance {tolerance:g}) at this time base {base.to_dict()}")
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """No NaN or inf; float16 through its exponent bits (numpy's float16 isfinite is slow)."""
+    if array.dtype == np.float16:
+        return not ((np.ascontiguousarray(array).view(np.uint16) & 0x7C00) == 0x7C00).any()
+    return bool(np.isfinite(array).all())
 
 
 def resample_rows(features: np.ndarray, rows: int) -> np.ndarray:
