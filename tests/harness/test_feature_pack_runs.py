@@ -120,3 +120,34 @@ def test_a_bad_pack_file_stops_the_run_naming_it_or_is_listed_when_allowed(thumo
     (path,) = (tmp_path / "b").glob("thumos14/*/results.json")
     failed = json.loads(path.read_text())["failed_videos"]
     assert [Path(f["path"]).name for f in failed] == [victim.name]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun is not on PATH")
+def test_extract_under_torchrun_shares_the_videos_and_writes_the_same_pack(thumos_pack, tmp_path):
+    import os
+    import subprocess
+
+    out = tmp_path / "pack"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [shutil.which("torchrun"), "--standalone", "--nproc-per-node", "2", "--no-python", "tempvl-bench",
+               "extract-features", "--task", "thumos14", "--demo", "--layout", "actionformer-thumos14",
+               "--output", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("87 videos written") == 1  # rank 0 reports, once
+    alone = sorted((thumos_pack / "i3d_features").glob("*.npy"))
+    shared = sorted((out / "i3d_features").glob("*.npy"))
+    assert [p.name for p in shared] == [p.name for p in alone]
+    for a, b in zip(alone, shared):
+        assert np.allclose(np.load(a), np.load(b), atol=1e-5), a.name
+    assert json.loads((out / "manifest.json").read_text())["videos"] == 87
+
+
+def test_a_task_files_features_root_selects_the_pack_too(thumos_pack, tmp_path, capsys):
+    code = main(["run", "--task", "thumos14", "--demo", "--set", f"features.root={thumos_pack}",
+                 "--output", str(tmp_path)])
+    assert code == 2 and "zero-shot run cannot read a feature pack" in capsys.readouterr().err
+    code = main(["run", "--task", "thumos14", "--demo", "--features", str(tmp_path / "nowhere"), "--mode",
+                 "finetune", "--output", str(tmp_path)])
+    assert code == 2 and "nowhere: no such folder" in capsys.readouterr().err
