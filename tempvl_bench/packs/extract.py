@@ -15,6 +15,7 @@ HDF5 pack's parts into its one file).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ class ExtractOptions:
     demo: bool = False
     overrides: tuple[str, ...] = ()
     device: str | None = None
+    #: Seeds a backbone without weights (random init), so a resumed extraction matches.
+    seed: int = 0
 
 
 def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] = print) -> Path:
@@ -65,6 +68,9 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     device = distributed.join(options.device or "cpu")
     from tempvl_bench.modeling import build_model_factory
 
+    from tempvl_core.train.pretrain import seed_everything
+
+    seed_everything(options.seed)
     model = build_model_factory(host, config, backbone, config.model.text_encoder, options.checkpoint, device)
     ctx = RunContext(spec=spec, config=config, options=run_options, data_root=data_root, run_dir=Path(options.output),
                      device=device, model=model, backbone_name=backbone, text_encoder_name=config.model.text_encoder)
@@ -74,6 +80,7 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     from tempvl_bench.sharding import shard_positions
 
     mine = [videos[i] for i in shard_positions(len(videos), SHARD, distributed.world_size(), distributed.rank())]
+    distributed.on_main(lambda: _start_manifest(root, layout, published, backbone, model(), config, len(videos)))
     written, skipped, failed = _extract(ctx, model(), layout, root, mine, echo)
     every = distributed.gather((written, skipped, failed))
     if distributed.is_main():
@@ -205,8 +212,24 @@ def _valid(reader, layout, root: Path, video, part_file) -> bool:
         return False
 
 
+def _start_manifest(root: Path, layout, published, backbone: str, model, config, count: int) -> None:
+    """Refuse to continue a pack written by other weights or in another layout (its rows would
+    mix two feature spaces); otherwise write the manifest before the first row."""
+    from tempvl_bench.feature_cache import weights_sha256
+    from tempvl_bench.packs.source import read_manifest
+
+    previous = read_manifest(root) if Path(root).is_dir() else None
+    if previous is not None:
+        for key, value in (("backbone", backbone), ("weights_sha256", weights_sha256(model.video_encoder.backbone)),
+                           ("published_layout", published.to_dict())):
+            if previous.get(key) != json.loads(json.dumps(value)):
+                raise ValueError(f"{Path(root) / 'manifest.json'}: key {key!r}: this pack was written with another "
+                                 f"{key.replace('_', ' ')}; extract into a new --output folder")
+    _write_manifest(root, layout, published, backbone, model, config, count, None)
+
+
 def _write_manifest(root: Path, layout, published, backbone: str, model, config, count: int,
-                    failures: list[dict]) -> None:
+                    failures: list[dict] | None) -> None:
     from tempvl_bench.feature_cache import weights_sha256
     from tempvl_core.data.features.writer import write_manifest
 
@@ -227,7 +250,8 @@ def _write_manifest(root: Path, layout, published, backbone: str, model, config,
         "dims": dims,
         "task": config.name,
         "videos": count,
-        "failed_videos": failures,
+        "complete": failures is not None,
+        "failed_videos": failures or [],
     })
 
 
@@ -246,6 +270,7 @@ def add_parser(sub, common, bind) -> None:
     p.add_argument("--demo", action="store_true", help="the built-in synthetic demo data")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", choices=["cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0, help="seeds a backbone's random init (default 0)")
     p.set_defaults(func=bind(cmd_extract_features))
 
 
@@ -254,7 +279,7 @@ def cmd_extract_features(host, args) -> int:
         extract_features(host, ExtractOptions(
             task=args.task, layout=args.layout, output=args.output, backbone=args.backbone,
             checkpoint=args.checkpoint, data_root=args.data_root, demo=args.demo, overrides=tuple(args.overrides),
-            device=args.device))
+            device=args.device, seed=args.seed))
     finally:
         distributed.leave_process_group()
     return 0

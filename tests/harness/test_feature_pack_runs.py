@@ -35,7 +35,7 @@ def pack_run(thumos_pack, tmp_path_factory) -> Path:
 def test_extract_writes_the_actionformer_layout_with_a_manifest(thumos_pack):
     files = sorted((thumos_pack / "i3d_features").glob("*.npy"))
     manifest = json.loads((thumos_pack / "manifest.json").read_text())
-    assert len(files) == manifest["videos"] == 87 and manifest["failed_videos"] == []
+    assert len(files) == manifest["videos"] == 87 and manifest["failed_videos"] == [] and manifest["complete"]
     assert manifest["backbone"] == "cnn-tiny" and len(manifest["weights_sha256"]) == 64
     assert manifest["time_base"] == {"feat_stride": 4.0, "num_frames": 16.0, "fps": 30.0}
     rows = np.load(files[0], allow_pickle=False)
@@ -53,6 +53,10 @@ def test_extract_resumes_skipping_valid_files_and_redoes_a_bad_one(thumos_pack, 
     assert "1 videos written, 86 already valid, 0 failed" in capsys.readouterr().out
     assert np.array_equal(np.load(victim), good)
     assert all(p.stat().st_mtime_ns == t for p, t in others.items())
+    # Other weights would mix two feature spaces in one pack: refused.
+    assert main(["extract-features", "--task", "thumos14", "--demo", "--layout", "actionformer-thumos14",
+                 "--output", str(thumos_pack), "--seed", "1"]) == 2
+    assert "key 'weights_sha256': this pack was written with another weights sha256" in capsys.readouterr().err
 
 
 def test_finetune_from_a_pack_records_its_provenance(pack_run, thumos_pack):
