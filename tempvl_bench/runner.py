@@ -256,9 +256,11 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         checkpoint_file = resolve_checkpoint(options.checkpoint)[1]
         checkpoint_sha = sha256_file(checkpoint_file)
     data_root = resolve_data_root(config, options)
-    features = _feature_source(config, options, data_root)
-    model_backbone = backbone  # builds the model; a pack's rows then replace its output
-    if features is not None:
+    from tempvl_bench.packs.source import feature_source
+
+    features = feature_source(config, options.features, data_root, options.mode)  # None: videos are read
+    model_backbone = backbone  # builds the model; with a pack, its rows then replace the backbone's output
+    if features is not None:  # results, leaderboards and the fingerprint name the pack as the video input
         backbone = features.name
     device = options.device or _default_device()
     rank_device = distributed.join(device)  # under torchrun: the process group, cuda:LOCAL_RANK
@@ -292,6 +294,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     from tempvl_core.train.pretrain import seed_everything  # torch: only once a run really starts
 
     seed_everything(options.seed)
+    factory = build_model_factory(host, config, model_backbone, text_encoder, options.checkpoint, rank_device)
     ctx = RunContext(
         spec=spec,
         config=config,
@@ -299,7 +302,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         data_root=data_root,
         run_dir=run_dir,
         device=rank_device,
-        model=_model_factory(host, config, model_backbone, text_encoder, options.checkpoint, rank_device, features),
+        model=factory if features is None else features.model_factory(factory),
         backbone_name=backbone,
         text_encoder_name=text_encoder,
         task_options=task_options,
@@ -324,23 +327,6 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
             shutil.rmtree(run_dir, ignore_errors=True)
     distributed.raise_any(None)  # every rank learns whether rank 0 wrote its results
     return results_file
-
-
-def _feature_source(config: TaskConfig, options: RunOptions, data_root: Path):
-    """The run's feature pack (``--features`` or the task file's ``features.root``), or None."""
-    from tempvl_bench.packs.source import ZERO_SHOT_REFUSAL, feature_source
-
-    source = feature_source(config, options.features, data_root)
-    if source is not None and options.mode == "zero-shot":
-        raise RunError(f"task {config.name!r}: {ZERO_SHOT_REFUSAL}")
-    return source
-
-
-def _model_factory(host, config, backbone, text_encoder, checkpoint, device, features):
-    """The model factory; with a feature pack, the backbone builds the model and then gives way
-    to the pack's rows (``FeatureSource.prepare``)."""
-    factory = build_model_factory(host, config, backbone, text_encoder, checkpoint, device)
-    return factory if features is None else features.model_factory(factory)
 
 
 def _scratch_run_dir(run_dir: Path) -> Path:

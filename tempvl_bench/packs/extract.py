@@ -50,13 +50,15 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     """Write the pack; returns its folder. Raises ValueError for a user error."""
     from tempvl_bench.config import load_task_config
     from tempvl_bench.lifecycle import load_target
+    from tempvl_bench.modeling import build_model_factory
+    from tempvl_bench.packs.source import FAMILIES
     from tempvl_bench.runner import RunContext, RunOptions, _checkpoint_backbone, resolve_data_root
+    from tempvl_bench.sharding import shard_positions
     from tempvl_core.data.features import layout_from_mapping
+    from tempvl_core.train.pretrain import seed_everything
 
     spec = host.tasks.get(options.task)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
-    from tempvl_bench.packs.source import FAMILIES
-
     if config.family not in FAMILIES:
         raise ValueError(f"--task {spec.name}: family {config.family} has no feature-pack layouts "
                          f"(they serve {' and '.join(FAMILIES)})")
@@ -66,10 +68,6 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     run_options = RunOptions(data_root=options.data_root, demo=options.demo, checkpoint=options.checkpoint)
     data_root = resolve_data_root(config, run_options)
     device = distributed.join(options.device or "cpu")
-    from tempvl_bench.modeling import build_model_factory
-
-    from tempvl_core.train.pretrain import seed_everything
-
     seed_everything(options.seed)
     model = build_model_factory(host, config, backbone, config.model.text_encoder, options.checkpoint, device)
     ctx = RunContext(spec=spec, config=config, options=run_options, data_root=data_root, run_dir=Path(options.output),
@@ -77,12 +75,14 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     target = load_target(spec)
     videos = _videos([r for split in _splits(config) for r in target.load(ctx, split).records])
     root = Path(options.output)
-    from tempvl_bench.sharding import shard_positions
-
     mine = [videos[i] for i in shard_positions(len(videos), SHARD, distributed.world_size(), distributed.rank())]
     distributed.on_main(lambda: _start_manifest(root, layout, published, backbone, model(), config, len(videos)))
-    written, skipped, failed = _extract(ctx, model(), layout, root, mine, echo)
-    every = distributed.gather((written, skipped, failed))
+    try:
+        counts, error = _extract(ctx, model(), layout, root, mine, echo), None
+    except Exception as exc:  # every rank raises it, none waits in the gather below
+        counts, error = (0, 0, []), exc
+    distributed.raise_any(error)
+    every = distributed.gather(counts)
     if distributed.is_main():
         failures = [f for _, _, part in every for f in part]
         if layout.container == "hdf5":

@@ -94,8 +94,9 @@ class FeatureSource:
         }
 
 
-def feature_source(config, features_dir: Path | None, data_root: Path) -> FeatureSource | None:
-    """The run's source, or ``None`` when it reads videos. Errors name the file and key."""
+def feature_source(config, features_dir: Path | None, data_root: Path, mode: str = "finetune") -> FeatureSource | None:
+    """The run's source, or ``None`` when it reads videos. Errors (exit 2) name the file and
+    key; a zero-shot ``mode`` is refused."""
     block = dict(config.features or {})
     root = Path(features_dir) if features_dir is not None else None
     where = f"--features {root}"
@@ -107,6 +108,8 @@ def feature_source(config, features_dir: Path | None, data_root: Path) -> Featur
     if config.family not in FAMILIES:
         raise ValueError(f"{where}: task {config.name!r} (family {config.family}) cannot read feature packs; they "
                          f"serve the {' and '.join(FAMILIES)} families")
+    if mode == "zero-shot":
+        raise ValueError(f"task {config.name!r}: {ZERO_SHOT_REFUSAL}")
     if not root.is_dir():
         raise FileNotFoundError(f"{where}: no such folder (the feature pack's root)")
     manifest = read_manifest(root)
