@@ -165,10 +165,11 @@ def test_wrong_orientation_is_an_error(thumos):
         reader.read("v", duration=10.0)
 
 
-@pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_nan_or_inf_is_an_error(thumos, value):
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_is_an_error(thumos, value, dtype):
     root, reader = thumos
-    feats = _rows(80, 2048)
+    feats = _rows(80, 2048).astype(dtype)
     feats[5, 7] = value
     np.save(root / "i3d_features" / "v.npy", feats)
     with pytest.raises(PackError, match=r"v\.npy: holds 1 NaN or inf values \(first in row 5\)"):
