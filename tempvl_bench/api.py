@@ -16,12 +16,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from tempvl_bench import hookimpl
+from tempvl_bench.capabilities import (
+    CAPABILITIES,
+    CLIP_EMBEDDINGS,
+    FINETUNING,
+    FRAME_EMBEDDINGS,
+    GENERATION,
+    GROUNDING,
+    MATCHING,
+    similarity,
+)
 from tempvl_bench.config import ConfigError, TaskConfig, builtin_task_file, checked, options_from_mapping
 from tempvl_bench.family import NoOptions, Scores, Split, TaskFamily
 from tempvl_bench.registry import (
     BackboneOptions,
     BackboneRegistry,
     BackboneSpec,
+    ModelIdentity,
+    ModelOptions,
+    ModelRegistry,
+    ModelSpec,
     TaskRegistry,
     TaskSpec,
     TextEncoderRegistry,
@@ -57,7 +71,7 @@ _LAZY = {
             "top_answer", "top_choices", "MomentPrediction", "MomentQuery", "moment_metrics_single",
             "qvhighlights_metrics", "nms_keep", "retrieval_metrics", "multi_caption_retrieval_metrics",
             "paragraph_retrieval_metrics", "tal_metrics", "TAL_PROTOCOLS", "SegmentTable",
-            "metric_direction", "format_threshold", "FAMILY_NAMES", "retrieval_outcomes", "qa_outcomes",
+            "metric_direction", "format_threshold", "FAMILY_NAMES", "tal_names", "retrieval_outcomes", "qa_outcomes",
             "moment_outcomes_single", "qvhighlights_outcomes", "tal_outcomes", "tal_class_ap",
         )
     },
@@ -67,6 +81,9 @@ __all__ = [
     "hookimpl",
     "BackboneOptions", "BackboneRegistry", "BackboneSpec", "TaskRegistry", "TaskSpec", "TextEncoderRegistry",
     "TextEncoderSpec",
+    "ModelSpec", "ModelOptions", "ModelIdentity", "ModelRegistry",
+    "CAPABILITIES", "CLIP_EMBEDDINGS", "FRAME_EMBEDDINGS", "GENERATION", "FINETUNING", "GROUNDING", "MATCHING",
+    "similarity",
     "RunContext", "RunOptions", "TaskOutput",
     "TaskFamily", "Split", "Scores", "NoOptions",
     "ConfigError", "TaskConfig", "builtin_task_file", "checked", "options_from_mapping",
@@ -108,6 +125,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         moment_outcomes_single,
         qa_outcomes,
         qvhighlights_outcomes,
+        tal_names,
         retrieval_outcomes,
         tal_class_ap,
         tal_outcomes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from tempvl_bench import interrupts
 from tempvl_bench.runner import RunContext
 
 
@@ -43,6 +44,15 @@ class ClipLoaderFactory:
             raise VideoDecodeError(self.ctx.video_dir / record.video_name, why_no_video(self.index, record.video_name))
         return self.video_path(record)
 
+    def model_transform(self):
+        """The model's own frame preprocessing (``model.frame_transform``, see the model hook),
+        or None: the harness's resize, crop and CLIP normalisation at ``video.size``."""
+        from tempvl_bench.modeling import TEMPVL
+
+        if self.ctx.model_name == TEMPVL:
+            return None
+        return getattr(self.ctx.model(), "frame_transform", None)
+
     def steps_per_epoch(self, n: int) -> int:
         size = self.ctx.config.batch.train
         return max(1, n // size) if n >= size else 1
@@ -53,7 +63,10 @@ class ClipLoaderFactory:
         from tempvl_core.video import eval_transform, train_transform
 
         cfg = self.ctx.config
-        if train:
+        own = self.model_transform()
+        if own is not None:  # the model's processor resizes, crops and normalises the decoded frames
+            transform = own
+        elif train:
             transform = train_transform(self.video.size, hflip=self.video.hflip, scale=(self.video.train_crop_min_scale, 1.0))
         else:
             transform = eval_transform(self.video.size)
@@ -61,7 +74,7 @@ class ClipLoaderFactory:
             num_frames=self.video.num_frames,
             sampling=self.video.train_sampling if train else self.video.sampling,
             fps=self.video.fps,
-            size=self.video.size,
+            size=None if own is not None else self.video.size,
             # Training crops randomly from the whole frame (the train transform); eval centre-crops.
             crop="none" if train else "center",
         )
@@ -77,15 +90,17 @@ class ClipLoaderFactory:
             seed=self.ctx.seed * 1000 + epoch,
             drop_last=train and len(records) >= cfg.batch.train,
         )
-        yield from self._progress(loader, desc)
+        with interrupts.deferred():  # interrupted while it starts its workers, it would be left half-built
+            batches = iter(loader)
+        yield from self._progress(batches, len(loader), desc)
 
-    def _progress(self, loader, desc: str | None):
+    def _progress(self, batches: Iterator[dict], total: int, desc: str | None):
         if desc is None or not self.ctx.options.progress:
-            yield from loader
+            yield from batches
             return
         from tqdm.auto import tqdm
 
-        yield from tqdm(loader, desc=f"{self.ctx.spec.name}: {desc}", leave=False)
+        yield from tqdm(batches, total=total, desc=f"{self.ctx.spec.name}: {desc}", leave=False)
 
     def batches(self, records: Sequence, *, train: bool, epoch: int = 0, desc: str | None = None) -> "TrackedBatches":
         """The non-empty batches of ``records``, with failed videos counted on the way.
@@ -123,6 +138,7 @@ class TrackedBatches:
     def __iter__(self) -> Iterator[dict]:
         loader = self._clips.loader(self._records, train=self._train, epoch=self._epoch, desc=self._desc)
         for batch in loader:
+            interrupts.check()  # an interrupt swallowed on the way (e.g. in a __del__) still ends the run
             self.tracker.update(batch)
             if batch["batch_size"]:
                 yield batch

@@ -40,10 +40,10 @@ def split_kinds(config: TaskConfig) -> dict[str, str]:
     return out
 
 
-def _task_config(host: PluginHost, name: str, demo: bool) -> TaskConfig:
+def _task_config(host: PluginHost, name: str, demo: bool, overrides=()) -> TaskConfig:
     from tempvl_bench.config import load_task_config
 
-    return load_task_config(host.tasks.get(name).config_path, demo=demo)
+    return load_task_config(host.tasks.get(name).config_path, demo=demo, overrides=overrides)
 
 
 def _data_root(config: TaskConfig, args: argparse.Namespace) -> Path:
@@ -101,9 +101,12 @@ def _expand(host: PluginHost, selection: str) -> list[str]:
 def cmd_validate(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.data.validate import validate_dataset
 
+    from tempvl_bench.lifecycle import check_task
+
     failed = False
     for name in _expand(host, args.task):
-        config = _task_config(host, name, args.demo)
+        config = _task_config(host, name, args.demo, args.overrides)
+        check_task(host.tasks.get(name), config)  # what run checks before reading data
         data_root = _data_root(config, args)
         report = validate_dataset(config.dataset, data_root / config.paths.annotations)
         print(f"{name} ({config.dataset}, {data_root / config.paths.annotations}):")
@@ -201,7 +204,7 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:
         write_json_atomic(Path(final) / CHECKPOINT_INFO, {"backbone": backbone_name, "config": str(args.config)})
         print(f"pretraining finished; checkpoint: {final}\n"
-              f"evaluate it with: tempvl-bench run --task didemo --checkpoint {final}")
+              f"evaluate it with: tempvl-bench run --task didemo{' --demo' if args.demo else ''} --checkpoint {final}")
     return 0
 
 
@@ -240,38 +243,44 @@ def _cuda() -> bool:
 
 def add_parsers(sub, common: argparse.ArgumentParser, dispatch) -> None:
     """Register the subcommands; ``dispatch(fn)`` wraps a ``fn(host, args)``."""
-    p = sub.add_parser("validate", parents=[common], help="parse a task's annotation files (no videos needed)")
+    p = sub.add_parser("validate", parents=[common],
+                       help="check a task as run would (task file, options, metrics, model settings) and parse its "
+                            "annotation files; no videos needed")
     _task_args(p)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="check with a task-config key overridden, as run --set would")
     p.set_defaults(func=dispatch(cmd_validate))
 
     p = sub.add_parser("check-videos", parents=[common], help="decode every video a task uses; report failures")
     _task_args(p)
     p.add_argument("--output", type=Path, help="JSON report (default: results/<task>/check-videos.json)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=dispatch(cmd_check_videos))
 
     p = sub.add_parser("prepare-videos", parents=[common], help="re-encode a task's videos once for fast reading")
     _task_args(p)
     p.add_argument("--output", type=Path, help="prepared copy root (default: <data root>/<videos>_prepared)")
-    p.add_argument("--fps", type=float, default=3.0)
-    p.add_argument("--short-side", type=int, default=224)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fps", type=float, default=3.0, help="frames per second kept (default: %(default)s)")
+    p.add_argument("--short-side", type=int, default=224, help="short side in pixels (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=1, help="videos re-encoded in parallel (default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=dispatch(cmd_prepare_videos))
 
     p = sub.add_parser("cache", parents=[common], help="the feature cache: where it is and what it holds, or empty it")
-    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
+    p.add_argument("action", choices=["info", "clear"], nargs="?", default="info",
+                   help="info: where the cache is and what it holds (default); clear: remove every entry")
     p.set_defaults(func=dispatch(cmd_cache))
 
     p = sub.add_parser("pretrain", parents=[common], help="pretrain TemPVL (VTC, MLM, MR, TL); torchrun for DDP")
     p.add_argument("--config", type=Path, required=True, help="pretraining YAML (see configs/pretrain/)")
     p.add_argument("--demo", action="store_true", help="pretrain on the built-in demo WebVid/CC3M data")
-    p.add_argument("--data-root", type=Path)
-    p.add_argument("--output", type=Path, default=Path("results/pretrain"))
+    p.add_argument("--data-root", type=Path, help="folder holding the WebVid/CC3M data (default: $TEMPVL_DATA)")
+    p.add_argument("--output", type=Path, default=Path("results/pretrain"),
+                   help="checkpoint folder; each checkpoint is <output>/step_NNNNNN (default: %(default)s)")
     p.add_argument("--backbone", help="video backbone (default: the config's model.backbone)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output")
-    p.add_argument("--device", choices=["cpu", "cuda"])
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="where training runs (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=dispatch(cmd_pretrain))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -20,10 +21,13 @@ import yaml
 from tempvl_core.schema import ConfigError, checked  # noqa: F401
 from tempvl_core.schema import build as _build
 from tempvl_core.schema import where as _where
+from tempvl_core.safe_yaml import describe_yaml_error, parse_yaml, read_yaml
 
 
 #: Keys that identify a task and the code that runs it: fixed by the task file, never ``--set``.
 IDENTITY_KEYS = ("name", "family", "plugin")
+#: A task name is a folder of the results: no separator, no leading dot, nothing a shell quotes.
+TASK_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
 @dataclass
@@ -95,6 +99,10 @@ class FinetuneConfig:
 
 @dataclass
 class ModelConfig:
+    #: The model evaluated (``tempvl-bench list models``; ``run --model NAME`` overrides it).
+    name: str = "tempvl"
+    #: The model's local folder, for models that load one (``hf-clip``: a CLIPModel folder).
+    path: str | None = None
     #: TemPVL size preset: tiny (CPU demo and tests) or base.
     preset: str = checked("base", choices=("tiny", "base"))
     backbone: str = "vit-b16"
@@ -150,12 +158,7 @@ class TaskConfig:
 def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = False) -> TaskConfig:
     """Read, merge (demo section, then ``--set`` overrides) and validate a task file."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: task file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "task file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     raw = copy.deepcopy(raw)
@@ -168,12 +171,15 @@ def load_task_config(path: Path, *, overrides: Sequence[str] = (), demo: bool = 
     for item in overrides:
         key = apply_override(raw, item)
         if key.split(".")[0] in IDENTITY_KEYS:
-            raise ConfigError(f"--set {item!r}: {key!r} says which task this is and which plugin runs it "
+            raise ConfigError(f"--set {_shown(item)}: {key!r} says which task this is and which plugin runs it "
                               f"({path}); it cannot be overridden. Pick another task with --task instead")
         from_override.add(key)
     raw["source"] = str(path)
     config = _build(TaskConfig, raw, "", path, from_override)
     config.set_keys = frozenset(from_override)
+    if not TASK_NAME.fullmatch(config.name):
+        raise ConfigError(f"{path}: key 'name': {config.name!r} is not a task name; expected lower-case letters, "
+                          "digits, '.', '_' and '-', starting with a letter or digit (it names the results folder)")
     if config.paths.videos is None:
         config.paths.videos = _catalogue_video_dir(config, path, from_override)
     _check_metrics(config, path, from_override)
@@ -218,16 +224,21 @@ def _check_metrics(config: TaskConfig, path: Path, from_override: set[str]) -> N
         )
 
 
+def _shown(item: str, limit: int = 120) -> str:
+    """``repr(item)``, cut to ``limit`` characters (a 5000-digit value is not echoed whole)."""
+    return repr(item) if len(item) <= limit else repr(item[:limit]) + f"... ({len(item)} characters)"
+
+
 def apply_override(raw: dict[str, Any], item: str) -> str:
     """Apply ``a.b=c`` to a raw mapping; the value is parsed as YAML. Returns the dotted key."""
     key, sep, value = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. finetune.epochs=3")
+        raise ConfigError(f"--set {_shown(item)}: expected KEY=VALUE with a dotted key, e.g. finetune.epochs=3")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+        parsed = parse_yaml(value) if value.strip() else ""
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise ConfigError(f"--set {_shown(item)}: the value is not valid YAML: {describe_yaml_error(exc)}") from None
     node = raw
     parts = key.split(".")
     for part in parts[:-1]:
@@ -235,7 +246,7 @@ def apply_override(raw: dict[str, Any], item: str) -> str:
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {item!r}: {part!r} is not a mapping, cannot set {key!r}")
+            raise ConfigError(f"--set {_shown(item)}: {part!r} is not a mapping, cannot set {key!r}")
         node = child
     node[parts[-1]] = parsed
     return key

@@ -69,6 +69,22 @@ class TaskFamily:
     #: False when :meth:`baselines` needs no training statistics (retrieval's analytic chance):
     #: a zero-shot run then reads (and hashes) no training split for them.
     baselines_use_train: ClassVar[bool] = True
+    #: Model capabilities (:mod:`tempvl_bench.capabilities`) every run of the family needs. The
+    #: default, the whole TemPVL interface, suits a family that calls TemPVL's own methods.
+    needs: ClassVar[tuple[str, ...]] = ("tempvl-interface",)
+
+    def capabilities_needed(self, config: Any, options: Any, mode: str) -> tuple[str, ...]:
+        """What a run of this family needs of its model, for its task file, parsed ``options:``
+        and mode: :attr:`needs`, plus ``finetuning`` with ``--mode finetune``. Checked before
+        any video is read; override it when the need depends on the options."""
+        return self.needs + (("finetuning",) if mode == "finetune" else ())
+
+    def metric_names(self, options: Any) -> tuple[str, ...] | None:
+        """Every metric this family reports with ``options`` (the parsed ``options:``), or None
+        when it cannot say before running. A name ending in ``/*`` stands for any name below it
+        (per question type accuracies: ``qa/acc/*``). A task file's ``metrics:`` may list any
+        subset; the run and ``validate`` refuse a listed name outside this set before reading data."""
+        return None
 
     def load(self, ctx: "RunContext", split: str) -> Split:
         """The evaluation records of ``split`` (before ``--limit``, which the harness applies)."""

@@ -12,8 +12,10 @@ holds one video's encoded output (``video_emb`` at level ``clip``; the valid ``f
 - the frames: sampling, frame count, fps, resolution and crop of the task's eval sampling;
 - the video: its resolved path, size and mtime (touching or replacing a file misses).
 
-Entries are safetensors files written atomically (temporary file, then ``os.replace``); a
-truncated or foreign file is never trusted. Location: ``$TEMPVL_FEATURE_CACHE``, else
+Entries are safetensors files written atomically (temporary file, then ``os.replace``); an
+entry is used only when it records the key it was written for and its tensors' dtypes and
+shapes, and they hold (:mod:`tempvl_bench.feature_store`); any other is recomputed with a
+warning naming it. A cache folder that cannot be written turns caching off with a warning. Location: ``$TEMPVL_FEATURE_CACHE``, else
 ``$TEMPVL_CACHE/features``, else ``$XDG_CACHE_HOME/tempvl-bench/features``, else
 ``~/.cache/tempvl-bench/features``. ``tempvl-bench cache info|clear`` inspects or empties it;
 ``run --no-cache`` bypasses it.
@@ -25,20 +27,24 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from tempvl_core.atomic import write_atomic
+
+from tempvl_bench.feature_store import ENTRY_SUFFIX, META_FILE, FeatureStore, trailing_shapes
+
 FORMAT_VERSION = 1
 ENV = "TEMPVL_FEATURE_CACHE"
-META_FILE = "encoder.json"
-ENTRY_SUFFIX = ".safetensors"
 #: Eval sampling whose frames depend only on the video (random draws are never cached).
 CACHEABLE_SAMPLING = ("uniform", "fps")
 #: Sources whose change changes the features (relative to the repository's packages).
 _CODE_PATHS = ("tempvl_core/model", "tempvl_core/video", "tempvl_core/data/pipeline.py",
-               "tempvl_bench/encoding.py", "tempvl_bench/clips.py", "tempvl_bench/feature_cache.py")  # fmt: skip
+               "tempvl_bench/encoding.py", "tempvl_bench/clips.py", "tempvl_bench/feature_cache.py",
+               "tempvl_bench/feature_store.py")  # fmt: skip
 
 
 def cache_root() -> Path:
@@ -88,9 +94,12 @@ def encoder_description(ctx: Any, model: Any, level: str) -> dict[str, Any]:
     import inspect
 
     video = ctx.config.video
+    # The code that encodes: a TemPVL backbone's source, or a model plugin's own class.
     backbone = getattr(getattr(model, "video_encoder", None), "backbone", None)
+    encoder = backbone if backbone is not None else model
+    identity = getattr(ctx, "model_identity", None)
     try:
-        backbone_file = inspect.getsourcefile(type(backbone)) if backbone is not None else None
+        backbone_file = inspect.getsourcefile(type(encoder))
     except TypeError:  # a class defined outside any file
         backbone_file = None
     return {
@@ -98,6 +107,7 @@ def encoder_description(ctx: Any, model: Any, level: str) -> dict[str, Any]:
         "level": level,
         "weights_sha256": weights_sha256(model),
         "backbone": ctx.backbone_name,
+        "model": identity.to_dict() if identity is not None else None,
         "sampling": video.sampling,
         "num_frames": video.num_frames,
         "fps": video.fps,
@@ -122,64 +132,6 @@ def video_key(path: Path) -> str | None:
     except OSError:
         return None
     return _sha([str(resolved), stat.st_size, stat.st_mtime_ns])
-
-
-class FeatureStore:
-    """The entries of one encoder key: ``<root>/<key>/<aa>/<video key>.safetensors``."""
-
-    def __init__(self, root: Path, description: dict[str, Any]) -> None:
-        self.description = description
-        self.folder = Path(root) / _sha(description)[:32]
-
-    def path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}{ENTRY_SUFFIX}"
-
-    def has(self, key: str | None) -> bool:
-        """True when the entry exists and its header and size check out (a truncated or
-        foreign file is a miss, and is overwritten)."""
-        from safetensors import safe_open
-
-        if key is None or not self.path(key).is_file():
-            return False
-        try:
-            with safe_open(str(self.path(key)), framework="pt") as handle:
-                return bool(list(handle.keys()))
-        except Exception:
-            return False
-
-    def load(self, key: str) -> dict[str, Any] | None:
-        """The entry's tensors, or ``None`` when it is missing or unreadable (then it is a miss)."""
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(self.path(key)))
-        except Exception:  # truncated, foreign or half-deleted: never trusted
-            return None
-
-    def save(self, key: str, tensors: dict[str, Any]) -> None:
-        """Write one entry atomically; a failure to write leaves the cache without it."""
-        from safetensors.torch import save
-
-        target = self.path(key)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            meta = self.folder / META_FILE
-            if not meta.is_file():
-                _write_atomic(meta, json.dumps(self.description, indent=2, sort_keys=True).encode())
-            _write_atomic(target, save({k: v.contiguous() for k, v in tensors.items()}))
-        except OSError:
-            pass
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,6 +181,8 @@ class CacheStats:
     hits: int = 0
     encoded: int = 0
     failed: int = 0
+    #: Encoded entries that could not be written (kept in memory for this pass).
+    unstored: int = 0
 
 
 class CachedEncodedVideos:
@@ -256,13 +210,31 @@ class CachedEncodedVideos:
         """The index into ``records`` of a failed sample (failures count positions among the misses)."""
         return self._misses[int(failure.index)]
 
+    def _trusted_hits(self, keys: list[str | None]) -> set[int]:
+        """Indices whose entry can be trusted: each passes its own checks, and its trailing shape
+        is the one most entries share (an entry of another shape is recomputed, with a warning)."""
+        shapes = {}
+        for i, key in enumerate(keys):
+            entry = self.store.load(key)
+            if entry is not None:
+                shapes[i] = trailing_shapes(entry)
+        if not shapes:
+            return set()
+        common = Counter(shapes.values()).most_common(1)[0][0]
+        for i, shape in shapes.items():
+            if shape != common:
+                print(f"warning: feature cache entry {self.store.path(keys[i])}: shape {shape} differs from the "
+                      f"other entries' {common}; recomputing it", file=sys.stderr)
+        return {i for i, shape in shapes.items() if shape == common}
+
     def _encode_misses(self, keys: list[str | None]) -> dict[int, dict[str, Any]]:
-        """Decode and encode the videos without an entry; store them. Returns those that could
-        not be stored (kept in memory)."""
+        """Decode and encode the videos without a trusted entry; store them. Returns those that
+        could not be stored (kept in memory)."""
         import torch
 
-        misses = self._misses = [i for i, key in enumerate(keys) if not self.store.has(key)]
-        self.stats.hits = len(self.records) - len(misses)
+        hits = self._trusted_hits(keys)
+        misses = self._misses = [i for i in range(len(keys)) if i not in hits]
+        self.stats.hits = len(hits)
         unstored: dict[int, dict[str, Any]] = {}
         if not misses:
             return unstored
@@ -273,11 +245,10 @@ class CachedEncodedVideos:
                 for local, entry in _split_batch(self.encode(self.model, batch, self.level), self.level):
                     index = misses[local]
                     self.stats.encoded += 1
-                    if keys[index] is not None:
-                        self.store.save(keys[index], entry)
-                    if keys[index] is None or not self.store.has(keys[index]):
+                    if keys[index] is None or not self.store.save(keys[index], entry):
                         unstored[index] = entry
         self.stats.failed = len(self.tracker.failed)
+        self.stats.unstored = sum(1 for i in unstored if keys[i] is not None)
         return unstored
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -290,10 +261,11 @@ class CachedEncodedVideos:
         for i, key in enumerate(keys):
             if i in failed:
                 continue
-            entry = unstored.get(i) if i in unstored else self.store.load(key) if key else None
+            entry = unstored[i] if i in unstored else self.store.load(key)
             if entry is None:
                 raise RuntimeError(f"feature cache: the entry of {self.clips.video_path(self.records[i])} in "
-                                   f"{self.store.folder} cannot be read; run `tempvl-bench cache clear` or --no-cache")
+                                   f"{self.store.folder} changed during the run; run `tempvl-bench cache clear` "
+                                   "or pass --no-cache")
             indices.append(i)
             entries.append(entry)
             if len(indices) == size:
@@ -309,7 +281,8 @@ class CachedEncodedVideos:
         s = self.stats
         name = self.clips.ctx.spec.name + (f" (rank {rank()} of {world_size()})" if world_size() > 1 else "")
         print(f"{name}: feature cache: {s.hits} of {len(self.records)} videos hit, {s.encoded} encoded"
-              + (f", {s.failed} failed" if s.failed else "") + f" ({self.store.folder})", flush=True)
+              + (f", {s.failed} failed" if s.failed else "")
+              + (f", {s.unstored} could not be written" if s.unstored else "") + f" ({self.store.folder})", flush=True)
 
 
 def cache_enabled(ctx: Any) -> bool:
@@ -323,8 +296,27 @@ def cached_encode_videos(clips: Any, model: Any, records: Sequence, *, level: st
     ctx = clips.ctx
     if level == "pixels" or not cache_enabled(ctx) or ctx.config.video.sampling not in CACHEABLE_SAMPLING:
         return None
-    store = FeatureStore(cache_root(), encoder_description(ctx, model, level))
+    description = encoder_description(ctx, model, level)
+    store = FeatureStore(cache_root(), _sha(description)[:32], description, level)
+    problem = _unwritable(store)
+    if problem:
+        print(f"warning: feature cache {store.folder.parent}: cannot write there ({problem}); caching is off for "
+              f"this run (set {ENV} to a folder you can write, or pass --no-cache)", file=sys.stderr)
+        return None
     return CachedEncodedVideos(clips, model, records, level, desc, encode, store)
+
+
+def _unwritable(store: FeatureStore) -> str | None:
+    """Why the store's folder cannot be written (None when it can): its ``encoder.json`` is
+    written now, which is also the probe."""
+    try:
+        store.folder.mkdir(parents=True, exist_ok=True)
+        meta = store.folder / META_FILE
+        if not meta.is_file():
+            write_atomic(meta, json.dumps(store.description, indent=2, sort_keys=True))
+    except OSError as exc:
+        return f"{exc.strerror or exc}: {exc.filename or store.folder}"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,13 +332,20 @@ class EncoderSummary:
 
 
 def summarize(root: Path | None = None) -> list[EncoderSummary]:
-    """One summary per encoder key folder under ``root`` (default :func:`cache_root`)."""
+    """One summary per encoder key folder under ``root`` (default :func:`cache_root`); a folder
+    whose ``encoder.json`` is not a JSON object is listed with an empty description, and a
+    warning names the file."""
     root = Path(root) if root is not None else cache_root()
     out = []
     for folder in sorted(p for p in root.iterdir() if (p / META_FILE).is_file()) if root.is_dir() else []:
         try:
             description = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            description = f"unreadable ({type(exc).__name__})"
+        if not isinstance(description, dict):
+            print(f"warning: {folder / META_FILE}: not a feature-cache description (a JSON object expected, "
+                  f"{description if isinstance(description, str) else 'got ' + type(description).__name__}); "
+                  "its fields are shown as '?'", file=sys.stderr)
             description = {}
         files = [p for p in folder.rglob(f"*{ENTRY_SUFFIX}") if p.is_file()]
         out.append(EncoderSummary(folder, description, len(files), sum(p.stat().st_size for p in files)))
@@ -355,8 +354,14 @@ def summarize(root: Path | None = None) -> list[EncoderSummary]:
 
 def clear(root: Path | None = None) -> int:
     """Remove every encoder folder (only folders this cache wrote: they hold ``encoder.json``);
-    returns how many were removed."""
+    returns how many were removed. A file that cannot be removed is an OSError naming its full path."""
     summaries = summarize(root)
     for summary in summaries:
-        shutil.rmtree(summary.folder)
+        shutil.rmtree(summary.folder, onerror=_name_the_path)
     return len(summaries)
+
+
+def _name_the_path(function: Callable, path: str, exc_info: tuple) -> None:
+    error = exc_info[1]
+    raise OSError(getattr(error, "errno", None), f"feature cache: cannot remove {Path(path).absolute()} "
+                  f"({getattr(error, 'strerror', None) or error})") from None

@@ -5,6 +5,12 @@ linear warmup, cosine decay), gradient clipping, a progress bar, and a resumable
 after every epoch under ``<run dir>/finetune/``: weights as safetensors, optimizer, scheduler
 and the RNG states (:func:`tempvl_core.train.checkpoint.capture_rng_state`, as pretraining
 checkpoints hold them) readable with ``torch.load(weights_only=True)``.
+
+Every random state a finetune draws from is in that saved state, so a resumed finetune equals
+an uninterrupted one bit for bit: the global python / numpy / torch (and CUDA) generators, and
+the loop's own numpy generators, passed as ``generators`` (e.g. the one that picks a caption per
+video). The data loaders need nothing saved: their shuffling and augmentation generators are
+seeded from (seed, epoch) afresh each epoch (:meth:`tempvl_bench.clips.ClipLoaderFactory.loader`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -24,6 +30,7 @@ from torch import nn
 
 from tempvl_core.train.schedule import build_scheduler
 
+from tempvl_bench import interrupts
 from tempvl_bench.config import FinetuneConfig
 
 STATE_DIR = "finetune"
@@ -43,7 +50,8 @@ def warmup_steps(total_steps: int, warmup_ratio: float) -> int:
     return max(1, int(round(total_steps * warmup_ratio))) if warmup_ratio > 0 else 0
 
 
-def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[EpochLog]) -> None:
+def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: int, history: list[EpochLog],
+                generators: Mapping[str, np.random.Generator]) -> None:
     """Write the state into ``<dir>.tmp``, mark it complete, then promote it with
     :func:`recover_state`, which is safe to interrupt at any point (see there)."""
     from tempvl_core.model.checkpoint import save_weights
@@ -60,6 +68,7 @@ def _save_state(directory: Path, model: nn.Module, optimizer, scheduler, epoch: 
             "scheduler": scheduler.state_dict(),
             "history": [[h.epoch, h.loss, h.steps] for h in history],
             "rng": capture_rng_state(),
+            "generators": {name: _generator_state(g) for name, g in generators.items()},
         },
         tmp / "state.pt",
     )
@@ -115,7 +124,24 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _load_state(directory: Path, model: nn.Module, optimizer, scheduler) -> tuple[int, list[EpochLog]]:
+def _generator_state(generator: np.random.Generator) -> str:
+    # JSON text: the bit generator's state holds 128-bit integers, which weights_only loading
+    # cannot be relied on to read back as numbers.
+    return json.dumps(generator.bit_generator.state)
+
+
+def _restore_generators(directory: Path, saved: Mapping[str, str], generators: Mapping[str, np.random.Generator]) -> None:
+    missing = sorted(set(generators) - set(saved))
+    if missing:
+        raise ValueError(f"{directory / 'state.pt'}: holds no state of the generator(s) {', '.join(missing)}, so a "
+                         "resumed finetune would draw other numbers than an uninterrupted one; run it again "
+                         "without --resume")
+    for name, generator in generators.items():
+        generator.bit_generator.state = json.loads(saved[name])
+
+
+def _load_state(directory: Path, model: nn.Module, optimizer, scheduler,
+                generators: Mapping[str, np.random.Generator]) -> tuple[int, list[EpochLog]]:
     from safetensors.torch import load_model
 
     from tempvl_core.model.checkpoint import CheckpointError
@@ -135,6 +161,7 @@ def _load_state(directory: Path, model: nn.Module, optimizer, scheduler) -> tupl
         torch.set_rng_state(state["rng_torch"])
         np.random.set_state(("MT19937", np.array(state["rng_numpy"], dtype=np.uint32), state["rng_numpy_pos"], 0, 0.0))
         random.setstate((3, tuple(state["rng_python"]), None))
+    _restore_generators(directory, state.get("generators", {}), generators)
     history = [EpochLog(int(e), float(l), int(s)) for e, l, s in state["history"]]
     return int(state["epoch"]), history
 
@@ -150,14 +177,18 @@ def finetune(
     resume: bool = False,
     progress: bool = True,
     parameters: Iterable[nn.Parameter] | None = None,
+    generators: Mapping[str, np.random.Generator] | None = None,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> list[EpochLog]:
     """Train ``model`` for ``config.epochs`` epochs; ``batches(epoch)`` yields that epoch's batches.
 
     With ``resume``, continues after the last completed epoch saved in ``run_dir/finetune``.
+    ``generators`` names every numpy generator ``batches`` draws from: their states are saved
+    with each epoch and restored on resume.
     """
     from tqdm.auto import tqdm
 
+    generators = dict(generators or {})
     params = [p for p in (parameters if parameters is not None else model.parameters()) if p.requires_grad]
     if not params:
         raise ValueError("finetune: the model has no trainable parameters")
@@ -170,7 +201,7 @@ def finetune(
         if recover_state(state_dir) is None:
             log(f"finetune: no completed epoch saved in {state_dir}; training from epoch 1")
         else:
-            done, history = _load_state(state_dir, model, optimizer, scheduler)
+            done, history = _load_state(state_dir, model, optimizer, scheduler, generators)
             start_epoch = done + 1
             log(f"finetune: resuming from {state_dir} after epoch {done + 1} of {config.epochs}")
     model.train()
@@ -178,6 +209,7 @@ def finetune(
         bar = tqdm(total=steps_per_epoch, desc=f"finetune {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
         running, steps = 0.0, 0
         for batch in batches(epoch):
+            interrupts.check()  # an interrupt swallowed on the way (e.g. in a __del__) still ends the run
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"finetune: loss became {loss.item()} at epoch {epoch + 1}, step {steps + 1}")
@@ -193,7 +225,7 @@ def finetune(
             bar.set_postfix(loss=f"{running / steps:.4f}")
         bar.close()
         history.append(EpochLog(epoch, running / max(1, steps), steps))
-        _save_state(state_dir, model, optimizer, scheduler, epoch, history)
+        _save_state(state_dir, model, optimizer, scheduler, epoch, history, generators)
     model.eval()
     return history
 
@@ -222,7 +254,8 @@ def trainable_parameters(model: nn.Module, train_text_layers: int | None) -> lis
 
 def _transformer_layers(module: nn.Module):
     for name, child in module.named_modules():
-        if name.endswith("encoder.layer") and isinstance(child, nn.ModuleList):
+        # BERT-family "encoder.layer", CLIP's text tower "encoder.layers"
+        if name.endswith(("encoder.layer", "encoder.layers")) and isinstance(child, nn.ModuleList):
             return child
     return None
 
@@ -250,4 +283,5 @@ def finetune_vtc(ctx, model: nn.Module, items, clips) -> list[EpochLog]:
 
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     return finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(items)),
-                    run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+                    run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params,
+                    generators={"texts": rng})

@@ -2,14 +2,15 @@
 
 A run folder is named ``<time>-<mode>-<fingerprint>`` and keeps the inputs themselves in
 ``run.json``; ``--resume`` reuses a folder only when those inputs are equal to the new run's,
-so a different data root, annotation file, text encoder, checkpoint or code never returns
-another run's results.
+so a different data root, annotation file, video file, text encoder, checkpoint or code never
+returns another run's results.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ def run_inputs(
     seed: int,
     limit: int | None,
     device: str,
+    model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The inputs of one run, as JSON-ready values."""
+    """The inputs of one run, as JSON-ready values (``model``: the model's identity, its name,
+    path and the hashes of its configuration and weights files)."""
     annotation_dir = Path(data_root) / config.paths.annotations
     return {
         "config": config.to_dict() | {"source": ""},  # the resolved values, wherever the file lives
@@ -45,9 +48,12 @@ def run_inputs(
         "demo": demo,
         "data_root": str(Path(data_root).resolve()),
         "annotation_sha256": annotation_hashes(config.dataset, annotation_dir),
+        "videos": video_listing(Path(data_root) / config.paths.videos),
+        "prepared_videos": video_listing(Path(data_root) / config.prepared_videos_dir),
         "backbone": backbone,
         "text_encoder": text_encoder,
         "checkpoint_sha256": checkpoint_sha256,
+        "model": model,
         "seed": seed,
         "limit": limit,
         "device": device,
@@ -88,6 +94,34 @@ def annotation_hashes(dataset: str, annotation_dir: Path) -> dict[str, str]:
             if file.is_file():
                 out[str(file.relative_to(annotation_dir))] = sha256_file(file)
     return out
+
+
+def video_listing(video_dir: Path) -> dict[str, Any]:
+    """The files under a video folder, as a count and a sha256 of each one's relative path, size
+    and modification time in nanoseconds: a video replaced, re-encoded, added or removed changes it.
+
+    The whole folder counts, not only the videos a run reads: which ones it reads is known only
+    once the annotations are loaded, and a stat per file is cheap (hashing the bytes is not).
+    """
+    digest, count, seen = hashlib.sha256(), 0, set()
+    root = Path(video_dir)
+    for folder, dirs, files in os.walk(root, followlinks=True):  # links followed as the video lookup does
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink loop: walked once
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            try:
+                stat = path.stat()
+            except OSError:  # a dangling link: reading it fails, which the run reports
+                stat = None
+            entry = [path.relative_to(root).as_posix(), stat.st_size if stat else None, stat.st_mtime_ns if stat else None]
+            digest.update(json.dumps(entry).encode() + b"\n")
+            count += 1
+    return {"files": count, "sha256": digest.hexdigest()}
 
 
 def code_version() -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:  # imported for annotations only, so loading the specs stays cheap
-    from tempvl_bench.registry import BackboneRegistry, TaskRegistry, TextEncoderRegistry
+    from tempvl_bench.registry import BackboneRegistry, ModelRegistry, TaskRegistry, TextEncoderRegistry
 
 PROJECT_NAME = "tempvl_bench"
 
@@ -65,4 +65,26 @@ def tempvl_bench_register_text_encoders(registry: "TextEncoderRegistry") -> None
     directory of a transformers BERT-family model (config, weights and tokenizer files).
     Nothing may be downloaded at run time: resolve to files that are on disk or raise an error
     saying how to get them.
+    """
+
+
+@hookspec
+def tempvl_bench_register_models(registry: "ModelRegistry") -> None:
+    """Register whole models, beside TemPVL (``tempvl``, the default).
+
+    Call ``registry.register(ModelSpec(name, factory, capabilities, description, identify=...))``.
+    ``factory(options: ModelOptions)`` returns the model, on ``options.device``, in eval mode;
+    ``options.path`` is ``--set model.path=DIR`` (None: the factory's default, e.g. the offline
+    Hugging Face cache). Never download at run time.
+
+    ``capabilities`` say what the model can do (:data:`tempvl_bench.capabilities.CAPABILITIES`,
+    each naming the methods the families call); a task whose family needs one the model lacks
+    is refused before any video is read. A model whose frames need their own preprocessing
+    (a processor's resize, crop, mean and std) has an attribute ``frame_transform``: a callable
+    ``(uint8 frames [T, H, W, 3], rng) -> float [T, 3, H, W]``; the harness then decodes frames at
+    their own size and hands them to it, for training and evaluation alike.
+
+    ``identify(options)`` returns a ``ModelIdentity`` (name, path, config and weights hashes)
+    from the model's files without building it: results.json records it, and the feature cache
+    and ``--resume`` key on it. ``tempvl-bench run --model NAME`` picks the model.
     """

@@ -55,11 +55,40 @@ def resolve_target(target: str, owner: str) -> Any:
         raise LifecycleError(f"{owner}: module {module_name!r} has no attribute {attr!r} (target {target!r})") from None
 
 
-def parse_family_options(family: TaskFamily, config) -> Any:
-    """The task file's ``options:`` as ``family.options``, through the one config validator."""
-    from tempvl_bench.config import parse_options
+def check_task(spec: "TaskSpec", config, checkpoint: Path | None = None) -> tuple[Any, Any]:
+    """Everything about a task that can be checked without its data, so ``run`` fails before
+    the first video is read and ``validate`` finds what ``run`` would: its code, ``options:``,
+    ``metrics:`` and (without a checkpoint, whose own config is used) the model settings.
+    Returns the family (or runner function) and the parsed options."""
+    from tempvl_bench.modeling import task_model_config
 
-    return parse_options(config, family.options)
+    target = load_target(spec)
+    task_options = parse_family_options(target, config) if isinstance(target, TaskFamily) else None
+    if checkpoint is None:
+        task_model_config(config)
+    return target, task_options
+
+
+def parse_family_options(family: TaskFamily, config) -> Any:
+    """The task file's ``options:`` as ``family.options``, through the one config validator, and
+    the file's ``metrics:`` checked against what the family reports with those options (both
+    before any data is read: ``run`` and ``validate`` call this first)."""
+    from tempvl_bench.config import ConfigError, parse_options
+
+    options = parse_options(config, family.options)
+    offered = family.metric_names(options)
+    if offered is not None:
+        unknown = [m for m in config.metrics if not _offered(m, offered)]
+        if unknown:
+            raise ConfigError(f"{config.where('metrics')}: the {config.family} family does not compute "
+                              f"{', '.join(unknown)} (with these options it reports {', '.join(offered)}); "
+                              "list a subset of those")
+    return options
+
+
+def _offered(name: str, offered: tuple[str, ...]) -> bool:
+    return name in offered or any(o.endswith("/*") and name.startswith(o[:-1]) and len(name) > len(o) - 1
+                                  for o in offered)
 
 
 def run_task_steps(ctx: "RunContext", target: Any) -> "TaskOutput":
@@ -140,31 +169,19 @@ def _train_for_baselines(ctx: "RunContext", family: TaskFamily) -> Split | None:
 
 
 def checked_metrics(config, scores: Scores) -> dict[str, float]:
-    """The scores in the order of the task file's ``metrics:``, which they must match exactly.
-
-    Two allowances, both for metrics that depend on the data: a listed metric the family
-    declares undefined on it (``Scores.undefined``) is left out, and a breakdown of a listed
-    metric, named ``<listed>/<part>`` (``qa/acc/which`` under ``qa/acc``), follows the list.
-    """
+    """Every metric the family computed: those of the task file's ``metrics:`` first, in its
+    order, then the rest (results.json holds the family's full set; ``metrics:`` may list a
+    subset). A listed metric must have been computed unless the family declares it undefined
+    on this data (``Scores.undefined``: a question type without questions)."""
     from tempvl_bench.runner import RunError
 
     listed = list(config.metrics)
-    extra = [m for m in scores.metrics if m not in listed and not _breaks_down(m, listed)]
     missing = [m for m in listed if m not in scores.metrics and m not in scores.undefined]
-    if extra or missing:
-        parts = []
-        if extra:
-            parts.append(f"computed {', '.join(extra)}, which the list leaves out")
-        if missing:
-            parts.append(f"did not compute {', '.join(missing)}")
-        raise RunError(f"{config.where('metrics')}: task {config.name!r} {' and '.join(parts)}; the task file's "
-                       "metrics: must name exactly what its family reports")
+    if missing:
+        raise RunError(f"{config.where('metrics')}: task {config.name!r} did not compute {', '.join(missing)}; the "
+                       "task file's metrics: must name metrics its family reports")
     ordered = [m for m in listed if m in scores.metrics] + [m for m in scores.metrics if m not in listed]
     return {m: float(scores.metrics[m]) for m in ordered}
-
-
-def _breaks_down(name: str, listed: list[str]) -> bool:
-    return any(name.startswith(metric + "/") for metric in listed)
 
 
 def check_finetuned(run_dir: Path, task: str) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import pluggy
 
 from tempvl_bench import hookspecs
-from tempvl_bench.registry import BackboneRegistry, TaskRegistry, TextEncoderRegistry
+from tempvl_bench.registry import BackboneRegistry, ModelRegistry, TaskRegistry, TextEncoderRegistry
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -53,6 +53,7 @@ class PluginHost:
     tasks: TaskRegistry
     backbones: BackboneRegistry
     text_encoders: TextEncoderRegistry
+    models: ModelRegistry = field(default_factory=ModelRegistry)
     failures: list[PluginFailure] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
     _versions: dict[str, str] = field(default_factory=dict)
@@ -176,10 +177,14 @@ def _fail(host: PluginHost, name: str, error: str) -> None:
 
 def _fill_registries(host: PluginHost) -> None:
     """Call each registration hook plugin by plugin, so a failing plugin is named and skipped."""
+    from tempvl_bench.modeling import tempvl_model_spec
+
+    host.models.register(tempvl_model_spec())  # the harness's own model, before any plugin's
     hooks = (
         ("tempvl_bench_register_tasks", host.tasks),
         ("tempvl_bench_register_backbones", host.backbones),
         ("tempvl_bench_register_text_encoders", host.text_encoders),
+        ("tempvl_bench_register_models", host.models),
     )
     for hook_name, registry in hooks:
         caller = getattr(host.pm.hook, hook_name)

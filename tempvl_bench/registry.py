@@ -78,6 +78,62 @@ class TextEncoderSpec:
     plugin: str = ""
 
 
+@dataclass(frozen=True)
+class ModelOptions:
+    """What a model factory is asked to build (see ``tempvl_bench_register_models``)."""
+
+    #: The run's task config (``config.model.path``: ``--set model.path=DIR``; ``config.video``...).
+    config: Any
+    #: The torch device the model must live on.
+    device: str
+    #: ``config.model.path`` as a Path (None: the factory's own default, e.g. the offline HF cache).
+    path: Path | None = None
+    #: ``--checkpoint`` (a TemPVL checkpoint; other models refuse it).
+    checkpoint: Path | None = None
+    #: The run's video backbone, built on call (for models that take a registered backbone).
+    backbone: "Callable[[], nn.Module] | None" = None
+    #: The local folder of the run's text encoder, resolved on call.
+    text_encoder: Callable[[], Path] | None = None
+    #: The names of the run's backbone and text encoder (``--backbone``, ``--text-encoder``).
+    backbone_name: str = ""
+    text_encoder_name: str = ""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What names a model's numbers (results.json ``model``; the feature cache and ``--resume``
+    key on it): its name, the folder it was loaded from, and sha256 hashes of its configuration
+    (model and preprocessing files) and of its weights files (None when it starts untrained)."""
+
+    name: str
+    path: str | None
+    config_sha256: str
+    weights_sha256: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "config_sha256": self.config_sha256,
+                "weights_sha256": self.weights_sha256}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model a run can evaluate: ``run --model NAME`` (see ``tempvl_bench_register_models``).
+
+    ``factory(ModelOptions)`` returns the model (built once per run, after the checks);
+    ``capabilities`` say what it can do (names in :data:`tempvl_bench.capabilities.CAPABILITIES`),
+    and a task whose family needs one it lacks is refused before any video is read;
+    ``identify(ModelOptions)`` returns its :class:`ModelIdentity` from its files, cheaply and
+    before anything is built (None: the name alone identifies it).
+    """
+
+    name: str
+    factory: "Callable[[ModelOptions], Any]"
+    capabilities: frozenset[str] = frozenset()
+    description: str = ""
+    identify: "Callable[[ModelOptions], ModelIdentity] | None" = None
+    plugin: str = ""
+
+
 T = TypeVar("T")
 
 
@@ -176,3 +232,13 @@ class BackboneRegistry(Registry[BackboneSpec]):
 
 class TextEncoderRegistry(Registry[TextEncoderSpec]):
     kind = "text encoder"
+
+
+class ModelRegistry(Registry[ModelSpec]):
+    kind = "model"
+
+    def register(self, spec: ModelSpec) -> ModelSpec:
+        from tempvl_bench.capabilities import check_declared
+
+        check_declared(spec.name, spec.plugin or self.current_plugin, spec.capabilities)
+        return super().register(spec)

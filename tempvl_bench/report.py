@@ -5,8 +5,11 @@ of its family, drawn as inline SVG by the page's own script from JSON embedded i
 recall@K curves (retrieval), recall against the tIoU threshold (moment retrieval), AP against
 tIoU and per-class AP (action localization), per-type accuracy (QA), with error bars from
 ``ci95``. After drawing, the script sets ``data-drawn="true"`` on each plot and
-``data-plots-drawn`` on ``<body>`` (with ``data-js-errors`` for any script error), which the
-browser test reads back.
+``data-plots-drawn`` on ``<body>`` (with ``data-js-errors`` for any script error, and the
+laid-out widths of the page and of its widest table), which the browser test reads back.
+Legends name runs by model, backbone and mode (:func:`run_labels`) and the y axes use round
+ticks; tables wrap long run ids and put each interval under its value, so the page fits a
+1400 px window.
 """
 
 from __future__ import annotations
@@ -16,19 +19,34 @@ import json
 import re
 from typing import Sequence
 
-from tempvl_bench.leaderboard import ARROW, INFO_COLUMNS, Board, _fmt, _info, _with_ci, baseline_record
+from tempvl_bench.leaderboard import ARROW, INFO_COLUMNS, Board, _fmt, _info, _with_ci, baseline_record, model_key
 from tempvl_bench.metrics import metric_direction
 
 _THRESHOLD = re.compile(r"^(?P<prefix>(?:mr/R\d+|tal/mAP))@(?P<t>\d+(?:\.\d+)?)$")
 _RECALL_K = re.compile(r"^(?P<prefix>t2v|v2t)/R@(?P<k>\d+)$")
 
 
+def run_labels(board: Board) -> list[str]:
+    """A legend label per run: model, backbone and mode (what a reader compares); runs sharing
+    those are told apart by when they finished."""
+    keys = [model_key(r) for r in board.rows]
+    labels = list(keys)
+    for i, record in enumerate(board.rows):
+        if keys.count(keys[i]) > 1:
+            labels[i] += " " + ((record.get("created_at") or "")[:19].replace("T", " ") or record["run_id"])
+    return labels
+
+
+def _records(board: Board) -> list[tuple[str, dict, bool]]:
+    """(label, record, dashed) for each run (best first) and each baseline."""
+    records = list(zip(run_labels(board), board.rows, [False] * len(board.rows)))
+    return records + [(f"baseline: {n}", baseline_record(board, n), True) for n in board.baselines]
+
+
 def _series(board: Board, pick) -> list[dict]:
     """One series per run (best first) and per baseline: points ``pick(metric)`` -> x."""
-    records = [(r["run_id"] + f" ({r['mode']})", r, False) for r in board.rows]
-    records += [(f"baseline: {n}", baseline_record(board, n), True) for n in board.baselines]
     out = []
-    for label, record, dashed in records:
+    for label, record, dashed in _records(board):
         points = sorted((x, m) for m in record["metrics"] if (x := pick(m)) is not None)
         if not points:
             continue
@@ -78,9 +96,7 @@ def plots_for(board: Board) -> list[dict]:
 
 def _category_series(board: Board, metrics: list[str]) -> list[dict]:
     out = []
-    records = [(r["run_id"] + f" ({r['mode']})", r, False) for r in board.rows]
-    records += [(f"baseline: {n}", baseline_record(board, n), True) for n in board.baselines]
-    for label, record, dashed in records:
+    for label, record, dashed in _records(board):
         ci = record.get("ci95") or {}
         out.append({"label": label, "dashed": dashed, "y": [record["metrics"].get(m) for m in metrics],
                     "lo": [(ci.get(m) or [None, None])[0] for m in metrics],
@@ -90,36 +106,49 @@ def _category_series(board: Board, metrics: list[str]) -> list[dict]:
 
 def _per_class(board: Board) -> dict | None:
     """Per-class AP (averaged over the thresholds) of the best run, from its ``breakdowns``."""
-    for record in board.rows:
+    for label, record in zip(run_labels(board), board.rows):
         classes = (record.get("breakdowns") or {}).get("tal/AP per class")
         if classes:
             names = sorted(classes, key=lambda c: -classes[c])
-            series = [{"label": record["run_id"] + f" ({record['mode']})", "dashed": False,
+            series = [{"label": label, "dashed": False,
                        "y": [classes[c] for c in names], "lo": [None] * len(names), "hi": [None] * len(names)}]
             return _bars(f"{board.task}: AP per class (best run, mean over thresholds)", "AP (%)", names, series)
     return None
 
 
+def _value(record: dict, metric: str) -> str:
+    """A value cell's text: the value, then its ``±`` on a line of its own (keeps columns narrow)."""
+    value, _, ci = _with_ci(record, metric, "±").partition(" ± ")
+    return html.escape(value) + (f'<br><span class="ci">± {html.escape(ci)}</span>' if ci else "")
+
+
+def _info_cells(record: dict) -> str:
+    """The run's descriptive cells; only the run id may wrap (anywhere: it has no spaces)."""
+    run, *rest = _info(record)
+    return f'<td class="info run">{html.escape(run)}</td>' + "".join(
+        f'<td class="info">{html.escape(c)}</td>' for c in rest)
+
+
 def _table(board: Board) -> str:
-    out = ["<table>\n<tr>"]
+    out = ['<div class="table"><table>\n<tr>']
     out.extend(f"<th>{html.escape(c)}</th>" for c in INFO_COLUMNS)
     out.extend(f"<th>{html.escape(m)} {ARROW[metric_direction(m)]}</th>" for m in board.metrics)
     out.append("</tr>\n")
     best = {m: board.best_indices(m) for m in board.metrics}
     for i, record in enumerate(board.rows):
         out.append("<tr>")
-        out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
+        out.append(_info_cells(record))
         for metric in board.metrics:
             css = ' class="best"' if i in best[metric] else ""
-            out.append(f"<td{css}>{html.escape(_with_ci(record, metric, '±'))}</td>")
+            out.append(f"<td{css}>{_value(record, metric)}</td>")
         out.append("</tr>\n")
     for name in board.baselines:
         record = baseline_record(board, name)
         out.append('<tr class="baseline">')
-        out.extend(f'<td class="info">{html.escape(c)}</td>' for c in _info(record))
-        out.extend(f"<td>{html.escape(_with_ci(record, m, '±'))}</td>" for m in board.metrics)
+        out.append(_info_cells(record))
+        out.extend(f"<td>{_value(record, m)}</td>" for m in board.metrics)
         out.append("</tr>\n")
-    out.append("</table>\n")
+    out.append("</table></div>\n")
     return "".join(out)
 
 
@@ -128,7 +157,8 @@ def _summary(summary: list[dict]) -> str:
         return ""
     rows = "".join(f'<tr><td class="info">{html.escape(s["group"])}</td><td class="info">{html.escape(s["model"])}'
                    f'</td><td>{_fmt(s["mean"])}</td><td>{s["tasks"]}/{s["of"]}</td></tr>\n' for s in summary)
-    return ("<h2>Groups</h2>\n<p>Mean primary metric over each group's tasks (best run of each model per task).</p>\n"
+    return ("<h2>Groups</h2>\n<p>Mean primary metric over each group's tasks (best run of each model per task; "
+            "full runs of each task's ranked evaluation set only).</p>\n"
             f"<table>\n<tr><th>group</th><th>model</th><th>mean primary</th><th>tasks</th></tr>\n{rows}</table>\n")
 
 
@@ -136,9 +166,9 @@ def html_report(boards: Sequence[Board], summary: list[dict]) -> str:
     parts = [_HEAD, _summary(summary)]
     count = 0
     for board in boards:
-        parts.append(f"<h2>{html.escape(board.task)}</h2>\n")
-        if board.primary:
-            parts.append(f"<p>Ordered by {html.escape(board.primary)}, the primary metric, best first.</p>\n")
+        parts.append(f"<h2>{html.escape(board.title)}</h2>\n")
+        order = f"Ordered by {html.escape(board.primary)}, the primary metric, best first. " if board.primary else ""
+        parts.append(f"<p>{order}Evaluation set: {html.escape(board.evaluation)}.</p>\n")
         parts.append(_table(board))
         plots = plots_for(board)
         if plots:
@@ -155,10 +185,14 @@ def html_report(boards: Sequence[Board], summary: list[dict]) -> str:
 _HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tempvl-bench leaderboard</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse;margin-bottom:1rem}
-th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
-th{background:#f3f3f3}td.info{text-align:left}
+body{font-family:system-ui,sans-serif;margin:1rem;color:#222;max-width:100%}
+h2{overflow-wrap:anywhere}
+div.table{max-width:100%;overflow-x:auto;margin-bottom:1rem}
+table{border-collapse:collapse;font-size:.85rem}
+th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}
+th{background:#f3f3f3}td.info{text-align:left;white-space:nowrap}
+td.run{white-space:normal;overflow-wrap:anywhere;min-width:9rem;max-width:14rem}
+span.ci{font-size:.8em;color:#555;font-weight:normal}
 td.best{font-weight:bold;background:#e6f4ea}
 tr.baseline td{font-style:italic;color:#555;background:#fafafa}
 .plots{display:flex;flex-wrap:wrap;gap:1rem;margin-bottom:2rem}
@@ -167,7 +201,8 @@ tr.baseline td{font-style:italic;color:#555;background:#fafafa}
 <h1>tempvl-bench leaderboard</h1>
 <p>Rows ordered by each task's primary metric, best first; the best value of each column highlighted
 (every one of them when tied; baselines, in italics, never); ± is half the width of the 95% bootstrap
-interval, drawn as error bars in the plots (baselines dashed); ↑ higher is better, ↓ lower is better.</p>
+interval, drawn as error bars in the plots (baselines dashed); ↑ higher is better, ↓ lower is better.
+Runs are ranked only against runs of the same evaluation set (split, annotation files, evaluated queries).</p>
 """
 
 _SCRIPT = r"""
@@ -184,32 +219,48 @@ _SCRIPT = r"""
     return node;
   }
   function finite(v) { return typeof v === "number" && isFinite(v); }
+  function niceTicks(lo, hi) {
+    // Round ticks (steps of 1, 2, 2.5 or 5 times a power of ten) covering [lo, hi], about five of them.
+    var raw = (hi - lo) / 4, mag = Math.pow(10, Math.floor(Math.log10(raw))), norm = raw / mag;
+    var step = (norm <= 1 ? 1 : norm <= 2 ? 2 : norm <= 2.5 ? 2.5 : norm <= 5 ? 5 : 10) * mag;
+    var digits = 0;
+    while (digits < 8 && Math.abs(step * Math.pow(10, digits) - Math.round(step * Math.pow(10, digits))) > 1e-6) {
+      digits++;
+    }
+    var first = Math.floor(lo / step + 1e-9), last = Math.ceil(hi / step - 1e-9), ticks = [];
+    for (var i = first; i <= last; i++) { ticks.push({v: i * step, text: (i * step).toFixed(digits)}); }
+    return ticks;
+  }
   function draw(div) {
     var spec = JSON.parse(div.getAttribute("data-plot"));
-    var W = 460, H = 280, L = 52, R = 150, T = 28, B = 44;
+    var W = 440, L = 52, R = 16, T = 28, B = 44, ph = 200, LEGEND = 14;
+    var H = T + ph + B + LEGEND * spec.series.length + 6;
     var svg = el("svg", {width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img"}, div);
     el("text", {x: L, y: 16, "font-size": 13, "font-weight": "bold"}, svg, spec.title);
     var ys = [0];
     spec.series.forEach(function (s) {
-      s.y.concat(s.hi).forEach(function (v) { if (finite(v)) { ys.push(v); } });
+      s.y.concat(s.hi, s.lo).forEach(function (v) { if (finite(v)) { ys.push(v); } });
     });
-    var ymax = Math.max.apply(null, ys); if (ymax <= 0) { ymax = 1; } ymax *= 1.08;
+    var ylo = Math.min.apply(null, ys), yhi = Math.max.apply(null, ys);
+    if (yhi <= ylo) { yhi = ylo + 1; }
+    var yticks = niceTicks(ylo, yhi);
+    var ymin = yticks[0].v, ymax = yticks[yticks.length - 1].v;
     var n = spec.kind === "line" ? null : spec.categories.length;
     var xs = [];
     if (spec.kind === "line") { spec.series.forEach(function (s) { xs = xs.concat(s.x); }); }
     var xmin = spec.kind === "line" ? Math.min.apply(null, xs) : 0;
     var xmax = spec.kind === "line" ? Math.max.apply(null, xs) : n;
     if (xmax === xmin) { xmax = xmin + 1; }
-    var pw = W - L - R, ph = H - T - B;
+    var pw = W - L - R;
     function px(x) { return L + (spec.kind === "line" ? (x - xmin) / (xmax - xmin) * pw : x / n * pw); }
-    function py(y) { return T + ph - y / ymax * ph; }
-    el("line", {x1: L, y1: T + ph, x2: L + pw, y2: T + ph, stroke: "#444"}, svg);
+    function py(y) { return T + ph - (y - ymin) / (ymax - ymin) * ph; }
+    el("line", {x1: L, y1: py(0), x2: L + pw, y2: py(0), stroke: "#444"}, svg);
     el("line", {x1: L, y1: T, x2: L, y2: T + ph, stroke: "#444"}, svg);
-    for (var i = 0; i <= 4; i++) {
-      var v = ymax / 1.08 * i / 4;
-      el("text", {x: L - 6, y: py(v) + 4, "font-size": 10, "text-anchor": "end"}, svg, v.toFixed(v < 10 ? 1 : 0));
-      el("line", {x1: L, y1: py(v), x2: L + pw, y2: py(v), stroke: "#eee"}, svg);
-    }
+    yticks.forEach(function (tick) {
+      el("text", {x: L - 6, y: py(tick.v) + 4, "font-size": 10, "text-anchor": "end", "class": "ytick"}, svg,
+         tick.text);
+      el("line", {x1: L, y1: py(tick.v), x2: L + pw, y2: py(tick.v), stroke: "#eee"}, svg);
+    });
     el("text", {x: 12, y: T + ph / 2, "font-size": 11, transform: "rotate(-90 12 " + (T + ph / 2) + ")",
                 "text-anchor": "middle"}, svg, spec.ylabel);
     if (spec.kind === "line") {
@@ -217,7 +268,7 @@ _SCRIPT = r"""
       Object.keys(ticks).forEach(function (x) {
         el("text", {x: px(+x), y: T + ph + 14, "font-size": 10, "text-anchor": "middle"}, svg, String(+x));
       });
-      el("text", {x: L + pw / 2, y: H - 8, "font-size": 11, "text-anchor": "middle"}, svg, spec.xlabel);
+      el("text", {x: L + pw / 2, y: T + ph + 34, "font-size": 11, "text-anchor": "middle"}, svg, spec.xlabel);
     } else {
       spec.categories.forEach(function (c, j) {
         el("text", {x: px(j + 0.5), y: T + ph + 14, "font-size": 9, "text-anchor": "middle"}, svg,
@@ -234,7 +285,8 @@ _SCRIPT = r"""
         else {
           width = pw / n / (spec.series.length + 1);
           cx = px(j) + width * (k + 1);
-          el("rect", {x: cx - width / 2, y: py(y), width: width * 0.9, height: T + ph - py(y), fill: color,
+          el("rect", {x: cx - width / 2, y: Math.min(py(y), py(0)), width: width * 0.9,
+                      height: Math.abs(py(0) - py(y)), fill: color,
                       "fill-opacity": s.dashed ? 0.35 : 0.8, stroke: color, "stroke-dasharray": dash}, svg);
         }
         pts.push(cx + "," + py(y));
@@ -249,10 +301,10 @@ _SCRIPT = r"""
         el("polyline", {points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 1.8,
                         "stroke-dasharray": dash}, svg);
       }
-      var ly = T + 4 + k * 14;
-      el("line", {x1: L + pw + 8, y1: ly, x2: L + pw + 24, y2: ly, stroke: color, "stroke-width": 2,
-                  "stroke-dasharray": dash}, svg);
-      el("text", {x: L + pw + 28, y: ly + 4, "font-size": 9}, svg, s.label.length > 22 ? s.label.slice(0, 21) + "…" : s.label);
+      var ly = T + ph + B + LEGEND * k + 4;  // the legend below the plot: room for the whole label
+      el("line", {x1: 8, y1: ly, x2: 24, y2: ly, stroke: color, "stroke-width": 2, "stroke-dasharray": dash}, svg);
+      el("text", {x: 28, y: ly + 4, "font-size": 10, "class": "legend"}, svg,
+         s.label.length > 70 ? s.label.slice(0, 69) + "…" : s.label);
     });
     div.setAttribute("data-drawn", "true");
   }
@@ -263,5 +315,10 @@ _SCRIPT = r"""
   document.body.setAttribute("data-plots-drawn", String(drawn));
   document.body.setAttribute("data-plots-total", String(plots.length));
   document.body.setAttribute("data-js-errors", errors.join(" | "));
+  // The laid-out widths (page and widest table, in CSS pixels), so a test can check the page fits its window.
+  var widest = 0, tables = document.querySelectorAll("table");
+  for (var t = 0; t < tables.length; t++) { widest = Math.max(widest, tables[t].offsetWidth); }
+  document.body.setAttribute("data-page-width", String(document.documentElement.scrollWidth));
+  document.body.setAttribute("data-widest-table", String(widest));
 })();
 """

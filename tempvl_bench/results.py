@@ -11,13 +11,18 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as metadata
 import json
-import os
 import subprocess
-import tempfile
 from pathlib import Path
-from typing import Any, Iterable, TypedDict
+from typing import Any, Iterable, Mapping, TypedDict
 
-SCHEMA_VERSION = 4  # 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...
+from tempvl_core.atomic import atomic_file, write_atomic
+
+#: 2: checkpoint_file, data_root; 3: video_substitutions; 4: ci95, bootstrap, baselines...;
+#: 5: captioning metrics x100 (as captioning papers print them; before: pycocoevalcap's 0-1), and
+#: outcomes.npz names the run it belongs to
+SCHEMA_VERSION = 5
+#: the first schema whose captioning metrics are x100
+CAPTION_X100_SCHEMA = 5
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformers", "numpy", "decord", "av")
@@ -49,6 +54,15 @@ class VersusBaseline(TypedDict):
     beats: bool | None  #: the interval lies entirely on the better side of zero
 
 
+class ModelRecord(TypedDict):
+    """The evaluated model (``run --model``): what names its numbers."""
+
+    name: str  #: registry name (``tempvl-bench list models``): tempvl, hf-clip, ...
+    path: str | None  #: absolute folder (or TemPVL weights file) it was loaded from; null: none
+    config_sha256: str  #: sha256 of its configuration (model and preprocessing files, or settings)
+    weights_sha256: str | None  #: sha256 of its weights files as loaded (null: seeded initialisation)
+
+
 class ResultRecord(TypedDict):
     """One evaluated run; the contents of ``results.json``."""
 
@@ -59,10 +73,12 @@ class ResultRecord(TypedDict):
     split: str  #: evaluated split
     mode: str  #: zero-shot | finetune
     demo: bool  #: evaluated on the built-in demo data
-    metrics: dict[str, float]  #: canonical names (t2v/R@1 ...), percent where applicable
+    #: canonical names (t2v/R@1 ...), percent where applicable, captioning x100 (schema 5 on)
+    metrics: dict[str, float]
     primary_metric: str  #: the metric leaderboards sort by
-    backbone: str  #: registry name of the video backbone
-    text_encoder: str  #: registry name (and path) of the text encoder
+    model: ModelRecord  #: the evaluated model and the hashes that identify it
+    backbone: str  #: registry name of the video backbone (another model: its name)
+    text_encoder: str  #: registry name (and path) of the text encoder (another model: its name)
     checkpoint: str | None  #: path given with --checkpoint
     checkpoint_file: str | None  #: absolute path of the weights file loaded from that checkpoint
     checkpoint_sha256: str | None  #: sha256 of checkpoint_file
@@ -100,59 +116,24 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, text)
 
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(path)
     count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, allow_nan=False) + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, allow_nan=False) + "\n")
+            count += 1
     return count
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = _mkstemp(path)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _mkstemp(path: Path) -> tuple[int, str]:
-    """A temporary file next to ``path`` with the mode a plain ``open`` would give (``mkstemp``
-    makes it 0600, which would survive the rename and hide results from the user's group)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())
-    except BaseException:
-        os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return fd, tmp
-
-
-def current_umask() -> int:
-    """The process umask (reading it means setting it: restored at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -198,6 +179,9 @@ def read_results(path: Path) -> ResultRecord:
     for key in ("task", "run_id", "mode"):
         if not isinstance(data[key], str):
             raise ValueError(f"{path}: key '{key}': expected a string, got {data[key]!r}")
+    version = data.get("schema_version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise ValueError(f"{path}: key 'schema_version': expected an integer, got {version!r:.60}")
     for key in ("created_at", "backbone", "split", "checkpoint_sha256"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ValueError(f"{path}: key '{key}': expected a string or null, got {data[key]!r}")
@@ -207,6 +191,20 @@ def read_results(path: Path) -> ResultRecord:
     ):
         raise ValueError(f"{path}: key 'metrics': expected a mapping of metric name to number, got {metrics!r}")
     return data  # type: ignore[return-value]
+
+
+def caption_scale(record: Mapping[str, Any]) -> str | None:
+    """The scale of a results record's captioning metrics: ``"x100"`` (schema 5 on, as captioning
+    papers print them), ``"x1"`` (earlier files: pycocoevalcap's 0-1), or None when the record
+    has no captioning metric. Runs of the two scales must never be ranked or compared together."""
+    metrics = record.get("metrics")
+    names = metrics if isinstance(metrics, dict) else {}
+    if record.get("family") != "captioning" and not any(str(name).startswith("cap/") for name in names):
+        return None
+    version = record.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version >= CAPTION_X100_SCHEMA:
+        return "x100"
+    return "x1"
 
 
 def find_results(root: Path, task: str | None = None) -> list[Path]:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from tempvl_bench import distributed
-from tempvl_bench.config import TaskConfig, load_task_config
+from tempvl_bench import distributed, interrupts
+from tempvl_bench.capabilities import CAPABILITIES
+from tempvl_bench.config import ConfigError, TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
-from tempvl_bench.family import TaskFamily
-from tempvl_bench.fingerprint import RUN_FILE, fingerprint, run_inputs, same_inputs
-from tempvl_bench.lifecycle import check_finetuned, load_target, parse_family_options, run_task_steps
-from tempvl_bench.modeling import build_model_factory, resolve_checkpoint
+from tempvl_bench.fingerprint import run_inputs
+from tempvl_bench.lifecycle import check_finetuned, check_task, run_task_steps
+from tempvl_bench.modeling import TEMPVL, build_model_factory, resolve_checkpoint, select_model
 from tempvl_bench.registry import TaskSpec
+from tempvl_bench.run_folder import inside_output, open_run_dir, remove_if_unused, scratch_run_dir
 from tempvl_bench.results import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
@@ -44,6 +44,8 @@ class RunError(RuntimeError):
 @dataclass
 class RunOptions:
     mode: str = "zero-shot"
+    #: ``--model``: the registered model to evaluate (default: the task file's ``model.name``).
+    model: str | None = None
     backbone: str | None = None
     text_encoder: str | None = None
     checkpoint: Path | None = None
@@ -95,6 +97,10 @@ class RunContext:
     model: Callable[[], Any]
     backbone_name: str
     text_encoder_name: str
+    #: The evaluated model's registry name, capabilities and :class:`~tempvl_bench.registry.ModelIdentity`.
+    model_name: str = TEMPVL
+    model_capabilities: frozenset = field(default_factory=lambda: frozenset(CAPABILITIES))
+    model_identity: Any = None
     #: The task file's ``options:`` as the family's options dataclass (set by the harness).
     task_options: Any = None
     #: The run's :class:`tempvl_bench.packs.source.FeatureSource` (None: the videos are read).
@@ -206,51 +212,18 @@ def check_options(options: RunOptions) -> None:
         raise RunError(f"--output {output}: is a file; expected a folder for the results")
 
 
-def _run_dir(output: Path, task: str, mode: str, inputs: dict[str, Any], resume: bool) -> tuple[Path, bool]:
-    """Returns (run dir, already complete). With resume, reuse the latest run with the same inputs."""
-    fp = fingerprint(inputs)
-    task_dir = output / task
-    if resume:
-        previous = [d for d in sorted(task_dir.glob(f"*-{mode}-{fp}")) if same_inputs(d, inputs)]
-        if previous:
-            return previous[-1], (previous[-1] / RESULTS_FILE).exists()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run_dir = task_dir / f"{stamp}-{mode}-{fp}"
-    suffix = 1
-    while run_dir.exists():
-        run_dir = task_dir / f"{stamp}-{suffix}-{mode}-{fp}"
-        suffix += 1
-    run_dir.mkdir(parents=True)
-    write_json_atomic(run_dir / RUN_FILE, inputs)
-    return run_dir, False
-
-
-def _remove_if_unused(run_dir: Path, *, remove_output: bool) -> None:
-    """After a refused or failed run: remove its folder (the task folder and the output folder
-    too when empty and this run created it) when it holds nothing but run.json, so no empty run
-    is left behind to be listed or resumed."""
-    leftovers = [p for p in run_dir.iterdir() if p.name != RUN_FILE] if run_dir.is_dir() else []
-    if leftovers:
-        return  # e.g. a finetune state that --resume continues from
-    (run_dir / RUN_FILE).unlink(missing_ok=True)
-    for folder in (run_dir, run_dir.parent, run_dir.parent.parent)[: 3 if remove_output else 2]:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-
-
 def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable[[str], None] = print) -> Path:
     """Run one task and return the path of its results.json."""
     check_options(options)
     spec = host.tasks.get(name)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
-    target = load_target(spec)
-    task_options = parse_family_options(target, config) if isinstance(target, TaskFamily) else None
+    target, task_options = check_task(spec, config, options.checkpoint)
     backbone = options.backbone or _checkpoint_backbone(options.checkpoint) or config.model.backbone
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
     host.text_encoders.get(text_encoder)
+    model_spec, identity = select_model(host, options.model or config.model.name, spec.name, target, task_options,
+                                        config, options.mode, backbone, text_encoder, options.checkpoint)
     checkpoint_file = checkpoint_sha = None
     if options.checkpoint is not None:
         checkpoint_file = resolve_checkpoint(options.checkpoint)[1]
@@ -259,6 +232,10 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     from tempvl_bench.packs.source import feature_source
 
     features = feature_source(config, options.features, data_root, options.mode)  # None: videos are read
+    if features is not None and model_spec.name != TEMPVL:
+        raise ConfigError(f"task {spec.name!r}: a feature pack replaces TemPVL's frame backbone; model "
+                          f"{model_spec.name!r} encodes its own frames and cannot read one (drop --features "
+                          "or the task's features: block, or run --model tempvl)")
     model_backbone = backbone  # builds the model; with a pack, its rows then replace the backbone's output
     if features is not None:  # results, leaderboards and the fingerprint name the pack as the video input
         backbone = features.name
@@ -274,27 +251,28 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
              "(README, \"Writing a plugin\") or pass --set, e.g. --set model.preset=tiny --set video.size=64")
     inputs = run_inputs(config=config, mode=options.mode, demo=options.demo, data_root=data_root, backbone=backbone,
                         text_encoder=text_encoder, checkpoint_sha256=checkpoint_sha, seed=options.seed,
-                        limit=options.limit, device=device)
+                        limit=options.limit, device=device, model=identity.to_dict())
     if features is not None:
         inputs["features"] = features.fingerprint()
 
     output_root = Path(options.output)
     created_output = not output_root.exists()
-    run_dir, complete = distributed.on_main(lambda: _run_dir(output_root, spec.name, options.mode, inputs,
-                                                                options.resume))
+    run_dir, complete = distributed.on_main(lambda: open_run_dir(output_root, spec.name, options.mode, inputs,
+                                                                options.resume, echo))
     results_file = run_dir / RESULTS_FILE
     if complete:
         echo(f"{spec.name}: {run_dir} is already complete (--resume); skipping")
         return results_file
     if not main:  # the other ranks write nothing into the run folder
-        run_dir = _scratch_run_dir(run_dir)
+        run_dir = scratch_run_dir(run_dir)
     if options.resume:
         distributed.gather(None)  # the others have copied rank 0's finetuning state before it is touched
 
     from tempvl_core.train.pretrain import seed_everything  # torch: only once a run really starts
 
     seed_everything(options.seed)
-    factory = build_model_factory(host, config, model_backbone, text_encoder, options.checkpoint, rank_device)
+    factory = build_model_factory(host, config, model_backbone, text_encoder, options.checkpoint, rank_device,
+                                  model_spec.name)
     ctx = RunContext(
         spec=spec,
         config=config,
@@ -303,22 +281,26 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         run_dir=run_dir,
         device=rank_device,
         model=factory if features is None else features.model_factory(factory),
-        backbone_name=backbone,
-        text_encoder_name=text_encoder,
+        # another model has its own video and text encoders: its name stands for both
+        backbone_name=backbone if model_spec.name == TEMPVL else model_spec.name,
+        text_encoder_name=text_encoder if model_spec.name == TEMPVL else model_spec.name,
+        model_name=model_spec.name, model_capabilities=model_spec.capabilities, model_identity=identity,
         task_options=task_options,
         features=features,
     )
-    echo(f"{spec.name}: {options.mode} with backbone {backbone} on {device}; data {data_root}; run {run_dir}")
+    what = f"backbone {backbone}" if model_spec.name == TEMPVL else f"model {model_spec.name}"
+    echo(f"{spec.name}: {options.mode} with {what} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
     try:
         output = run_task_steps(ctx, target)  # None on ranks other than 0: they only help encode
         if options.mode == "finetune" and main:
             check_finetuned(run_dir, spec.name)
+        interrupts.check()  # no results from a run the user interrupted
         if main:
             _write_results(ctx, output, inputs, checkpoint_file, checkpoint_sha, time.perf_counter() - start, echo)
     except BaseException as exc:
         if main:
-            _remove_if_unused(run_dir, remove_output=created_output)
+            remove_if_unused(run_dir, remove_output=created_output)
         if isinstance(exc, Exception):
             distributed.raise_any(exc)  # the other ranks raise it too instead of waiting
         raise
@@ -327,17 +309,6 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
             shutil.rmtree(run_dir, ignore_errors=True)
     distributed.raise_any(None)  # every rank learns whether rank 0 wrote its results
     return results_file
-
-
-def _scratch_run_dir(run_dir: Path) -> Path:
-    """A rank's own throwaway run folder (removed after the task), holding a copy of rank 0's
-    saved finetuning state so that ``--resume`` continues from the same epoch on every rank."""
-    from tempvl_bench.finetune import STATE_DIR
-
-    scratch = Path(tempfile.mkdtemp(prefix=f"tempvl-rank{distributed.rank()}-"))
-    for state in Path(run_dir).glob(f"{STATE_DIR}*"):
-        shutil.copytree(state, scratch / state.name)
-    return scratch
 
 
 def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], checkpoint_file: Path | None,
@@ -351,14 +322,15 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         echo(f"{spec.name}: video.allow_substitutes: {len(substitutions)} video(s) read from another file "
              f"(listed in results.json video_substitutions): {shown}{' ...' if len(substitutions) > 5 else ''}")
 
+    root = Path(options.output)
+    for name in (PREDICTIONS_FILE, RESULTS_FILE):
+        inside_output(root, run_dir / name, f"task {spec.name!r}: its results file")
     write_jsonl_atomic(run_dir / PREDICTIONS_FILE, output.predictions)
     from tempvl_bench.evidence import baseline_scores, run_evidence  # numpy: only once a run has scores
-    from tempvl_bench.uncertainty import OUTCOMES_FILE, write_outcomes
+    from tempvl_bench.outcomes_file import OUTCOMES_FILE, outcomes_identity, write_outcomes
 
     evidence, outcome_runs = run_evidence(output.metrics, output.outcomes, baseline_scores(output.baselines),
                                           config.primary_metric)
-    if outcome_runs:
-        write_outcomes(run_dir / OUTCOMES_FILE, outcome_runs)
     record: ResultRecord = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.name,
@@ -369,6 +341,7 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "demo": options.demo,
         "metrics": {k: float(v) for k, v in output.metrics.items()},
         "primary_metric": config.primary_metric,
+        "model": ctx.model_identity.to_dict() if ctx.model_identity else None,
         "backbone": backbone,
         "text_encoder": text_encoder,
         "checkpoint": str(options.checkpoint) if options.checkpoint else None,
@@ -393,6 +366,9 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "breakdowns": {name: {k: float(v) for k, v in parts.items()} for name, parts in output.breakdowns.items()},
         **evidence,
     }
+    if outcome_runs:  # before results.json: a results file always finds its outcomes
+        write_outcomes(inside_output(root, run_dir / OUTCOMES_FILE, f"task {spec.name!r}: its outcomes file"),
+                       outcome_runs, outcomes_identity(record))
     write_json_atomic(run_dir / RESULTS_FILE, record)
     return run_dir / RESULTS_FILE
 

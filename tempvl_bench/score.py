@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from tempvl_core.atomic import write_atomic
+
 from tempvl_bench.metrics import files
 from tempvl_bench.metrics.files import ScoreInputError
 from tempvl_bench.metrics.jsonio import gc_paused
@@ -176,6 +178,6 @@ def run(args: argparse.Namespace) -> int:
 def _write_output(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)  # a killed or failed write never leaves a truncated file
     except OSError as err:
         raise ScoreInputError(path, f"cannot write --output ({err.strerror or err})") from None

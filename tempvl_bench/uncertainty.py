@@ -20,10 +20,8 @@ paired comparison). Intervals are percentile intervals at 95%.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -31,8 +29,8 @@ import numpy as np
 RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
-OUTCOMES_FILE = "outcomes.npz"
-_STATISTICS = ("mean", "median", "lower_median")
+OUTCOMES_FILE = "outcomes.npz"  #: written and read by :mod:`tempvl_bench.outcomes_file`
+STATISTICS = ("mean", "median", "lower_median")
 
 
 @dataclass
@@ -44,8 +42,8 @@ class PerUnit:
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float64)
-        if self.statistic not in _STATISTICS:
-            raise ValueError(f"unknown statistic {self.statistic!r}; expected one of {_STATISTICS}")
+        if self.statistic not in STATISTICS:
+            raise ValueError(f"unknown statistic {self.statistic!r}; expected one of {STATISTICS}")
 
     @property
     def size(self) -> int:
@@ -220,55 +218,5 @@ def paired_difference(a: Outcomes, b: Outcomes, names=None, resamples: int = RES
         below, above = (np.sum(diffs <= 0) + 1) / (diffs.size + 1), (np.sum(diffs >= 0) + 1) / (diffs.size + 1)
         out[name] = {"difference": oa.observed - ob.observed, "ci95": [low, high],
                      "p_value": float(min(1.0, 2 * min(below, above)))}
-    return out
-
-
-# ------------------------------------------------------------------ the outcomes file
-
-
-def write_outcomes(path: Path, runs: Mapping[str, Outcomes]) -> None:
-    """``outcomes.npz`` (no pickled objects): the model's outcomes and each baseline's, by name."""
-    arrays: dict[str, np.ndarray] = {}
-    meta: dict = {"format": 1, "runs": {}}
-    for run, outcomes in runs.items():
-        entries = {}
-        for i, (name, outcome) in enumerate(outcomes.metrics.items()):
-            key = f"{len(meta['runs'])}_{i}"
-            if isinstance(outcome, PerUnit):
-                arrays[key + "_values"] = outcome.values
-                entries[name] = {"kind": "per_unit", "key": key, "unit": outcome.unit,
-                                 "statistic": outcome.statistic, "point": outcome.point}
-            else:
-                for part in ("tp", "pred_unit", "bounds", "positives"):
-                    arrays[f"{key}_{part}"] = getattr(outcome, part)
-                entries[name] = {"kind": "ranked_ap", "key": key, "unit": outcome.unit,
-                                 "threshold": outcome.threshold}
-        meta["runs"][run] = {"metrics": entries, "units": outcomes.units}
-    arrays["meta"] = np.array(json.dumps(meta))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-
-
-def read_outcomes(path: Path) -> dict[str, Outcomes]:
-    """The runs of an ``outcomes.npz`` by name (``model`` and the baselines)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable outcomes file: {exc}") from None
-    meta = json.loads(str(arrays["meta"]))
-    out = {}
-    for run, entry in meta["runs"].items():
-        metrics: dict[str, Outcome] = {}
-        for name, spec in entry["metrics"].items():
-            key = spec["key"]
-            if spec["kind"] == "per_unit":
-                metrics[name] = PerUnit(spec["unit"], arrays[key + "_values"], spec["statistic"], spec["point"])
-            else:
-                metrics[name] = RankedAP(spec["unit"], arrays[key + "_tp"], arrays[key + "_pred_unit"],
-                                         arrays[key + "_bounds"], arrays[key + "_positives"], spec["threshold"])
-        out[run] = Outcomes(metrics, {u: list(ids) for u, ids in entry["units"].items()})
     return out
 

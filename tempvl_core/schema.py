@@ -93,6 +93,12 @@ def build(cls: type, data: Any, prefix: str, path: Path | str, from_override: se
         raise ConfigError(f"{where(path, prefix.rstrip('.') or '<top>', from_override)}: {exc}") from None
 
 
+def convert(tp: Any, value: Any, key: str, path: Path | str, from_override: set[str] = frozenset()) -> Any:
+    """One value checked against (and converted to) the type ``tp``, as :func:`build` does for a
+    field; a mismatch is a ConfigError naming ``path`` and ``key``."""
+    return _convert(tp, value, key, Path(path), set(from_override))
+
+
 def _convert(tp: Any, value: Any, key: str, path: Path, from_override: set[str]) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
@@ -184,7 +190,8 @@ def _type_error(tp: Any, value: Any, key: str, path: Path, from_override: set[st
 
 
 def where(path: Path, key: str, from_override: set[str]) -> str:
-    # A key is from --set when --set named it or a key below it (``--set vidoe.size=1`` is 'vidoe').
-    from_set = any(k == key or k.startswith(key + ".") for k in from_override)
+    # A key is from --set when --set named it, a key below it (``--set vidoe.size=1`` is 'vidoe')
+    # or a mapping above it (``--set model.overrides={a: 1}`` gives 'model.overrides.a').
+    from_set = any(k == key or k.startswith(key + ".") or key.startswith(k + ".") for k in from_override)
     source = " (set with --set)" if from_set else ""
     return f"{path}: key '{key}'{source}"

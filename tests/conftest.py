@@ -41,3 +41,14 @@ def _feature_cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactor
     """Runs under test cache their video features in a folder of their own, never the user's."""
     if not os.environ.get("TEMPVL_FEATURE_CACHE"):
         os.environ["TEMPVL_FEATURE_CACHE"] = str(tmp_path_factory.mktemp("feature-cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random transformers CLIPModel folder with its processor (tests/models/tiny_clip.py)."""
+    import sys
+
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "models"))
+    from tiny_clip import save_tiny_clip
+
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))

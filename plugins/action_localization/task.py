@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tempvl_bench.api import (
+    TAL_PROTOCOLS,
+    tal_names,
     Outcomes,
     RunContext,
     Scores,
@@ -44,6 +46,9 @@ def class_names(*video_lists) -> list[str]:
 
 class ActionLocalizationFamily(TaskFamily):
     options = LocalizationOptions
+
+    def metric_names(self, options: LocalizationOptions) -> tuple[str, ...]:
+        return tal_names(TAL_PROTOCOLS[options.protocol])
 
     def load(self, ctx: RunContext, split: str) -> Split:
         cfg = ctx.config

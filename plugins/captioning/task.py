@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from tempvl_bench.api import (
+    GENERATION,
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -68,6 +70,10 @@ def clean_caption(text: str) -> str:
 
 class CaptioningFamily(TaskFamily):
     options = CaptionOptions
+    needs = (GENERATION,)
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["captioning"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
@@ -129,7 +135,8 @@ def _finetune(ctx: RunContext, model, train_items, clips, options: CaptionOption
 
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(train_items)),
-             run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+             run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress, parameters=params,
+             generators={"references": rng})
 
 
 def sample_references(captions: Sequence[str], count: int, rng: np.random.Generator) -> list[str]:

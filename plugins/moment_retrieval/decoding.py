@@ -81,7 +81,11 @@ def window_scores(start_logits: Tensor, end_logits: Tensor, max_window: int | No
 def rank_windows(start_logits: Tensor, end_logits: Tensor, bounds: np.ndarray,
                  max_window: int | None = None) -> list[RankedWindows]:
     """Every valid window of each query, best first, in seconds (ties keep (s, e) order)."""
-    scores = window_scores(start_logits, end_logits, max_window)
+    return rank_scored_windows(window_scores(start_logits, end_logits, max_window), bounds)
+
+
+def rank_scored_windows(scores: Tensor, bounds: np.ndarray) -> list[RankedWindows]:
+    """Windows ranked by ``scores [Q, T, T]`` (>= 0 where valid, -1 elsewhere), in seconds."""
     t = scores.shape[1]
     flat = scores.flatten(1)
     n_valid = int((flat[0] >= 0).sum())
@@ -93,6 +97,27 @@ def rank_windows(start_logits: Tensor, end_logits: Tensor, bounds: np.ndarray,
         windows = np.stack([bounds[starts[q]], bounds[ends[q] + 1], values[q].astype(np.float64)], axis=1)
         out.append(RankedWindows(windows))
     return out
+
+
+def curve_window_scores(similarity: Tensor, max_window: int | None = None) -> Tensor:
+    """Zero-shot window scores ``[Q, T, T]`` read off per-frame similarities to the query
+    ``[Q, T]`` (a model without a grounding head): the mean similarity inside ``[s, e]`` minus
+    the mean outside it (0 for the window of every frame), shifted so that the worst valid
+    window scores 0; -1 where a window is invalid (``s > e`` or longer than ``max_window``)."""
+    curve = similarity.double()
+    q, t = curve.shape
+    cumulative = torch.cat([curve.new_zeros(q, 1), curve.cumsum(1)], 1)
+    s, e = torch.arange(t)[:, None], torch.arange(t)[None, :]
+    length = (e - s + 1).clamp(min=1).double()
+    inside = (cumulative[:, 1:][:, None, :] - cumulative[:, :-1][:, :, None]) / length
+    rest = (t - length).clamp(min=1)
+    outside = (cumulative[:, -1:, None] - inside * length) / rest
+    contrast = torch.where(length >= t, torch.zeros_like(inside), inside - outside)
+    valid = torch.ones(t, t, dtype=torch.bool).triu()
+    if max_window is not None:
+        valid &= ~torch.ones_like(valid).triu(max_window)
+    lowest = contrast.masked_fill(~valid, float("inf")).flatten(1).min(1).values[:, None, None]
+    return (contrast - lowest).masked_fill(~valid, -1.0)
 
 
 def select_windows(ranked: RankedWindows, nms_threshold: float, top_k: int) -> RankedWindows:

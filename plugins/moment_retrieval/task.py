@@ -20,6 +20,9 @@ import torch
 import numpy as np
 
 from tempvl_bench.api import (
+    FRAME_EMBEDDINGS,
+    GROUNDING,
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -36,8 +39,10 @@ from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
 from tempvl_plugins.moment_retrieval.decoding import (
     clip_saliency,
+    curve_window_scores,
     estimate_duration,
     frame_bounds,
+    rank_scored_windows,
     rank_windows,
     select_windows,
 )
@@ -71,7 +76,18 @@ class MomentOptions:
 
 
 class MomentRetrievalFamily(TaskFamily):
+    """Windows come from the model's grounding head when it has one (TemPVL), else zero-shot
+    from each frame's similarity to the query (a CLIP model: :func:`curve_window_scores`)."""
+
     options = MomentOptions
+
+    def capabilities_needed(self, config, options, mode: str) -> tuple[str, ...]:
+        if mode == "finetune":  # finetuning trains the grounding head
+            return (FRAME_EMBEDDINGS, GROUNDING, "finetuning")
+        return (FRAME_EMBEDDINGS,)
+
+    def metric_names(self, options: MomentOptions) -> tuple[str, ...]:
+        return FAMILY_NAMES["mr_single" if options.protocol == "single" else "mr_qvhighlights"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         queries, files = ADAPTERS[ctx.config.dataset].load(ctx.annotation_dir, split)
@@ -158,18 +174,25 @@ def _localize_batch(ctx: RunContext, model, batch: dict, groups: Sequence[VideoG
     members = [(b, qi) for b, g in enumerate(batch["index"].tolist()) for qi in groups[g].queries]
     rows = torch.tensor([b for b, _ in members], dtype=torch.long)
     texts = [queries[qi].query for _, qi in members]
-    start, end = query_moment_logits(model, feats, mask, rows, texts, max_length)
+    grounded = GROUNDING in ctx.model_capabilities
     highlights = options["protocol"] == "qvhighlights"
-    similarity = query_frame_similarity(model, feats, rows, texts, max_length).cpu() if highlights else None
-    start, end = start.float().cpu(), end.float().cpu()
+    similarity = (query_frame_similarity(model, feats, rows, texts, max_length).cpu()
+                  if highlights or not grounded else None)
+    if grounded:
+        start, end = query_moment_logits(model, feats, mask, rows, texts, max_length)
+        start, end = start.float().cpu(), end.float().cpu()
     for j, (b, qi) in enumerate(members):
         query = queries[qi]
         real = int(grid["frame_mask"][b].sum())
         timestamps = grid["timestamps"][b, :real].double().numpy()
         duration = float(query.duration) if query.duration else estimate_duration(timestamps)
         bounds = frame_bounds(timestamps, duration)
-        ranked = rank_windows(start[j : j + 1, :real], end[j : j + 1, :real], bounds,
-                              options["max_window_frames"])[0]
+        if grounded:
+            ranked = rank_windows(start[j : j + 1, :real], end[j : j + 1, :real], bounds,
+                                  options["max_window_frames"])[0]
+        else:
+            scores = curve_window_scores(similarity[j : j + 1, :real], options["max_window_frames"])
+            ranked = rank_scored_windows(scores, bounds)[0]
         if highlights:
             chosen = select_windows(ranked, float(options["nms_threshold"]), int(options["top_windows"]))
             saliency = clip_saliency(similarity[j, :real].double().numpy(), bounds, duration)

@@ -101,4 +101,4 @@ def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     return finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=clips.steps_per_epoch(len(groups)),
                     run_dir=ctx.run_dir, resume=ctx.options.resume, progress=ctx.options.progress,
-                    parameters=params)
+                    parameters=params, generators={"spans": rng})

@@ -16,6 +16,9 @@ import torch
 
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
+    CLIP_EMBEDDINGS,
+    MATCHING,
+    FAMILY_NAMES,
     Outcomes,
     RunContext,
     Scores,
@@ -26,6 +29,7 @@ from tempvl_bench.api import (
     prediction_credit,
     qa_metrics,
     qa_outcomes,
+    similarity,
     top_answer,
 )
 
@@ -44,6 +48,13 @@ class OptionScores:
 class MultipleChoiceQA(TaskFamily):
     options = QAOptions
     baselines_use_train = False  # chance needs no training statistics
+
+    def capabilities_needed(self, config, options, mode: str) -> tuple[str, ...]:
+        scorer = CLIP_EMBEDDINGS if options.mc_scorer == "similarity" else MATCHING
+        return (scorer,) + (("finetuning",) if mode == "finetune" else ())
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["qa"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
@@ -93,7 +104,7 @@ def _score_options(ctx: RunContext, model, items, scorer: str) -> OptionScores:
             video = batch["video_emb"]
             for row, i in enumerate(index):
                 text = model.encode_text(model.tokenize(list(items[i].options), max_length)).float().cpu()
-                scores.append((text @ video[row]).tolist())
+                scores.append(similarity(model, text, video[row : row + 1])[:, 0].tolist())
         else:
             frames, mask = batch["frames"], batch["frame_mask"]
             for row, i in enumerate(index):

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
+    GENERATION,
+    FAMILY_NAMES,
     QAPrediction,
     RunContext,
     Scores,
@@ -70,6 +72,10 @@ class OpenEndedQA(TaskFamily):
 
     options = QAOptions
     needs_train_split = True
+    needs = (GENERATION,)
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return (*FAMILY_NAMES["qa"], "qa/acc/*")  # one accuracy per question type of the data
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
@@ -178,7 +184,7 @@ def _finetune(ctx: RunContext, model, train_items, vocab: AnswerVocab, options: 
     steps = clips.steps_per_epoch(len(videos))
     params = trainable_parameters(model, cfg.finetune.train_text_layers)
     finetune(model, batches, loss_fn, cfg.finetune, steps_per_epoch=steps, run_dir=ctx.run_dir,
-             resume=ctx.options.resume, progress=ctx.options.progress, parameters=params)
+             resume=ctx.options.resume, progress=ctx.options.progress, parameters=params, generators={"questions": rng})
 
 
 def _question_rows(videos: Sequence[VideoQuestions], batch_index: torch.Tensor) -> tuple[list[int], list]:

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 
 from tempvl_bench.api import (
+    CLIP_EMBEDDINGS,
+    FAMILY_NAMES,
     RunContext,
     Scores,
     Split,
@@ -20,6 +22,7 @@ from tempvl_bench.api import (
     multi_caption_retrieval_metrics,
     retrieval_metrics,
     retrieval_outcomes,
+    similarity,
 )
 from tempvl_plugins.retrieval.datasets import PROTOCOLS
 
@@ -58,6 +61,10 @@ class Ranking:
 class RetrievalFamily(TaskFamily):
     options = RetrievalOptions
     baselines_use_train = False  # chance is analytic
+    needs = (CLIP_EMBEDDINGS,)
+
+    def metric_names(self, options) -> tuple[str, ...]:
+        return FAMILY_NAMES["retrieval"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
         annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
@@ -77,7 +84,7 @@ class RetrievalFamily(TaskFamily):
         items = [evaluation.records[i] for i in kept]
         queries = _queries(items)
         text_emb = _encode_texts(ctx, model, queries.texts)
-        return Ranking((text_emb @ video_emb.T).numpy().astype(np.float64), queries, items)
+        return Ranking(similarity(model, text_emb, video_emb).numpy().astype(np.float64), queries, items)
 
     def score(self, ctx: RunContext, evaluation: Split, ranking: Ranking) -> Scores:
         sim, queries = ranking.similarity, ranking.queries

@@ -13,7 +13,7 @@ _HOMES = {
     "captioning": ("CaptionScorer", "caption_metrics", "caption_outcomes", "best_constant_caption"),
     "moment": ("MomentPrediction", "MomentQuery", "moment_metrics_single", "nms_keep", "qvhighlights_metrics",
                "moment_outcomes_single", "qvhighlights_outcomes"),
-    "names": ("FAMILY_NAMES", "format_threshold", "metric_direction"),
+    "names": ("FAMILY_NAMES", "format_threshold", "metric_direction", "tal_names"),
     "qa": ("QAItem", "qa_metrics", "qa_outcomes", "prediction_credit", "top_answer", "top_choices"),
     "retrieval": ("multi_caption_retrieval_metrics", "paragraph_retrieval_metrics", "retrieval_metrics",
                   "retrieval_outcomes"),

@@ -1,10 +1,15 @@
 """Video captioning metrics through the ``pycocoevalcap`` package (coco-caption's code).
 
 Pipeline as coco-caption: PTB tokenizer (Java) on references and candidates, then BLEU-1..4,
-METEOR (jar, ``-l en -norm``), ROUGE-L and CIDEr (CIDEr-D). Scores are on pycocoevalcap's
-scale. CIDEr's document frequencies come from the references of the videos scored together,
-so a video's score depends on the set; METEOR's corpus score is the jar's aggregate, not the
-mean of per-video scores; BLEU is corpus-level.
+METEOR (jar, ``-l en -norm``), ROUGE-L and CIDEr (CIDEr-D). Scores are reported x100, as
+captioning papers print them (pycocoevalcap's BLEU 0.41 is 41.0, its CIDEr 0.53 is 53.0; full
+precision kept; results schema 5 on). CIDEr's document frequencies come from the references of
+the videos scored together, so a video's score depends on the set; METEOR's corpus score is the
+jar's aggregate, not the mean of per-video scores; BLEU is corpus-level.
+
+The Java PTB tokenizer reads one caption per line, so a line boundary inside a caption
+(``\r``, ``\v``, ``\f``, U+2028, ...) would shift every later caption onto another video:
+every Unicode line boundary (those of ``str.splitlines``) becomes a space first.
 
 METEOR starts a JVM that loads paraphrase tables (about 20 s on a busy 2-core machine), so one
 process-wide scorer is started lazily and reused by every call.
@@ -18,10 +23,21 @@ from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
+#: pycocoevalcap's scores (0-1, CIDEr unbounded) times this are the reported ones.
+SCALE = 100.0
+
 CAPTION_METRIC_NAMES: tuple[str, ...] = (
     "cap/BLEU@1", "cap/BLEU@2", "cap/BLEU@3", "cap/BLEU@4",
     "cap/METEOR", "cap/ROUGE-L", "cap/CIDEr",
 )
+
+#: Every character ``str.splitlines`` breaks at; each becomes a space before tokenizing.
+_LINE_BOUNDARIES = str.maketrans({c: " " for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
+def one_line(text: str) -> str:
+    """``text`` with every Unicode line boundary replaced by a space (one line for the tokenizer)."""
+    return text.translate(_LINE_BOUNDARIES)
 
 
 class CaptionScorer:
@@ -51,7 +67,7 @@ class CaptionScorer:
 
     def score(self, predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]]
               ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]]]:
-        """Corpus scores and per-video scores, keyed by the canonical ``cap/*`` names."""
+        """Corpus scores and per-video scores (x100), keyed by the canonical ``cap/*`` names."""
         from pycocoevalcap.bleu.bleu import Bleu
         from pycocoevalcap.cider.cider import Cider
         from pycocoevalcap.rouge.rouge import Rouge
@@ -59,8 +75,8 @@ class CaptionScorer:
 
         videos = _validate(predictions, references)
         tokenizer = PTBTokenizer()
-        gts = tokenizer.tokenize({v: [{"caption": c} for c in references[v]] for v in videos})
-        res = tokenizer.tokenize({v: [{"caption": predictions[v]}] for v in videos})
+        gts = tokenizer.tokenize({v: [{"caption": one_line(c)} for c in references[v]] for v in videos})
+        res = tokenizer.tokenize({v: [{"caption": one_line(predictions[v])}] for v in videos})
         res = {v: res[v] for v in gts}  # same key order: per-video lists follow gts order
         corpus: dict[str, float] = {}
         per_video_lists: dict[str, list[float]] = {}
@@ -73,9 +89,9 @@ class CaptionScorer:
             corpus[name] = float(value)
             per_video_lists[name] = list(each)
         keys = list(gts)
-        per_video = {v: {name: float(per_video_lists[name][i]) for name in CAPTION_METRIC_NAMES}
+        per_video = {v: {name: SCALE * float(per_video_lists[name][i]) for name in CAPTION_METRIC_NAMES}
                      for i, v in enumerate(keys)}
-        return {name: corpus[name] for name in CAPTION_METRIC_NAMES}, per_video
+        return {name: SCALE * corpus[name] for name in CAPTION_METRIC_NAMES}, per_video
 
 
 def _validate(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]]) -> list:
@@ -112,7 +128,8 @@ def default_scorer() -> CaptionScorer:
 def caption_metrics(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]],
                     scorer: CaptionScorer | None = None
                     ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]]]:
-    """(corpus scores, per-video scores) for one caption per video against its reference list."""
+    """(corpus scores, per-video scores) for one caption per video against its reference list,
+    x100 as captioning papers print them."""
     return (scorer or default_scorer()).score(predictions, references)
 
 
@@ -152,7 +169,7 @@ def best_constant_caption(references: Mapping[Hashable, Sequence[str]], max_cand
         keep = np.sort(np.random.default_rng(seed).choice(len(videos), max_videos, replace=False))
         videos = [videos[i] for i in keep]
     keys = {(v, i): caption for v in videos for i, caption in enumerate(references[v])}
-    tokens = PTBTokenizer().tokenize({k: [{"caption": c}] for k, c in enumerate(keys.values())})
+    tokens = PTBTokenizer().tokenize({k: [{"caption": one_line(c)}] for k, c in enumerate(keys.values())})
     tokenized = dict(zip(keys, (tokens[k][0] for k in range(len(keys)))))
     per_video = {v: [t for (video, _), t in tokenized.items() if video == v] for v in videos}
     frequency: dict[tuple, int] = {}

@@ -26,6 +26,11 @@ __all__ = [
     "load_tal_ground_truth", "load_tal_predictions", "load_moment_ground_truth", "load_moment_predictions",
 ]
 
+#: Longest video duration read (seconds): the highlight metrics allocate one slot per two-second
+#: clip, so an absurd duration (1e308) must be refused here, naming the field.
+MAX_DURATION_SECONDS = 1e6
+
+
 def _number_array(path: Path, where: str, value: Any) -> np.ndarray:
     """A nested list of finite numbers as float64 (booleans and strings rejected)."""
     try:
@@ -179,8 +184,9 @@ def load_moment_ground_truth(path: Path) -> list[MomentQuery]:
         _first_seen(path, where, qid, seen, "qid")
         _require(path, where, record, "vid")
         duration = finite_number(path, f"{where} duration", _require(path, where, record, "duration"))
-        if duration <= 0:
-            raise ScoreInputError(path, f"{where} (qid {qid}): duration must be positive, got {duration}")
+        if not 0 < duration <= MAX_DURATION_SECONDS:
+            raise ScoreInputError(path, f"{where} (qid {qid}): duration must be positive and at most "
+                                        f"{MAX_DURATION_SECONDS:.0f} s (11.6 days), got {duration:g}")
         windows = _require(path, where, record, "relevant_windows")
         if not isinstance(windows, list) or not windows:
             raise ScoreInputError(path, f"{where} (qid {qid}): relevant_windows must be a non-empty list")

@@ -186,23 +186,34 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+class NpyVersionError(ValueError):
+    """A .npy header of a format version other than 1.0 and 2.0."""
+
+
+def npy_header(handle) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from the .npy header at ``handle`` (format 1.0 or 2.0),
+    numpy's "created on Python 2" notes on odd headers silenced. On garbage it raises whatever
+    numpy's parser raises (ValueError, SyntaxError, tokenize.TokenError, ...): callers catch all."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(handle)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(handle)
+    raise NpyVersionError(f".npy format version {version} is not supported (1.0 or 2.0)")
+
+
 def load_npy(path: Path) -> np.ndarray:
     """A numeric 2-D ``.npy`` array without pickles, its header checked against the file size
     before anything is allocated (a header can claim a matrix of hundreds of GiB)."""
     path = _check_file(path)
     try:
-        with open(path, "rb") as handle, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numpy's "created on Python 2" notes on odd headers
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
-            else:
-                raise ScoreInputError(path, f".npy format version {version} is not supported (1.0 or 2.0)")
+        with open(path, "rb") as handle:
+            shape, fortran, dtype = npy_header(handle)
             offset = handle.tell()
-    except ScoreInputError:
-        raise
+    except NpyVersionError as err:
+        raise ScoreInputError(path, str(err)) from None
     except OSError as err:
         raise ScoreInputError(path, f"cannot read the file ({err.strerror or err})") from None
     except Exception as err:  # noqa: BLE001 - numpy's header parser raises many kinds on garbage

@@ -1,7 +1,7 @@
 """The study's YAML: model, pretraining, evaluation budgets and the variants to compare.
 
-Parsed once into :class:`StudyConfig` with ``yaml.safe_load``; every error names the file and
-the dotted key. ``--quick`` merges the file's ``quick:`` block over the rest (smaller budgets for
+Parsed once into :class:`StudyConfig` with :func:`tempvl_core.safe_yaml.read_yaml` (no duplicate
+keys, no aliases); every error names the file and the dotted key. ``--quick`` merges the file's ``quick:`` block over the rest (smaller budgets for
 tests: structure and determinism, never the claim).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tempvl_core.safe_yaml import read_yaml
 
 LOSSES = ("vtc", "mlm", "mr", "tl")
 SECTIONS = ("model", "pretrain", "eval", "finetune", "bootstrap", "variants", "reference", "quick")
@@ -102,12 +102,7 @@ def load_study_config(path: str | Path, quick: bool = False) -> StudyConfig:
     """Read and check a study YAML (``quick`` merges its ``quick:`` block over the rest)."""
     path = Path(path)
     source = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise StudyConfigError(f"{source}: cannot read the study config ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise StudyConfigError(f"{source}: not valid YAML ({exc})") from None
+    raw = read_yaml(path, "study config", StudyConfigError)
     if not isinstance(raw, dict):
         raise StudyConfigError(f"{source}: expected a mapping at the top level")
     unknown = sorted(set(raw) - set(SECTIONS))

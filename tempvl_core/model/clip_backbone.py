@@ -103,8 +103,10 @@ def clip_features(backbone: nn.Module, frames: Tensor, frame_mask: Tensor | None
 
 
 def model_stride(model: nn.Module) -> int:
-    """Frames per feature position of a TemPVL model (its backbone's temporal stride)."""
-    return temporal_stride(model.video_encoder.backbone)
+    """Frames per feature position of a TemPVL model (its backbone's temporal stride); 1 for a
+    model without a TemPVL video encoder, whose frame features are per frame."""
+    encoder = getattr(model, "video_encoder", None)
+    return 1 if encoder is None else temporal_stride(encoder.backbone)
 
 
 def at_feature_rate(batch: dict, stride: int) -> dict:

@@ -144,20 +144,35 @@ def _from_pretrained(auto_cls, path: Path, config) -> nn.Module:
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        try:
-            # The pooler is unused (we take token features); dropping it avoids DDP
-            # complaining about parameters that never receive gradients.
-            model, info = auto_cls.from_pretrained(
-                str(path), config=config, local_files_only=True, add_pooling_layer=False, output_loading_info=True
-            )
-        except TypeError:
-            model, info = auto_cls.from_pretrained(str(path), config=config, local_files_only=True, output_loading_info=True)
+        model, info = _load_first_accepted(auto_cls, path, config)
     finally:
         hf_logging.set_verbosity(level)
     missing = [k for k in info.get("missing_keys", []) if "pooler" not in k]
     if missing:
         raise RuntimeError(f"{path}: the weights lack {len(missing)} parameters of the model, e.g. {sorted(missing)[:3]}")
     return model
+
+
+#: Loading options, most wanted first; a transformers version that does not know one raises
+#: TypeError and the next set is tried. The pooler is unused (we take token features) and
+#: dropping it keeps DDP from complaining about parameters without gradients. ``use_kernels``:
+#: transformers 5 swaps layers for Hugging Face Hub kernels by default when the ``kernels``
+#: package is installed, and re-kernelizes on every ``.train()``/``.eval()``, which fails for
+#: devices kernels does not know (``meta``) and makes the numbers depend on an optional
+#: package. The text encoder always runs its torch layers.
+_LOAD_OPTIONS = ({"add_pooling_layer": False, "use_kernels": False}, {"add_pooling_layer": False},
+                 {"use_kernels": False}, {})
+
+
+def _load_first_accepted(auto_cls, path: Path, config):
+    for options in _LOAD_OPTIONS:
+        try:
+            return auto_cls.from_pretrained(str(path), config=config, local_files_only=True, output_loading_info=True,
+                                            **options)
+        except TypeError:
+            if not options:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _from_config(auto_cls, config) -> nn.Module:

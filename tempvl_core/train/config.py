@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from tempvl_core.safe_yaml import read_yaml
 from tempvl_core.schema import ConfigError, build, checked
 
 __all__ = ["ConfigError", "DataSection", "LossWeights", "MergeSection", "ModelSection", "PretrainConfig",
@@ -117,12 +116,7 @@ class PretrainConfig:
     def from_yaml(cls, path: str | Path) -> PretrainConfig:
         """Read and validate a YAML config file."""
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: pretraining config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raw = read_yaml(path, "pretraining config file")
         return cls.from_dict(raw if raw is not None else {}, source=str(path))
 
     @classmethod

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from tempvl_core.atomic import write_atomic
 from tempvl_core.train import checkpoint as ckpt
 from tempvl_core.train.performance import enable_activation_checkpointing, prepare_for_ddp
 from tempvl_core.train.config import TrainingConfig
@@ -301,9 +301,7 @@ class Trainer:
             if record_step <= step:
                 kept.append(line)
         if len(kept) != len(lines) or (text and not text.endswith("\n")):
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-            os.replace(tmp, path)
+            write_atomic(path, "".join(line + "\n" for line in kept))
 
     def _echo(self, message: str) -> None:
         if self.console:

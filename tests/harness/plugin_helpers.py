@@ -1,5 +1,5 @@
 """Helpers of the tests that install a plugin package the way a user does (pip) and run the CLI
-with it on the path."""
+with it on the path, and of those that load a probe plugin module with ``-p``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,42 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+#: The task file of the probe tasks (a retrieval task on DiDeMo's annotations, registered by a
+#: test's plugin module ``probe_plugin``).
+PROBE_TASK = """
+name: probe
+family: retrieval
+plugin: probe_plugin
+dataset: didemo
+paths: {annotations: didemo, videos: didemo/videos}
+metrics: [t2v/R@1]
+primary_metric: t2v/R@1
+model: {preset: tiny, backbone: cnn-tiny, text_encoder: minilm}
+"""
+
+
+def install_probe(tmp_path: Path, monkeypatch, module_source: str):
+    """``module_source`` importable as ``probe_plugin`` (with ``probe.yaml`` beside it) and a data
+    root ``tmp_path/data`` holding DiDeMo's demo annotations (no videos: a probe reads none).
+    Returns the imported module."""
+    import importlib
+    import shutil
+    import textwrap
+
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "probe_plugin.py").write_text(textwrap.dedent(module_source))
+    (site / "probe.yaml").write_text(PROBE_TASK)
+    monkeypatch.syspath_prepend(str(site))
+    sys.modules.pop("probe_plugin", None)
+    module = importlib.import_module("probe_plugin")
+    (tmp_path / "data" / "didemo").mkdir(parents=True)
+    for path in (Path(ensure_demo_dataset("didemo")) / "didemo").glob("*.*"):
+        shutil.copy(path, tmp_path / "data" / "didemo" / path.name)
+    return module
 
 
 def pip_install_target(src: Path, site: Path) -> Path:

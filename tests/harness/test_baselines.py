@@ -17,7 +17,7 @@ from tempvl_bench.metrics.priors import (
     sampled_prior_windows,
     window_iou,
 )
-from tempvl_bench.uncertainty import read_outcomes
+from tempvl_bench.outcomes_file import read_outcomes
 
 FAST = ["--set", "video.num_frames=4", "--no-progress"]
 
@@ -69,6 +69,8 @@ def _check_evidence(record: dict, baselines: set[str]) -> None:
     assert versus["beats"] == (versus["ci95"][0] > 0)
     runs = read_outcomes(Path(record["_dir"]) / "outcomes.npz")
     assert set(runs) == {"model", *baselines}
+    # compare accepts the run's own outcomes: they give every recorded metric of this family
+    assert main(["compare", record["_dir"], record["_dir"]]) == 0
 
 
 def test_moment_retrieval_baselines(tmp_path):

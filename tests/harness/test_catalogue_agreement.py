@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from tempvl_bench.commands import split_kinds
-from tempvl_bench.config import load_task_config
+from tempvl_bench.config import builtin_task_file, load_task_config
 from tempvl_bench.manager import load_plugins
 from tempvl_core.data.validate import OK, validate_dataset
 
 HOST = load_plugins()
-TASKS = [spec.name for spec in HOST.tasks]
+#: The project's own tasks (their files ship in tempvl_tasks), whatever other plugins are installed.
+TASKS = [spec.name for spec in HOST.tasks
+         if Path(spec.config_path).resolve() == builtin_task_file(spec.name).resolve()]
 #: Real folder (under ../shared/realdata) of each dataset whose layout differs from its name.
 REAL_FOLDERS = {"activitynet": "activitynet-v1.3/bsn"}
 

@@ -24,10 +24,11 @@ def test_demo_pretraining_checkpoint_is_evaluated_by_run(tmp_path, capsys):
     assert (final / "model.safetensors").is_file()
     assert json.loads((final / "tempvl_bench.json").read_text())["backbone"] == "cnn-tiny"
 
+    # The closing hint is a command that works as printed: demo pretraining -> a --demo run.
+    hint = printed.split("evaluate it with: tempvl-bench ")[1].split("\n")[0].split()
+    assert hint == ["run", "--task", "didemo", "--demo", "--checkpoint", str(final)]
     results = tmp_path / "results"
-    args = ["run", "--task", "didemo", "--demo", "--checkpoint", str(final), "--limit", "8", "--output", str(results),
-            "--no-progress"]
-    assert main(args) == 0
+    assert main([*hint, "--limit", "8", "--output", str(results), "--no-progress"]) == 0
     (path,) = results.glob("didemo/*/results.json")
     record = json.loads(path.read_text())
     assert record["checkpoint"] == str(final) and len(record["checkpoint_sha256"]) == 64
@@ -74,3 +75,15 @@ def test_pretraining_killed_mid_run_resumes_to_the_same_weights(tmp_path):
     b = load_file(killed / "checkpoints" / "step_000012" / "model.safetensors")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_readme_names_the_checkpoint_folder_pretrain_writes():
+    """README's ``--checkpoint results/pretrain/...`` is the folder ``pretrain --config
+    configs/pretrain/demo.yaml --demo`` writes with its default --output."""
+    from tempvl_core.train.checkpoint import checkpoint_name
+
+    readme = (REPO / "README.md").read_text()
+    named = {line.split("--checkpoint ")[1].split()[0] for line in readme.splitlines()
+             if line.startswith("tempvl-bench run ") and "--checkpoint results/pretrain/" in line}
+    steps = yaml.safe_load((REPO / "configs" / "pretrain" / "demo.yaml").read_text())["training"]["total_steps"]
+    assert named == {f"results/pretrain/{checkpoint_name(steps)}"}

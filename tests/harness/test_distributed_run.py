@@ -79,10 +79,20 @@ def test_two_ranks_equal_one_finetuned_and_the_leaderboard_has_one_row(tmp_path,
     record = _same_results(tmp_path, [task], ["--mode", "finetune", "--set", "finetune.epochs=1"])[task]
     run = next((tmp_path / "ranks2" / task).iterdir())
     assert (run / "finetune").is_dir() and record["mode"] == "finetune"
-    assert main(["leaderboard", "--results", str(tmp_path / "ranks2"), "--task", task, "--format", "csv"]) == 0
+    assert main(["leaderboard", "--results", str(tmp_path / "ranks2"), "--task", task, "--format", "csv",
+                 "--include-limited"]) == 0  # SMALL runs are --limit smoke tests
     rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     model_rows = [row for row in rows if row["mode"] == "finetune"]  # not the baseline or best rows
     assert [row["run"] for row in model_rows] == [run.name]
+
+
+@pytest.mark.slow
+def test_two_ranks_equal_one_for_a_plugin_model(tmp_path, tiny_clip_dir):
+    """hf-clip (a transformers CLIPModel through the model hook): retrieval, multiple choice and
+    moments from the similarity curve give the same numbers and rows on two ranks as on one."""
+    tasks = ["msrvtt", "msrvtt-mc", "charades-sta"]
+    records = _same_results(tmp_path, tasks, ["--model", "hf-clip", "--set", f"model.path={tiny_clip_dir}"])
+    assert {record["model"]["name"] for record in records.values()} == {"hf-clip"}
 
 
 def test_alone_every_distributed_helper_is_a_no_op():

@@ -34,10 +34,13 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def _run(data_root: Path, output: Path, capsys, *extra: str) -> tuple[dict, str]:
-    """Metrics of one run and the line the cache logged ("" without one)."""
+def _run(data_root: Path, output: Path, capsys, *extra: str, stderr: list | None = None) -> tuple[dict, str]:
+    """Metrics of one run and the line the cache logged ("" without one); ``stderr`` collects
+    what the run printed there."""
     assert main(["run", "--task", "didemo", "--data-root", str(data_root), "--output", str(output), *SMALL, *extra]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    if stderr is not None:
+        stderr.append(err)
     results = sorted(output.glob("didemo/*/results.json"))[-1]
     line = next((line for line in out.splitlines() if "feature cache:" in line), "")
     return json.loads(results.read_text())["metrics"], line
@@ -147,3 +150,100 @@ def test_frame_features_round_trip_through_entries():
     for key in ("frame_mask", "timestamps", "features", "feature_mask"):
         assert torch.equal(again[key], batch[key]), key
     assert again["records"] == ["record 4", "record 7", "record 9"] and again["batch_size"] == 3
+
+
+# --- entries are checked, not trusted by their header (issue 21: items 7, 15, 20)
+
+
+def _resave(entry: Path, tensors: dict, metadata: dict | None) -> None:
+    from safetensors.torch import save
+
+    entry.write_bytes(save(tensors, metadata=metadata))
+
+
+def _forged(tensors: dict, key: str) -> dict:
+    """Metadata consistent with ``tensors``: only the checks beyond the record can catch them."""
+    record = {n: [str(t.dtype).removeprefix("torch."), list(t.shape)] for n, t in tensors.items()}
+    return {"key": key, "level": "clip", "tensors": json.dumps(record)}
+
+
+def _tampered_run(data_root, cache, tmp_path, capsys, tamper) -> None:
+    """A first run fills the cache; ``tamper(entry, other)`` changes one entry; the second run must
+    recompute exactly that one, warn naming it, and give the first run's metrics."""
+    from safetensors.torch import load_file
+
+    first, _ = _run(data_root, tmp_path / "out", capsys)
+    entry, other = sorted(cache.rglob("*.safetensors"))[:2]
+    tamper(entry, other, load_file(str(entry)), entry.stem)
+    errors: list[str] = []
+    again, line = _run(data_root, tmp_path / "out", capsys, stderr=errors)
+    err = errors[0]
+    assert _hits(line) == (11, 1) and again == first
+    assert f"warning: feature cache entry {entry}:" in err and "recomputing it" in err, err
+    _, line = _run(data_root, tmp_path / "out", capsys)
+    assert _hits(line) == (12, 0)  # rewritten as a trusted entry
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda entry, other, t, key: _resave(entry, {n: v.to(torch_int()) for n, v in t.items()}, None),
+    lambda entry, other, t, key: _resave(entry, {n: v.to(torch_int()) for n, v in t.items()},
+                                         _forged({n: v.to(torch_int()) for n, v in t.items()}, key)),
+    lambda entry, other, t, key: entry.write_bytes(other.read_bytes()),
+    lambda entry, other, t, key: _resave(entry, {"video_embedding": t["video_emb"]},
+                                         _forged({"video_embedding": t["video_emb"]}, key)),
+    lambda entry, other, t, key: _resave(entry, {"video_emb": t["video_emb"][:7]},
+                                         _forged({"video_emb": t["video_emb"][:7]}, key)),
+    lambda entry, other, t, key: _resave(entry, {"video_emb": t["video_emb"] * float("nan")},
+                                         _forged(t, key)),
+], ids=["integer-dtype", "integer-dtype-forged-record", "another-videos-entry", "wrong-tensor-name",
+        "wrong-shape", "nan-values"])
+def test_an_untrustworthy_entry_is_recomputed_with_a_warning(data_root, cache, tmp_path, capsys, tamper):
+    _tampered_run(data_root, cache, tmp_path, capsys, tamper)
+
+
+def torch_int():
+    import torch
+
+    return torch.int64
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b"{not json", b"\xff\xfe", b'"a string"'])
+def test_cache_info_with_a_malformed_encoder_json_names_it(cache, capsys, content):
+    folder = cache / "0123456789abcdef"
+    (folder / "ab").mkdir(parents=True)
+    (folder / "encoder.json").write_bytes(content)
+    assert main(["cache", "info"]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {folder / 'encoder.json'}: not a feature-cache description" in err and "Traceback" not in err
+    assert "1 encoder(s)" in out
+
+
+def test_cache_clear_that_cannot_remove_names_the_full_path(data_root, cache, tmp_path, capsys, monkeypatch):
+    _run(data_root, tmp_path / "out", capsys)
+    real_unlink = os.unlink
+
+    def refuse(path, *args, **kwargs):  # tests run as root: a read-only folder would not stop them
+        if str(path).endswith(".safetensors"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    monkeypatch.chdir(tmp_path)
+    assert main(["cache", "clear"]) == 2
+    err = capsys.readouterr().err
+    assert f"feature cache: cannot remove {cache}/" in err and ".safetensors (Permission denied)" in err, err
+
+
+@pytest.mark.parametrize("where", ["file-as-cache", "file-as-parent"])
+def test_an_unwritable_cache_turns_caching_off_and_says_so(data_root, tmp_path, capsys, monkeypatch, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv(ENV, str(blocker if where == "file-as-cache" else blocker / "features"))
+    uncached, _ = _run(data_root, tmp_path / "ref", capsys, "--no-cache")
+    errors: list[str] = []
+    metrics, line = _run(data_root, tmp_path / "out", capsys, stderr=errors)
+    err = errors[0]
+    assert metrics == pytest.approx(uncached, abs=1e-9)
+    assert line == ""  # no log line claims the folder is used
+    assert f"warning: feature cache {blocker if where == 'file-as-cache' else blocker / 'features'}" in err
+    assert "caching is off for this run" in err and blocker.read_text().startswith("a file")

@@ -61,6 +61,11 @@ class ExtraMetric(Probe):
         return Scores({"t2v/R@1": 50.0, "t2v/MdR": 2.0, "t2v/R@5": 1.0}, count)
 
 
+class Declared(Probe):
+    def metric_names(self, options):
+        return ("t2v/R@1", "t2v/MdR")
+
+
 class WithBaseline(Probe):
     def baselines(self, ctx, train, evaluation):
         return {"constant": {"t2v/R@1": 20.0, "t2v/MdR": 3.0}}
@@ -104,6 +109,7 @@ def tempvl_bench_register_tasks(registry):
         ("probe", "probe_family:Probe", "probe.yaml"),
         ("probe-typo", "probe_family:Probe", "probe-typo.yaml"),
         ("probe-extra", "probe_family:ExtraMetric", "probe.yaml"),
+        ("probe-declared", "probe_family:Declared", "probe-unknown-metric.yaml"),
         ("probe-baseline", "probe_family:WithBaseline", "probe.yaml"),
         ("probe-outcomes", "probe_family:WithOutcomes", "probe.yaml"),
         ("probe-notrain", "probe_family:TrainUnreadable", "probe.yaml"),
@@ -136,6 +142,8 @@ def probe(tmp_path, monkeypatch):
     (site / "probe.yaml").write_text(TASK.format(options="options: {protocol: square}"))
     (site / "probe-typo.yaml").write_text(TASK.format(options="options: {protocl: square}"))
     (site / "probe-plain.yaml").write_text(TASK.format(options=""))
+    (site / "probe-unknown-metric.yaml").write_text(
+        TASK.format(options="").replace("metrics: [t2v/R@1, t2v/MdR]", "metrics: [t2v/R@1, t2v/R@50]"))
     monkeypatch.syspath_prepend(str(site))
     sys.modules.pop("probe_family", None)
     data = tmp_path / "data"
@@ -192,7 +200,7 @@ def test_an_unreadable_training_split_costs_a_zero_shot_run_its_baselines_only(p
 
 
 def test_outcomes_give_intervals_and_the_paired_test_against_the_best_baseline(probe):
-    from tempvl_bench.uncertainty import read_outcomes
+    from tempvl_bench.outcomes_file import read_outcomes
 
     assert probe.run("probe-outcomes") == 0
     (record,) = probe.results("probe-outcomes")
@@ -231,11 +239,17 @@ def test_set_cannot_change_which_task_or_plugin_runs(probe, capsys):
     assert not probe.out.exists()
 
 
-def test_metrics_must_be_exactly_the_task_files_list(probe, capsys):
-    assert probe.run("probe-extra") == 2
+def test_metrics_may_list_a_subset_of_what_the_family_computes(probe):
+    assert probe.run("probe-extra") == 0
+    (record,) = probe.results("probe-extra")
+    assert record["metrics"] == {"t2v/R@1": 50.0, "t2v/MdR": 2.0, "t2v/R@5": 1.0}  # the full set, listed first
+
+
+def test_a_listed_metric_the_family_never_reports_is_refused_before_loading(probe, capsys):
+    assert probe.run("probe-declared") == 2
     err = capsys.readouterr().err
-    assert "key 'metrics'" in err and "computed t2v/R@5, which the list leaves out" in err
-    assert probe.results("probe-extra") == []
+    assert "probe-unknown-metric.yaml: key 'metrics': the retrieval family does not compute t2v/R@50" in err
+    assert "options" not in probe.seen() and not probe.out.exists()
 
 
 def test_no_zero_shot_numbers_are_recorded_as_a_finetune_row(probe, capsys):

@@ -112,3 +112,27 @@ def test_readme_task_runs_on_demo_data(task_site, tmp_path):
     refused = _cli(task_site, "run", "--task", "didemo-pairs", "--demo", "--mode", "finetune", "--output",
                    str(tmp_path / "ft"), "--no-progress")
     assert refused.returncode == 2 and "no finetuning step" in refused.stderr
+
+
+@pytest.fixture(scope="module")
+def model_site(tmp_path_factory) -> Path:
+    return install_readme_package("my-model", tmp_path_factory)
+
+
+def test_readme_model_is_listed_runs_retrieval_and_moments_and_is_refused_captioning(model_site, tmp_path):
+    assert "my-model/my_model/__init__.py" in readme_files()
+    listed = _cli(model_site, "list", "models")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.split()[:1] == ["colour-words"])
+    assert "clip-embeddings" in row and "frame-embeddings" in row
+    for task, metric in (("msrvtt", "t2v/R@1"), ("charades-sta", "mr/R1@0.5")):
+        out = _cli(model_site, "run", "--task", task, "--demo", "--model", "colour-words", "--limit", "6",
+                   "--output", str(tmp_path), "--no-progress")
+        assert out.returncode == 0, out.stdout + out.stderr
+        (results,) = tmp_path.glob(f"{task}/*/results.json")
+        record = json.loads(results.read_text())
+        assert record["model"]["name"] == "colour-words" and 0.0 <= record["metrics"][metric] <= 100.0
+    refused = _cli(model_site, "run", "--task", "msrvtt-cap", "--demo", "--model", "colour-words", "--output",
+                   str(tmp_path / "cap"), "--no-progress")
+    assert refused.returncode == 2 and "colour-words" in refused.stderr and "generation" in refused.stderr
+    assert not (tmp_path / "cap").exists()

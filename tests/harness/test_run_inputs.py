@@ -11,10 +11,11 @@ import json
 import os
 import shutil
 import stat
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from plugin_helpers import install_probe
 
 from tempvl_bench.cli import main
 
@@ -49,16 +50,6 @@ def tempvl_bench_register_text_encoders(registry):
     registry.register(TextEncoderSpec("minilm-alias", default_text_encoder_path, "MiniLM under another name"))
 '''
 
-PROBE_TASK = """
-name: probe
-family: retrieval
-plugin: probe_plugin
-dataset: didemo
-paths: {annotations: didemo, videos: didemo/videos}
-metrics: [t2v/R@1]
-primary_metric: t2v/R@1
-model: {preset: tiny, backbone: cnn-tiny, text_encoder: minilm}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -69,23 +60,11 @@ def demo_root() -> Path:
 
 
 @pytest.fixture
-def probe(tmp_path, monkeypatch, demo_root):
+def probe(tmp_path, monkeypatch):
     """The probe plugin importable as ``probe_plugin``, a data root with the demo annotations
     (no videos: the probe never reads them) and a ``run(*args)`` helper."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "probe_plugin.py").write_text(textwrap.dedent(PROBE_MODULE))
-    (site / "probe.yaml").write_text(PROBE_TASK)
-    monkeypatch.syspath_prepend(str(site))
-    import importlib
-    import sys
-
-    sys.modules.pop("probe_plugin", None)
-    module = importlib.import_module("probe_plugin")
+    module = install_probe(tmp_path, monkeypatch, PROBE_MODULE)
     data = tmp_path / "data"
-    (data / "didemo").mkdir(parents=True)
-    for path in (demo_root / "didemo").glob("*.*"):
-        shutil.copy(path, data / "didemo" / path.name)
     output = tmp_path / "out"
 
     class Probe:
@@ -140,6 +119,44 @@ def _changed_checkpoint(probe) -> list[str]:
     return args
 
 
+def _video_args(probe) -> list[str]:
+    """A real demo video in the probe's video folder before the first run."""
+    videos = probe.data_root / "didemo" / "videos"
+    videos.mkdir(exist_ok=True)
+    shutil.copy(sorted((_demo_videos()).iterdir())[0], videos / "clip.mp4")
+    return []
+
+
+def _demo_videos() -> Path:
+    from tempvl_core.data.demo import ensure_demo_dataset
+
+    return Path(ensure_demo_dataset("didemo")) / "didemo" / "videos"
+
+
+def _replaced_video(probe) -> list[str]:
+    """Another video written to a new file, then moved over the old one (as a re-download does)."""
+    target = probe.data_root / "didemo" / "videos" / "clip.mp4"
+    new = target.with_name("clip.mp4.part")
+    shutil.copy(sorted(_demo_videos().iterdir())[1], new)
+    os.replace(new, target)
+    return []
+
+
+def _touched_video(probe) -> list[str]:
+    """The same size and bytes, another modification time (one microsecond later)."""
+    target = probe.data_root / "didemo" / "videos" / "clip.mp4"
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    return []
+
+
+def _prepared_video(probe) -> list[str]:
+    prepared = probe.data_root / "didemo" / "videos_prepared"
+    prepared.mkdir()
+    shutil.copy(probe.data_root / "didemo" / "videos" / "clip.mp4", prepared / "clip.mp4")
+    return []
+
+
 # (name, arguments of the first run, how the second run differs)
 FIELDS = [
     ("config", [], lambda probe, mp: ["--set", "video.num_frames=4"]),
@@ -153,12 +170,15 @@ FIELDS = [
     ("limit", [], lambda probe, mp: ["--limit", "4"]),
     ("device", [], lambda probe, mp: ["--device", "cuda"]),  # the probe never touches the device
     ("code version", [], lambda probe, mp: _other_code(probe, mp)),
+    ("video replaced", "video", lambda probe, mp: _replaced_video(probe)),
+    ("video modified", "video", lambda probe, mp: _touched_video(probe)),
+    ("prepared video", "video", lambda probe, mp: _prepared_video(probe)),
 ]
 
 
 @pytest.mark.parametrize("name, first, change", FIELDS, ids=[f[0] for f in FIELDS])
 def test_resume_reuses_a_run_only_when_every_input_is_the_same(probe, monkeypatch, capsys, name, first, change):
-    first = _checkpoint_args(probe) if first == "checkpoint" else first
+    first = {"checkpoint": _checkpoint_args, "video": _video_args}[first](probe) if isinstance(first, str) else first
     assert probe.run(*first) == 0
     assert probe.run(*first, "--resume") == 0
     assert "already complete" in capsys.readouterr().out and len(probe.calls) == 1
@@ -231,13 +251,61 @@ def test_output_that_is_a_file_is_an_error_not_a_traceback(probe, capsys):
     assert f"--output {probe.out}: is a file" in err and "Traceback" not in err
 
 
+def _listed(lines: str) -> set[str]:
+    """The first column of ``list tasks`` (the task names), header and rule left out."""
+    names = {line.split()[0] for line in lines.splitlines() if line.strip()}
+    return {n for n in names if n != "task" and set(n) != {"-"}}
+
+
+def _plugin_option_is_applied(cli) -> None:
+    """``-p no:retrieval`` before or after the subcommand removes exactly the retrieval plugin's
+    tasks, whatever other plugins are installed (compared by name, never by substring)."""
+    everything, before, after = cli("list", "tasks"), cli("-p", "no:retrieval", "list", "tasks"), cli(
+        "list", "tasks", "-p", "no:retrieval")
+    retrieval = {"didemo", "msrvtt", "msvd", "lsmdc", "activitynet-ret"}
+    assert retrieval <= everything and "charades-sta" in everything
+    assert before == after == everything - retrieval
+
+
 def test_plugin_option_before_the_subcommand_is_applied(capsys):
-    assert main(["-p", "no:retrieval", "list", "tasks"]) == 0
-    before = capsys.readouterr().out
-    assert main(["list", "tasks", "-p", "no:retrieval"]) == 0
-    after = capsys.readouterr().out
-    assert "didemo" not in before and "didemo" not in after and "charades-sta" in before
-    assert main(["list", "tasks"]) == 0 and "didemo" in capsys.readouterr().out
+    def cli(*args: str) -> set[str]:
+        assert main(list(args)) == 0
+        return _listed(capsys.readouterr().out)
+
+    _plugin_option_is_applied(cli)
+
+
+PAIRS_PLUGIN = '''
+from pathlib import Path
+
+from tempvl_bench.api import TaskSpec, builtin_task_file, hookimpl
+
+
+@hookimpl
+def tempvl_bench_register_tasks(registry):
+    registry.register(TaskSpec("didemo-pairs", "matching", builtin_task_file("didemo"), "pairs_plugin:nothing",
+                               plugin="pairs"))
+'''
+
+
+def test_plugin_option_test_holds_with_another_didemo_task_installed(tmp_path):
+    """The README's example plugin registers ``didemo-pairs``; with such a plugin installed (an
+    entry point of the ``tempvl_bench`` group, as pip writes it) the check above still holds."""
+    from plugin_helpers import cli_with_site
+
+    (tmp_path / "pairs_plugin.py").write_text(PAIRS_PLUGIN)
+    dist = tmp_path / "pairs_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pairs-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[tempvl_bench]\npairs = pairs_plugin\n")
+
+    def cli(*args: str) -> set[str]:
+        out = cli_with_site(tmp_path, *args)
+        assert out.returncode == 0, out.stderr
+        return _listed(out.stdout)
+
+    assert "didemo-pairs" in cli("list", "tasks")
+    _plugin_option_is_applied(cli)
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
@@ -336,3 +404,18 @@ def test_other_commands_refuse_a_wrong_output_or_demo_with_a_data_root(tmp_path,
     expected = {"file": f"--output {target}: is a file", "folder": f"--output {target}: is a folder",
                 "demo": f"--demo and --data-root {target}"}[kind]
     assert expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("damage", ['{"task": "probe", "metr', "", "[]"], ids=["truncated", "empty", "not an object"])
+def test_resume_computes_a_run_again_whose_results_file_is_damaged_and_says_why(probe, capsys, damage):
+    assert probe.run() == 0
+    (results,) = probe.out.glob("probe/*/results.json")
+    results.write_text(damage)
+    capsys.readouterr()
+    assert probe.run("--resume") == 0
+    captured = capsys.readouterr()
+    assert "already complete" not in captured.out
+    (line,) = [line for line in captured.out.splitlines() if "--resume" in line]
+    assert line.startswith(f"probe: --resume: {results}: ") and line.endswith("computing the run again")
+    assert len(probe.calls) == 2 and probe.calls[1] == results.parent  # the same folder, computed again
+    assert json.loads(results.read_text())["metrics"] == {"t2v/R@1": 50.0}

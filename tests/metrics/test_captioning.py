@@ -1,4 +1,5 @@
-"""Captioning metrics equal direct pycocoevalcap scorer calls (one METEOR JVM for the session)."""
+"""Captioning metrics equal direct pycocoevalcap scorer calls x100, the scale captioning papers
+print (one METEOR JVM for the session)."""
 
 from __future__ import annotations
 
@@ -54,9 +55,9 @@ def test_corpus_and_per_video_scores_equal_pycocoevalcap(direct: dict) -> None:
                             "cap/METEOR", "cap/ROUGE-L", "cap/CIDEr"]
     assert list(per_video) == list(REFERENCES)
     for name, (value, each) in direct.items():
-        assert corpus[name] == float(value), name
-        assert [per_video[v][name] for v in REFERENCES] == [float(x) for x in each], name
-    assert 0 < corpus["cap/BLEU@1"] < 1 and corpus["cap/CIDEr"] > 0
+        assert corpus[name] == 100 * float(value), name
+        assert [per_video[v][name] for v in REFERENCES] == [100 * float(x) for x in each], name
+    assert 1 < corpus["cap/BLEU@1"] < 100 and corpus["cap/CIDEr"] > 1
     # METEOR's corpus score is the jar's aggregate, not the mean of the per-video scores.
     mean_meteor = sum(per_video[v]["cap/METEOR"] for v in REFERENCES) / len(REFERENCES)
     assert corpus["cap/METEOR"] != pytest.approx(mean_meteor, abs=1e-9)
@@ -65,7 +66,7 @@ def test_corpus_and_per_video_scores_equal_pycocoevalcap(direct: dict) -> None:
 def test_cider_depends_on_the_scored_set(direct: dict) -> None:
     subset = {v: REFERENCES[v] for v in ("vid1", "vid2")}
     _, per_video = caption_metrics({v: PREDICTIONS[v] for v in subset}, subset)
-    full_vid1 = float(direct["cap/CIDEr"][1][0])
+    full_vid1 = 100 * float(direct["cap/CIDEr"][1][0])
     assert per_video["vid1"]["cap/CIDEr"] != pytest.approx(full_vid1)
 
 
@@ -78,3 +79,28 @@ def test_cider_depends_on_the_scored_set(direct: dict) -> None:
 def test_errors(preds: dict, refs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         caption_metrics(preds, refs)
+
+
+#: Every Unicode line boundary (``str.splitlines``); the Java tokenizer reads one caption per line.
+LINE_BOUNDARIES = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.fixture(scope="module")
+def clean() -> tuple[dict, dict]:
+    return caption_metrics(PREDICTIONS, REFERENCES)
+
+
+@pytest.mark.parametrize("boundary", LINE_BOUNDARIES, ids=[f"U+{ord(c[0]):04X}{'+' if len(c) > 1 else ''}"
+                                                              for c in LINE_BOUNDARIES])
+def test_a_line_boundary_in_a_caption_shifts_no_other_video(clean, boundary: str) -> None:
+    """A line boundary in vid2's prediction and in one of vid3's references scores as a space:
+    the other videos keep their scores and the corpus scores equal the clean captions'."""
+    predictions = {**PREDICTIONS, "vid2": PREDICTIONS["vid2"].replace(" ", boundary, 1)}
+    references = {**REFERENCES, "vid3": [REFERENCES["vid3"][0].replace(" ", boundary, 2), *REFERENCES["vid3"][1:]]}
+    corpus, per_video = caption_metrics(predictions, references)
+    clean_corpus, clean_per_video = clean
+    for video in ("vid1", "vid4"):
+        assert per_video[video] == clean_per_video[video], video
+    assert per_video == clean_per_video
+    assert corpus["cap/CIDEr"] == clean_corpus["cap/CIDEr"]
+    assert corpus == clean_corpus

@@ -78,3 +78,13 @@ def test_any_local_bert_folder_works(tmp_path: Path) -> None:
     assert model.lm_head.decoder.weight is model.text_encoder.word_embeddings.weight
     out = model({"frames": torch.randn(2, 2, 3, 32, 32), "texts": ["a dog", "a cat on a mat"]})
     assert torch.isfinite(out["loss"])
+
+
+def test_runs_its_own_layers_whatever_kernels_package_is_installed() -> None:
+    """transformers 5 with the ``kernels`` package kernelizes a loaded model by default and again
+    on every ``.train()``: a model moved to ``meta`` (as the host-sync tests do) then fails with
+    "Unsupported device type 'meta'", and the numbers depend on an optional package."""
+    encoder = TextEncoder(default_text_encoder_path(), num_layers=1)
+    assert not getattr(encoder.model, "use_kernels", False)
+    encoder.to("meta").train()  # no re-kernelization
+    assert next(encoder.parameters()).device.type == "meta"

@@ -70,7 +70,8 @@ def test_moment_retrieval_maps_stride_2_windows_to_seconds(model):
     mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3], dtype=torch.bool)
     batch = {"frames": frames, "frame_mask": mask, "index": torch.tensor([0, 1]),
              "timestamps": torch.arange(8.0)[None].repeat(2, 1) * mask}
-    ctx = types.SimpleNamespace(config=types.SimpleNamespace(text=types.SimpleNamespace(max_length=16)))
+    ctx = types.SimpleNamespace(config=types.SimpleNamespace(text=types.SimpleNamespace(max_length=16)),
+                                model_capabilities=frozenset({"grounding"}))  # TemPVL's grounding head
     options = {"protocol": "single", "max_window_frames": None}
     with torch.no_grad():  # as localize_queries calls it
         predictions = dict(_localize_batch(ctx, model, batch, groups, queries, options))
