@@ -61,4 +61,4 @@ class PackClipFactory(ClipLoaderFactory):
         # In this process: reading rows is cheap, and HDF5 handles do not survive a fork.
         loader = make_loader(PackDataset(records, self.source), batch_size=size, shuffle=train, num_workers=0,
                              seed=self.ctx.seed * 1000 + epoch, drop_last=train and len(records) >= size)
-        yield from self._progress(loader, desc)
+        yield from self._progress(loader, len(loader), desc)
