@@ -176,6 +176,16 @@ def test_nan_or_inf_is_an_error(thumos, value, dtype):
         reader.read("v", duration=10.0)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_large_finite_values_are_read(thumos, dtype):
+    """Values whose squares overflow are still finite: the fast sum-of-squares check must not refuse them."""
+    root, reader = thumos
+    feats = _rows(80, 2048).astype(dtype)
+    feats[3, :] = np.finfo(dtype).max / 2
+    np.save(root / "i3d_features" / "v.npy", feats)
+    assert np.array_equal(np.asarray(reader.read("v", duration=10.0).features), feats)
+
+
 def test_too_few_rows_beyond_the_tolerance_is_an_error(thumos):
     root, reader = thumos
     np.save(root / "i3d_features" / "short.npy", _rows(67, 2048))  # 72 expected, tolerance 3.6
@@ -199,8 +209,25 @@ def test_npz_without_the_key_and_hdf5_without_the_id_are_errors(tmp_path):
 def test_pickled_npy_is_refused(thumos):
     root, reader = thumos
     np.save(root / "i3d_features" / "v.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(PackError, match=r"v\.npy: cannot be read as npy"):
+    with pytest.raises(PackError, match=r"v\.npy: holds Python objects \(a pickled array\), which are never loaded"):
         reader.read("v")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "header announces more", "not npy"])
+def test_a_damaged_npy_is_refused_naming_it(thumos, damage):
+    root, reader = thumos
+    path = root / "i3d_features" / "v.npy"
+    np.save(path, _rows(80, 2048))
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[:-100])
+    elif damage == "header announces more":
+        path.write_bytes(data.replace(b"(80, 2048)", b"(90, 2048)"))
+    else:
+        path.write_bytes(b"not an npy file at all" * 10)
+    expected = r"cannot be read as npy" if damage == "not npy" else r"holds \d+ bytes of data, but its header announces"
+    with pytest.raises(PackError, match=r"v\.npy: " + expected):
+        reader.read("v", duration=10.0)
 
 
 def test_layout_errors_name_the_key():

@@ -1,7 +1,7 @@
 """Reading one video's rows from a feature pack, checked: bad packs are errors, never padding.
 
-:meth:`PackReader.read` loads every stream of a video (npy memory-mapped; npz by key; HDF5
-dataset by path, one open handle per file), checks each array, then applies the layout's rules:
+:meth:`PackReader.read` loads every stream of a video (npy in one read into its array; npz by key;
+HDF5 dataset by path, one open handle per file), checks each array, then applies the layout's rules:
 rows cut to ``max_rows``, each stream L2-normalised (when the layout says so), the streams cut
 to the shortest and concatenated, and an optional linear resampling to a fixed row count.
 
@@ -14,6 +14,7 @@ tolerance_fraction * expected)``).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ class PackError(ValueError):
 @dataclass
 class VideoRows:
     """One video's features ``[T, D]`` (float32 when normalised or resampled, else as stored,
-    memory-mapped for npy: the model casts them), the second each row's cell starts at, the time
+    as read for npy: the model casts them), the second each row's cell starts at, the time
     base that maps its rows, and the files read (path, size in bytes)."""
 
     features: np.ndarray
@@ -112,7 +113,7 @@ class PackReader:
         layout = self.layout
         try:
             if layout.container == "npy":
-                return np.load(path, mmap_mode="r", allow_pickle=False), str(path)
+                return _read_npy(path), str(path)
             if layout.container == "npz":
                 with np.load(path, allow_pickle=False) as archive:
                     if layout.key not in archive.files:
@@ -166,18 +167,52 @@ class PackReader:
                                 f"(tolerance {tolerance:g}) at this time base {base.to_dict()}")
 
 
-#: dtype -> (unsigned view, sign mask off, smallest non-finite pattern): NaN and inf are the
+#: float16 -> (unsigned view, sign mask off, smallest non-finite pattern): NaN and inf are the
 #: values whose exponent bits are all set, so one integer max finds them (float16's isfinite is slow).
-_NONFINITE = {np.dtype(np.float16): (np.uint16, 0x7FFF, 0x7C00), np.dtype(np.float32): (np.uint32, 0x7FFFFFFF, 0x7F800000)}
+_NONFINITE = {np.dtype(np.float16): (np.uint16, 0x7FFF, 0x7C00)}
 
 
 def _all_finite(array: np.ndarray) -> bool:
-    """No NaN or inf."""
+    """No NaN or inf. float32 and float64 first take the sum of squares (one BLAS dot over the
+    memory-mapped rows, no temporary array): a NaN or inf anywhere makes it non-finite, so a finite
+    sum proves every value finite; a non-finite sum (NaN, inf, or finite values whose squares
+    overflow) is decided element by element."""
+    if array.size == 0:
+        return True
+    if array.dtype in (np.float32, np.float64) and array.flags.c_contiguous:
+        flat = array.reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.dot(flat, flat)):
+                return True
+        return bool(np.isfinite(array).all())
     bits = _NONFINITE.get(array.dtype)
-    if bits is None or array.size == 0:
+    if bits is None:
         return bool(np.isfinite(array).all())
     view, magnitude, first = bits
     return int((np.ascontiguousarray(array).view(view) & magnitude).max()) < first
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """An ``.npy`` file's array, read with one open and one ``readinto``. Every value is checked
+    for NaN and inf, so every page is touched anyway: a memory map would only add page faults
+    and a second open (``np.load(mmap_mode=...)``), and is slower for files of a few MB."""
+    from numpy.lib import format as npy
+
+    with open(path, "rb", buffering=0) as handle:
+        version = npy.read_magic(handle)
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        if dtype.hasobject:
+            raise PackError(path, "holds Python objects (a pickled array), which are never loaded")
+        want = math.prod(shape) * dtype.itemsize
+        left = os.fstat(handle.fileno()).st_size - handle.tell()
+        if left != want:  # checked before allocating: a forged header cannot ask for terabytes
+            raise PackError(path, f"holds {left} bytes of data, but its header announces {want} "
+                            f"({dtype} {tuple(shape)}): truncated or not an .npy file")
+        array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+        if want and handle.readinto(memoryview(array.reshape(-1, order="A")).cast("B")) != want:
+            raise PackError(path, "changed while it was read")
+    return array
 
 
 def resample_rows(features: np.ndarray, rows: int) -> np.ndarray:
