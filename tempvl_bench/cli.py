@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-cache", action="store_true",
                    help="decode and encode every video, neither reading nor writing the feature cache")
+    p.add_argument("--features", type=Path, metavar="DIR",
+                   help="read a feature pack instead of the videos (MR and TAL tasks, --mode finetune; docs/data.md)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("leaderboard", parents=[common], help="tables from results files")
@@ -144,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tempvl_bench.study.cli import add_parser as add_study_parser
 
     add_study_parser(sub, common, lambda fn: lambda args: fn(_host(args), args))
+    from tempvl_bench.packs.extract import add_parser as add_extract_parser
+
+    add_extract_parser(sub, common, lambda fn: lambda args: fn(_host(args), args))
     return parser
 
 
@@ -202,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode=args.mode, model=args.model, backbone=args.backbone, text_encoder=args.text_encoder, checkpoint=args.checkpoint,
         data_root=args.data_root, demo=args.demo, output=args.output, limit=args.limit, seed=args.seed,
         overrides=args.overrides, device=args.device, resume=args.resume, progress=not args.no_progress,
-        feature_cache=not args.no_cache,
+        feature_cache=not args.no_cache, features=args.features,
     )
     from tempvl_bench.distributed import is_main, leave_process_group
 

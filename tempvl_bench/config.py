@@ -132,6 +132,9 @@ class TaskConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     #: Family-specific settings (e.g. the metric protocol).
     options: dict[str, Any] = field(default_factory=dict)
+    #: The feature-pack source (moment retrieval, action localization): a preset and overrides,
+    #: validated by ``tempvl_core.data.features.layout_from_mapping`` when a run reads a pack.
+    features: dict[str, Any] = field(default_factory=dict)
     #: Overrides merged in with --demo (kept raw; not validated on their own).
     demo: dict[str, Any] = field(default_factory=dict)
     #: The file this was read from (set by the loader, not in YAML).

@@ -115,6 +115,8 @@ def encoder_description(ctx: Any, model: Any, level: str) -> dict[str, Any]:
         "crop": "center",
         "device": str(getattr(model, "device", "cpu")).split(":")[0],
         "code_sha256": _code_sha256((backbone_file or "",)),
+        # A feature pack's layout and files (tempvl_bench.packs.source.FeatureSource.fingerprint).
+        "features": ctx.features.fingerprint() if getattr(ctx, "features", None) is not None else None,
     }
 
 

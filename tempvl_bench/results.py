@@ -97,6 +97,9 @@ class ResultRecord(TypedDict):
     failed_videos: list[FailedVideo]  #: videos that failed to decode (never substituted)
     #: video name -> the other file read for it, only with ``video.allow_substitutes: true``
     video_substitutions: dict[str, str]
+    #: a feature-pack run's source (null otherwise): root, preset, resolved layout, the pack's
+    #: manifest, and every file read with its size in bytes and sha256
+    features: dict[str, Any] | None
     created_at: str  #: ISO-8601 UTC time the run finished
     #: metric -> [low, high], 95% bootstrap interval over the metric's units (null: undefined)
     ci95: dict[str, list[float] | None]

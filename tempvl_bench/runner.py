@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from tempvl_bench import distributed, interrupts
 from tempvl_bench.capabilities import CAPABILITIES
-from tempvl_bench.config import TaskConfig, load_task_config
+from tempvl_bench.config import ConfigError, TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.fingerprint import run_inputs
 from tempvl_bench.lifecycle import check_finetuned, check_task, run_task_steps
@@ -60,6 +60,8 @@ class RunOptions:
     progress: bool = True
     #: Read and write evaluation video features in the feature cache (``--no-cache``: False).
     feature_cache: bool = True
+    #: A feature pack's folder read instead of the videos (``--features``; :mod:`tempvl_bench.packs`).
+    features: Path | None = None
 
 
 @dataclass
@@ -101,6 +103,8 @@ class RunContext:
     model_identity: Any = None
     #: The task file's ``options:`` as the family's options dataclass (set by the harness).
     task_options: Any = None
+    #: The run's :class:`tempvl_bench.packs.source.FeatureSource` (None: the videos are read).
+    features: Any = None
     #: What the family's finetune step returned (e.g. a trained head); None zero-shot.
     finetuned: Any = None
     _clips: Any = field(default=None, repr=False)
@@ -125,6 +129,10 @@ class RunContext:
     @property
     def clips(self):
         """The run's :class:`tempvl_bench.clips.ClipLoaderFactory` (built on first use)."""
+        if self._clips is None and self.features is not None:
+            from tempvl_bench.packs.loader import PackClipFactory
+
+            self._clips = PackClipFactory(self)
         if self._clips is None:
             from tempvl_bench.clips import ClipLoaderFactory
 
@@ -221,6 +229,16 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         checkpoint_file = resolve_checkpoint(options.checkpoint)[1]
         checkpoint_sha = sha256_file(checkpoint_file)
     data_root = resolve_data_root(config, options)
+    from tempvl_bench.packs.source import feature_source
+
+    features = feature_source(config, options.features, data_root, options.mode)  # None: videos are read
+    if features is not None and model_spec.name != TEMPVL:
+        raise ConfigError(f"task {spec.name!r}: a feature pack replaces TemPVL's frame backbone; model "
+                          f"{model_spec.name!r} encodes its own frames and cannot read one (drop --features "
+                          "or the task's features: block, or run --model tempvl)")
+    model_backbone = backbone  # builds the model; with a pack, its rows then replace the backbone's output
+    if features is not None:  # results, leaderboards and the fingerprint name the pack as the video input
+        backbone = features.name
     device = options.device or _default_device()
     rank_device = distributed.join(device)  # under torchrun: the process group, cuda:LOCAL_RANK
     main = distributed.is_main()
@@ -234,6 +252,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     inputs = run_inputs(config=config, mode=options.mode, demo=options.demo, data_root=data_root, backbone=backbone,
                         text_encoder=text_encoder, checkpoint_sha256=checkpoint_sha, seed=options.seed,
                         limit=options.limit, device=device, model=identity.to_dict())
+    if features is not None:
+        inputs["features"] = features.fingerprint()
 
     output_root = Path(options.output)
     created_output = not output_root.exists()
@@ -251,6 +271,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     from tempvl_core.train.pretrain import seed_everything  # torch: only once a run really starts
 
     seed_everything(options.seed)
+    factory = build_model_factory(host, config, model_backbone, text_encoder, options.checkpoint, rank_device,
+                                  model_spec.name)
     ctx = RunContext(
         spec=spec,
         config=config,
@@ -258,13 +280,13 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
         data_root=data_root,
         run_dir=run_dir,
         device=rank_device,
-        model=build_model_factory(host, config, backbone, text_encoder, options.checkpoint, rank_device,
-                                  model_spec.name),
+        model=factory if features is None else features.model_factory(factory),
         # another model has its own video and text encoders: its name stands for both
         backbone_name=backbone if model_spec.name == TEMPVL else model_spec.name,
         text_encoder_name=text_encoder if model_spec.name == TEMPVL else model_spec.name,
         model_name=model_spec.name, model_capabilities=model_spec.capabilities, model_identity=identity,
         task_options=task_options,
+        features=features,
     )
     what = f"backbone {backbone}" if model_spec.name == TEMPVL else f"model {model_spec.name}"
     echo(f"{spec.name}: {options.mode} with {what} on {device}; data {data_root}; run {run_dir}")
@@ -339,6 +361,7 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "num_samples": output.num_samples,
         "failed_videos": list(output.failed_videos),
         "video_substitutions": substitutions,
+        "features": ctx.features.provenance() if ctx.features is not None else None,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "breakdowns": {name: {k: float(v) for k, v in parts.items()} for name, parts in output.breakdowns.items()},
         **evidence,

@@ -15,6 +15,13 @@ from typing import Any, Callable, Iterator, Sequence
 from tempvl_bench import distributed
 
 
+def shard_positions(count: int, batch_size: int, world: int, me: int) -> list[int]:
+    """Indices into ``count`` records of rank ``me``'s share: batch ``k`` (of ``batch_size``
+    consecutive records) goes to rank ``k mod world``, in order."""
+    starts = range(0, count, batch_size)
+    return [i for k, s in enumerate(starts) if k % world == me for i in range(s, min(s + batch_size, count))]
+
+
 @dataclass
 class GatheredFailures:
     """The failed samples of every rank (``index`` into the whole record list)."""
@@ -30,11 +37,9 @@ class ShardedEncodedVideos:
         self.clips, self.model, self.records = clips, model, list(records)
         self.level, self.desc, self._local_pass = level, desc, local_pass
         self.batch_size = clips.ctx.config.batch.eval
-        world, me = distributed.world_size(), distributed.rank()
-        starts = range(0, len(self.records), self.batch_size)
         #: Indices into ``records`` of this rank's videos: its whole batches, in order.
-        self.positions = [i for k, s in enumerate(starts) if k % world == me
-                          for i in range(s, min(s + self.batch_size, len(self.records)))]  # fmt: skip
+        self.positions = shard_positions(len(self.records), self.batch_size, distributed.world_size(),
+                                         distributed.rank())
         self.tracker = GatheredFailures()
 
     @property

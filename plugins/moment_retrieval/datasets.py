@@ -35,6 +35,9 @@ class VideoGroup:
     video_id: str
     video_name: str
     queries: tuple[int, ...]
+    #: The video's length from its first query's annotation (None when not given); a feature
+    #: pack's row checks and time bases use it.
+    duration: float | None = None
 
 
 def group_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
@@ -44,7 +47,7 @@ def group_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
     for i, query in enumerate(queries):
         order.setdefault(query.video_id, []).append(i)
         names.setdefault(query.video_id, query.video_name)
-    return [VideoGroup(vid, names[vid], tuple(idx)) for vid, idx in order.items()]
+    return [VideoGroup(vid, names[vid], tuple(idx), queries[idx[0]].duration) for vid, idx in order.items()]
 
 
 def _qvhighlights(root: Path, split: str):

@@ -11,12 +11,34 @@ the timestamp of frame ``k*s`` (the start of its time cell), so windows over fea
 map to the same seconds as windows over frames. :func:`feature_mask` and :func:`feature_times`
 do that mapping; every consumer of per-frame features (moment retrieval, action localization)
 uses them, and they are the identity for per-frame backbones.
+
+A third kind, :class:`FeatureInput`, stands in for the backbone when videos come as feature
+packs (:mod:`tempvl_core.data.features`): its "frames" are already feature rows ``[B, T, C]``,
+which pass through unchanged to the video encoder's learnt projection.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+
+class FeatureInput(nn.Module):
+    """The backbone of a model fed feature-pack rows ``[B, T, num_features]``: they pass through."""
+
+    takes_features = True
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = int(num_features)
+
+    def forward(self, rows: Tensor) -> Tensor:
+        return rows
+
+
+def takes_features(backbone: nn.Module) -> bool:
+    """True for :class:`FeatureInput` (rows of a feature pack instead of images)."""
+    return bool(getattr(backbone, "takes_features", False))
 
 
 def takes_clips(backbone: nn.Module) -> bool:

@@ -18,7 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tempvl_core.model.clip_backbone import clip_features, feature_mask, takes_clips, temporal_stride
+from tempvl_core.model.clip_backbone import (
+    FeatureInput,
+    clip_features,
+    feature_mask,
+    takes_clips,
+    takes_features,
+    temporal_stride,
+)
 from tempvl_core.model.layers import TransformerStack
 
 
@@ -98,6 +105,9 @@ class VideoEncoder(nn.Module):
 
         ``host_mask``: a CPU copy of ``frame_mask``; the real frames are then found there
         instead of by a ``nonzero`` on the device (which waits for it)."""
+        if takes_features(self.backbone):  # feature-pack rows [B, T, C]: only the projection applies
+            feats = self.proj(self.backbone(frames))
+            return feats if frame_mask is None else feats * frame_mask[..., None].to(feats.dtype)
         if frames.dim() != 5 or frames.shape[2] != 3:
             raise ValueError(f"frames must be [B, T, 3, H, W], got {tuple(frames.shape)}")
         if takes_clips(self.backbone):  # [B, T / stride, dim]; padding never reaches the backbone
@@ -115,6 +125,15 @@ class VideoEncoder(nn.Module):
         # Allocate after the projection so the dtype follows autocast (bf16/fp16 on GPU).
         out = real.new_zeros(b * t, self.dim).index_put((idx,), real)
         return out.view(b, t, self.dim)
+
+    def read_features(self, num_features: int) -> None:
+        """Take feature-pack rows of ``num_features`` columns instead of frames: the backbone
+        becomes a :class:`FeatureInput` and the projection a new (trainable) linear layer to
+        ``dim``; the temporal layers are kept."""
+        old = self.proj
+        self.backbone = FeatureInput(num_features)
+        self.proj = nn.Linear(num_features, self.dim).to(device=old.weight.device, dtype=old.weight.dtype)
+        self.temporal_stride = 1
 
     def feature_mask(self, frame_mask: Tensor | None) -> Tensor | None:
         """The ``[B, T]`` frame mask at the feature positions' rate (unchanged per frame)."""
