@@ -6,8 +6,9 @@ marked, every one of them when runs tie (bold in markdown/LaTeX/HTML, a ``best``
 the numbers stay machine-readable), and every header shows the metric's direction. Each value
 carries its 95% bootstrap interval (``±`` half its width in markdown and LaTeX, ``low``/``high``
 columns in CSV). Each row names its model (results.json ``model.name``; ``tempvl`` for a run
-older than that field), so runs of different models stand apart at a glance. The trivial baselines (from the board's latest run) follow the runs, never
-marked best; a group summary gives each model's mean primary metric over a group's tasks.
+older than that field), so runs of different models stand apart at a glance. The trivial
+baselines (from the board's latest run) follow the runs, never marked best; a group summary
+gives each model's mean primary metric over a group's tasks.
 
 A board holds the runs of one evaluation set only (task, split, annotation files, evaluated
 queries: :mod:`tempvl_bench.board_runs`), with that set's own baselines, so a smoke test on 16
