@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tempvl_bench.fingerprint import RUN_FILE
+from tempvl_bench.modeling import TEMPVL
 from tempvl_bench.results import ResultRecord, caption_scale, read_results
 
 #: Largest magnitude accepted for a metric: percentages, ranks and CIDEr x100 are far below it,
@@ -99,9 +100,10 @@ def check_record(path: Path, record: dict[str, Any]) -> None:
             fail(key, "a whole number >= 0", value)
     if record.get("demo") is not None and not isinstance(record["demo"], bool):
         fail("demo", "true or false", record["demo"])
-    for key in ("primary_metric", "family", "model", "text_encoder"):
+    for key in ("primary_metric", "family", "text_encoder"):
         if record.get(key) is not None and not isinstance(record[key], str):
             fail(key, "a string", record[key])
+    _check_model(record.get("model"), fail)
     for name, value in record["metrics"].items():
         if value is not None and not _plausible(value):
             fail(f"metrics.{name}", f"a finite number below {MAX_METRIC:g} in magnitude", value)
@@ -118,6 +120,26 @@ def check_record(path: Path, record: dict[str, Any]) -> None:
     for name, digest in (record.get("annotation_sha256") or {}).items():
         if not isinstance(digest, str):
             fail(f"annotation_sha256.{name}", "a sha256 string", digest)
+
+
+def model_name(record: ResultRecord) -> str:
+    """The evaluated model's registry name (``model.name``); runs from before results.json
+    named its model evaluated TemPVL, the only model then."""
+    model = record.get("model")
+    return model["name"] if isinstance(model, dict) else TEMPVL
+
+
+def _check_model(model: object, fail) -> None:
+    """``model``: null (an older run: TemPVL) or the evaluated model's record."""
+    if model is None:
+        return
+    if not isinstance(model, dict):
+        fail("model", "a mapping (name, path, config_sha256, weights_sha256)", model)
+    if not isinstance(model.get("name"), str) or not model["name"]:
+        fail("model.name", "the model's name, a non-empty string", model.get("name"))
+    for key in ("path", "config_sha256", "weights_sha256"):
+        if model.get(key) is not None and not isinstance(model[key], str):
+            fail(f"model.{key}", "a string or null", model[key])
 
 
 def _check_numbers(key: str, values: object, fail, allow_null: bool = True) -> None:

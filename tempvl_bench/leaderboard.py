@@ -5,8 +5,10 @@ and the primary metric is the first metric column. The best value of each metric
 marked, every one of them when runs tie (bold in markdown/LaTeX/HTML, a ``best`` row in CSV so
 the numbers stay machine-readable), and every header shows the metric's direction. Each value
 carries its 95% bootstrap interval (``±`` half its width in markdown and LaTeX, ``low``/``high``
-columns in CSV). The trivial baselines (from the board's latest run) follow the runs, never
-marked best; a group summary gives each model's mean primary metric over a group's tasks.
+columns in CSV). Each row names its model (results.json ``model.name``; ``tempvl`` for a run
+older than that field), so runs of different models stand apart at a glance. The trivial
+baselines (from the board's latest run) follow the runs, never marked best; a group summary
+gives each model's mean primary metric over a group's tasks.
 
 A board holds the runs of one evaluation set only (task, split, annotation files, evaluated
 queries: :mod:`tempvl_bench.board_runs`), with that set's own baselines, so a smoke test on 16
@@ -28,14 +30,14 @@ from typing import Callable, Sequence
 
 from tabulate import tabulate
 
-from tempvl_bench.board_runs import BoardRun, DamagedRun, EvaluationSet, load_run
+from tempvl_bench.board_runs import BoardRun, DamagedRun, EvaluationSet, load_run, model_name
 from tempvl_bench.metrics import metric_direction
 from tempvl_bench.results import CAPTION_X100_SCHEMA, ResultRecord, find_results
 
 FORMATS = ("markdown", "latex", "csv", "html")
 ARROW = {"higher": "↑", "lower": "↓"}
 LATEX_ARROW = {"higher": r"$\uparrow$", "lower": r"$\downarrow$"}
-INFO_COLUMNS = ("run", "backbone", "mode", "checkpoint", "data", "n")
+INFO_COLUMNS = ("run", "model", "backbone", "mode", "checkpoint", "data", "n")
 
 
 @dataclass
@@ -165,16 +167,17 @@ def _board(task: str, records: list[ResultRecord], evaluation: str, section: str
 def baseline_record(board: Board, name: str) -> dict:
     """A baseline as a row of the board (never ranked or marked best)."""
     latest = max(board.rows, key=_created)
-    return {"run_id": f"baseline: {name}", "backbone": "-", "mode": "baseline", "checkpoint_sha256": None,
+    return {"run_id": f"baseline: {name}", "model": {"name": "-"}, "backbone": "-", "mode": "baseline", "checkpoint_sha256": None,
             "demo": latest.get("demo"), "split": latest.get("split", ""), "num_samples": latest.get("num_samples", ""),
             "metrics": board.baselines[name], "ci95": board.baselines_ci95.get(name, {})}
 
 
 def model_key(record: ResultRecord) -> str:
-    """What a group summary (and a plot legend) calls one model: model, backbone, mode, checkpoint."""
+    """What a group summary (and a plot legend) calls one model: model, backbone (unless it is
+    the model's own name, as for hf-clip), mode, checkpoint."""
     checkpoint = record.get("checkpoint_sha256")
-    model = record.get("model") if isinstance(record.get("model"), str) else None
-    parts = [model, record.get("backbone") or "?", record["mode"], checkpoint[:12] if checkpoint else None]
+    model, backbone = model_name(record), record.get("backbone") or "?"
+    parts = [model, backbone if backbone != model else None, record["mode"], checkpoint[:12] if checkpoint else None]
     return " ".join(part for part in parts if part)
 
 
@@ -222,6 +225,7 @@ def _info(record: ResultRecord) -> list[str]:
     checkpoint = record.get("checkpoint_sha256") or ""
     return [
         record["run_id"],
+        model_name(record),
         record.get("backbone") or "",
         record["mode"],
         checkpoint[:12] if checkpoint else "-",
@@ -361,5 +365,5 @@ def _csv(boards: Sequence[Board], summary: list[dict]) -> str:
         best_runs = []
         for metric in board.metrics:  # tied runs joined by spaces
             best_runs += [" ".join(board.rows[i]["run_id"] for i in sorted(board.best_indices(metric))), "", ""]
-        write([board.task, "best", "", "", "", "", "", *best_runs, where])
+        write([board.task, "best", *[""] * (len(INFO_COLUMNS) - 1), *best_runs, where])
     return buffer.getvalue()

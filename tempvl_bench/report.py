@@ -191,7 +191,7 @@ div.table{max-width:100%;overflow-x:auto;margin-bottom:1rem}
 table{border-collapse:collapse;font-size:.85rem}
 th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}
 th{background:#f3f3f3}td.info{text-align:left;white-space:nowrap}
-td.run{white-space:normal;overflow-wrap:anywhere;min-width:9rem;max-width:14rem}
+td.run{white-space:normal;overflow-wrap:anywhere;min-width:8rem;max-width:12rem}
 span.ci{font-size:.8em;color:#555;font-weight:normal}
 td.best{font-weight:bold;background:#e6f4ea}
 tr.baseline td{font-style:italic;color:#555;background:#fafafa}

@@ -45,10 +45,10 @@ def test_latex_bold_and_escaping(results_dir):
 def test_csv_is_numeric_with_a_best_row(results_dir):
     rows = list(csv.reader(io.StringIO(render(collect(results_dir), "csv"))))
     header, b, a, best = rows  # ordered by t2v/R@1, the primary metric: b first
-    assert header[7:-1:3] == ["t2v/R@1 (higher is better)", "t2v/MdR (lower is better)"]  # primary first
-    assert header[8:10] == ["t2v/R@1 ci95 low", "t2v/R@1 ci95 high"]
-    assert float(a[7]) == 3.125 and float(b[10]) == 2.0
-    assert best[1] == "best" and best[7:-1:3] == ["b", "b"]
+    assert header[8:-1:3] == ["t2v/R@1 (higher is better)", "t2v/MdR (lower is better)"]  # primary first
+    assert header[9:11] == ["t2v/R@1 ci95 low", "t2v/R@1 ci95 high"]
+    assert float(a[8]) == 3.125 and float(b[11]) == 2.0
+    assert best[1] == "best" and best[8:-1:3] == ["b", "b"]
 
 
 def test_html_is_self_contained_and_highlights_best(results_dir):
@@ -149,7 +149,7 @@ def test_every_tied_best_value_is_highlighted(tmp_path):
     assert rows["a"].count("**") == 2 and rows["b"].count("**") == 4 and rows["c"].count("**") == 2
     assert render([board], "html").count('class="best"') == 4
     best = list(csv.reader(io.StringIO(render([board], "csv"))))[-1]
-    assert best[7:-1:3] == ["a b", "b c"]  # each metric: value, ci95 low, ci95 high
+    assert best[8:-1:3] == ["a b", "b c"]  # each metric: value, ci95 low, ci95 high
 
 
 def test_baseline_rows_intervals_and_group_summary(tmp_path):
@@ -165,9 +165,9 @@ def test_baseline_rows_intervals_and_group_summary(tmp_path):
     assert "**40.00 ± 5.00**" in rows[1] and "**2.00 ± 1.00**" in rows[1]
     assert rows[2].startswith("| baseline: chance") and "3.12 ± 0.00" in rows[2] and "**" not in rows[2]
     summary = [line.split("|")[1:5] for line in rows if line.startswith("| retrieval")]
-    assert [[c.strip() for c in row] for row in summary] == [["retrieval", "cnn-tiny finetune", "40.00", "1/2"],
+    assert [[c.strip() for c in row] for row in summary] == [["retrieval", "tempvl cnn-tiny finetune", "40.00", "1/2"],
                                                              ["retrieval", "best baseline", "3.12", "1/2"]]
     latex = render(boards, "latex")
     assert r"40.00 $\pm$ 5.00" in latex and "baseline: chance" in latex
     header, run, baseline, best = list(csv.reader(io.StringIO(render(boards, "csv"))))
-    assert run[7:10] == ["40.0", "35.0", "45.0"] and baseline[1] == "baseline: chance"
+    assert run[8:11] == ["40.0", "35.0", "45.0"] and baseline[1] == "baseline: chance"

@@ -117,6 +117,12 @@ DAMAGED = [
     ("checkpoint-sha-number", _set("checkpoint_sha256", 5), "checkpoint_sha256"),
     ("family-number", _set("family", 5), "family"),
     ("model-number", _set("model", 5), "model"),
+    ("model-string", _set("model", "hf-clip"), "model"),
+    ("model-list", _set("model", ["hf-clip"]), "model"),
+    ("model-name-missing", _set("model", {"path": None}), "model.name"),
+    ("model-name-number", _set("model", {"name": 5}), "model.name"),
+    ("model-name-empty", _set("model", {"name": ""}), "model.name"),
+    ("model-weights-number", _set("model", {"name": "hf-clip", "weights_sha256": 5}), "model.weights_sha256"),
     ("annotations-list", _set("annotation_sha256", ["a"]), "annotation_sha256"),
     ("annotation-number", _set("annotation_sha256::thumos14/test.json", 5), "annotation_sha256.thumos14/test.json"),
     ("limit-string", _set("limit", "16"), "limit"),
@@ -147,6 +153,9 @@ ACCEPTED = [
     ("no-baselines", _set("baselines", _DELETE)),
     ("null-backbone-split-samples", lambda r: {**r, "backbone": None, "split": None, "num_samples": None}),
     ("odd-metric-name", _set("metrics::=cmd|calc\n%$", 3.0)),
+    ("model-record", _set("model", {"name": "hf-clip", "path": "/models/clip", "config_sha256": "d" * 64,
+                                    "weights_sha256": None})),
+    ("model-null", _set("model", None)),
 ]
 
 FORMATS = ("markdown", "latex", "csv", "html")

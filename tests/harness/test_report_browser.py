@@ -121,8 +121,9 @@ def test_the_page_fits_1400_px_with_model_legends_and_round_ticks(tmp_path):
     assert int(attrs["data-page-width"]) <= 1400 and int(attrs["data-widest-table"]) <= 1400 - 32, attrs
 
     legends = re.findall(r'<text[^>]*class="legend"[^>]*>([^<]*)</text>', dom)
-    assert legends[:4] == ["cnn-tiny finetune 9f86d081884c", "tubelets zero-shot 9f86d081884c 2026-12-07 03:23:51",
-                           "tubelets zero-shot 9f86d081884c 2026-12-07 03:23:47", "baseline: chance"]
+    assert legends[:4] == ["tempvl cnn-tiny finetune 9f86d081884c",
+                           "tempvl tubelets zero-shot 9f86d081884c 2026-12-07 03:23:51",
+                           "tempvl tubelets zero-shot 9f86d081884c 2026-12-07 03:23:47", "baseline: chance"]
     assert not any("20261207" in label or "…" in label for label in legends)
 
     ticks = [float(t) for t in re.findall(r'<text[^>]*class="ytick"[^>]*>([^<]*)</text>', dom)]
