@@ -266,10 +266,11 @@ def add_parser(sub, common, bind) -> None:
     p.add_argument("--output", type=Path, required=True, help="the pack's folder")
     p.add_argument("--backbone", help="video backbone (default: the checkpoint's, else the task's)")
     p.add_argument("--checkpoint", type=Path, help="TemPVL checkpoint whose backbone extracts the rows")
-    p.add_argument("--data-root", type=Path)
+    p.add_argument("--data-root", type=Path, help="data root holding the task's videos (default: $TEMPVL_DATA)")
     p.add_argument("--demo", action="store_true", help="the built-in synthetic demo data")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--device", choices=["cpu", "cuda"])
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a task-config value, e.g. video.size=112 (repeatable)")
+    p.add_argument("--device", choices=["cpu", "cuda"], help="where the backbone runs (default: cpu)")
     p.add_argument("--seed", type=int, default=0, help="seeds a backbone's random init (default 0)")
     p.set_defaults(func=bind(cmd_extract_features))
 
