@@ -19,6 +19,8 @@ a spreadsheet would run as a formula). The HTML page, with plots, is :mod:`tempv
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import io
 import math
@@ -120,7 +122,7 @@ def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str],
         except DamagedRun as exc:
             warn(f"{exc}; left out of the leaderboard")
             continue
-        by_set.setdefault((run.evaluation, run.limit is not None), []).append(run)
+        _add_to_set(by_set, run)
     limited = [run for (_, is_limited), runs in by_set.items() if is_limited for run in runs]
     if limited and not include_limited:
         by_set = {key: runs for key, runs in by_set.items() if not key[1]}
@@ -132,6 +134,26 @@ def collect(results_dir: Path, task: str | None = None, *, warn: Callable[[str],
             warn(f"{run.path}: captioning metrics on the 0-1 scale (results schema_version < "
                  f"{CAPTION_X100_SCHEMA}); listed apart, never ranked with runs reporting them x100")
     return [board for name in sorted({e.task for e, _ in by_set}) for board in _task_boards(name, by_set)]
+
+
+def _add_to_set(by_set: dict[tuple[EvaluationSet, bool], list[BoardRun]], run: BoardRun) -> None:
+    """File ``run`` under its evaluation set. Runs that agree on everything but which annotation
+    files they read share a set when every file both read has the same hash: a finetune also
+    reads the training split's files, a zero-shot run only the evaluated split's, and both are
+    evaluated on the same queries. The set then lists the union of their files."""
+    limited, own = run.limit is not None, run.evaluation
+    for key in list(by_set):
+        other = key[0]
+        if key[1] != limited or dataclasses.replace(other, annotations=()) != dataclasses.replace(own, annotations=()):
+            continue
+        mine, theirs = dict(own.annotations), dict(other.annotations)
+        common = mine.keys() & theirs.keys()
+        if (common or not (mine or theirs)) and all(mine[name] == theirs[name] for name in common):
+            runs = by_set.pop(key) + [run]
+            merged = dataclasses.replace(other, annotations=tuple(sorted({**theirs, **mine}.items())))
+            by_set.setdefault((merged, limited), []).extend(runs)
+            return
+    by_set.setdefault((own, limited), []).append(run)
 
 
 def _task_boards(task: str, by_set: dict[tuple[EvaluationSet, bool], list[BoardRun]]) -> list[Board]:

@@ -110,6 +110,20 @@ def test_runs_on_other_queries_or_other_annotations_are_never_ranked_together(tm
         "b", "other-annotations", "same-count-other-ids"]
 
 
+def test_a_finetune_that_also_read_the_training_files_is_ranked_with_the_zero_shot_run(tmp_path):
+    """A finetune records the training split's annotation files too; on the same evaluated files
+    and queries it is ranked with the zero-shot run (as after `make demo`), and a run whose
+    evaluated file differs still stands apart."""
+    train = {"didemo/train_data.json": "b" * 64}
+    write_run(tmp_path, "zero-shot", 1.0, QUERIES, created="2026-01-01")
+    write_run(tmp_path, "finetune", 3.0, QUERIES, created="2026-01-02", annotations={**ANNOTATIONS, **train})
+    write_run(tmp_path, "other-test-file", 9.0, QUERIES, created="2026-01-03",
+              annotations={"didemo/test_data.json": "c" * 64, **train})
+    boards = collect(tmp_path, warn=lambda message: None)
+    assert [[r["run_id"] for r in b.rows] for b in boards] == [["other-test-file"], ["finetune", "zero-shot"]]
+    assert boards[1].section == "another evaluation set: not ranked with the runs above"
+
+
 def test_a_damaged_outcomes_file_is_named_and_the_run_identified_by_its_count(tmp_path):
     write_run(tmp_path, "a", 10.0, QUERIES, created="2026-01-01")
     bad = write_run(tmp_path, "b", 20.0, QUERIES, created="2026-01-02").parent / "outcomes.npz"
