@@ -193,12 +193,18 @@ def test_feature_cache_and_resume_key_on_the_model(clip_dir, tmp_path, monkeypat
     monkeypatch.setenv("TEMPVL_FEATURE_CACHE", str(tmp_path / "cache"))
     other = save_tiny_clip(tmp_path / "other", seed=1)
 
-    def run(folder: Path, *extra: str) -> tuple[dict, str]:
+    def run(folder: Path, *extra: str) -> tuple[dict | None, str]:
+        """The run's results.json (None when it wrote none: --resume of a complete run) and log line.
+        The new file is told by the folder listing, not by run-id order: two runs started within
+        one second sort by their random suffix."""
+        before = set((tmp_path / "out").glob("msrvtt/*/results.json"))
         assert main(["run", "--task", "msrvtt", "--model", "hf-clip", "--set", f"model.path={folder}", *FAST,
                      "--output", str(tmp_path / "out"), *extra]) == 0
         out = capsys.readouterr().out
         line = next((line for line in out.splitlines() if "feature cache:" in line or "already complete" in line))
-        return json.loads(sorted((tmp_path / "out" / "msrvtt").glob("*/results.json"))[-1].read_text()), line
+        new = set((tmp_path / "out").glob("msrvtt/*/results.json")) - before
+        assert len(new) <= 1
+        return (json.loads(new.pop().read_text()) if new else None), line
 
     first, line = run(clip_dir)
     assert re.search(r"0 of 4 videos hit, 4 encoded", line)

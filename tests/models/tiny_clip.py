@@ -76,30 +76,6 @@ def text_config(vocab: int, width: int = 32) -> dict:
                 max_position_embeddings=40, bos_token_id=vocab - 2, eos_token_id=vocab - 1, pad_token_id=vocab - 1)
 
 
-def seeded(model, seed: int):
-    """``model`` with every parameter drawn from a generator seeded with ``seed``: N(0, 0.02) for
-    matrices and embeddings, 1 for norm scales, 0 for biases, log(1/0.07) for CLIP's logit scale.
-    Explicit, because transformers' own initialisation patches torch.nn.init process-wide while a
-    model loads, so a model built during another load in the same process could come out empty."""
-    import math
-
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("logit_scale"):
-                param.fill_(math.log(1 / 0.07))
-            elif param.ndim >= 2 or "embedding" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
-            elif "norm" in name and name.endswith("weight"):
-                param.fill_(1.0)
-            else:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.02 if name.endswith("weight")
-                            else torch.zeros(param.shape))
-    return model
-
-
 def save_tiny_clip(folder: Path, *, seed: int = 0, image_size: int = 32, embed: int = 16, width: int = 32) -> Path:
     """A random CLIPModel (ViT patch 8 at ``image_size`` px, towers ``width`` wide) with its
     processor, in ``folder``."""
@@ -115,7 +91,8 @@ def save_tiny_clip(folder: Path, *, seed: int = 0, image_size: int = 32, embed: 
                            image_size=image_size, patch_size=8),
         projection_dim=embed,
     )
-    seeded(CLIPModel(config), seed).save_pretrained(folder)
+    torch.manual_seed(seed)
+    CLIPModel(config).save_pretrained(folder)
     CLIPProcessor(image_processor=image_processor(image_size), tokenizer=tokenizer(folder)).save_pretrained(folder)
     return folder
 
@@ -135,7 +112,8 @@ def save_tiny_xclip(folder: Path, *, seed: int = 0, image_size: int = 32, num_fr
                            mit_intermediate_size=64, mit_num_hidden_layers=1, mit_num_attention_heads=2),
         projection_dim=32, prompt_layers=1, prompt_attention_heads=2, prompt_projection_dropout=0.0,
     )
-    seeded(XCLIPModel(config), seed).save_pretrained(folder)
+    torch.manual_seed(seed)
+    XCLIPModel(config).save_pretrained(folder)
     processor = VideoMAEImageProcessor(size={"shortest_edge": image_size},
                                        crop_size={"height": image_size, "width": image_size})
     XCLIPProcessor(image_processor=processor, tokenizer=tokenizer(folder)).save_pretrained(folder)
