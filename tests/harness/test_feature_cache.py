@@ -37,11 +37,13 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _run(data_root: Path, output: Path, capsys, *extra: str, stderr: list | None = None) -> tuple[dict, str]:
     """Metrics of one run and the line the cache logged ("" without one); ``stderr`` collects
     what the run printed there."""
+    before = set(output.glob("didemo/*/results.json"))
     assert main(["run", "--task", "didemo", "--data-root", str(data_root), "--output", str(output), *SMALL, *extra]) == 0
     out, err = capsys.readouterr()
     if stderr is not None:
         stderr.append(err)
-    results = sorted(output.glob("didemo/*/results.json"))[-1]
+    # the file this run wrote (run ids started within one second sort by their random suffix)
+    (results,) = set(output.glob("didemo/*/results.json")) - before
     line = next((line for line in out.splitlines() if "feature cache:" in line), "")
     return json.loads(results.read_text())["metrics"], line
 
