@@ -9,13 +9,12 @@ resumes), then gathered into the HDF5 file, itself written under a temporary nam
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from tempvl_core.atomic import atomic_file
 from tempvl_core.data.features.layout import FeatureLayout
 
 MANIFEST_FILE = "manifest.json"
@@ -23,17 +22,12 @@ PARTS_DIR = ".parts"
 
 
 def atomic_write(path: Path, write) -> None:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(handle)`` on a binary handle that replaces ``path`` atomically
+    (:func:`tempvl_core.atomic.atomic_file`), creating ``path``'s folder first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        write(handle)
 
 
 def write_manifest(root: Path, manifest: dict) -> None:
