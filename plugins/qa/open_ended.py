@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tempvl_bench.api import QAItem as ScoredQuestion
+from tempvl_bench.api import QAGroundTruth
 from tempvl_bench.api import (
     GENERATION,
     FAMILY_NAMES,
@@ -101,7 +101,7 @@ class OpenEndedQA(TaskFamily):
     def score(self, ctx: RunContext, evaluation: Split, result: Answers) -> Scores:
         answers, vocab = result.answers, result.vocab
         evaluated = [item for item in evaluation.records if item.question_id in answers]
-        ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluated]
+        ground_truth = [QAGroundTruth(item.question_id, item.answer, item.question_type) for item in evaluated]
         metrics = qa_metrics(answers, ground_truth, vocab.answers)
         # A question type the task file lists but the evaluated questions lack has no accuracy.
         undefined = tuple(m for m in ctx.config.metrics if m.startswith("qa/acc/") and m not in metrics)
@@ -120,7 +120,7 @@ class OpenEndedQA(TaskFamily):
         for item in train.records:
             by_type.setdefault(item.question_type, []).append(item.answer)
         by_type = {qtype: majority(answers) for qtype, answers in by_type.items()}
-        ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluation.records]
+        ground_truth = [QAGroundTruth(item.question_id, item.answer, item.question_type) for item in evaluation.records]
         out = {}
         for name, answer_of in (("majority answer", lambda item: overall),
                                 ("majority answer per type", lambda item: by_type.get(item.question_type, overall))):

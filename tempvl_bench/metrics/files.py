@@ -16,8 +16,8 @@ import numpy as np
 
 from tempvl_bench.metrics.highlights import CLIP_SECONDS
 from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, load_npy, read_json, read_jsonl
-from tempvl_bench.metrics.moment import MomentPrediction, MomentQuery
-from tempvl_bench.metrics.qa import Prediction, QAItem
+from tempvl_bench.metrics.moment import MomentGroundTruth, MomentPrediction
+from tempvl_bench.metrics.qa import Prediction, QAGroundTruth
 from tempvl_bench.metrics.tal_files import load_tal_ground_truth, load_tal_predictions
 
 __all__ = [
@@ -147,7 +147,7 @@ def load_qa_predictions(path: Path) -> dict[str, Prediction]:
     return data
 
 
-def load_qa_ground_truth(path: Path) -> list[QAItem]:
+def load_qa_ground_truth(path: Path) -> list[QAGroundTruth]:
     data = read_json(path)
     if not isinstance(data, list):
         raise ScoreInputError(path, "expected a list of {\"question_id\", \"answer\", \"question_type\"?}")
@@ -161,7 +161,7 @@ def load_qa_ground_truth(path: Path) -> list[QAItem]:
         if not isinstance(answer, str) or (qtype is not None and not isinstance(qtype, str)):
             raise ScoreInputError(path, f"{where}: answer and question_type must be strings")
         _first_seen(path, where, qid, seen, "question_id")
-        items.append(QAItem(qid, answer, qtype))
+        items.append(QAGroundTruth(qid, answer, qtype))
     return items
 
 
@@ -174,7 +174,7 @@ def load_answer_vocab(path: Path) -> list[str]:
 
 # -- moment retrieval --------------------------------------------------------------------------
 
-def load_moment_ground_truth(path: Path) -> list[MomentQuery]:
+def load_moment_ground_truth(path: Path) -> list[MomentGroundTruth]:
     """QVHighlights JSONL: ``qid``, ``vid``, ``duration``, ``relevant_windows`` (+ saliency)."""
     queries = []
     seen: dict[Any, str] = {}
@@ -194,7 +194,7 @@ def load_moment_ground_truth(path: Path) -> list[MomentQuery]:
         clip_ids, saliency = record.get("relevant_clip_ids"), record.get("saliency_scores")
         if clip_ids is not None or saliency is not None:
             _check_saliency(path, f"{where} (qid {qid})", clip_ids, saliency, duration)
-        queries.append(MomentQuery(qid, duration, parsed, clip_ids, saliency))
+        queries.append(MomentGroundTruth(qid, duration, parsed, clip_ids, saliency))
     return queries
 
 

@@ -13,13 +13,13 @@ import copy
 import numpy as np
 import torch
 
-from tempvl_bench.metrics.priors import best_constant_window as fitted_constant_window
+from tempvl_bench.metrics.priors import best_constant_window
 from tempvl_bench.metrics.priors import frame_windows
 from tempvl_bench.metrics.priors import window_iou as iou
 from tempvl_bench.metrics.retrieval import tie_counts
 from tempvl_bench.study.data import Moments, Paragraphs
 from tempvl_core import losses
-from tempvl_core.model.inference import rank_windows
+from tempvl_core.model.inference import top_frame_windows
 
 MR_THRESHOLDS = (0.3, 0.5, 0.7)
 
@@ -56,7 +56,7 @@ def moment_outcomes(model, moments: Moments, batch_videos: int, max_text_len: in
         tokens = model.tokenize([moments.texts[q] for q in queries], max_text_len)
         start, end = model.moment_logits_from_features(tokens, feats[rows])
         for j, q in enumerate(queries):
-            s, e, _ = rank_windows(start[j].float(), end[j].float(), top_k=1)[0]
+            s, e, _ = top_frame_windows(start[j].float(), end[j].float(), top_k=1)[0]
             top1[q] = (s, e)
         text_emb = model.encode_text(tokens)
         frame_emb = model.embed_video_features(feats)[rows]
@@ -146,22 +146,18 @@ def finetune_retrieval(model, train: Paragraphs, *, steps: int, lr: float, batch
 # ------------------------------------------------------------------ baselines
 
 
-def _normalized(moments: Moments) -> np.ndarray:
+def normalized_windows(moments: Moments) -> np.ndarray:
+    """Ground-truth windows ``[N, 2]`` as fractions of their video, clipped to ``[0, 1]``."""
     return np.clip(moments.windows / moments.durations[moments.video][:, None], 0, 1)
-
-
-def best_constant_window(train: Moments, frames: int) -> np.ndarray:
-    """The frame window (normalized time) with the best R1@0.5 on the training queries."""
-    return fitted_constant_window(_normalized(train), frames)
 
 
 def baseline_outcomes(train: Moments, test: Moments, frames: int, draws: int, seed: int) -> dict[str, dict]:
     """Trivial predictors on the test queries, fitted on the train split only."""
-    gt_test = _normalized(test)
-    constant = best_constant_window(train, frames)
+    gt_test = normalized_windows(test)
+    constant = best_constant_window(normalized_windows(train), frames)
     out = {"best constant window": window_outcomes(iou(np.broadcast_to(constant, gt_test.shape), gt_test))}
     rng = np.random.default_rng(seed)
-    prior = _normalized(train)[rng.integers(0, len(train.texts), draws)]
+    prior = normalized_windows(train)[rng.integers(0, len(train.texts), draws)]
     sampled = iou(prior[None, :, :], gt_test[:, None, :])  # [Q, draws]
     out["prior-sampled windows"] = {k: v.mean(1) for k, v in window_outcomes(sampled).items()}
     every = frame_windows(frames)

@@ -24,7 +24,7 @@ from tempvl_plugins.moment_retrieval.decoding import (
     rank_windows,
     select_windows,
 )
-from tempvl_plugins.moment_retrieval.records import json_qid, read_prediction_rows, write_moment_detr
+from tempvl_plugins.moment_retrieval.records import json_qid, write_moment_detr
 from tempvl_plugins.moment_retrieval.scoring import query_moment_logits, video_frame_features
 
 
@@ -281,9 +281,13 @@ def _run(tmp_path: Path, task: str, *extra: str) -> dict:
     return json.loads(results.read_text())
 
 
+def _prediction_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def _rescore(tmp_path: Path, run_dir: Path, protocol: str, capsys) -> dict:
     """Moment-DETR files derived from predictions.jsonl alone, scored by `tempvl-bench score`."""
-    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    rows = _prediction_rows(run_dir / "predictions.jsonl")
     predictions, truth = write_moment_detr(rows, tmp_path / "rescore")
     capsys.readouterr()
     code = main(["score", "--family", "mr", "--protocol", protocol, "--predictions", str(predictions),
@@ -310,7 +314,7 @@ def test_charades_finetune_end_to_end(tmp_path: Path, capsys) -> None:
     assert record["family"] == "moment-retrieval" and record["split"] == "test"
     assert set(record["metrics"]) == set(MOMENT_SINGLE) and record["primary_metric"] == "mr/R1@0.5"
     run_dir = _run_dir(tmp_path, "charades-sta")
-    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    rows = _prediction_rows(run_dir / "predictions.jsonl")
     assert record["num_samples"] == len(rows) == len(_demo_queries("charades-sta", "test"))  # none failed
     assert set(record["annotation_sha256"]) == {f"charades-sta/{name}_{split}.{ext}" for split in ("train", "test")
                                                 for name, ext in (("charades_sta", "txt"), ("Charades_v1", "csv"))}
@@ -331,7 +335,7 @@ def test_charades_finetune_end_to_end(tmp_path: Path, capsys) -> None:
 def test_qvhighlights_zero_shot_with_highlights(tmp_path: Path, capsys) -> None:
     record = _run(tmp_path, "qvhighlights")
     run_dir = _run_dir(tmp_path, "qvhighlights")
-    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    rows = _prediction_rows(run_dir / "predictions.jsonl")
     # Length buckets without any ground-truth window have no value and are left out.
     assert set(record["metrics"]) <= set(QVHIGHLIGHTS)
     assert set(QVHIGHLIGHTS) - set(record["metrics"]) <= {"mr/mAP-short", "mr/mAP-middle", "mr/mAP-long"}
@@ -359,7 +363,7 @@ def test_anet_captions_decodes_each_video_once(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(pipeline, "read_frames", counting_read)
     # In-process loading (no worker) so the counter sees every decode.
     record = _run(tmp_path, "anet-captions", "--limit", "7", "--set", "batch.num_workers=0")
-    rows = read_prediction_rows(_run_dir(tmp_path, "anet-captions") / "predictions.jsonl")
+    rows = _prediction_rows(_run_dir(tmp_path, "anet-captions") / "predictions.jsonl")
     expected = _demo_queries("anet-captions", "val_1")[:7]
     assert record["num_samples"] == len(rows) == 7 and record["split"] == "val_1"
     assert [r["qid"] for r in rows] == [q.query_id for q in expected]
@@ -373,7 +377,7 @@ def test_fps_sampling_maps_variable_frame_counts_to_seconds(tmp_path: Path) -> N
     """0.5 fps over videos of different lengths: padded batches, windows on the 2-second grid."""
     _run(tmp_path, "charades-sta", "--limit", "12", "--set", "video.sampling=fps", "--set", "video.fps=0.5",
          "--set", "video.num_frames=32")
-    rows = read_prediction_rows(_run_dir(tmp_path, "charades-sta") / "predictions.jsonl")
+    rows = _prediction_rows(_run_dir(tmp_path, "charades-sta") / "predictions.jsonl")
     assert len({r["num_frames"] for r in rows}) > 1  # the batch really mixed lengths
     for row in rows:
         assert row["num_frames"] == math.ceil(row["duration"] * 0.5)
