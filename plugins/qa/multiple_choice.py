@@ -33,8 +33,8 @@ from tempvl_bench.api import (
     top_answer,
 )
 
-from tempvl_plugins.qa.datasets import adapter_for, load_msrvtt_mc_training
-from tempvl_plugins.qa.options import QAOptions, write_score_files
+from tempvl_plugins.qa.datasets import qa_adapter_for, load_msrvtt_mc_training
+from tempvl_plugins.qa.options import QAOptions, write_qa_score_files
 
 
 @dataclass
@@ -57,7 +57,7 @@ class MultipleChoiceQA(TaskFamily):
         return FAMILY_NAMES["qa"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
+        items, files = qa_adapter_for(ctx.config).load(ctx.annotation_dir, split)
         return Split(split, items, files)
 
     def load_train(self, ctx: RunContext, split: str) -> Split:
@@ -75,7 +75,7 @@ class MultipleChoiceQA(TaskFamily):
         chosen = {item.item_id: top_answer(s, [str(i) for i in range(len(s))]) for item, s in zip(evaluated, scores)}
         ground_truth = [QAGroundTruth(item.item_id, str(item.answer_index)) for item in evaluated]
         metrics = qa_metrics(chosen, ground_truth)
-        write_score_files(ctx.run_dir, chosen, ground_truth, None)
+        write_qa_score_files(ctx.run_dir, chosen, ground_truth, None)
         return Scores(metrics, len(evaluated), _predictions(evaluated, scores, chosen),
                       outcomes=_outcomes(chosen, ground_truth))
 

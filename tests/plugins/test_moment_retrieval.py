@@ -15,7 +15,7 @@ from tempvl_bench.cli import main
 from tempvl_bench.metrics import moment_metrics_single
 from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
 from tempvl_core.data.records import MomentQuery
-from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, group_by_video
+from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, group_queries_by_video
 from tempvl_plugins.moment_retrieval.decoding import (
     clip_saliency,
     estimate_duration,
@@ -139,7 +139,7 @@ def test_span_targets_use_the_decoded_timestamps() -> None:
         MomentQuery("b", "v2", "v2.mp4", "second", None, ((1.0, 1.5), (6.0, 8.0))),
         MomentQuery("c", "v1", "v1.mp4", "unlabelled", 8.0, ()),
     ]
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     batch = {  # v2 first in the batch, v1 second with one padded frame
         "index": torch.tensor([1, 0]),
         "frame_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=torch.bool),
@@ -164,7 +164,7 @@ def _query(qid: str, vid: str) -> MomentQuery:
 
 def test_group_by_video_keeps_first_appearance_order() -> None:
     queries = [_query("a", "v1"), _query("b", "v2"), _query("c", "v1"), _query("d", "v3"), _query("e", "v2")]
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     assert [(g.video_id, g.video_name, g.queries) for g in groups] == [
         ("v1", "v1.mp4", (0, 2)), ("v2", "v2.mp4", (1, 4)), ("v3", "v3.mp4", (3,))]
 
@@ -212,7 +212,7 @@ def test_real_qvhighlights_rows_reproduce_moment_detr_sample_metrics(realdata: P
 
 def test_real_charades_queries_group_by_video(realdata: Path) -> None:
     queries, files = ADAPTERS["charades-sta"].load(realdata / "charades-sta", "test")
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     assert len(queries) == 3720 and all(f.is_file() for f in files)
     assert sorted(i for g in groups for i in g.queries) == list(range(len(queries)))
     assert len(groups) == len({q.video_id for q in queries}) < len(queries) / 2
