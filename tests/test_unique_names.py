@@ -99,7 +99,8 @@ def test_the_walk_sees_every_package_and_recognises_hook_implementations() -> No
 def test_a_second_definition_is_reported(tmp_path: Path) -> None:
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    (tmp_path / "one" / "a.py").write_text("class Query:\n    pass\n\n\ndef _helper():\n    pass\n\n\ndef main():\n    pass\n")
+    (tmp_path / "one" / "a.py").write_text(
+        "class Query:\n    pass\n\n\ndef _helper():\n    pass\n\n\ndef main():\n    pass\n")
     (tmp_path / "two" / "b.py").write_text(
         "import pluggy\nhookimpl = pluggy.HookimplMarker('x')\n\n\ndef Query():\n    pass\n\n\ndef _helper():\n"
         "    pass\n\n\ndef main():\n    pass\n\n\n@hookimpl\ndef undeclared_hook():\n    pass\n")
