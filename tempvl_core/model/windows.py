@@ -7,6 +7,9 @@ this is exactly ``[t_start, t_end + 1 / fps]``; with uniform sampling the first 
 the video's opening half-segment and the last one its end, so the cells tile the whole video.
 A window of frames ``[s, e]`` (inclusive) is ``[bounds[s], bounds[e + 1]]`` seconds; training
 targets use the inverse map (:func:`frame_span`), so what the heads learn is what decoding reads.
+
+Shared by the moment-retrieval benchmarks (``tempvl_plugins.moment_retrieval``) and the
+localization study (``tempvl_bench.study``), so both decode and train on the same grid.
 """
 
 from __future__ import annotations
@@ -17,9 +20,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tempvl_bench.api import nms_keep
-
-CLIP_SECONDS = 2.0  # QVHighlights saliency clips
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def window_scores(start_logits: Tensor, end_logits: Tensor, max_window: int | No
     return scores.masked_fill(~valid, -1.0)
 
 
-def rank_windows(start_logits: Tensor, end_logits: Tensor, bounds: np.ndarray,
+def rank_windows_in_seconds(start_logits: Tensor, end_logits: Tensor, bounds: np.ndarray,
                  max_window: int | None = None) -> list[RankedWindows]:
     """Every valid window of each query, best first, in seconds (ties keep (s, e) order)."""
     return rank_scored_windows(window_scores(start_logits, end_logits, max_window), bounds)
@@ -118,21 +118,3 @@ def curve_window_scores(similarity: Tensor, max_window: int | None = None) -> Te
         valid &= ~torch.ones_like(valid).triu(max_window)
     lowest = contrast.masked_fill(~valid, float("inf")).flatten(1).min(1).values[:, None, None]
     return (contrast - lowest).masked_fill(~valid, -1.0)
-
-
-def select_windows(ranked: RankedWindows, nms_threshold: float, top_k: int) -> RankedWindows:
-    """Greedy NMS in rank order (2D-TAN's rule: IoU <= threshold survives), first ``top_k`` kept.
-
-    For the single-moment protocol (0.5, 5) this is exactly what its metric keeps from the full
-    ranking, so storing only these windows changes no number.
-    """
-    return ranked.top(nms_keep(ranked.windows[:, :2], nms_threshold, top_k))
-
-
-def clip_saliency(frame_scores: np.ndarray, bounds: np.ndarray, duration: float) -> np.ndarray:
-    """Per 2-second clip (``int(duration / 2)`` of them, at least 1): the score of the frame
-    whose cell holds the clip's centre."""
-    n_clips = max(1, int(duration / CLIP_SECONDS))
-    centres = (np.arange(n_clips) + 0.5) * CLIP_SECONDS
-    cells = np.searchsorted(bounds[1:-1], centres, side="right")
-    return np.asarray(frame_scores, dtype=np.float64)[cells]
