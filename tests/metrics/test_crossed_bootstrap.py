@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tempvl_bench.uncertainty import SEEDS, Crossed, Outcomes, PerUnit, bootstrap_ci, paired_difference, resample_indices
+from tempvl_bench.uncertainty import (
+    SEEDS,
+    Crossed,
+    Outcomes,
+    PerUnit,
+    bootstrap_ci,
+    paired_difference,
+    resample_indices,
+)
 
 
 def _crossed(values) -> Outcomes:
