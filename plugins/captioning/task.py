@@ -17,7 +17,7 @@ import torch
 
 from tempvl_bench.api import (
     GENERATION,
-    FAMILY_NAMES,
+    FAMILIES,
     Outcomes,
     RunContext,
     Scores,
@@ -73,7 +73,7 @@ class CaptioningFamily(TaskFamily):
     needs = (GENERATION,)
 
     def metric_names(self, options) -> tuple[str, ...]:
-        return FAMILY_NAMES["captioning"]
+        return FAMILIES["captioning"].metric_names()
 
     def load(self, ctx: RunContext, split: str) -> Split:
         items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)

@@ -2,7 +2,7 @@
 
 ``predictions.jsonl`` holds one row per query (see :meth:`QueryPrediction.to_row`). From those
 rows alone :func:`write_moment_detr` writes Moment-DETR's prediction JSONL and a matching
-ground-truth JSONL, which ``tempvl-bench score --family mr --protocol <single|qvhighlights>``
+ground-truth JSONL, which ``tempvl-bench score --family moment-retrieval --protocol <single|qvhighlights>``
 re-scores to the numbers of results.json.
 """
 

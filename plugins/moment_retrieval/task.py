@@ -22,7 +22,7 @@ import numpy as np
 from tempvl_bench.api import (
     FRAME_EMBEDDINGS,
     GROUNDING,
-    FAMILY_NAMES,
+    FAMILIES,
     Outcomes,
     RunContext,
     Scores,
@@ -86,7 +86,7 @@ class MomentRetrievalFamily(TaskFamily):
         return (FRAME_EMBEDDINGS,)
 
     def metric_names(self, options: MomentOptions) -> tuple[str, ...]:
-        return FAMILY_NAMES["mr_single" if options.protocol == "single" else "mr_qvhighlights"]
+        return FAMILIES["moment-retrieval"].metric_names(options.protocol)
 
     def load(self, ctx: RunContext, split: str) -> Split:
         queries, files = ADAPTERS[ctx.config.dataset].load(ctx.annotation_dir, split)

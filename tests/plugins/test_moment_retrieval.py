@@ -196,10 +196,11 @@ def test_real_qvhighlights_rows_reproduce_moment_detr_sample_metrics(realdata: P
         assert ours[name] == pytest.approx(brief[reference], abs=0.005), name
     predictions, truth = write_moment_detr(rows, tmp_path)
     capsys.readouterr()
-    assert main(["score", "--family", "mr", "--predictions", str(predictions), "--ground-truth", str(truth)]) == 0
+    assert main(["score", "--family", "moment-retrieval", "--predictions", str(predictions),
+                 "--ground-truth", str(truth)]) == 0
     assert json.loads(capsys.readouterr().out) == ours
     # Our prediction file also scores against the official ground-truth file itself.
-    assert main(["score", "--family", "mr", "--predictions", str(predictions),
+    assert main(["score", "--family", "moment-retrieval", "--predictions", str(predictions),
                  "--ground-truth", str(folder / "highlight_val_release.jsonl")]) == 0
     assert json.loads(capsys.readouterr().out) == ours
 
@@ -280,7 +281,7 @@ def _rescore(tmp_path: Path, run_dir: Path, protocol: str, capsys) -> dict:
     rows = read_prediction_rows(run_dir / "predictions.jsonl")
     predictions, truth = write_moment_detr(rows, tmp_path / "rescore")
     capsys.readouterr()
-    code = main(["score", "--family", "mr", "--protocol", protocol, "--predictions", str(predictions),
+    code = main(["score", "--family", "moment-retrieval", "--protocol", protocol, "--predictions", str(predictions),
                  "--ground-truth", str(truth)])
     assert code == 0
     return json.loads(capsys.readouterr().out)
