@@ -24,6 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from tempvl_core.atomic import atomic_file
+
 from tempvl_bench.metrics.jsonio import npy_header
 from tempvl_bench.uncertainty import OUTCOMES_FILE, STATISTICS, Outcome, Outcomes, PerUnit, RankedAP
 
@@ -70,10 +72,8 @@ def write_outcomes(path: Path, runs: Mapping[str, Outcomes], identity: Mapping[s
                                  "threshold": outcome.threshold}
         meta["runs"][run] = {"metrics": entries, "units": outcomes.units}
     arrays["meta"] = np.array(json.dumps(meta, allow_nan=False))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_file(path) as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def outcomes_identity(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tempvl_core.atomic import write_atomic
 
 from tempvl_bench.study import evaluate as ev
 from tempvl_bench.study.config import StudyConfig, Variant, load_study_config
@@ -121,9 +122,7 @@ def _read(path: Path) -> dict | None:
 
 
 def _write(path: Path, study: dict) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(study, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(study, sort_keys=True) + "\n")
 
 
 @contextmanager
