@@ -153,3 +153,16 @@ def test_bootstrap_interval_and_paired_difference(tmp_path):
     other = Outcomes.per_unit("query", [f"x{i}" for i in range(200)], {"m/acc": bad.metrics["m/acc"].values})
     with pytest.raises(ValueError, match="different query ids"):
         paired_difference(good, other)
+
+
+def test_read_units_gives_each_runs_ids_from_meta_alone(tmp_path):
+    from tempvl_bench.outcomes_file import OutcomesFileError, read_units
+
+    path = tmp_path / "outcomes.npz"
+    model = Outcomes.per_unit("text", ["t2", "t1", "t3"], {"t2v/R@1": np.array([1.0, 0.0, 1.0])})
+    chance = Outcomes.per_unit("video", ["v1"], {"v2t/R@1": np.array([0.0])})
+    write_outcomes(path, {"model": model, "chance": chance})
+    assert read_units(path) == {"text": ["t2", "t1", "t3"]}
+    assert read_units(path, "chance") == {"video": ["v1"]}
+    with pytest.raises(OutcomesFileError, match=r"outcomes.npz: meta.runs.absent: missing"):
+        read_units(path, "absent")
