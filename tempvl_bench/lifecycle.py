@@ -27,7 +27,7 @@ class LifecycleError(ValueError):
 
 
 def load_target(spec: "TaskSpec") -> Any:
-    """The task's family (an instance) or, for a plugin written before families, its runner
+    """The task's family (an instance) or, for a task whose runner is a function, that
     function. ``spec.runner`` is that object itself or a lazy ``"module:attr"`` target."""
     target = spec.runner
     if isinstance(target, str):

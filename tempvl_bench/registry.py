@@ -29,10 +29,9 @@ class TaskSpec:
 
     ``runner`` is a lazy ``"package.module:attr"`` target naming a
     :class:`tempvl_bench.family.TaskFamily` (class or instance), whose steps the harness runs in
-    its one lifecycle; it is imported only when the task runs. A runner function that takes a
-    ``RunContext`` and returns a ``TaskOutput`` (itself or as a target) is still accepted for
-    plugins written before families; it owns its loop and gets none of the harness's checks
-    beyond the finetune-row check.
+    its one lifecycle; it is imported only when the task runs. ``runner`` may instead be a
+    function (itself or as a target) that takes a ``RunContext`` and returns a ``TaskOutput``: it
+    owns its loop and gets none of the harness's checks beyond the finetune-row check.
     """
 
     name: str
