@@ -50,12 +50,14 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[IO]:
 def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary file name next to ``path`` (ending in ``suffix``) for a writer that takes a
     name rather than a handle; what was written there is flushed to disk and replaces ``path``
-    when the block ends without an exception, and is removed when it raises."""
+    when the block ends without an exception, and is removed when it raises. The file gets the
+    mode a plain ``open`` gives even when the writer recreated it (safetensors makes it 0600)."""
     path = Path(path)
     fd, tmp = open_temp(path, suffix)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         sync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
