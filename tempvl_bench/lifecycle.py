@@ -1,6 +1,6 @@
 """One task lifecycle for every family: the harness owns the loop, families supply the steps.
 
-:func:`run_task_steps` is what :func:`tempvl_bench.runner.run_task` calls once the run folder
+:func:`run_family` is what :func:`tempvl_bench.runner.run_task` calls once the run folder
 and context exist: evaluation split -> ``--limit`` -> (training split) -> model -> finetuning
 -> prediction (videos through :func:`tempvl_bench.encoding.encode_videos`) -> scores -> the
 check against the task file's ``metrics:``. A task's family code is named lazily by a

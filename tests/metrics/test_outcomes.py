@@ -169,3 +169,16 @@ def test_top1_outcomes_are_the_single_protocol_r1_and_miou():
     assert set(short) == {"mr/R1@0.3", "mr/R1@0.5", "mr/R1@0.7", "mr/mIoU"}
     for name, values in short.items():
         np.testing.assert_array_equal(values, full[name], err_msg=name)
+
+
+def test_read_units_gives_each_runs_ids_from_meta_alone(tmp_path):
+    from tempvl_bench.outcomes_file import OutcomesFileError, read_units
+
+    path = tmp_path / "outcomes.npz"
+    model = Outcomes.per_unit("text", ["t2", "t1", "t3"], {"t2v/R@1": np.array([1.0, 0.0, 1.0])})
+    chance = Outcomes.per_unit("video", ["v1"], {"v2t/R@1": np.array([0.0])})
+    write_outcomes(path, {"model": model, "chance": chance})
+    assert read_units(path) == {"text": ["t2", "t1", "t3"]}
+    assert read_units(path, "chance") == {"video": ["v1"]}
+    with pytest.raises(OutcomesFileError, match=r"outcomes.npz: meta.runs.absent: missing"):
+        read_units(path, "absent")
