@@ -31,7 +31,6 @@ PROTOCOL_NAMES = {
 PENDING = {
     "QAItem": "tempvl_core/data/demo/qa.py's scene question (the demo data rewrite)",
     "finetune_moments": "tempvl_bench/study/evaluate.py (the study moves onto the moment-retrieval family)",
-    "paired_difference": "tempvl_bench/study/stats.py vs tempvl_bench/uncertainty.py (the study rewrite)",
     "summarize": "tempvl_bench/study/report.py vs tempvl_bench/feature_cache.py (the study rewrite)",
 }
 

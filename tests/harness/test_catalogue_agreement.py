@@ -26,45 +26,20 @@ TASKS = [spec.name for spec in HOST.tasks
 REAL_FOLDERS = {"activitynet": "activitynet-v1.3/bsn"}
 
 
-def run_files(task: str, annotation_dir: Path, split: str, kind: str) -> list[Path]:
+def run_files(task: str, annotation_dir: Path, split: str) -> list[Path]:
     """The annotation files a run of ``task`` reads for ``split``: the family's ``load`` step
     (``load_train`` for the training split), as the harness lifecycle calls it."""
     from types import SimpleNamespace
 
-    from tempvl_bench.family import TaskFamily
-    from tempvl_bench.lifecycle import load_target, parse_family_options
+    from tempvl_bench.lifecycle import load_family, parse_family_options
 
     spec = HOST.tasks.get(task)
     config = load_task_config(spec.config_path)
-    family = load_target(spec)
-    if isinstance(family, TaskFamily):
-        ctx = SimpleNamespace(spec=spec, config=config, annotation_dir=annotation_dir, mode="zero-shot",
-                              task_options=parse_family_options(family, config))
-        step = family.load if split == config.splits.eval else family.load_train
-        return step(ctx, split).files
-    return _adapter_files(spec, config, annotation_dir, split, kind)
-
-
-def _adapter_files(spec, config, annotation_dir: Path, split: str, kind: str) -> list[Path]:
-    """For a family not yet on the lifecycle: the loader its runner calls."""
-    task = spec.name
-    if spec.family == "retrieval":
-        from tempvl_bench.annotations import load_annotations
-
-        return load_annotations(config.dataset, annotation_dir, "retrieval", split).files
-    if spec.family == "moment-retrieval":
-        from tempvl_plugins.moment_retrieval.datasets import ADAPTERS
-    elif spec.family == "tal":
-        from tempvl_plugins.action_localization.datasets import ADAPTERS
-    elif spec.family == "captioning":
-        from tempvl_plugins.captioning.datasets import ADAPTERS
-    else:
-        from tempvl_plugins.qa.datasets import ADAPTERS, load_msrvtt_mc_training
-
-        if kind == "retrieval":  # multiple choice finetunes on the retrieval captions
-            return load_msrvtt_mc_training(annotation_dir, split)[1]
-    key = config.dataset if spec.family in ("moment-retrieval", "tal") else task
-    return ADAPTERS[key].load(annotation_dir, split)[1]
+    family = load_family(spec)
+    ctx = SimpleNamespace(spec=spec, config=config, annotation_dir=annotation_dir, mode="zero-shot",
+                          task_options=parse_family_options(family, config))
+    step = family.load if split == config.splits.eval else family.load_train
+    return step(ctx, split).files
 
 
 def _check_task(task: str, data_root: Path, *, demo: bool) -> list[str]:
@@ -76,7 +51,7 @@ def _check_task(task: str, data_root: Path, *, demo: bool) -> list[str]:
     for split, kind in split_kinds(config).items():
         checked = report.get(kind, split)
         try:
-            files = run_files(task, annotation_dir, split, kind)
+            files = run_files(task, annotation_dir, split)
         except (FileNotFoundError, ValueError) as exc:  # AnnotationError is a ValueError
             assert checked.status != OK, f"{task} {kind}/{split}: validate read it, the run failed: {exc}"
             continue
