@@ -66,9 +66,9 @@ _LAZY = {
     **{
         name: "tempvl_bench.metrics"
         for name in (
-            "caption_metrics", "caption_outcomes", "best_constant_caption", "CaptionScorer", "QAItem", "QAPrediction",
-            "qa_metrics", "prediction_credit",
-            "top_answer", "top_choices", "MomentPrediction", "MomentQuery", "moment_metrics_single",
+            "caption_metrics", "caption_outcomes", "best_constant_caption", "CaptionScorer", "QAGroundTruth",
+            "QAPrediction", "qa_metrics", "prediction_credit",
+            "top_answer", "top_choices", "MomentPrediction", "MomentGroundTruth", "moment_metrics_single",
             "qvhighlights_metrics", "nms_keep", "retrieval_metrics", "multi_caption_retrieval_metrics",
             "paragraph_retrieval_metrics", "tal_metrics", "TAL_PROTOCOLS", "SegmentTable",
             "metric_direction", "format_threshold", "FAMILIES", "retrieval_outcomes", "qa_outcomes",
@@ -113,9 +113,9 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         FAMILIES,
         TAL_PROTOCOLS,
         CaptionScorer,
+        MomentGroundTruth,
         MomentPrediction,
-        MomentQuery,
-        QAItem,
+        QAGroundTruth,
         QAPrediction,
         SegmentTable,
         caption_metrics,

@@ -143,10 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tempvl_bench import commands
 
     commands.add_parsers(sub, common, lambda fn: lambda args: fn(_host(args), args))
-    from tempvl_bench.study.cli import add_parser as add_study_parser
+    from tempvl_bench.study.cli import add_study_parser
 
     add_study_parser(sub, common, lambda fn: lambda args: fn(_host(args), args))
-    from tempvl_bench.packs.extract import add_parser as add_extract_parser
+    from tempvl_bench.packs.extract import add_extract_parser
 
     add_extract_parser(sub, common, lambda fn: lambda args: fn(_host(args), args))
     return parser

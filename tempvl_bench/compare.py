@@ -50,7 +50,7 @@ def check_comparable(a: dict, b: dict, path_a: Path, path_b: Path) -> None:
         raise IncomparableRuns(f"the runs report captioning metrics on different scales: {scales[0]} in {path_a} "
                                f"(schema_version {a.get('schema_version')}) vs {scales[1]} in {path_b} (schema_version "
                                f"{b.get('schema_version')}); schema 5 on is x100: run the older task again")
-    hashes_a, hashes_b = annotation_hashes(a, path_a), annotation_hashes(b, path_b)
+    hashes_a, hashes_b = recorded_annotation_hashes(a, path_a), recorded_annotation_hashes(b, path_b)
     eval_split = a.get("split")
     shared = set(hashes_a) & set(hashes_b)  # a run that could not read its training split lists fewer
     if not shared:
@@ -62,7 +62,7 @@ def check_comparable(a: dict, b: dict, path_a: Path, path_b: Path) -> None:
                                f"{', '.join(differ)} have other sha256 in {path_a} and {path_b}")
 
 
-def annotation_hashes(record: dict, path: Path) -> dict[str, str]:
+def recorded_annotation_hashes(record: dict, path: Path) -> dict[str, str]:
     """results.json's ``annotation_sha256``: a non-empty mapping of file to sha256."""
     hashes = record.get("annotation_sha256")
     if not isinstance(hashes, dict) or not hashes or not all(isinstance(v, str) for v in hashes.values()):

@@ -86,7 +86,7 @@ def build_backbone(host: PluginHost, name: str, config: TaskConfig):
 def build_backbone_by_name(host: PluginHost, name: str, *, image_size: int, pretrained: bool | str = False):
     spec, argument = host.backbones.resolve(name)
     backbone = spec.factory(BackboneOptions(image_size=image_size, pretrained=pretrained, argument=argument))
-    check_backbone(backbone, f"backbone {name!r} (plugin {spec.plugin})", image_size)
+    check_backbone_contract(backbone, f"backbone {name!r} (plugin {spec.plugin})", image_size)
     return backbone
 
 
@@ -95,7 +95,7 @@ class BackboneContractError(TypeError, ValueError):
     (printed by the CLI as one line naming the backbone and its plugin)."""
 
 
-def check_backbone(backbone, owner: str, image_size: int) -> None:
+def check_backbone_contract(backbone, owner: str, image_size: int) -> None:
     """Run ``backbone`` once on a small dummy batch and check what the model relies on: an
     ``nn.Module`` with ``forward``, an int ``num_features`` and the output shape of its kind."""
     import torch

@@ -28,7 +28,9 @@ PREDICTIONS_FILE = "predictions.jsonl"
 TRACKED_PACKAGES = ("tempvl-bench", "torch", "torchvision", "timm", "transformers", "numpy", "decord", "av")
 
 
-class FailedVideo(TypedDict):
+class FailedVideoRecord(TypedDict):
+    """One entry of ``failed_videos``: a video that could not be decoded, and why."""
+
     path: str
     error: str
 
@@ -94,7 +96,7 @@ class ResultRecord(TypedDict):
     package_versions: dict[str, str]
     wall_time_s: float
     num_samples: int  #: queries (or items) evaluated
-    failed_videos: list[FailedVideo]  #: videos that failed to decode (never substituted)
+    failed_videos: list[FailedVideoRecord]  #: videos that failed to decode (never substituted)
     #: video name -> the other file read for it, only with ``video.allow_substitutes: true``
     video_substitutions: dict[str, str]
     #: a feature-pack run's source (null otherwise): root, preset, resolved layout, the pack's

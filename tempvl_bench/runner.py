@@ -24,7 +24,7 @@ from tempvl_bench.results import (
     PREDICTIONS_FILE,
     RESULTS_FILE,
     SCHEMA_VERSION,
-    FailedVideo,
+    FailedVideoRecord,
     ResultRecord,
     git_commit,
     package_versions,
@@ -72,7 +72,7 @@ class TaskOutput:
     split: str
     num_samples: int
     predictions: Iterable[dict[str, Any]] = ()
-    failed_videos: list[FailedVideo] = field(default_factory=list)
+    failed_videos: list[FailedVideoRecord] = field(default_factory=list)
     #: Annotation files the run read (hashed into results.json).
     annotation_files: list[Path] = field(default_factory=list)
     #: Trivial baselines from the family's baselines step: name -> Scores (or plain metrics).

@@ -28,7 +28,7 @@ ADAPTERS: dict[str, CaptionAdapter] = {
 }
 
 
-def adapter_for(config) -> CaptionAdapter:
+def caption_adapter_for(config) -> CaptionAdapter:
     """The adapter of a task: a built-in task's by its name, a task file of one's own
     (``--task ./mine.yaml``) by its ``dataset``."""
     if config.name in ADAPTERS:

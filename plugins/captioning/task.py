@@ -34,7 +34,7 @@ from tempvl_bench.api import (
     write_json_atomic,
 )
 
-from tempvl_plugins.captioning.datasets import adapter_for
+from tempvl_plugins.captioning.datasets import caption_adapter_for
 
 #: Files written next to results.json; ``tempvl-bench score --family captioning --predictions
 #: captions.json --ground-truth references.json`` reproduces the run's metrics.
@@ -76,7 +76,7 @@ class CaptioningFamily(TaskFamily):
         return FAMILIES["captioning"].metric_names()
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
+        items, files = caption_adapter_for(ctx.config).load(ctx.annotation_dir, split)
         items = [item for item in items if item.captions]  # a video without references cannot be scored
         if not items:
             raise ValueError(f"{ctx.spec.name}: split {split!r} has no video with reference captions")
@@ -92,7 +92,7 @@ class CaptioningFamily(TaskFamily):
         evaluated = [item for item in evaluation.records if item.video_id in captions]
         references = {item.video_id: list(item.captions) for item in evaluated}
         corpus, per_video = caption_metrics(captions, references)
-        write_score_files(ctx.run_dir, captions, references)
+        write_caption_score_files(ctx.run_dir, captions, references)
         return Scores(corpus, len(evaluated), _predictions(evaluated, captions, per_video),
                       outcomes=_outcomes(corpus, per_video))
 
@@ -162,7 +162,8 @@ def _generate(ctx: RunContext, model, items, options: CaptionOptions) -> dict[st
     return captions
 
 
-def write_score_files(run_dir: Path, captions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> None:
+def write_caption_score_files(run_dir: Path, captions: Mapping[str, str],
+                              references: Mapping[str, Sequence[str]]) -> None:
     """Captions (COCO results list) and references in the formats ``tempvl-bench score`` reads."""
     write_json_atomic(Path(run_dir) / CAPTIONS_JSON, [{"video_id": v, "caption": c} for v, c in captions.items()])
     write_json_atomic(Path(run_dir) / REFERENCES_JSON, {v: list(refs) for v, refs in references.items()})

@@ -101,7 +101,7 @@ class HFClipVideo(ProcessedVideoText):
         return vtc_loss(video_emb, text_emb, self.clip.logit_scale)
 
 
-def load_pretrained(model_class, processor_class, folder):
+def load_model_and_processor(model_class, processor_class, folder):
     """The model (safetensors only, float32) and its processor from ``folder``, offline and quietly."""
     from transformers.utils import logging
 
@@ -113,5 +113,5 @@ def load_pretrained(model_class, processor_class, folder):
 def load_clip(options: ModelOptions) -> HFClipVideo:
     from transformers import CLIPModel, CLIPProcessor
 
-    model = HFClipVideo(*load_pretrained(CLIPModel, CLIPProcessor, model_folder("hf-clip", options)))
+    model = HFClipVideo(*load_model_and_processor(CLIPModel, CLIPProcessor, model_folder("hf-clip", options)))
     return model.to(options.device).eval()

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tempvl_bench.api import ModelOptions
-from tempvl_plugins.hf_models.clip import ProcessedVideoText, load_pretrained, pooled
+from tempvl_plugins.hf_models.clip import ProcessedVideoText, load_model_and_processor, pooled
 from tempvl_plugins.hf_models.files import model_folder
 
 #: Videos prompted at once in :meth:`HFXClipVideo.pair_scores` (memory: videos x texts x width).
@@ -66,7 +66,7 @@ def load_xclip(options: ModelOptions) -> HFXClipVideo:
     from transformers import XCLIPModel, XCLIPProcessor
 
     folder = model_folder("hf-xclip", options)
-    model = HFXClipVideo(*load_pretrained(XCLIPModel, XCLIPProcessor, folder))
+    model = HFXClipVideo(*load_model_and_processor(XCLIPModel, XCLIPProcessor, folder))
     frames = options.config.video.num_frames
     if frames != model.num_frames:
         raise ValueError(f"{options.config.where('video.num_frames')}: {frames}, but the X-CLIP model in {folder} "

@@ -3,7 +3,7 @@
 Each adapter returns :class:`tempvl_core.data.records.MomentQuery` lists plus the files it read.
 ``protocol`` picks the metric: ``single`` (2D-TAN, one ground-truth window per query) or
 ``qvhighlights`` (Moment-DETR, several windows per query and per-clip saliency).
-Evaluation decodes each video once: :func:`group_by_video` gathers a video's queries.
+Evaluation decodes each video once: :func:`group_queries_by_video` gathers a video's queries.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class VideoGroup:
     duration: float | None = None
 
 
-def group_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
+def group_queries_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
     """Videos in order of first appearance, each with its queries in list order."""
     order: dict[str, list[int]] = {}
     names: dict[str, str] = {}

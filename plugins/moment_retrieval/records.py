@@ -16,8 +16,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from tempvl_bench.api import (
+    MomentGroundTruth,
     MomentPrediction,
-    MomentQuery,
     moment_metrics_single,
     moment_outcomes_single,
     qvhighlights_metrics,
@@ -108,8 +108,8 @@ def _parsed(rows: Sequence[dict[str, Any]], protocol: str):
         saliency = row.get("pred_saliency_scores")
         predictions.append(MomentPrediction(row["qid"], np.asarray(row["pred_relevant_windows"], dtype=np.float64),
                                             None if saliency is None else np.asarray(saliency, dtype=np.float64)))
-        queries.append(MomentQuery(row["qid"], row["duration"], [tuple(w) for w in row["relevant_windows"]],
-                                   row.get("relevant_clip_ids"), row.get("saliency_scores")))
+        queries.append(MomentGroundTruth(row["qid"], row["duration"], [tuple(w) for w in row["relevant_windows"]],
+                                         row.get("relevant_clip_ids"), row.get("saliency_scores")))
     return predictions, queries
 
 
@@ -145,17 +145,3 @@ def write_moment_detr(rows: Sequence[dict[str, Any]], directory: Path) -> tuple[
     _write_jsonl(predictions, (moment_detr_prediction(r) for r in rows))
     _write_jsonl(truth, (moment_detr_ground_truth(r) for r in rows))
     return predictions, truth
-
-
-def read_prediction_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a run's ``predictions.jsonl`` (raises naming the file and line on bad JSON)."""
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}: line {number}: not valid JSON ({err})") from None
-    return rows

@@ -44,7 +44,7 @@ from tempvl_core.model.windows import (
     rank_scored_windows,
     rank_windows_in_seconds,
 )
-from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
+from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_queries_by_video
 from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
 from tempvl_plugins.moment_retrieval.records import (
     PROTOCOLS,
@@ -155,7 +155,7 @@ def _baseline_row(query: MomentQuery, windows: np.ndarray) -> dict:
 @torch.no_grad()
 def localize_queries(ctx: RunContext, model, queries: Sequence[MomentQuery], options: dict) -> list[QueryPrediction]:
     """Predictions for every query whose video decodes, in query order."""
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     found: dict[int, QueryPrediction] = {}
     for batch in encode_videos(ctx.clips, model, groups, level="frames", desc="localize"):
         for qi, prediction in _localize_batch(ctx, model, batch, groups, queries, options):

@@ -26,7 +26,7 @@ from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
 from tempvl_core.model.moment_queries import query_frame_similarity, query_span_loss, video_frame_features
 from tempvl_core.model.windows import estimate_duration, frame_bounds, frame_span
-from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video
+from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_queries_by_video
 
 
 @dataclass
@@ -73,7 +73,7 @@ def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
                      saliency_weight: float = 0.0) -> list[EpochLog]:
     """Train the model (MR heads, grounding and encoders) on ``queries`` for ``finetune.epochs``."""
     cfg = ctx.config
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     rng = np.random.default_rng(ctx.seed)
     stride = model_stride(model)
 

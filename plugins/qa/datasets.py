@@ -41,7 +41,7 @@ ADAPTERS: dict[str, QAAdapter] = {
 }
 
 
-def adapter_for(config) -> QAAdapter:
+def qa_adapter_for(config) -> QAAdapter:
     """The adapter of a task: a built-in task's by its name, a task file of one's own
     (``--task ./mine.yaml``) by its ``dataset`` and question kind (``splits.eval_kind: mc``:
     multiple choice)."""

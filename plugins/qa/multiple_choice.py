@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tempvl_bench.api import QAItem as ScoredQuestion
+from tempvl_bench.api import QAGroundTruth
 from tempvl_bench.api import (
     CLIP_EMBEDDINGS,
     MATCHING,
@@ -33,8 +33,8 @@ from tempvl_bench.api import (
     top_answer,
 )
 
-from tempvl_plugins.qa.datasets import adapter_for, load_msrvtt_mc_training
-from tempvl_plugins.qa.options import QAOptions, write_score_files
+from tempvl_plugins.qa.datasets import qa_adapter_for, load_msrvtt_mc_training
+from tempvl_plugins.qa.options import QAOptions, write_qa_score_files
 
 
 @dataclass
@@ -57,7 +57,7 @@ class MultipleChoiceQA(TaskFamily):
         return FAMILIES["qa"].metric_names()
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
+        items, files = qa_adapter_for(ctx.config).load(ctx.annotation_dir, split)
         return Split(split, items, files)
 
     def load_train(self, ctx: RunContext, split: str) -> Split:
@@ -73,9 +73,9 @@ class MultipleChoiceQA(TaskFamily):
     def score(self, ctx: RunContext, evaluation: Split, result: OptionScores) -> Scores:
         evaluated, scores = result.items, result.scores
         chosen = {item.item_id: top_answer(s, [str(i) for i in range(len(s))]) for item, s in zip(evaluated, scores)}
-        ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in evaluated]
+        ground_truth = [QAGroundTruth(item.item_id, str(item.answer_index)) for item in evaluated]
         metrics = qa_metrics(chosen, ground_truth)
-        write_score_files(ctx.run_dir, chosen, ground_truth, None)
+        write_qa_score_files(ctx.run_dir, chosen, ground_truth, None)
         return Scores(metrics, len(evaluated), _predictions(evaluated, scores, chosen),
                       outcomes=_outcomes(chosen, ground_truth))
 
@@ -83,7 +83,7 @@ class MultipleChoiceQA(TaskFamily):
         """Chance: every option tied, i.e. a uniformly random pick (credit 1 / options per item)."""
         items = evaluation.records
         chosen = {item.item_id: [str(i) for i in range(len(item.options))] for item in items}
-        ground_truth = [ScoredQuestion(item.item_id, str(item.answer_index)) for item in items]
+        ground_truth = [QAGroundTruth(item.item_id, str(item.answer_index)) for item in items]
         return {"chance": Scores(qa_metrics(chosen, ground_truth), len(items),
                                  outcomes=_outcomes(chosen, ground_truth))}
 

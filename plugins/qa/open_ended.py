@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tempvl_bench.api import QAItem as ScoredQuestion
+from tempvl_bench.api import QAGroundTruth
 from tempvl_bench.api import (
     GENERATION,
     FAMILIES,
@@ -36,8 +36,8 @@ from tempvl_bench.api import (
     trainable_parameters,
 )
 
-from tempvl_plugins.qa.datasets import adapter_for
-from tempvl_plugins.qa.options import QAOptions, write_score_files
+from tempvl_plugins.qa.datasets import qa_adapter_for
+from tempvl_plugins.qa.options import QAOptions, write_qa_score_files
 from tempvl_plugins.qa.vocab import AnswerVocab, candidates_by_type
 
 
@@ -50,7 +50,7 @@ class VideoQuestions:
     questions: tuple  # tempvl_core.data.records.QAItem, file order
 
 
-def group_by_video(items: Sequence) -> list[VideoQuestions]:
+def group_questions_by_video(items: Sequence) -> list[VideoQuestions]:
     """Questions grouped by video, videos in order of first appearance."""
     groups: dict[str, list] = {}
     names: dict[str, str] = {}
@@ -78,7 +78,7 @@ class OpenEndedQA(TaskFamily):
         return (*FAMILIES["qa"].metric_names(), "qa/acc/*")  # one accuracy per question type of the data
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = adapter_for(ctx.config).load(ctx.annotation_dir, split)
+        items, files = qa_adapter_for(ctx.config).load(ctx.annotation_dir, split)
         return Split(split, items, files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
@@ -90,7 +90,7 @@ class OpenEndedQA(TaskFamily):
         options: QAOptions = ctx.task_options
         vocab = _vocab(ctx, train)
         method = "head" if ctx.mode == "finetune" else _zero_shot_method(options, model, vocab)
-        videos = group_by_video(evaluation.records)
+        videos = group_questions_by_video(evaluation.records)
         if method == "head":
             answers = _answer_with_head(ctx, model, videos, vocab)
         else:
@@ -101,11 +101,11 @@ class OpenEndedQA(TaskFamily):
     def score(self, ctx: RunContext, evaluation: Split, result: Answers) -> Scores:
         answers, vocab = result.answers, result.vocab
         evaluated = [item for item in evaluation.records if item.question_id in answers]
-        ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluated]
+        ground_truth = [QAGroundTruth(item.question_id, item.answer, item.question_type) for item in evaluated]
         metrics = qa_metrics(answers, ground_truth, vocab.answers)
         # A question type the task file lists but the evaluated questions lack has no accuracy.
         undefined = tuple(m for m in ctx.config.metrics if m.startswith("qa/acc/") and m not in metrics)
-        write_score_files(ctx.run_dir, answers, ground_truth, vocab.answers)
+        write_qa_score_files(ctx.run_dir, answers, ground_truth, vocab.answers)
         return Scores(metrics, len(evaluated), _predictions(evaluated, answers, vocab, result.method), undefined,
                       _outcomes(answers, ground_truth, vocab))
 
@@ -120,7 +120,7 @@ class OpenEndedQA(TaskFamily):
         for item in train.records:
             by_type.setdefault(item.question_type, []).append(item.answer)
         by_type = {qtype: majority(answers) for qtype, answers in by_type.items()}
-        ground_truth = [ScoredQuestion(item.question_id, item.answer, item.question_type) for item in evaluation.records]
+        ground_truth = [QAGroundTruth(item.question_id, item.answer, item.question_type) for item in evaluation.records]
         out = {}
         for name, answer_of in (("majority answer", lambda item: overall),
                                 ("majority answer per type", lambda item: by_type.get(item.question_type, overall))):
@@ -156,7 +156,7 @@ def _finetune(ctx: RunContext, model, train_items, vocab: AnswerVocab, options: 
     cfg = ctx.config
     index = vocab.index()
     # Training questions whose answer is outside the vocabulary have no class: left out (just-ask).
-    videos = group_by_video([item for item in train_items if item.answer in index])
+    videos = group_questions_by_video([item for item in train_items if item.answer in index])
     if not videos:
         raise ValueError(f"{ctx.spec.name}: no training question has an answer in the vocabulary")
     rng = np.random.default_rng(ctx.seed)

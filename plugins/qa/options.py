@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tempvl_bench.api import QAItem as ScoredQuestion
+from tempvl_bench.api import QAGroundTruth
 from tempvl_bench.api import QAPrediction, checked, options_from_mapping, write_json_atomic
 
 from tempvl_plugins.qa.vocab import DEFAULT_VOCAB_SIZE
@@ -46,8 +46,8 @@ class QAOptions:
         return options_from_mapping(cls, raw, source)
 
 
-def write_score_files(run_dir: Path, answers: Mapping[str, QAPrediction], ground_truth: Sequence[ScoredQuestion],
-                      vocab: Sequence[str] | None) -> None:
+def write_qa_score_files(run_dir: Path, answers: Mapping[str, QAPrediction], ground_truth: Sequence[QAGroundTruth],
+                         vocab: Sequence[str] | None) -> None:
     """The run's answers and ground truth in the formats ``tempvl-bench score --family qa`` reads.
 
     An answer tied for the top score with others is written as the list of them, which ``score``

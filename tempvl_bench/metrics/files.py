@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from tempvl_bench.metrics.highlights import CLIP_SECONDS
-from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, load_npy, read_json, read_jsonl
-from tempvl_bench.metrics.moment import MomentPrediction, MomentQuery
-from tempvl_bench.metrics.qa import Prediction, QAItem
+from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, load_npy, read_score_json, read_score_jsonl
+from tempvl_bench.metrics.moment import MomentGroundTruth, MomentPrediction
+from tempvl_bench.metrics.qa import Prediction, QAGroundTruth
 from tempvl_bench.metrics.tal_files import load_tal_ground_truth, load_tal_predictions
 
 __all__ = [
@@ -83,7 +83,7 @@ def load_similarity(path: Path) -> np.ndarray:
 
 def load_text_video_index(path: Path, n_texts: int, n_videos: int) -> np.ndarray:
     """A JSON list giving each text's video index (0 .. n_videos - 1, every video captioned)."""
-    data = read_json(path)
+    data = read_score_json(path)
     if not isinstance(data, list) or len(data) != n_texts:
         got = f"a list of {len(data)}" if isinstance(data, list) else type(data).__name__
         raise ScoreInputError(path, f"expected a JSON list with one video index per text ({n_texts}), got {got}")
@@ -103,7 +103,7 @@ def load_text_video_index(path: Path, n_texts: int, n_videos: int) -> np.ndarray
 
 def load_caption_predictions(path: Path) -> dict[str, str]:
     """COCO results list ``[{"video_id": ..., "caption": ...}]``; ids compared as strings."""
-    data = read_json(path)
+    data = read_score_json(path)
     if not isinstance(data, list):
         raise ScoreInputError(path, "expected a COCO results list [{\"video_id\": ..., \"caption\": ...}]")
     out: dict[str, str] = {}
@@ -121,7 +121,7 @@ def load_caption_predictions(path: Path) -> dict[str, str]:
 
 def load_caption_references(path: Path) -> dict[str, list[str]]:
     """``{video_id: [caption, ...]}``."""
-    data = read_json(path)
+    data = read_score_json(path)
     if not isinstance(data, dict):
         raise ScoreInputError(path, "expected an object {video_id: [caption, ...]}")
     for video, refs in data.items():
@@ -134,7 +134,7 @@ def load_caption_references(path: Path) -> dict[str, list[str]]:
 
 def load_qa_predictions(path: Path) -> dict[str, Prediction]:
     """``{question_id: answer}``; an answer may be a list of the answers tied for the top score."""
-    data = read_json(path)
+    data = read_score_json(path)
     if not isinstance(data, dict):
         raise ScoreInputError(path, "expected an object {question_id: answer}")
     for qid, answer in data.items():
@@ -147,8 +147,8 @@ def load_qa_predictions(path: Path) -> dict[str, Prediction]:
     return data
 
 
-def load_qa_ground_truth(path: Path) -> list[QAItem]:
-    data = read_json(path)
+def load_qa_ground_truth(path: Path) -> list[QAGroundTruth]:
+    data = read_score_json(path)
     if not isinstance(data, list):
         raise ScoreInputError(path, "expected a list of {\"question_id\", \"answer\", \"question_type\"?}")
     items = []
@@ -161,12 +161,12 @@ def load_qa_ground_truth(path: Path) -> list[QAItem]:
         if not isinstance(answer, str) or (qtype is not None and not isinstance(qtype, str)):
             raise ScoreInputError(path, f"{where}: answer and question_type must be strings")
         _first_seen(path, where, qid, seen, "question_id")
-        items.append(QAItem(qid, answer, qtype))
+        items.append(QAGroundTruth(qid, answer, qtype))
     return items
 
 
 def load_answer_vocab(path: Path) -> list[str]:
-    data = read_json(path)
+    data = read_score_json(path)
     if not isinstance(data, list) or not all(isinstance(a, str) for a in data):
         raise ScoreInputError(path, "expected a JSON list of answer strings")
     return data
@@ -174,11 +174,11 @@ def load_answer_vocab(path: Path) -> list[str]:
 
 # -- moment retrieval --------------------------------------------------------------------------
 
-def load_moment_ground_truth(path: Path) -> list[MomentQuery]:
+def load_moment_ground_truth(path: Path) -> list[MomentGroundTruth]:
     """QVHighlights JSONL: ``qid``, ``vid``, ``duration``, ``relevant_windows`` (+ saliency)."""
     queries = []
     seen: dict[Any, str] = {}
-    for number, record in read_jsonl(path):
+    for number, record in read_score_jsonl(path):
         where = f"line {number}"
         qid = _identifier(path, where, _require(path, where, record, "qid"), "qid")
         _first_seen(path, where, qid, seen, "qid")
@@ -194,7 +194,7 @@ def load_moment_ground_truth(path: Path) -> list[MomentQuery]:
         clip_ids, saliency = record.get("relevant_clip_ids"), record.get("saliency_scores")
         if clip_ids is not None or saliency is not None:
             _check_saliency(path, f"{where} (qid {qid})", clip_ids, saliency, duration)
-        queries.append(MomentQuery(qid, duration, parsed, clip_ids, saliency))
+        queries.append(MomentGroundTruth(qid, duration, parsed, clip_ids, saliency))
     return queries
 
 
@@ -214,7 +214,7 @@ def load_moment_predictions(path: Path) -> list[MomentPrediction]:
     """Moment-DETR JSONL: ``qid``, ``pred_relevant_windows`` ``[[s, e, score], ...]`` in rank order."""
     predictions = []
     seen: dict[Any, str] = {}
-    for number, record in read_jsonl(path):
+    for number, record in read_score_jsonl(path):
         where = f"line {number}"
         qid = _identifier(path, where, _require(path, where, record, "qid"), "qid")
         _first_seen(path, where, qid, seen, "qid")

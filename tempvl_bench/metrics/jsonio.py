@@ -4,7 +4,7 @@ Every problem raises :class:`ScoreInputError` naming the file and, where there i
 line or key. JSON objects must not repeat a key (the usual parsers keep the last value
 silently, which changes a score without a word). Nothing here executes code from a file.
 
-Speed: :func:`read_json` with ``fast=True`` parses with orjson, then proves the absence of
+Speed: :func:`read_score_json` with ``fast=True`` parses with orjson, then proves the absence of
 repeated keys by counting colons (see :func:`_keys_unique`); anything unusual falls back to the
 exact standard-library path, which is also what names a repeated key.
 """
@@ -135,7 +135,7 @@ def serialised_colons(data: Any) -> int:
     return orjson.dumps(data).count(b":")
 
 
-def read_json(path: Path, *, fast: bool = False) -> Any:
+def read_score_json(path: Path, *, fast: bool = False) -> Any:
     """Parse a JSON file, refusing repeated keys.
 
     ``fast``: try orjson first (several times faster on large files). Use it only where no
@@ -149,7 +149,7 @@ def read_json(path: Path, *, fast: bool = False) -> Any:
     return loads_strict(path, decode_utf8(path, raw))
 
 
-def read_jsonl(path: Path) -> list[tuple[int, dict]]:
+def read_score_jsonl(path: Path) -> list[tuple[int, dict]]:
     """``(line number, object)`` for every non-blank line."""
     text = decode_utf8(path, read_bytes(path))
     records = []

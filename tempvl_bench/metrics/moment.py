@@ -31,7 +31,7 @@ QVH_LENGTH_BUCKETS: dict[str, tuple[float, float]] = {"short": (0, 10), "middle"
 
 
 @dataclass(frozen=True)
-class MomentQuery:
+class MomentGroundTruth:
     """Ground truth of one query (QVHighlights JSONL shape)."""
 
     qid: Hashable
@@ -156,12 +156,13 @@ def _single_query_outcomes(predictions, ground_truth, thresholds, recalls, nms_t
     return hits, top1
 
 
-def _first_window_recall(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery]) -> dict[str, float]:
+def _first_window_recall(predictions: Sequence[MomentPrediction],
+                         gt: dict[Hashable, MomentGroundTruth]) -> dict[str, float]:
     ious = _first_window_iou(predictions, gt)
     return {f"mr/R1@{t:g}": float(np.mean(ious >= t)) * 100 for t in QVH_R1_THRESHOLDS}
 
 
-def _first_window_iou(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery]) -> np.ndarray:
+def _first_window_iou(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentGroundTruth]) -> np.ndarray:
     ious = np.zeros(len(predictions))
     for q, pred in enumerate(predictions):
         s, e = pred.windows[0, 0], pred.windows[0, 1]
@@ -174,7 +175,7 @@ def _first_window_iou(predictions: Sequence[MomentPrediction], gt: dict[Hashable
     return ious
 
 
-def _query_map(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery],
+def _query_map(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentGroundTruth],
                length_range: tuple[float, float] | None) -> np.ndarray:
     """Mean over queries of per-query AP at each threshold (fraction), for one length bucket."""
     _, ap = _query_ap(predictions, gt, length_range)
@@ -183,7 +184,7 @@ def _query_map(predictions: Sequence[MomentPrediction], gt: dict[Hashable, Momen
     return ap.mean(axis=1)
 
 
-def _query_ap(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentQuery],
+def _query_ap(predictions: Sequence[MomentPrediction], gt: dict[Hashable, MomentGroundTruth],
               length_range: tuple[float, float] | None) -> tuple[list[str], np.ndarray]:
     """The queries with ground truth in the bucket (as strings) and their AP (thresholds x queries)."""
     gt_rows: list[tuple] = []
@@ -209,7 +210,7 @@ def _query_ap(predictions: Sequence[MomentPrediction], gt: dict[Hashable, Moment
 
 
 def qvhighlights_metrics(predictions: Sequence[MomentPrediction],
-                         ground_truth: Sequence[MomentQuery]) -> dict[str, float]:
+                         ground_truth: Sequence[MomentGroundTruth]) -> dict[str, float]:
     """Moment-DETR's moment-retrieval metrics, plus highlight metrics when saliency is present.
 
     Highlight metrics (``hd/*``) are computed when every prediction carries ``saliency`` and
@@ -229,7 +230,7 @@ def qvhighlights_metrics(predictions: Sequence[MomentPrediction],
 
 
 def qvhighlights_outcomes(predictions: Sequence[MomentPrediction],
-                          ground_truth: Sequence[MomentQuery]) -> dict[str, np.ndarray]:
+                          ground_truth: Sequence[MomentGroundTruth]) -> dict[str, np.ndarray]:
     """The metrics of :func:`qvhighlights_metrics` per query, in ``predictions`` order (percent;
     NaN where a query has no ground truth in a length bucket): each is its array's NaN-ignoring mean."""
     gt = _checked_qvhighlights(predictions, ground_truth)
@@ -261,7 +262,7 @@ def _with_saliency(predictions: Sequence[MomentPrediction]) -> bool:
 
 
 def _checked_qvhighlights(predictions: Sequence[MomentPrediction],
-                          ground_truth: Sequence[MomentQuery]) -> dict[Hashable, MomentQuery]:
+                          ground_truth: Sequence[MomentGroundTruth]) -> dict[Hashable, MomentGroundTruth]:
     gt = {query.qid: query for query in ground_truth}
     if len(gt) != len(ground_truth):
         raise ValueError("ground truth lists a qid more than once")

@@ -27,7 +27,7 @@ Prediction = Union[str, Sequence[str]]
 
 
 @dataclass(frozen=True)
-class QAItem:
+class QAGroundTruth:
     """One ground-truth question."""
 
     question_id: Hashable
@@ -72,7 +72,7 @@ def prediction_credit(prediction: Prediction, answer: str, vocab: Collection[str
     return right if len(tied) == 1 else Fraction(right, len(tied))
 
 
-def qa_metrics(predictions: Mapping[Hashable, Prediction], ground_truth: Sequence[QAItem],
+def qa_metrics(predictions: Mapping[Hashable, Prediction], ground_truth: Sequence[QAGroundTruth],
                answer_vocab: Collection[str] | None = None,
                question_types: Sequence[str] | None = None) -> dict[str, float]:
     """``qa/acc`` and ``qa/acc/<type>`` (percent).
@@ -111,7 +111,7 @@ def qa_metrics(predictions: Mapping[Hashable, Prediction], ground_truth: Sequenc
     return out
 
 
-def qa_outcomes(predictions: Mapping[Hashable, Prediction], ground_truth: Sequence[QAItem],
+def qa_outcomes(predictions: Mapping[Hashable, Prediction], ground_truth: Sequence[QAGroundTruth],
                 answer_vocab: Collection[str] | None = None,
                 question_types: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """The metrics of :func:`qa_metrics` per question (percent credit, in ``ground_truth``

@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, gc_paused, keys_unique, read_bytes, read_json
+from tempvl_bench.metrics.jsonio import (
+    ScoreInputError,
+    finite_number,
+    gc_paused,
+    keys_unique,
+    read_bytes,
+    read_score_json,
+)
 from tempvl_bench.metrics.tal import SegmentTable, StringColumn
 
 _NUMBER_TYPES = {int, float}
@@ -107,7 +114,7 @@ def _checked_columns(path: Path, videos: list[str], lists: list[Any], entries_ke
 def load_tal_ground_truth(path: Path, subset: str) -> SegmentTable:
     """ActivityNet v1.3 format, keeping the videos of ``subset`` (exact match, as the reference)."""
     with gc_paused():
-        data = read_json(path, fast=True)  # ids are object keys: orjson is safe here
+        data = read_score_json(path, fast=True)  # ids are object keys: orjson is safe here
         database = data.get("database") if isinstance(data, dict) else None
         if not isinstance(database, dict):
             problem = "missing key 'database'" if isinstance(data, dict) else f"got {type(data).__name__}"
@@ -138,7 +145,7 @@ def load_tal_predictions(path: Path) -> SegmentTable:
         table = _typed_submission(raw)
         if table is not None:
             return table
-        data = read_json(path, fast=True)
+        data = read_score_json(path, fast=True)
         if not isinstance(data, dict) or "results" not in data:
             problem = "missing key 'results'" if isinstance(data, dict) else f"got {type(data).__name__}"
             raise ScoreInputError(path, f"expected an object {{\"results\": {{video_id: [detections]}}}}: {problem}")

@@ -46,7 +46,7 @@ class ExtractOptions:
     seed: int = 0
 
 
-def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] = print) -> Path:
+def extract_feature_pack(host, options: ExtractOptions, echo: Callable[[str], None] = print) -> Path:
     """Write the pack; returns its folder. Raises ValueError for a user error."""
     from tempvl_bench.config import load_task_config
     from tempvl_bench.lifecycle import load_family
@@ -137,7 +137,7 @@ def _extract(ctx, model, layout, root: Path, videos, echo) -> tuple[int, int, li
 
     from tempvl_core.data.features import PackReader
     from tempvl_core.data.features.timebase import StrideTimeBase, row_windows
-    from tempvl_core.data.features.writer import part_file, write_video
+    from tempvl_core.data.features.writer import part_file, write_video_rows
     from tempvl_core.model.clip_backbone import takes_clips
     from tempvl_core.video import VideoDecodeError, eval_transform, read_frames
 
@@ -172,7 +172,7 @@ def _extract(ctx, model, layout, root: Path, videos, echo) -> tuple[int, int, li
         frames = transform(clip.frames, rng=None).to(model.device)
         with torch.no_grad():
             feats = backbone(frames).float().cpu().numpy()
-        write_video(root, layout, video.video_id, [window_rows(feats, clip.timestamps, starts, ends)])
+        write_video_rows(root, layout, video.video_id, [window_rows(feats, clip.timestamps, starts, ends)])
         written += 1
     check.close()
     return written, skipped, failed
@@ -231,13 +231,13 @@ def _start_manifest(root: Path, layout, published, backbone: str, model, config,
 def _write_manifest(root: Path, layout, published, backbone: str, model, config, count: int,
                     failures: list[dict] | None) -> None:
     from tempvl_bench.feature_cache import weights_sha256
-    from tempvl_core.data.features.writer import write_manifest
+    from tempvl_core.data.features.writer import write_pack_manifest
 
     dims = [2 * int(model.video_encoder.backbone.num_features)] * len(layout.streams)
     from dataclasses import replace
 
     resolved = replace(layout, dims=tuple(dims))
-    write_manifest(root, {
+    write_pack_manifest(root, {
         "layout": resolved.to_dict(),
         "published_layout": published.to_dict(),
         "backbone": backbone,
@@ -255,7 +255,7 @@ def _write_manifest(root: Path, layout, published, backbone: str, model, config,
     })
 
 
-def add_parser(sub, common, bind) -> None:
+def add_extract_parser(sub, common, bind) -> None:
     """The ``extract-features`` subcommand (``bind(fn)`` wraps a ``fn(host, args)``)."""
     from tempvl_core.data.features import PRESETS
 
@@ -277,7 +277,7 @@ def add_parser(sub, common, bind) -> None:
 
 def cmd_extract_features(host, args) -> int:
     try:
-        extract_features(host, ExtractOptions(
+        extract_feature_pack(host, ExtractOptions(
             task=args.task, layout=args.layout, output=args.output, backbone=args.backbone,
             checkpoint=args.checkpoint, data_root=args.data_root, demo=args.demo, overrides=tuple(args.overrides),
             device=args.device, seed=args.seed))

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def add_parser(sub, common: argparse.ArgumentParser, bind) -> None:
+def add_study_parser(sub, common: argparse.ArgumentParser, bind) -> None:
     p = sub.add_parser("study", parents=[common],
                        help="does TemPVL's localization pretraining learn grounding? variants x seeds, with intervals")
     p.add_argument("--config", type=Path, required=True, help="study YAML, e.g. configs/study/demo.yaml")

@@ -88,7 +88,7 @@ class InferenceMixin:
         start, end = self.moment_logits(texts, frames, frame_mask)
         frame_mask = self.feature_mask(frame_mask)
         return [
-            rank_windows(start[i], end[i], top_k, None if frame_mask is None else frame_mask[i], max_window)
+            top_frame_windows(start[i], end[i], top_k, None if frame_mask is None else frame_mask[i], max_window)
             for i in range(start.shape[0])
         ]
 
@@ -256,10 +256,11 @@ def repeated_ngram_ends(tokens: list[int], n: int) -> list[int]:
     return sorted({tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i : i + n - 1] == prefix})
 
 
-def rank_windows(
+def top_frame_windows(
     start_logits: Tensor, end_logits: Tensor, top_k: int, frame_mask: Tensor | None = None, max_window: int | None = None
 ) -> list[tuple[int, int, float]]:
-    """Top ``(s, e, p_start(s) * p_end(e))`` over ``s <= e`` from ``[T]`` start/end logits."""
+    """Top ``top_k`` frame windows ``(s, e, p_start(s) * p_end(e))`` over ``s <= e`` (frame indices,
+    inclusive) from one query's ``[T]`` start/end logits, softmax over the real frames only."""
     real = torch.ones_like(start_logits, dtype=torch.bool) if frame_mask is None else frame_mask.to(start_logits.device).bool()
     fill = torch.finfo(torch.float32).min
     p_start = start_logits.float().masked_fill(~real, fill).softmax(-1)

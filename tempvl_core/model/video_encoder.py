@@ -29,7 +29,7 @@ from tempvl_core.model.clip_backbone import (
 from tempvl_core.model.layers import TransformerStack
 
 
-def check_backbone(backbone: nn.Module) -> int:
+def backbone_num_features(backbone: nn.Module) -> int:
     """Return ``backbone.num_features`` or raise an actionable error."""
     num = getattr(backbone, "num_features", None)
     if not isinstance(num, int) or num <= 0:
@@ -86,7 +86,7 @@ class VideoEncoder(nn.Module):
     ):
         super().__init__()
         self.backbone = backbone
-        self.proj = nn.Linear(check_backbone(backbone), dim)
+        self.proj = nn.Linear(backbone_num_features(backbone), dim)
         #: Frames per feature position: 1 for a per-frame backbone.
         self.temporal_stride = temporal_stride(backbone)
         self.dim = dim

@@ -245,13 +245,13 @@ def test_layout_errors_name_the_key():
 def test_written_packs_read_back_in_their_layout(tmp_path, preset):
     from dataclasses import replace
 
-    from tempvl_core.data.features.writer import assemble_hdf5, write_video
+    from tempvl_core.data.features.writer import assemble_hdf5, write_video_rows
 
     layout = _layout(preset)
     layout = replace(layout, streams=layout.streams[:1], dims=None)
     rows = {"a": _rows(80, 6, 1), "b": _rows(75, 6, 2)}
     for vid, array in rows.items():
-        write_video(tmp_path, layout, vid, [array])
+        write_video_rows(tmp_path, layout, vid, [array])
     if layout.container == "hdf5":
         assemble_hdf5(tmp_path, layout, list(rows))
     assert not list(tmp_path.rglob("*.tmp"))

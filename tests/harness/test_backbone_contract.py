@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from tempvl_bench.modeling import BackboneContractError, check_backbone
+from tempvl_bench.modeling import BackboneContractError, check_backbone_contract
 
 
 class PerFrame(nn.Module):
@@ -34,7 +34,7 @@ class NoForward(nn.Module):
 def test_good_backbones_of_both_kinds_pass_and_keep_their_mode():
     for backbone in (PerFrame(), Clip()):
         backbone.train()
-        check_backbone(backbone, "backbone 'x' (plugin p)", 32)
+        check_backbone_contract(backbone, "backbone 'x' (plugin p)", 32)
         assert backbone.training
 
 
@@ -49,7 +49,7 @@ def test_good_backbones_of_both_kinds_pass_and_keep_their_mode():
 ])  # fmt: skip
 def test_a_broken_backbone_fails_with_a_message(backbone, expected):
     with pytest.raises(BackboneContractError) as caught:
-        check_backbone(backbone, "backbone 'x' (plugin p)", 32)
+        check_backbone_contract(backbone, "backbone 'x' (plugin p)", 32)
     assert expected in str(caught.value)
     assert isinstance(caught.value, ValueError)  # the CLI prints it as one line, without a traceback
 
@@ -61,4 +61,4 @@ def test_a_forward_that_raises_is_reported_with_the_dummy_shape():
 
     with pytest.raises(BackboneContractError, match=r"forward\(\) failed on a dummy batch \(2, 3, 32, 32\) "
                                                      r"\(RuntimeError: boom\)"):
-        check_backbone(Crashes(), "backbone 'x' (plugin p)", 32)
+        check_backbone_contract(Crashes(), "backbone 'x' (plugin p)", 32)

@@ -80,8 +80,10 @@ def test_a_task_file_takes_the_steps_of_its_family_and_dataset(tmp_path, task):
     assert register_task_file(host, path) == f"my-{task}"  # naming the same file twice is fine
 
 
-@pytest.mark.parametrize("task, family_module", [("msvd-cap", "captioning"), ("msrvtt-mc", "qa"), ("msvd-qa", "qa")])
-def test_caption_and_qa_adapters_are_found_for_a_task_file(tmp_path, task, family_module):
+@pytest.mark.parametrize("task, family_module, adapter_for", [("msvd-cap", "captioning", "caption_adapter_for"),
+                                                             ("msrvtt-mc", "qa", "qa_adapter_for"),
+                                                             ("msvd-qa", "qa", "qa_adapter_for")])
+def test_caption_and_qa_adapters_are_found_for_a_task_file(tmp_path, task, family_module, adapter_for):
     import importlib
 
     from tempvl_bench.config import load_task_config
@@ -91,14 +93,14 @@ def test_caption_and_qa_adapters_are_found_for_a_task_file(tmp_path, task, famil
     raw.update(name="mine")
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(raw))
-    assert datasets.adapter_for(load_task_config(path)) is datasets.ADAPTERS[task]
+    assert getattr(datasets, adapter_for)(load_task_config(path)) is datasets.ADAPTERS[task]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["msrvtt-cap", "msvd-qa", "msrvtt-mc"])
 def test_a_caption_or_qa_task_file_runs_by_path(tmp_path, task):
-    """Captioning and QA find their dataset adapter from the task file (adapter_for), not from
-    the registered task's name: a copy under a name of one's own runs."""
+    """Captioning and QA find their dataset adapter from the task file (caption_adapter_for,
+    qa_adapter_for), not from the registered task's name: a copy under a name of one's own runs."""
     raw = yaml.safe_load(builtin_task_file(task).read_text())
     raw.update(name=f"my-{task}", groups=[])
     path = tmp_path / f"my-{task}.yaml"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tempvl_bench.metrics import MomentPrediction, MomentQuery, moment_metrics_single, qvhighlights_metrics
+from tempvl_bench.metrics import MomentGroundTruth, MomentPrediction, moment_metrics_single, qvhighlights_metrics
 from tempvl_bench.metrics.highlights import ranking_ap
 from tempvl_bench.metrics.moment import nms_keep
 
@@ -47,8 +47,8 @@ def test_single_moment_zero_length_and_errors() -> None:
         moment_metrics_single({"q": [[0, float("nan")]]}, {"q": (0, 1)})
 
 
-def query(qid: str, windows: list, duration: float = 150, clips=None, saliency=None) -> MomentQuery:
-    return MomentQuery(qid, duration, [tuple(w) for w in windows], clips, saliency)
+def query(qid: str, windows: list, duration: float = 150, clips=None, saliency=None) -> MomentGroundTruth:
+    return MomentGroundTruth(qid, duration, [tuple(w) for w in windows], clips, saliency)
 
 
 def pred(qid: str, windows: list, saliency=None) -> MomentPrediction:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tempvl_bench.metrics.moment import (
+    MomentGroundTruth,
     MomentPrediction,
-    MomentQuery,
     moment_metrics_single,
     moment_outcomes_single,
     qvhighlights_metrics,
@@ -17,7 +17,7 @@ from tempvl_bench.metrics.moment import (
     single_top1_outcomes,
 )
 from tempvl_bench.metrics.priors import window_iou
-from tempvl_bench.metrics.qa import QAItem, qa_metrics, qa_outcomes
+from tempvl_bench.metrics.qa import QAGroundTruth, qa_metrics, qa_outcomes
 from tempvl_bench.metrics.retrieval import multi_caption_retrieval_metrics, retrieval_metrics, retrieval_outcomes
 from tempvl_bench.metrics.tal import SegmentTable, tal_metrics, tal_outcomes
 from tempvl_bench.outcomes_file import read_outcomes, write_outcomes
@@ -53,8 +53,8 @@ def test_multi_caption_outcomes_give_the_metrics():
 
 
 def test_qa_outcomes_give_the_metrics_and_leave_other_types_out():
-    items = [QAItem(str(i), a, t) for i, (a, t) in enumerate([("x", "what"), ("y", "what"), ("x", "who"),
-                                                                ("z", "who"), ("x", "how")])]
+    items = [QAGroundTruth(str(i), a, t) for i, (a, t) in enumerate([("x", "what"), ("y", "what"), ("x", "who"),
+                                                                       ("z", "who"), ("x", "how")])]
     predictions = {"0": "x", "1": ["y", "x"], "2": "y", "3": "z", "4": "q"}
     metrics = qa_metrics(predictions, items, question_types=["what", "who", "how", "when"])
     outcomes = qa_outcomes(predictions, items, question_types=["what", "who", "how", "when"])
@@ -80,7 +80,7 @@ def test_qvhighlights_outcomes_give_the_metrics():
     for i in range(10):
         s = rng.uniform(0, 100)
         windows = [(s, s + rng.choice([4.0, 20.0, 60.0]))]
-        queries.append(MomentQuery(i, 150.0, windows, [0, 1, 2], [[1, 2, 4], [3, 4, 2], [0, 4, 4]]))
+        queries.append(MomentGroundTruth(i, 150.0, windows, [0, 1, 2], [[1, 2, 4], [3, 4, 2], [0, 4, 4]]))
         starts = rng.uniform(0, 120, 6)
         wins = np.stack([starts, starts + rng.uniform(2, 40, 6), rng.uniform(size=6)], 1)
         predictions.append(MomentPrediction(i, wins, rng.uniform(size=75)))

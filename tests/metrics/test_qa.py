@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tempvl_bench.metrics import QAItem, qa_metrics, top_answer, top_choices
+from tempvl_bench.metrics import QAGroundTruth, qa_metrics, top_answer, top_choices
 from tempvl_bench.metrics.qa import DEFAULT_QUESTION_TYPES
 
 
 def test_accuracy_with_vocab_and_types() -> None:
     gt = [
-        QAItem(1, "dog", "what"),
-        QAItem(2, "man", "who"),
-        QAItem(3, "xylophone", "what"),  # answer outside the vocabulary: never correct
-        QAItem(4, "cat", "what"),
+        QAGroundTruth(1, "dog", "what"),
+        QAGroundTruth(2, "man", "who"),
+        QAGroundTruth(3, "xylophone", "what"),  # answer outside the vocabulary: never correct
+        QAGroundTruth(4, "cat", "what"),
     ]
     preds = {1: "dog", 2: "woman", 3: "xylophone", 4: "cat"}
     out = qa_metrics(preds, gt, answer_vocab=["dog", "cat", "man", "woman"], question_types=DEFAULT_QUESTION_TYPES)
@@ -26,9 +26,9 @@ def test_accuracy_with_vocab_and_types() -> None:
 
 
 def test_prediction_outside_vocab_is_wrong_even_if_equal() -> None:
-    out = qa_metrics({"q": "zebra"}, [QAItem("q", "zebra")], answer_vocab=["horse"])
+    out = qa_metrics({"q": "zebra"}, [QAGroundTruth("q", "zebra")], answer_vocab=["horse"])
     assert out == {"qa/acc": 0.0}
-    assert qa_metrics({"q": "zebra"}, [QAItem("q", "zebra")])["qa/acc"] == 100.0
+    assert qa_metrics({"q": "zebra"}, [QAGroundTruth("q", "zebra")])["qa/acc"] == 100.0
 
 
 @pytest.mark.parametrize("preds, message", [
@@ -38,13 +38,13 @@ def test_prediction_outside_vocab_is_wrong_even_if_equal() -> None:
 ])
 def test_errors(preds: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        qa_metrics(preds, [QAItem("q", "a")])
+        qa_metrics(preds, [QAGroundTruth("q", "a")])
 
 
 # -- ties: the expectation over breaking them uniformly at random --------------------------------
 
 def test_tied_prediction_counts_one_over_the_number_tied() -> None:
-    gt = [QAItem(1, "dog", "what"), QAItem(2, "man", "who"), QAItem(3, "cat", "what")]
+    gt = [QAGroundTruth(1, "dog", "what"), QAGroundTruth(2, "man", "who"), QAGroundTruth(3, "cat", "what")]
     preds = {1: ["dog", "cat"], 2: "man", 3: ["dog", "bird", "fish"]}  # 1/2 + 1 + 0
     out = qa_metrics(preds, gt)
     assert out["qa/acc"] == pytest.approx(50.0)
@@ -54,7 +54,7 @@ def test_tied_prediction_counts_one_over_the_number_tied() -> None:
 def test_collapsed_multiple_choice_scores_exactly_chance() -> None:
     """Five options scored alike must give 20 %, not the credit of whichever option is first."""
     options = [str(i) for i in range(5)]
-    gt = [QAItem(f"q{i}", str(i % 5)) for i in range(37)]
+    gt = [QAGroundTruth(f"q{i}", str(i % 5)) for i in range(37)]
     preds = {item.question_id: top_answer(np.full(5, 0.3), options) for item in gt}
     assert preds["q0"] == options
     assert qa_metrics(preds, gt)["qa/acc"] == 20.0
@@ -66,7 +66,7 @@ def test_top_answer_without_ties_is_the_argmax() -> None:
 
 
 def test_tied_answers_outside_the_vocabulary_earn_nothing() -> None:
-    out = qa_metrics({"q": ["zebra", "horse"]}, [QAItem("q", "zebra")], answer_vocab=["horse"])
+    out = qa_metrics({"q": ["zebra", "horse"]}, [QAGroundTruth("q", "zebra")], answer_vocab=["horse"])
     assert out["qa/acc"] == 0.0
 
 
@@ -83,4 +83,4 @@ def test_top_choices_refuses_non_finite_or_empty_scores(scores: list[float]) -> 
 ])
 def test_malformed_tied_predictions(preds: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        qa_metrics(preds, [QAItem("q", "a")])
+        qa_metrics(preds, [QAGroundTruth("q", "a")])

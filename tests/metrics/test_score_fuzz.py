@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tempvl_bench.metrics import files, tal_files
-from tempvl_bench.metrics.jsonio import ScoreInputError, read_json
+from tempvl_bench.metrics.jsonio import ScoreInputError, read_score_json
 from tests.metrics.test_score import run_score
 
 MR_GT = [{"qid": 1, "vid": "a", "duration": 20, "relevant_windows": [[0, 10]],
@@ -184,7 +184,7 @@ def _fast_path_agrees(path: Path) -> None:
     outcomes = []
     for fast in (True, False):
         try:
-            parsed = _beyond_64_bits_as_float(read_json(path, fast=fast))
+            parsed = _beyond_64_bits_as_float(read_score_json(path, fast=fast))
             outcomes.append(json.dumps(parsed, allow_nan=True, sort_keys=True))
         except ScoreInputError as err:
             assert str(path) in str(err)
@@ -200,7 +200,7 @@ def _tal_columns_agree(path: Path) -> None:
         fast = reader(path)
     except ScoreInputError:
         return
-    data = read_json(path)
+    data = read_score_json(path)
     per_video = data["results"] if "predictions" in path.name else {
         v: e["annotations"] for v, e in data["database"].items() if e["subset"] == "validation"}
     walked = tal_files._checked_columns(path, list(per_video), list(per_video.values()), "x",

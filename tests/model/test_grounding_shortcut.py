@@ -18,7 +18,7 @@ from torch import nn
 from tempvl_core import losses, merging
 from tempvl_core.model.fusion import GroundingEncoder
 from tempvl_core.model.heads import SpanHead
-from tempvl_core.model.inference import rank_windows
+from tempvl_core.model.inference import top_frame_windows
 from tempvl_core.model.video_encoder import VideoEncoder
 
 WINDOW, CLIPS, DIM, BATCH = 16, 4, 32, 48
@@ -79,7 +79,8 @@ def _train_and_score(leak: bool) -> tuple[float, float, float]:
             m, text = _batch(gen, leak)
             x = grounding(encoder.contextualize(encoder.proj(m.features), m.mask, m.positions), m.mask, text, None)
             start, end = head(x)
-            pred = np.array([rank_windows(start[i], end[i], 1, m.mask[i])[0][:2] for i in range(BATCH)], dtype=float)
+            pred = np.array([top_frame_windows(start[i], end[i], 1, m.mask[i])[0][:2] for i in range(BATCH)],
+                            dtype=float)
             s, e = m.anchor_span()
             gt = torch.stack([s, e + 1], 1).numpy().astype(float)
             hits.append(_r1_at_half(pred + [0, 1], gt))

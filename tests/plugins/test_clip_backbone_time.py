@@ -13,7 +13,7 @@ from torch import nn
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model import TemPVL, TemPVLConfig
 from tempvl_core.model.clip_backbone import clip_features
-from tempvl_plugins.moment_retrieval.datasets import group_by_video
+from tempvl_plugins.moment_retrieval.datasets import group_queries_by_video
 from tempvl_plugins.moment_retrieval.task import _localize_batch
 
 
@@ -65,7 +65,7 @@ def test_moment_retrieval_maps_stride_2_windows_to_seconds(model):
     """1 fps sampling: feature k covers seconds [2k, 2k + 2); the last cell ends at the duration."""
     queries = [MomentQuery("q0", "v0", "v0.mp4", "a red circle blinks", 8.0, ((2.0, 4.0),)),
                MomentQuery("q1", "v1", "v1.mp4", "a blue square moves", 5.0, ((0.0, 2.0),))]
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     frames = _frames(8, seed=1)
     mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3], dtype=torch.bool)
     batch = {"frames": frames, "frame_mask": mask, "index": torch.tensor([0, 1]),

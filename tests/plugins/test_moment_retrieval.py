@@ -15,11 +15,11 @@ from tempvl_bench.cli import main
 from tempvl_bench.metrics import moment_metrics_single
 from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
 from tempvl_core.data.records import MomentQuery
-from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, group_by_video
+from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, group_queries_by_video
 from tempvl_core.model.moment_queries import query_moment_logits, video_frame_features
 from tempvl_core.model.windows import estimate_duration, frame_bounds, frame_span, rank_windows_in_seconds
 from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
-from tempvl_plugins.moment_retrieval.records import json_qid, read_prediction_rows, write_moment_detr
+from tempvl_plugins.moment_retrieval.records import json_qid, write_moment_detr
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -133,7 +133,7 @@ def test_span_targets_use_the_decoded_timestamps() -> None:
         MomentQuery("b", "v2", "v2.mp4", "second", None, ((1.0, 1.5), (6.0, 8.0))),
         MomentQuery("c", "v1", "v1.mp4", "unlabelled", 8.0, ()),
     ]
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     batch = {  # v2 first in the batch, v1 second with one padded frame
         "index": torch.tensor([1, 0]),
         "frame_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]], dtype=torch.bool),
@@ -158,7 +158,7 @@ def _query(qid: str, vid: str) -> MomentQuery:
 
 def test_group_by_video_keeps_first_appearance_order() -> None:
     queries = [_query("a", "v1"), _query("b", "v2"), _query("c", "v1"), _query("d", "v3"), _query("e", "v2")]
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     assert [(g.video_id, g.video_name, g.queries) for g in groups] == [
         ("v1", "v1.mp4", (0, 2)), ("v2", "v2.mp4", (1, 4)), ("v3", "v3.mp4", (3,))]
 
@@ -207,7 +207,7 @@ def test_real_qvhighlights_rows_reproduce_moment_detr_sample_metrics(realdata: P
 
 def test_real_charades_queries_group_by_video(realdata: Path) -> None:
     queries, files = ADAPTERS["charades-sta"].load(realdata / "charades-sta", "test")
-    groups = group_by_video(queries)
+    groups = group_queries_by_video(queries)
     assert len(queries) == 3720 and all(f.is_file() for f in files)
     assert sorted(i for g in groups for i in g.queries) == list(range(len(queries)))
     assert len(groups) == len({q.video_id for q in queries}) < len(queries) / 2
@@ -276,9 +276,13 @@ def _run(tmp_path: Path, task: str, *extra: str) -> dict:
     return json.loads(results.read_text())
 
 
+def _prediction_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def _rescore(tmp_path: Path, run_dir: Path, protocol: str, capsys) -> dict:
     """Moment-DETR files derived from predictions.jsonl alone, scored by `tempvl-bench score`."""
-    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    rows = _prediction_rows(run_dir / "predictions.jsonl")
     predictions, truth = write_moment_detr(rows, tmp_path / "rescore")
     capsys.readouterr()
     code = main(["score", "--family", "moment-retrieval", "--protocol", protocol, "--predictions", str(predictions),
@@ -305,7 +309,7 @@ def test_charades_finetune_end_to_end(tmp_path: Path, capsys) -> None:
     assert record["family"] == "moment-retrieval" and record["split"] == "test"
     assert set(record["metrics"]) == set(MOMENT_SINGLE) and record["primary_metric"] == "mr/R1@0.5"
     run_dir = _run_dir(tmp_path, "charades-sta")
-    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    rows = _prediction_rows(run_dir / "predictions.jsonl")
     assert record["num_samples"] == len(rows) == len(_demo_queries("charades-sta", "test"))  # none failed
     assert set(record["annotation_sha256"]) == {f"charades-sta/{name}_{split}.{ext}" for split in ("train", "test")
                                                 for name, ext in (("charades_sta", "txt"), ("Charades_v1", "csv"))}
@@ -326,7 +330,7 @@ def test_charades_finetune_end_to_end(tmp_path: Path, capsys) -> None:
 def test_qvhighlights_zero_shot_with_highlights(tmp_path: Path, capsys) -> None:
     record = _run(tmp_path, "qvhighlights")
     run_dir = _run_dir(tmp_path, "qvhighlights")
-    rows = read_prediction_rows(run_dir / "predictions.jsonl")
+    rows = _prediction_rows(run_dir / "predictions.jsonl")
     # Length buckets without any ground-truth window have no value and are left out.
     assert set(record["metrics"]) <= set(QVHIGHLIGHTS)
     assert set(QVHIGHLIGHTS) - set(record["metrics"]) <= {"mr/mAP-short", "mr/mAP-middle", "mr/mAP-long"}
@@ -354,7 +358,7 @@ def test_anet_captions_decodes_each_video_once(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(pipeline, "read_frames", counting_read)
     # In-process loading (no worker) so the counter sees every decode.
     record = _run(tmp_path, "anet-captions", "--limit", "7", "--set", "batch.num_workers=0")
-    rows = read_prediction_rows(_run_dir(tmp_path, "anet-captions") / "predictions.jsonl")
+    rows = _prediction_rows(_run_dir(tmp_path, "anet-captions") / "predictions.jsonl")
     expected = _demo_queries("anet-captions", "val_1")[:7]
     assert record["num_samples"] == len(rows) == 7 and record["split"] == "val_1"
     assert [r["qid"] for r in rows] == [q.query_id for q in expected]
@@ -368,7 +372,7 @@ def test_fps_sampling_maps_variable_frame_counts_to_seconds(tmp_path: Path) -> N
     """0.5 fps over videos of different lengths: padded batches, windows on the 2-second grid."""
     _run(tmp_path, "charades-sta", "--limit", "12", "--set", "video.sampling=fps", "--set", "video.fps=0.5",
          "--set", "video.num_frames=32")
-    rows = read_prediction_rows(_run_dir(tmp_path, "charades-sta") / "predictions.jsonl")
+    rows = _prediction_rows(_run_dir(tmp_path, "charades-sta") / "predictions.jsonl")
     assert len({r["num_frames"] for r in rows}) > 1  # the batch really mixed lengths
     for row in rows:
         assert row["num_frames"] == math.ceil(row["duration"] * 0.5)

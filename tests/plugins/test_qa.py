@@ -11,7 +11,7 @@ import pytest
 from tempvl_bench.cli import main
 from tempvl_bench.config import ConfigError
 from tempvl_core.data.records import QAItem
-from tempvl_plugins.qa.open_ended import TextEmbeddingCache, group_by_video
+from tempvl_plugins.qa.open_ended import TextEmbeddingCache, group_questions_by_video
 from tempvl_plugins.qa.options import GROUND_TRUTH_JSON, PREDICTIONS_JSON, VOCAB_JSON, QAOptions
 from tempvl_plugins.qa.vocab import AnswerVocab, candidates_by_type
 
@@ -63,7 +63,7 @@ def test_zero_shot_candidates_follow_question_type():
 
 def test_questions_grouped_by_video_in_first_appearance_order():
     items = [_item("0", "v2", "what a", "x"), _item("1", "v1", "what b", "y"), _item("2", "v2", "who c", "z")]
-    groups = group_by_video(items)
+    groups = group_questions_by_video(items)
     assert [g.video_id for g in groups] == ["v2", "v1"]
     assert [q.question_id for q in groups[0].questions] == ["0", "2"]
     assert groups[0].video_name == "v2.mp4"

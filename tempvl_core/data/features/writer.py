@@ -30,7 +30,7 @@ def atomic_write(path: Path, write) -> None:
         write(handle)
 
 
-def write_manifest(root: Path, manifest: dict) -> None:
+def write_pack_manifest(root: Path, manifest: dict) -> None:
     atomic_write(Path(root) / MANIFEST_FILE, lambda h: h.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()))
 
 
@@ -39,7 +39,7 @@ def part_file(root: Path, stream: str, video_id: str) -> Path:
     return Path(root) / PARTS_DIR / (stream or "_") / f"{video_id}.npy"
 
 
-def write_video(root: Path, layout: FeatureLayout, video_id: str, streams: list[np.ndarray]) -> list[Path]:
+def write_video_rows(root: Path, layout: FeatureLayout, video_id: str, streams: list[np.ndarray]) -> list[Path]:
     """Write one video's rows (one ``[T, D_s]`` array per stream); returns the files written."""
     written = []
     for stream, array in zip(layout.streams, streams):
