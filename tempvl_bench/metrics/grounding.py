@@ -182,3 +182,29 @@ def best_constant_frame(normalized_train: np.ndarray, frames: int) -> int:
     every = np.arange(frames)
     hits = frame_hits(np.repeat(every, len(train)), np.tile(train, (frames, 1)), frames).reshape(frames, -1)
     return int(np.argmax(hits.mean(1)))
+
+
+def grounding_diagnostics(top1: np.ndarray, gt: np.ndarray, video: Sequence[Hashable], durations: np.ndarray,
+                          swapped_top1: np.ndarray | None = None, threshold: float = 0.5) -> dict[str, float]:
+    """The grounding diagnostics of one single-moment run (results.json ``breakdowns``), windows
+    in seconds: the right-event rate and its chance over the queries whose top-1 matches an event,
+    the text-blind ceiling of ``mr/R1@threshold``, and with ``swapped_top1`` (NaN rows where a
+    query could not be swapped) the score with the texts swapped within each video beside the
+    unswapped score on the same queries. A value that no query defines is left out."""
+    name = f"R1@{threshold:g}"
+    gt = np.asarray(gt, dtype=np.float64)
+    events = event_outcomes(top1, gt, video, threshold)
+    out = {"queries": float(len(gt)), "queries matching an event": float(events.chosen.size)}
+    if events.chosen.size:
+        out["right-event rate"] = events.right_event_rate()
+        out["right-event chance"] = events.chance_rate()
+    normalized = np.clip(gt / np.asarray(durations, dtype=np.float64)[:, None], 0.0, 1.0)
+    out[f"text-blind ceiling {name}"] = float(text_blind_ceiling(normalized, video, threshold).mean())
+    if swapped_top1 is not None:
+        swapped_top1 = np.asarray(swapped_top1, dtype=np.float64)
+        moved = np.nonzero(~np.isnan(swapped_top1).any(1))[0]
+        out["queries swapped"] = float(moved.size)
+        if moved.size:
+            out[f"swapped-text {name}"] = float(100.0 * (window_iou(swapped_top1[moved], gt[moved]) > threshold).mean())
+            out[f"unswapped {name} (same queries)"] = float(events.right[moved].mean())
+    return out
