@@ -30,24 +30,24 @@ from tempvl_bench.api import (
     TaskFamily,
     best_constant_window,
     checked,
-    grounding_diagnostics,
-    swap_within_video,
     encode_videos,
     frame_features,
+    grounding_diagnostics,
     sampled_prior_windows,
+    swap_within_video,
 )
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
-from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
-from tempvl_plugins.moment_retrieval.decoding import (
-    clip_saliency,
+from tempvl_core.model.moment_queries import query_frame_similarity, query_moment_logits
+from tempvl_core.model.windows import (
     curve_window_scores,
     estimate_duration,
     frame_bounds,
     rank_scored_windows,
-    rank_windows,
-    select_windows,
+    rank_windows_in_seconds,
 )
+from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
+from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
 from tempvl_plugins.moment_retrieval.records import (
     PROTOCOLS,
     QueryPrediction,
@@ -56,7 +56,6 @@ from tempvl_plugins.moment_retrieval.records import (
     outcomes_from_rows,
     write_moment_detr,
 )
-from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits
 
 #: 2D-TAN's evaluation: NMS at IoU 0.5, up to max(R@n) = 5 windows.
 SINGLE_NMS = (0.5, 5)
@@ -236,8 +235,8 @@ def _ranked_windows(ctx: RunContext, model, feats, mask, rows, texts: list[str],
     for j, frame_bounds_j in enumerate(bounds):
         real = len(frame_bounds_j) - 1  # one cell per frame
         if grounded:
-            ranked.append(rank_windows(start[j : j + 1, :real], end[j : j + 1, :real], frame_bounds_j,
-                                       options["max_window_frames"])[0])
+            ranked.append(rank_windows_in_seconds(start[j : j + 1, :real], end[j : j + 1, :real], frame_bounds_j,
+                                                  options["max_window_frames"])[0])
         else:
             scores = curve_window_scores(similarity[j : j + 1, :real], options["max_window_frames"])
             ranked.append(rank_scored_windows(scores, frame_bounds_j)[0])

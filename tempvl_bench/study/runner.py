@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tempvl_bench.metrics.priors import best_constant_window
 from tempvl_bench.study import evaluate as ev
 from tempvl_bench.study.config import StudyConfig, Variant, load_study_config
 from tempvl_bench.study.data import EpisodeTensors, load_episodes, load_moments, load_paragraphs
@@ -252,7 +253,7 @@ def _new_study(cfg: StudyConfig, data: dict, raw_config: dict) -> dict:
                  "charades_train_queries": len(train.texts), "didemo_test_videos": len(data["ret_test"].texts),
                  "episodes": len(data["episodes"].frames),
                  "episode_clips": sum(len(c) for c in data["episodes"].frames)},
-        "best_constant_window": [round(float(x), 4) for x in ev.best_constant_window(train, cfg.eval["mr_frames"])],
+        "best_constant_window": _round(best_constant_window(ev.normalized_windows(train), cfg.eval["mr_frames"])),
         "baselines": {name: {k: _round(v) for k, v in metrics.items()} for name, metrics in baselines.items()},
         "runs": {},
     }

@@ -16,16 +16,10 @@ from tempvl_bench.metrics import moment_metrics_single
 from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
 from tempvl_core.data.records import MomentQuery
 from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, group_by_video
-from tempvl_plugins.moment_retrieval.decoding import (
-    clip_saliency,
-    estimate_duration,
-    frame_bounds,
-    frame_span,
-    rank_windows,
-    select_windows,
-)
+from tempvl_core.model.moment_queries import query_moment_logits, video_frame_features
+from tempvl_core.model.windows import estimate_duration, frame_bounds, frame_span, rank_windows_in_seconds
+from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
 from tempvl_plugins.moment_retrieval.records import json_qid, read_prediction_rows, write_moment_detr
-from tempvl_plugins.moment_retrieval.scoring import query_moment_logits, video_frame_features
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -94,7 +88,7 @@ def test_rank_windows_orders_every_valid_window() -> None:
     g = torch.Generator().manual_seed(0)
     start, end = torch.randn(3, 6, generator=g), torch.randn(3, 6, generator=g)
     bounds = frame_bounds(np.arange(6.0), 6.0)
-    ranked = rank_windows(start, end, bounds)
+    ranked = rank_windows_in_seconds(start, end, bounds)
     for q, r in enumerate(ranked):
         assert r.windows.shape == (21, 3)  # 6 * 7 / 2 windows with s <= e
         assert np.all(np.diff(r.windows[:, 2]) <= 0)
@@ -104,7 +98,7 @@ def test_rank_windows_orders_every_valid_window() -> None:
         expected = max((float(p_s[s] * p_e[e]), s, e) for s in range(6) for e in range(s, 6))
         assert (best_s, best_e) == expected[1:]
         assert r.windows[0, 2] == pytest.approx(expected[0], rel=1e-5)
-    short = rank_windows(start, end, bounds, max_window=2)[0]
+    short = rank_windows_in_seconds(start, end, bounds, max_window=2)[0]
     assert short.windows.shape == (11, 3) and np.all(short.windows[:, 1] - short.windows[:, 0] <= 2)
 
 
@@ -113,7 +107,7 @@ def test_single_protocol_selection_keeps_the_metrics() -> None:
     g = torch.Generator().manual_seed(3)
     start, end = torch.randn(40, 12, generator=g) * 2, torch.randn(40, 12, generator=g) * 2
     bounds = frame_bounds((np.arange(12) + 0.5) * 2.5, 30.0)
-    ranked = rank_windows(start, end, bounds)
+    ranked = rank_windows_in_seconds(start, end, bounds)
     rng = np.random.default_rng(0)
     truth = {q: tuple(sorted(rng.uniform(0, 30, 2))) for q in range(40)}
     full = moment_metrics_single({q: r.windows for q, r in enumerate(ranked)}, truth)
@@ -265,7 +259,7 @@ def test_ranking_matches_localize(tiny_model) -> None:
     with torch.no_grad():
         feats, _ = video_frame_features(tiny_model, frames[None], None)
         start, end = query_moment_logits(tiny_model, feats, None, torch.tensor([0]), [text], 16)
-    ranked = rank_windows(start, end, frame_bounds(np.arange(6.0), 6.0))[0]
+    ranked = rank_windows_in_seconds(start, end, frame_bounds(np.arange(6.0), 6.0))[0]
     got = [(int(s), int(e) - 1) for s, e, _ in ranked.windows[:5]]
     assert got == [(s, e) for s, e, _ in expected]
     np.testing.assert_allclose(ranked.windows[:5, 2], [v for _, _, v in expected], rtol=1e-5)
