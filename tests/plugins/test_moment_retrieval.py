@@ -400,7 +400,7 @@ def test_charades_zero_shot_reports_grounding_diagnostics(tmp_path: Path) -> Non
     from tempvl_bench.metrics.grounding import grounding_diagnostics
 
     record = _run(tmp_path, "charades-sta", "--limit", "24")
-    rows = read_prediction_rows(_run_dir(tmp_path, "charades-sta") / "predictions.jsonl")
+    rows = _prediction_rows(_run_dir(tmp_path, "charades-sta") / "predictions.jsonl")
     videos = [r["vid"] for r in rows]
     for row in rows:
         shared = videos.count(row["vid"]) > 1
