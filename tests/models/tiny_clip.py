@@ -153,5 +153,6 @@ def save_tiny_dual_encoder(folder: Path, *, seed: int = 0, image_size: int = 32,
     model.text_model.load_state_dict(text.state_dict())
     model.save_pretrained(folder)
     tokenizer = BertTokenizerFast.from_pretrained(str(minilm), local_files_only=True)
-    VisionTextDualEncoderProcessor(image_processor=image_processor(image_size), tokenizer=tokenizer).save_pretrained(folder)
+    processor = VisionTextDualEncoderProcessor(image_processor=image_processor(image_size), tokenizer=tokenizer)
+    processor.save_pretrained(folder)
     return folder
