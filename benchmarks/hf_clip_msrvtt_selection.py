@@ -1,13 +1,16 @@
 """Choose the settings of hf-clip finetuned on demo msrvtt on the demo *training* split only.
 
-No pretrained CLIP is available offline, so the model is a small random ``CLIPModel`` built by
-``tests/models/tiny_clip.py`` and trained from scratch. Every setting (model size, frames, lr,
-epochs ...) is chosen here on a validation split carved out of the demo msrvtt training videos:
-a seeded 80% of them train, the other 20% are scored, one caption each (their first), as the
-1k-A test split scores its videos. No test video is trained on or scored. The chosen candidate has
-the lowest held-out t2v mean rank (then the highest R@1): on 19 held-out videos R@1 moves in
-steps of 5.26 points, and the mean rank is the steadier signal. The script prints one row per
-candidate and the chosen one, with the command that runs it once on the test split.
+No pretrained CLIP is available offline. The candidates are small models built by
+``tests/models/tiny_clip.py``: a random ``CLIPModel`` trained from scratch (``clip``), or a
+``VisionTextDualEncoderModel`` joining a random CLIP vision tower to the packaged pretrained
+MiniLM text encoder (``dual``: TemPVL's own demo setup, pretrained text and random video). Every
+setting (model, frames, lr, epochs ...) is chosen here on a validation split carved out of the
+demo msrvtt training videos: a seeded 80% of them train, the other 20% are scored, one caption
+each (their first), as the 1k-A test split scores its videos. No test video is trained on or
+scored. The chosen candidate has the lowest held-out t2v mean rank (then the highest R@1): on 19
+held-out videos R@1 moves in steps of 5.26 points, and the mean rank is the steadier signal. The
+script prints one row per candidate and the chosen one, with the command that runs it once on
+the test split.
 
     python benchmarks/hf_clip_msrvtt_selection.py [--candidates a,b] [--output DIR]
 """
@@ -30,21 +33,42 @@ from tabulate import tabulate
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "models"))
 
-from tiny_clip import save_tiny_clip  # noqa: E402
+from tiny_clip import save_tiny_clip, save_tiny_dual_encoder  # noqa: E402
 
 from tempvl_core.data.demo.cache import ensure_demo_dataset  # noqa: E402
 
-#: name -> (model size for save_tiny_clip, task-config overrides). The batch keys are the demo
-#: block's, written out so the test run (with --demo) gets exactly the same config.
+#: What builds each kind of candidate model (``tests/models/tiny_clip.py``).
+BUILDERS = {"clip": save_tiny_clip, "dual": save_tiny_dual_encoder}
+#: The batch keys are the demo block's, written out so the test run (with --demo) gets exactly
+#: the same config; a candidate's own settings override these.
 COMMON = {"batch.train": 16, "batch.eval": 32, "batch.num_workers": 1, "video.size": 64,
           "finetune.train_text_layers": "null", "finetune.warmup_ratio": 0.05}
-CANDIDATES: dict[str, tuple[dict, dict]] = {
-    "w64-px32-f4-lr1e-3-e100": (dict(width=64, embed=64, image_size=32),
+#: name -> (builder, its keyword arguments, task-config overrides).
+CANDIDATES: dict[str, tuple[str, dict, dict]] = {
+    "w64-px32-f4-lr1e-3-e100": ("clip", dict(width=64, embed=64, image_size=32),
                                 {"video.num_frames": 4, "finetune.lr": 1e-3, "finetune.epochs": 100}),
-    "w64-px32-f4-lr1e-3-e100-wd0.2": (dict(width=64, embed=64, image_size=32),
+    "w64-px32-f4-lr1e-3-e100-wd0.2": ("clip", dict(width=64, embed=64, image_size=32),
                                       {"video.num_frames": 4, "finetune.lr": 1e-3, "finetune.epochs": 100,
                                        "finetune.weight_decay": 0.2}),
-    "w32-px32-f4-lr2e-3-e100": (dict(width=32, embed=32, image_size=32),
+    "w32-px32-f4-lr2e-3-e100": ("clip", dict(width=32, embed=32, image_size=32),
+                                {"video.num_frames": 4, "finetune.lr": 2e-3, "finetune.epochs": 100}),
+    "dual-minilm-w64-px64-f4-lr5e-4-e40-top1": ("dual", dict(width=64, embed=64, image_size=64, pretrained_text=True),
+                                                {"video.num_frames": 4, "finetune.lr": 5e-4, "finetune.epochs": 40,
+                                                 "finetune.train_text_layers": 1}),
+    "dual-minilm-w64-px64-f4-uniform-lr2e-3-e20-top1": ("dual", dict(width=64, embed=64, image_size=64,
+                                                                     pretrained_text=True),
+                                                        {"video.num_frames": 4, "video.train_sampling": "uniform",
+                                                         "finetune.lr": 2e-3, "finetune.epochs": 20,
+                                                         "finetune.train_text_layers": 1}),
+    "dual-minilm-w64-px64-f4-uniform-lr1e-3-e60-top1": ("dual", dict(width=64, embed=64, image_size=64,
+                                                                     pretrained_text=True),
+                                                        {"video.num_frames": 4, "video.train_sampling": "uniform",
+                                                         "finetune.lr": 1e-3, "finetune.epochs": 60,
+                                                         "finetune.train_text_layers": 1}),
+    "w32-px64-f4-uniform-lr2e-3-e100": ("clip", dict(width=32, embed=32, image_size=64),
+                                        {"video.num_frames": 4, "video.train_sampling": "uniform",
+                                         "finetune.lr": 2e-3, "finetune.epochs": 100}),
+    "w32-px64-f4-lr2e-3-e100": ("clip", dict(width=32, embed=32, image_size=64),
                                 {"video.num_frames": 4, "finetune.lr": 2e-3, "finetune.epochs": 100}),
 }
 
@@ -80,8 +104,8 @@ def settings_args(settings: dict) -> list[str]:
 
 
 def run_candidate(name: str, data_root: Path, work: Path, seed: int) -> dict:
-    size, settings = CANDIDATES[name]
-    model_dir = save_tiny_clip(work / "models" / name, seed=seed, **size)
+    builder, size, settings = CANDIDATES[name]
+    model_dir = BUILDERS[builder](work / "models" / name, seed=seed, **size)
     command = ["tempvl-bench", "run", "--task", "msrvtt", "--data-root", str(data_root), "--model", "hf-clip",
                "--set", f"model.path={model_dir}", "--mode", "finetune", "--seed", str(seed), "--no-progress",
                "--no-cache", "--output", str(work / "results" / name), *settings_args(settings)]
@@ -113,9 +137,9 @@ def main() -> None:
         rows.append(run_candidate(name, work / "data", work, args.seed))
         print(tabulate(rows, headers="keys", tablefmt="github"), flush=True)
     best = min(rows, key=lambda r: (r["t2v/MnR"], -r["t2v/R@1"]))  # mean rank: steadier than R@1 on few videos
-    size, settings = CANDIDATES[best["setting"]]
+    builder, size, settings = CANDIDATES[best["setting"]]
     print(f"\nchosen: {best['setting']} (lowest held-out mean rank, then R@1)\n"
-          f"  save_tiny_clip(DIR, seed={args.seed}, {', '.join(f'{k}={v}' for k, v in size.items())})\n"
+          f"  {BUILDERS[builder].__name__}(DIR, seed={args.seed}, {', '.join(f'{k}={v}' for k, v in size.items())})\n"
           f"  tempvl-bench run --task msrvtt --demo --model hf-clip --set model.path=DIR --mode finetune "
           f"--seed {args.seed} " + " ".join(settings_args(settings)))
 

@@ -1,5 +1,6 @@
-"""Transformers CLIP-family models, evaluated as published: ``hf-clip`` (CLIPModel, CLIP4Clip's
-zero-shot meanP) and ``hf-xclip`` (XCLIPModel, with X-CLIP's own video-text similarity).
+"""Transformers CLIP-family models, evaluated as published: ``hf-clip`` (CLIPModel or
+VisionTextDualEncoderModel, CLIP4Clip's zero-shot meanP) and ``hf-xclip`` (XCLIPModel, with
+X-CLIP's own video-text similarity).
 
 Both load a local folder (``--set model.path=DIR``, as written by ``save_pretrained``) or the
 offline Hugging Face cache, with ``local_files_only``: nothing is downloaded. Listing models
@@ -29,7 +30,8 @@ def _build_xclip(options):
 def tempvl_bench_register_models(registry) -> None:
     registry.register(ModelSpec(
         "hf-clip", _build_clip, frozenset({CLIP_EMBEDDINGS, FRAME_EMBEDDINGS, FINETUNING}),
-        "transformers CLIPModel: frames through get_image_features (its processor), mean-pooled (CLIP4Clip meanP)",
+        "transformers CLIPModel or VisionTextDualEncoderModel: frames through get_image_features (its processor), "
+        "mean-pooled (CLIP4Clip meanP)",
         identify=identify_clip,
     ))
     registry.register(ModelSpec(

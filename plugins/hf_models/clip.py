@@ -1,4 +1,7 @@
-"""``hf-clip``: a transformers CLIPModel as a video-text model, as CLIP4Clip evaluates it.
+"""``hf-clip``: a transformers CLIP-style dual encoder as a video-text model, as CLIP4Clip
+evaluates it: a ``CLIPModel``, or a ``VisionTextDualEncoderModel`` (a vision and a text tower of
+any origin joined by CLIP's projections and learnable temperature). ``config.json``'s
+``model_type`` says which.
 
 Frames go through the model's own processor (resize, centre crop, mean and std) and
 ``get_image_features``; each frame embedding is L2-normalised, the video is their mean over the
@@ -9,6 +12,9 @@ symmetric InfoNCE loss on these embeddings with CLIP's own learnable temperature
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -60,7 +66,9 @@ class ProcessedVideoText(nn.Module):
 
 
 class HFClipVideo(ProcessedVideoText):
-    """A CLIPModel with the methods the families call (see :mod:`tempvl_bench.capabilities`)."""
+    """A CLIPModel or VisionTextDualEncoderModel with the methods the families call (see
+    :mod:`tempvl_bench.capabilities`); both have ``text_model``, ``get_text_features``,
+    ``get_image_features`` and ``logit_scale``."""
 
     def __init__(self, clip: nn.Module, processor) -> None:
         super().__init__(processor, clip.config)
@@ -110,8 +118,27 @@ def load_model_and_processor(model_class, processor_class, folder):
     return model.float(), processor_class.from_pretrained(str(folder), local_files_only=True)
 
 
-def load_clip(options: ModelOptions) -> HFClipVideo:
-    from transformers import CLIPModel, CLIPProcessor
+#: ``model_type`` of config.json -> the transformers model and processor classes that load it.
+CLIP_MODEL_TYPES = {"clip": ("CLIPModel", "CLIPProcessor"),
+                    "vision-text-dual-encoder": ("VisionTextDualEncoderModel", "VisionTextDualEncoderProcessor")}
 
-    model = HFClipVideo(*load_model_and_processor(CLIPModel, CLIPProcessor, model_folder("hf-clip", options)))
+
+def clip_classes(folder: Path):
+    """The model and processor classes for the folder's ``config.json`` ``model_type``."""
+    import transformers
+
+    config = folder / "config.json"
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{config}: not a readable JSON object ({exc})") from None
+    if model_type not in CLIP_MODEL_TYPES:
+        raise ValueError(f"{config}: model_type {model_type!r} is not a model hf-clip runs; expected one of "
+                         f"{', '.join(CLIP_MODEL_TYPES)} (use --model hf-xclip for an X-CLIP folder)")
+    return tuple(getattr(transformers, name) for name in CLIP_MODEL_TYPES[model_type])
+
+
+def load_clip(options: ModelOptions) -> HFClipVideo:
+    folder = model_folder("hf-clip", options)
+    model = HFClipVideo(*load_model_and_processor(*clip_classes(folder), folder))
     return model.to(options.device).eval()

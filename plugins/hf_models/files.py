@@ -17,7 +17,8 @@ DEFAULT_REPOS = {"hf-clip": "openai/clip-vit-base-patch16", "hf-xclip": "microso
 #: Files that change what the model computes besides its weights (the model, the processor,
 #: the tokenizer).
 CONFIG_FILES = ("config.json", "preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json",
-                "tokenizer_config.json", "tokenizer.json", "vocab.json", "merges.txt", "special_tokens_map.json")
+                "tokenizer_config.json", "tokenizer.json", "vocab.json", "merges.txt", "vocab.txt",
+                "special_tokens_map.json")
 
 
 def model_folder(name: str, options: ModelOptions) -> Path:

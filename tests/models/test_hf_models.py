@@ -1,5 +1,6 @@
-"""Bring your own model: tiny random transformers CLIP and X-CLIP folders, evaluated through the
-``hf_models`` entry-point plugin on the demo data, checked against transformers itself.
+"""Bring your own model: tiny random transformers CLIP, X-CLIP and vision-text dual-encoder
+folders, evaluated through the ``hf_models`` entry-point plugin on the demo data, checked against
+transformers itself.
 
 The models are random (small configs, saved with ``save_pretrained``), so the tests check the
 plumbing and the numbers' provenance, not accuracy: every task runs and records the model's
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 from tempvl_bench.cli import main
-from tiny_clip import save_tiny_clip, save_tiny_xclip
+from tiny_clip import save_tiny_clip, save_tiny_dual_encoder, save_tiny_xclip
 
 RETRIEVAL = ["didemo", "msrvtt", "msvd", "lsmdc", "activitynet-ret"]
 FAST = ["--demo", "--limit", "4", "--no-progress"]
@@ -33,6 +34,11 @@ def clip_dir(tiny_clip_dir) -> Path:
 @pytest.fixture(scope="module")
 def xclip_dir(tmp_path_factory) -> Path:
     return save_tiny_xclip(tmp_path_factory.mktemp("xclip"), num_frames=8)
+
+
+@pytest.fixture(scope="module")
+def dual_dir(tmp_path_factory) -> Path:
+    return save_tiny_dual_encoder(tmp_path_factory.mktemp("dual"))
 
 
 def _run(task: str, output: Path, *extra: str) -> dict:
@@ -119,13 +125,18 @@ def _tokens(processor, ranking) -> dict:
     return {"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"]}
 
 
-def test_hf_clip_similarity_equals_transformers_on_the_same_frames(clip_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["clip", "dual"])
+def test_hf_clip_similarity_equals_transformers_on_the_same_frames(kind, clip_dir, dual_dir, tmp_path, monkeypatch):
     import torch
-    from transformers import CLIPModel, CLIPProcessor
+    from transformers import CLIPModel, CLIPProcessor, VisionTextDualEncoderModel, VisionTextDualEncoderProcessor
 
-    ranking, decoded = _run_and_decode("hf-clip", clip_dir, tmp_path, monkeypatch)
-    model = CLIPModel.from_pretrained(str(clip_dir)).eval()
-    processor = CLIPProcessor.from_pretrained(str(clip_dir))
+    folder, model_class, processor_class = {
+        "clip": (clip_dir, CLIPModel, CLIPProcessor),
+        "dual": (dual_dir, VisionTextDualEncoderModel, VisionTextDualEncoderProcessor),
+    }[kind]
+    ranking, decoded = _run_and_decode("hf-clip", folder, tmp_path, monkeypatch)
+    model = model_class.from_pretrained(str(folder)).eval()
+    processor = processor_class.from_pretrained(str(folder))
     videos = []
     with torch.no_grad():
         for frames in decoded:
@@ -139,6 +150,39 @@ def test_hf_clip_similarity_equals_transformers_on_the_same_frames(clip_dir, tmp
     expected = (texts @ torch.stack(videos).T).numpy()
     assert ranking.similarity.shape == expected.shape == (4, 4)
     np.testing.assert_allclose(ranking.similarity, expected, atol=1e-5, rtol=0)
+
+
+def test_hf_clip_runs_a_dual_encoder_and_finetunes_only_the_top_text_layers(dual_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    record = _run("msrvtt", tmp_path / "out", "--model", "hf-clip", "--set", f"model.path={dual_dir}",
+                  "--mode", "finetune", "--set", "finetune.epochs=1", "--set", "finetune.train_text_layers=1",
+                  "--set", "batch.train=4", "--no-cache")
+    assert record["model"]["path"] == str(dual_dir.resolve())
+    assert record["model"]["weights_sha256"] == _sha256(dual_dir / "model.safetensors")
+    assert record["mode"] == "finetune" and all(np.isfinite(v) for v in record["metrics"].values())
+    before = load_file(str(dual_dir / "model.safetensors"))
+    (state,) = (tmp_path / "out").glob("msrvtt/*/finetune/model.safetensors")
+    after = {k.removeprefix("clip."): v for k, v in load_file(str(state)).items() if k.startswith("clip.")}
+    assert set(after) == set(before)
+    changed = {k for k in before if not np.array_equal(before[k].numpy(), after[k].numpy())}
+    assert "text_model.encoder.layer.1.output.dense.weight" in changed  # the top text layer trains
+    assert "visual_projection.weight" in changed and "logit_scale" in changed
+    assert not any(k.startswith(("text_model.embeddings.", "text_model.encoder.layer.0.")) for k in changed)
+
+
+def test_hf_clip_refuses_a_folder_of_another_model_type_naming_the_file(clip_dir, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "bert"
+    shutil.copytree(clip_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
+    code = main(["run", "--task", "msrvtt", "--model", "hf-clip", "--set", f"model.path={folder}", *FAST,
+                 "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(folder / "config.json") in err and "'bert'" in err and "vision-text-dual-encoder" in err
+    assert "Traceback" not in err
 
 
 def test_hf_xclip_similarity_equals_its_forward_logits(xclip_dir, tmp_path, monkeypatch):

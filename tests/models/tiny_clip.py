@@ -1,9 +1,10 @@
-"""Tiny random transformers CLIP and X-CLIP models, saved as a user's folder would be.
+"""Tiny random transformers CLIP, X-CLIP and dual-encoder models, saved as a user's folder would be.
 
 The tokenizer is written here too (vocab.json + merges.txt for CLIPTokenizer): CLIP's
 byte-level alphabet, each byte alone and word-final, the two special tokens, and merges that
 join the letters of a small English vocabulary (colours, shapes, motions, function words) into
-word tokens, so every caption tokenizes without any downloaded file.
+word tokens, so every caption tokenizes without any downloaded file. The dual encoder
+(:func:`save_tiny_dual_encoder`) uses the BERT tokenizer of the packaged MiniLM instead.
 """
 
 from __future__ import annotations
@@ -117,4 +118,41 @@ def save_tiny_xclip(folder: Path, *, seed: int = 0, image_size: int = 32, num_fr
     processor = VideoMAEImageProcessor(size={"shortest_edge": image_size},
                                        crop_size={"height": image_size, "width": image_size})
     XCLIPProcessor(image_processor=processor, tokenizer=tokenizer(folder)).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_dual_encoder(folder: Path, *, seed: int = 0, image_size: int = 32, embed: int = 16, width: int = 32,
+                           vision_layers: int = 2, pretrained_text: bool = False) -> Path:
+    """A VisionTextDualEncoderModel with its processor, in ``folder``: a random CLIP vision tower
+    (ViT patch 8 at ``image_size`` px, ``width`` wide) and a BERT text tower with the packaged
+    MiniLM's tokenizer: MiniLM itself (its pretrained weights) with ``pretrained_text``, else a
+    random 2-layer BERT ``width`` wide. The projections and the temperature are new (random)."""
+    import torch
+    from transformers import (BertConfig, BertModel, BertTokenizerFast, CLIPVisionConfig, CLIPVisionModel,
+                              VisionTextDualEncoderConfig, VisionTextDualEncoderModel,
+                              VisionTextDualEncoderProcessor)
+
+    from tempvl_core.model.text_encoder import default_text_encoder_path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    minilm = default_text_encoder_path()
+    torch.manual_seed(seed)
+    vision = CLIPVisionModel(CLIPVisionConfig(hidden_size=width, intermediate_size=2 * width,
+                                              num_hidden_layers=vision_layers, num_attention_heads=2,
+                                              image_size=image_size, patch_size=8))
+    if pretrained_text:
+        text = BertModel.from_pretrained(str(minilm), local_files_only=True, use_safetensors=True)
+    else:
+        text = BertModel(BertConfig(vocab_size=30522, hidden_size=width, intermediate_size=2 * width,
+                                    num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=64))
+    config = VisionTextDualEncoderConfig.from_vision_text_configs(vision.config, text.config, projection_dim=embed)
+    model = VisionTextDualEncoderModel(config)
+    # The towers are loaded after building: the model's own initialisation must not touch MiniLM.
+    model.vision_model.load_state_dict(vision.state_dict())
+    model.text_model.load_state_dict(text.state_dict())
+    model.save_pretrained(folder)
+    tokenizer = BertTokenizerFast.from_pretrained(str(minilm), local_files_only=True)
+    processor = VisionTextDualEncoderProcessor(image_processor=image_processor(image_size), tokenizer=tokenizer)
+    processor.save_pretrained(folder)
     return folder
