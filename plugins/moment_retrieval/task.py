@@ -29,6 +29,7 @@ from tempvl_bench.api import (
     Split,
     TaskFamily,
     best_constant_window,
+    catalogue,
     checked,
     encode_videos,
     frame_features,
@@ -36,7 +37,7 @@ from tempvl_bench.api import (
 )
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
-from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_by_video
+from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video, require_ground_truth
 from tempvl_plugins.moment_retrieval.decoding import (
     clip_saliency,
     curve_window_scores,
@@ -90,8 +91,9 @@ class MomentRetrievalFamily(TaskFamily):
         return FAMILY_NAMES["mr_single" if options.protocol == "single" else "mr_qvhighlights"]
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        queries, files = ADAPTERS[ctx.config.dataset].load(ctx.annotation_dir, split)
-        return Split(split, queries, files)
+        annotations = catalogue.load(ctx.config.dataset, ctx.annotation_dir, "moments", split)
+        require_ground_truth(annotations.records, annotations.files)
+        return Split(split, annotations.records, annotations.files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
         from tempvl_plugins.moment_retrieval.training import finetune_moments

@@ -2,9 +2,9 @@
 
 Both go through the dataset catalogue (``tempvl_core.data.catalogue``); this checks it from the
 two ends: the files ``validate`` reports for a task's split against the files the task's family
-loads for a run (``plugins/*/datasets.py``, ``tempvl_bench.annotations``). On the demo data every
-split reads; on the real annotation files (``../shared/realdata``, linked into a data root, never
-copied) some splits are absent, and then both must say so.
+loads for a run (its ``load``/``load_train`` step, which calls ``catalogue.load``). On the demo
+data every split reads; on the real annotation files (``../shared/realdata``, linked into a data
+root, never copied) some splits are absent, and then both must say so.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ TASKS = [spec.name for spec in HOST.tasks
 REAL_FOLDERS = {"activitynet": "activitynet-v1.3/bsn"}
 
 
-def run_files(task: str, annotation_dir: Path, split: str, kind: str) -> list[Path]:
+def run_files(task: str, annotation_dir: Path, split: str) -> list[Path]:
     """The annotation files a run of ``task`` reads for ``split``: the family's ``load`` step
     (``load_train`` for the training split), as the harness lifecycle calls it."""
     from types import SimpleNamespace
@@ -37,34 +37,11 @@ def run_files(task: str, annotation_dir: Path, split: str, kind: str) -> list[Pa
     spec = HOST.tasks.get(task)
     config = load_task_config(spec.config_path)
     family = load_target(spec)
-    if isinstance(family, TaskFamily):
-        ctx = SimpleNamespace(spec=spec, config=config, annotation_dir=annotation_dir, mode="zero-shot",
-                              task_options=parse_family_options(family, config))
-        step = family.load if split == config.splits.eval else family.load_train
-        return step(ctx, split).files
-    return _adapter_files(spec, config, annotation_dir, split, kind)
-
-
-def _adapter_files(spec, config, annotation_dir: Path, split: str, kind: str) -> list[Path]:
-    """For a family not yet on the lifecycle: the loader its runner calls."""
-    task = spec.name
-    if spec.family == "retrieval":
-        from tempvl_bench.annotations import load_annotations
-
-        return load_annotations(config.dataset, annotation_dir, "retrieval", split).files
-    if spec.family == "moment-retrieval":
-        from tempvl_plugins.moment_retrieval.datasets import ADAPTERS
-    elif spec.family == "tal":
-        from tempvl_plugins.action_localization.datasets import ADAPTERS
-    elif spec.family == "captioning":
-        from tempvl_plugins.captioning.datasets import ADAPTERS
-    else:
-        from tempvl_plugins.qa.datasets import ADAPTERS, load_msrvtt_mc_training
-
-        if kind == "retrieval":  # multiple choice finetunes on the retrieval captions
-            return load_msrvtt_mc_training(annotation_dir, split)[1]
-    key = config.dataset if spec.family in ("moment-retrieval", "tal") else task
-    return ADAPTERS[key].load(annotation_dir, split)[1]
+    assert isinstance(family, TaskFamily), f"{task}: {spec.runner} is not a TaskFamily"
+    ctx = SimpleNamespace(spec=spec, config=config, annotation_dir=annotation_dir, mode="zero-shot",
+                          task_options=parse_family_options(family, config))
+    step = family.load if split == config.splits.eval else family.load_train
+    return step(ctx, split).files
 
 
 def _check_task(task: str, data_root: Path, *, demo: bool) -> list[str]:
@@ -76,7 +53,7 @@ def _check_task(task: str, data_root: Path, *, demo: bool) -> list[str]:
     for split, kind in split_kinds(config).items():
         checked = report.get(kind, split)
         try:
-            files = run_files(task, annotation_dir, split, kind)
+            files = run_files(task, annotation_dir, split)
         except (FileNotFoundError, ValueError) as exc:  # AnnotationError is a ValueError
             assert checked.status != OK, f"{task} {kind}/{split}: validate read it, the run failed: {exc}"
             continue
