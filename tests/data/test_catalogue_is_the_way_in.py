@@ -3,9 +3,9 @@ imports in no circle (the parsers are leaves, the catalogue imports them, never 
 
 The golden table below is what every catalogued split of the seed-0 demo datasets (demo format
 9) loads to: record count, first and last record id, the files read (relative to the dataset
-folder) and the parser's counts. It was taken before the ``load_*`` wrappers, ``split_loader``
-and ``tempvl_bench.annotations`` were folded into the catalogue, so it pins that the refactor
-changed no record. A new demo format version changes it: regenerate it from the demo data then.
+folder) and the parser's counts. A change to a parser, a layout or the catalogue that alters
+what a run reads fails here. A new demo format version changes the table: regenerate it from
+the demo data then.
 """
 
 from __future__ import annotations
