@@ -78,6 +78,9 @@ _LAZY = {
     },
 }
 
+#: The lazy names that are modules themselves, not a name inside one.
+_MODULES = frozenset({"catalogue"})
+
 __all__ = [
     "hookimpl",
     "BackboneOptions", "BackboneRegistry", "BackboneSpec", "TaskRegistry", "TaskSpec", "TextEncoderRegistry",
@@ -97,7 +100,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'tempvl_bench.api' has no attribute {name!r}")
     imported = importlib.import_module(module)
-    value = imported if module.endswith(f".{name}") else getattr(imported, name)
+    value = imported if name in _MODULES else getattr(imported, name)
     globals()[name] = value
     return value
 

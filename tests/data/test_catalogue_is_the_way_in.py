@@ -184,3 +184,13 @@ def test_only_the_catalogue_calls_the_parsers() -> None:
     importers = {name for name, path in modules.items() if not name.startswith("tempvl_core.data.loaders")
                  and any(m.startswith("tempvl_core.data.loaders") for m in _imports(name, path, set(modules)))}
     assert importers == {"tempvl_core.data.catalogue", "tempvl_core.train.pretrain"}
+
+
+def test_plugins_get_the_same_catalogue_from_the_api() -> None:
+    import types
+
+    from tempvl_bench import api
+
+    assert api.catalogue is catalogue
+    # every other lazy name is a function or class of its module, never the module itself
+    assert [n for n in api._LAZY if n != "catalogue" and isinstance(getattr(api, n), types.ModuleType)] == []
