@@ -25,7 +25,7 @@ from tempvl_bench.study import runner  # noqa: E402
 from tempvl_bench.study.config import StudyConfig, Variant, load_study_config  # noqa: E402
 from tempvl_bench.study import evaluate as ev  # noqa: E402
 from tempvl_bench.study.data import EpisodeTensors  # noqa: E402
-from tempvl_bench.study.stats import bootstrap_mean  # noqa: E402
+from tempvl_bench.study.stats import crossed_estimate  # noqa: E402
 
 #: Columns of :meth:`Trials.zero_shot_row` after the setting's name.
 ZERO_SHOT_HEADERS = ["mr/R1@0.5", "mr/mIoU", "probe hit", "any event R1@0.5", "window s", "distinct top-1", "seconds"]
@@ -64,7 +64,7 @@ class Trials:
         moments = self.data["mr_train"]
         outcomes, top1 = ev.moment_outcomes(model, moments, self.cfg.eval["batch_videos"], self.text_len)
         outcomes["any event R1@0.5"], lengths = any_event_hits(moments, top1)
-        cells = [bootstrap_mean(outcomes[m], resamples=1000, seed=0)
+        cells = [crossed_estimate(outcomes[m], resamples=1000, seed=0)
                  for m in ("mr/R1@0.5", "mr/mIoU", "probe/hit", "any event R1@0.5")]
         return [name, *(f"{c.mean:.2f} [{c.low:.2f}, {c.high:.2f}]" for c in cells), f"{lengths.mean():.1f}",
                 len(set(top1)), f"{seconds:.0f}"]

@@ -72,7 +72,7 @@ _LAZY = {
             "top_answer", "top_choices", "MomentPrediction", "MomentQuery", "moment_metrics_single",
             "qvhighlights_metrics", "nms_keep", "retrieval_metrics", "multi_caption_retrieval_metrics",
             "paragraph_retrieval_metrics", "tal_metrics", "TAL_PROTOCOLS", "SegmentTable",
-            "metric_direction", "format_threshold", "FAMILY_NAMES", "tal_names", "retrieval_outcomes", "qa_outcomes",
+            "metric_direction", "format_threshold", "FAMILIES", "retrieval_outcomes", "qa_outcomes",
             "moment_outcomes_single", "qvhighlights_outcomes", "tal_outcomes", "tal_class_ap",
         )
     },
@@ -115,7 +115,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from tempvl_bench.encoding import encode_videos, frame_features
     from tempvl_bench.finetune import EpochLog, finetune, finetune_vtc, trainable_parameters
     from tempvl_bench.metrics import (
-        FAMILY_NAMES,
+        FAMILIES,
         TAL_PROTOCOLS,
         CaptionScorer,
         MomentPrediction,
@@ -130,7 +130,6 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         moment_outcomes_single,
         qa_outcomes,
         qvhighlights_outcomes,
-        tal_names,
         retrieval_outcomes,
         tal_class_ap,
         tal_outcomes,

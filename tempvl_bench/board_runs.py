@@ -130,7 +130,7 @@ def model_name(record: ResultRecord) -> str:
 
 
 def _check_model(model: object, fail) -> None:
-    """``model``: null (an older run: TemPVL) or the evaluated model's record."""
+    """``model``: null (a run that names no model: TemPVL) or the evaluated model's record."""
     if model is None:
         return
     if not isinstance(model, dict):
@@ -190,20 +190,14 @@ def _run_json_limit(run_dir: Path) -> Any:
 
 def _evaluated_ids_sha256(run_dir: Path, warn: Callable[[str], None]) -> str | None:
     """sha256 of the ids the run evaluated (sorted, per unit), from its outcomes.npz."""
-    from tempvl_bench.outcomes_file import OUTCOMES_FILE  # numpy: only once a run is read
+    from tempvl_bench.outcomes_file import OUTCOMES_FILE, OutcomesFileError, read_units  # numpy: once a run is read
 
     path = run_dir / OUTCOMES_FILE
     if not path.is_file():  # runs older than results schema 4: the description says so
         return None
     try:
-        import numpy as np
-
-        with np.load(path, allow_pickle=False) as arrays:
-            meta = json.loads(str(arrays["meta"]))
-        units = meta["runs"]["model"]["units"]
-        ids = {str(kind): sorted(str(i) for i in values) for kind, values in units.items()}
-    except Exception as exc:  # any damage: the count still identifies the set, and the user is told
-        warn(f"{path}: unreadable ({type(exc).__name__}); the run's evaluated queries are identified by their "
-             "count only")
+        ids = {kind: sorted(values) for kind, values in read_units(path).items()}
+    except OutcomesFileError as exc:  # the count still identifies the set, and the user is told why not the ids
+        warn(f"{exc}; the run's evaluated queries are identified by their count only")
         return None
     return hashlib.sha256(json.dumps(ids, sort_keys=True).encode("utf-8")).hexdigest()

@@ -61,9 +61,8 @@ def check_declared(name: str, plugin: str, capabilities: frozenset[str]) -> None
 
 def check_capabilities(model: Any, task: str, family: Any, config: Any, task_options: Any, mode: str) -> None:
     """Raise :class:`CapabilityError` when ``model`` (a ModelSpec) lacks what ``family`` needs
-    for this run. ``family`` is a TaskFamily, or a runner function (which needs the TemPVL interface)."""
-    needed_of = getattr(family, "capabilities_needed", None)
-    needed = tuple(needed_of(config, task_options, mode)) if needed_of else (TEMPVL_INTERFACE,)
+    for this run. ``family`` is the task's TaskFamily."""
+    needed = tuple(family.capabilities_needed(config, task_options, mode))
     missing = [c for c in dict.fromkeys(needed) if c not in model.capabilities]
     if missing:
         what = "; ".join(f"{c} ({CAPABILITIES.get(c, 'unknown')})" for c in missing)

@@ -166,7 +166,7 @@ def _host(args: argparse.Namespace) -> PluginHost:
 def cmd_list(args: argparse.Namespace) -> int:
     host = _host(args)
     if args.what == "tasks":
-        rows = [(t.name, t.family, ",".join(t.groups), t.plugin) for t in host.tasks]
+        rows = [(t.name, _family_name(t), ",".join(t.groups), t.plugin) for t in host.tasks]
         _print_rows(("task", "family", "groups", "plugin"), rows)
     elif args.what == "groups":
         _print_rows(("group", "tasks"), [(g, ",".join(ts)) for g, ts in sorted(host.tasks.groups().items())])
@@ -179,6 +179,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         _print_rows(("text encoder", "plugin", "description"), [(t.name, t.plugin, t.description) for t in host.text_encoders])
     return 0
+
+
+def _family_name(spec) -> str:
+    """The ``family:`` of the task's file (the one place a task's family is named)."""
+    from tempvl_bench.config import ConfigError, load_task_config
+
+    try:
+        return load_task_config(spec.config_path).family
+    except (ConfigError, OSError) as exc:
+        return f"? ({exc})"
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:

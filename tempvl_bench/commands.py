@@ -13,20 +13,16 @@ if TYPE_CHECKING:
     from tempvl_bench.config import TaskConfig
     from tempvl_bench.manager import PluginHost
 
-#: Annotation kind read for each task family (``splits.train_kind``/``eval_kind`` override it).
-FAMILY_KIND = {
-    "retrieval": "retrieval",
-    "moment-retrieval": "moments",
-    "qa": "qa",
-    "captioning": "captioning",
-    "tal": "action",
-}
 CHECKPOINT_INFO = "tempvl_bench.json"
 
 
 def split_kinds(config: TaskConfig) -> dict[str, str]:
-    """The task's splits (train first, then eval) and the annotation kind each is read as."""
-    default = FAMILY_KIND.get(config.family)
+    """The task's splits (train first, then eval) and the annotation kind each is read as: the
+    family's (from the family table) unless ``splits.train_kind``/``eval_kind`` say otherwise."""
+    from tempvl_bench.metrics.families import FAMILIES
+
+    family = FAMILIES.get(config.family)
+    default = family.annotation_kind if family else None
     out: dict[str, str] = {}
     for split, kind, key in ((config.splits.train, config.splits.train_kind, "train_kind"),
                              (config.splits.eval, config.splits.eval_kind, "eval_kind")):
@@ -34,8 +30,8 @@ def split_kinds(config: TaskConfig) -> dict[str, str]:
             continue
         kind = kind or default
         if not kind:
-            raise ValueError(f"{config.source}: family {config.family!r} has no default annotation kind; "
-                             f"set splits.{key}")
+            raise ValueError(f"{config.source}: family {config.family!r} has no default annotation kind (it is not "
+                             f"one of {', '.join(FAMILIES)}); set splits.{key}")
         out[split] = kind
     return out
 

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
-import yaml
-
 # The one validator (task files, options:, pretraining configs); ConfigError and checked are
 # re-exported here for the harness and tempvl_bench.api.
 from tempvl_core.schema import ConfigError, checked  # noqa: F401
 from tempvl_core.schema import build as _build
 from tempvl_core.schema import where as _where
-from tempvl_core.safe_yaml import describe_yaml_error, parse_yaml, read_yaml
+from tempvl_core.safe_yaml import parse_yaml_text, read_yaml
 
 
 #: Keys that identify a task and the code that runs it: fixed by the task file, never ``--set``.
@@ -235,10 +233,7 @@ def apply_override(raw: dict[str, Any], item: str) -> str:
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"--set {_shown(item)}: expected KEY=VALUE with a dotted key, e.g. finetune.epochs=3")
-    try:
-        parsed = parse_yaml(value) if value.strip() else ""
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise ConfigError(f"--set {_shown(item)}: the value is not valid YAML: {describe_yaml_error(exc)}") from None
+    parsed = parse_yaml_text(value, f"--set {_shown(item)}", ConfigError, "the value") if value.strip() else ""
     node = raw
     parts = key.split(".")
     for part in parts[:-1]:

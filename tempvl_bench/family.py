@@ -3,9 +3,10 @@
 The harness (:mod:`tempvl_bench.lifecycle`) runs the same loop for every task: config, data
 root, ``--limit``, model, finetuning with resume, video encoding, prediction, metrics, the check
 against the task file's ``metrics:``, results. A family fills in only what differs, as methods
-of a :class:`TaskFamily` subclass that a plugin registers lazily by ``"module:attr"``::
+of a :class:`TaskFamily` subclass that a plugin registers lazily by ``"module:attr"``; the task
+file's ``family:`` key names the family::
 
-    TaskSpec("my-task", "retrieval", config_path, "my_plugin.family:MyFamily")
+    TaskSpec("my-task", config_path, "my_plugin.family:MyFamily")
 """
 
 from __future__ import annotations

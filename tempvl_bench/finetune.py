@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tempvl_core.atomic import remove_directory, replace_directory
 from tempvl_core.train.schedule import build_scheduler
 
 from tempvl_bench import interrupts
@@ -86,8 +87,9 @@ def recover_state(directory: Path) -> int | None:
 
     A save writes ``<dir>.tmp`` and marks it complete last; every other step is one rename or
     the deletion of a folder already renamed to ``<dir>.trash``. So after a kill at any point,
-    the newest complete copy is intact under one of ``<dir>``, ``<dir>.tmp`` or ``<dir>.old``
-    (the last written by earlier versions), and running this again finishes the job.
+    the newest complete copy is intact under one of ``<dir>``, ``<dir>.tmp`` or ``<dir>.old``,
+    and running this again finishes the job. (No save writes ``<dir>.old``; a complete state
+    found there is read all the same.)
     """
     trash = directory.with_name(directory.name + ".trash")
     shutil.rmtree(trash, ignore_errors=True)
@@ -96,10 +98,9 @@ def recover_state(directory: Path) -> int | None:
     best_epoch, best = max(complete, key=lambda item: item[0]) if complete else (None, None)  # ties: the first
     for path in names:
         if path.exists() and path != best:
-            os.replace(path, trash)
-            shutil.rmtree(trash)
+            remove_directory(path, trash)
     if best is not None and best != directory:
-        os.replace(best, directory)
+        replace_directory(best, directory)
     return best_epoch
 
 
@@ -113,7 +114,7 @@ def _complete_epoch(path: Path) -> int | None:
             return None
     if not ((path / "model.safetensors").is_file() and (path / "state.pt").is_file()):
         return None
-    try:  # written before the marker existed: complete when its state loads
+    try:  # a folder without the marker: complete when its state loads
         return int(torch.load(path / "state.pt", weights_only=True)["epoch"])
     except Exception:
         return None
@@ -157,7 +158,7 @@ def _load_state(directory: Path, model: nn.Module, optimizer, scheduler,
     scheduler.load_state_dict(state["scheduler"])
     if "rng" in state:
         restore_rng_state(state["rng"])
-    else:  # a state saved before finetuning shared pretraining's RNG capture
+    else:  # a state that holds the three generators' states as separate keys
         torch.set_rng_state(state["rng_torch"])
         np.random.set_state(("MT19937", np.array(state["rng_numpy"], dtype=np.uint32), state["rng_numpy_pos"], 0, 0.0))
         random.setstate((3, tuple(state["rng_python"]), None))

@@ -24,9 +24,10 @@ def tempvl_bench_register_tasks(registry: "TaskRegistry") -> None:
     """Register benchmark tasks.
 
     Call ``registry.register(TaskSpec(...))`` once per task. A task couples a YAML definition
-    (``TaskSpec.config_path``) with its family's steps, named lazily as ``"package.module:attr"``
-    (``TaskSpec.runner``): a :class:`tempvl_bench.api.TaskFamily` whose load / finetune /
-    predict / score / baselines steps the harness runs in its one lifecycle. Everything a plugin
+    (``TaskSpec.config_path``, whose ``family:`` key names the family) with the family's code,
+    named lazily as ``"package.module:attr"`` (``TaskSpec.family``): a
+    :class:`tempvl_bench.api.TaskFamily` whose load / finetune / predict / score / baselines
+    steps the harness runs in its one lifecycle. Everything a plugin
     needs is importable from :mod:`tempvl_bench.api`.
     Task names are global: registering a name twice is an error that names both plugins.
     """

@@ -1,9 +1,9 @@
 """One task lifecycle for every family: the harness owns the loop, families supply the steps.
 
-:func:`run_task_steps` is what :func:`tempvl_bench.runner.run_task` calls once the run folder
+:func:`run_family` is what :func:`tempvl_bench.runner.run_task` calls once the run folder
 and context exist: evaluation split -> ``--limit`` -> (training split) -> model -> finetuning
 -> prediction (videos through :func:`tempvl_bench.encoding.encode_videos`) -> scores -> the
-check against the task file's ``metrics:``. A task's code is named lazily by a
+check against the task file's ``metrics:``. A task's family code is named lazily by a
 ``"module:attr"`` target (a :class:`~tempvl_bench.family.TaskFamily` subclass or instance),
 imported only when the task runs, so listing tasks never imports torch.
 """
@@ -23,20 +23,19 @@ if TYPE_CHECKING:
 
 
 class LifecycleError(ValueError):
-    """A task whose code cannot be found (a wrong ``module:attr`` target); the message names it."""
+    """A task whose family code cannot be found (a wrong ``module:attr`` target); the message names it."""
 
 
-def load_target(spec: "TaskSpec") -> Any:
-    """The task's family (an instance) or, for a plugin written before families, its runner
-    function. ``spec.runner`` is that object itself or a lazy ``"module:attr"`` target."""
-    target = spec.runner
+def load_family(spec: "TaskSpec") -> TaskFamily:
+    """The task's family, an instance: ``spec.family`` itself or its lazy ``"module:attr"`` target."""
+    target = spec.family
     if isinstance(target, str):
         target = resolve_target(target, f"task {spec.name!r} (plugin {spec.plugin or '?'})")
     if isinstance(target, type) and issubclass(target, TaskFamily):
         target = target()
-    if not isinstance(target, TaskFamily) and not callable(target):
-        raise LifecycleError(f"task {spec.name!r} (plugin {spec.plugin or '?'}): {target!r} is neither a TaskFamily "
-                             "nor a runner function")
+    if not isinstance(target, TaskFamily):
+        raise LifecycleError(f"task {spec.name!r} (plugin {spec.plugin or '?'}): {target!r} is not a TaskFamily "
+                             "(subclass tempvl_bench.api.TaskFamily)")
     return target
 
 
@@ -55,18 +54,18 @@ def resolve_target(target: str, owner: str) -> Any:
         raise LifecycleError(f"{owner}: module {module_name!r} has no attribute {attr!r} (target {target!r})") from None
 
 
-def check_task(spec: "TaskSpec", config, checkpoint: Path | None = None) -> tuple[Any, Any]:
+def check_task(spec: "TaskSpec", config, checkpoint: Path | None = None) -> tuple[TaskFamily, Any]:
     """Everything about a task that can be checked without its data, so ``run`` fails before
     the first video is read and ``validate`` finds what ``run`` would: its code, ``options:``,
     ``metrics:`` and (without a checkpoint, whose own config is used) the model settings.
-    Returns the family (or runner function) and the parsed options."""
+    Returns the family and the parsed options."""
     from tempvl_bench.modeling import task_model_config
 
-    target = load_target(spec)
-    task_options = parse_family_options(target, config) if isinstance(target, TaskFamily) else None
+    family = load_family(spec)
+    task_options = parse_family_options(family, config)
     if checkpoint is None:
         task_model_config(config)
-    return target, task_options
+    return family, task_options
 
 
 def parse_family_options(family: TaskFamily, config) -> Any:
@@ -91,14 +90,9 @@ def _offered(name: str, offered: tuple[str, ...]) -> bool:
                                   for o in offered)
 
 
-def run_task_steps(ctx: "RunContext", target: Any) -> "TaskOutput":
-    """Run a family's steps (or an old-style runner function) and return the task output."""
-    if not isinstance(target, TaskFamily):
-        return target(ctx)
-    return run_family(ctx, target)
-
-
 def run_family(ctx: "RunContext", family: TaskFamily) -> "TaskOutput":
+    """Run a family's steps in the harness's loop and return the task output (None on ranks
+    other than 0)."""
     from tempvl_bench.runner import RunError, TaskOutput
 
     config = ctx.config

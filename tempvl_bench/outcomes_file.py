@@ -24,11 +24,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from tempvl_core.atomic import atomic_file
+
 from tempvl_bench.metrics.jsonio import npy_header
 from tempvl_bench.uncertainty import OUTCOMES_FILE, STATISTICS, Outcome, Outcomes, PerUnit, RankedAP
 
 __all__ = ["OUTCOMES_FILE", "OutcomesFile", "OutcomesFileError", "load_outcomes", "outcomes_identity",
-           "read_outcomes", "write_outcomes"]
+           "read_outcomes", "read_units", "write_outcomes"]
 
 FORMAT = 2  #: 1: no identity; 2: ``identity``
 #: results.json keys copied into ``meta["identity"]``: the run the outcomes belong to
@@ -48,7 +50,7 @@ class OutcomesFileError(ValueError):
 @dataclass
 class OutcomesFile:
     runs: dict[str, Outcomes]  #: run name (``model``, baselines) -> its outcomes
-    identity: dict[str, Any] | None  #: the run they belong to (None: written before format 2)
+    identity: dict[str, Any] | None  #: the run they belong to (None: a format-1 file)
 
 
 def write_outcomes(path: Path, runs: Mapping[str, Outcomes], identity: Mapping[str, Any] | None = None) -> None:
@@ -70,10 +72,8 @@ def write_outcomes(path: Path, runs: Mapping[str, Outcomes], identity: Mapping[s
                                  "threshold": outcome.threshold}
         meta["runs"][run] = {"metrics": entries, "units": outcomes.units}
     arrays["meta"] = np.array(json.dumps(meta, allow_nan=False))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    with atomic_file(path) as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def outcomes_identity(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,10 +96,20 @@ def load_outcomes(path: Path) -> OutcomesFile:
     return OutcomesFile(runs, _read_identity(path, meta))
 
 
+def read_units(path: Path, run: str = "model") -> dict[str, list[str]]:
+    """The ids ``run`` was scored on, per unit (text, video, query, question), from ``meta`` alone:
+    the other arrays are listed and size-checked but not read."""
+    path = Path(path)
+    meta = _read_meta(path, _read_arrays(path, only=("meta",)))
+    field = f"meta.runs.{run}"
+    return _read_units(path, field, _mapping(path, field, meta["runs"].get(run)))
+
+
 # ------------------------------------------------------------------ arrays
 
 
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+def _read_arrays(path: Path, only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Every array of the archive (``only``: just those named), each checked as it is read."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(4)
@@ -119,6 +129,8 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
             for info in infos:
                 if not info.filename.endswith(".npy"):
                     raise OutcomesFileError(f"{path}: member {info.filename!r}: not a .npy array")
+                if only is not None and info.filename[:-4] not in only:
+                    continue
                 where = f"member {info.filename!r}"
                 with archive.open(info) as member:
                     arrays[info.filename[:-4]] = _read_member(path, info.filename, member, info.file_size)
@@ -201,10 +213,7 @@ def _mapping(path: Path, field: str, value: Any) -> dict:
 
 def _read_run(path: Path, arrays: dict[str, np.ndarray], field: str, entry: Any) -> Outcomes:
     entry = _mapping(path, field, entry)
-    units = _mapping(path, f"{field}.units", entry.get("units"))
-    for unit, ids in units.items():
-        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise OutcomesFileError(f"{path}: {field}.units.{unit}: expected a list of id strings")
+    units = _read_units(path, field, entry)
     metrics: dict[str, Outcome] = {}
     for name, spec in _mapping(path, f"{field}.metrics", entry.get("metrics")).items():
         where = f"{field}.metrics[{name!r}]"
@@ -221,7 +230,15 @@ def _read_run(path: Path, arrays: dict[str, np.ndarray], field: str, entry: Any)
             metrics[name] = _ranked_ap(path, arrays, where, spec, len(units[unit]))
         else:
             raise OutcomesFileError(f"{path}: {where}.kind: expected 'per_unit' or 'ranked_ap', got {kind!r}")
-    return Outcomes(metrics, {u: list(ids) for u, ids in units.items()})
+    return Outcomes(metrics, units)
+
+
+def _read_units(path: Path, field: str, entry: dict) -> dict[str, list[str]]:
+    units = _mapping(path, f"{field}.units", entry.get("units"))
+    for unit, ids in units.items():
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise OutcomesFileError(f"{path}: {field}.units.{unit}: expected a list of id strings")
+    return {unit: list(ids) for unit, ids in units.items()}
 
 
 def _array(path: Path, arrays: dict[str, np.ndarray], where: str, name: str, ndim: int, kinds: str) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, TypeVar
 if TYPE_CHECKING:
     import torch.nn as nn
 
-    from tempvl_bench.runner import RunContext, TaskOutput
+    from tempvl_bench.family import TaskFamily
 
 
 class RegistryError(KeyError):
@@ -25,23 +25,30 @@ class RegistryError(KeyError):
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A benchmark task: its YAML definition and the code that runs it.
+    """A benchmark task: its YAML definition and the family code that runs it.
 
-    ``runner`` is a lazy ``"package.module:attr"`` target naming a
-    :class:`tempvl_bench.family.TaskFamily` (class or instance), whose steps the harness runs in
-    its one lifecycle; it is imported only when the task runs. A runner function that takes a
-    ``RunContext`` and returns a ``TaskOutput`` (itself or as a target) is still accepted for
-    plugins written before families; it owns its loop and gets none of the harness's checks
-    beyond the finetune-row check.
+    The task file's ``family:`` key names the task's family (results.json, ``score --family``,
+    the family table of :mod:`tempvl_bench.metrics.families`); the spec says nothing about that
+    name. ``family`` is the :class:`tempvl_bench.family.TaskFamily` (class or instance) whose
+    steps the harness runs in its one lifecycle, usually as a lazy ``"package.module:attr"``
+    target imported only when the task runs.
     """
 
     name: str
-    family: str
     config_path: Path
-    runner: "str | Callable[[RunContext], TaskOutput]"
+    family: "str | TaskFamily | type[TaskFamily]"
     groups: tuple[str, ...] = ()
     description: str = ""
     plugin: str = ""
+
+    def __post_init__(self) -> None:
+        # TaskSpec(name, family name, config, target) was the signature before the family's name
+        # moved to the task file alone: refuse it here rather than fail later on a string path.
+        if isinstance(self.family, (str, Path)) and ":" not in str(self.family):
+            raise TypeError(f"task {self.name!r}: TaskSpec(name, config_path, family) takes the task file and "
+                            f"the family's code ('package.module:attr' or a TaskFamily), got config_path="
+                            f"{self.config_path!r}, family={self.family!r}; the family's name belongs in the task "
+                            "file's 'family:' key")
 
 
 @dataclass(frozen=True)

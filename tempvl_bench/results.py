@@ -69,7 +69,7 @@ class ResultRecord(TypedDict):
     schema_version: int  #: SCHEMA_VERSION of this file
     run_id: str  #: folder name under results/<task>/
     task: str  #: canonical task name, e.g. "didemo"
-    family: str  #: retrieval | qa | captioning | moment-retrieval | action-localization
+    family: str  #: the task file's ``family:`` (built-in: tempvl_bench.metrics.families.FAMILIES)
     split: str  #: evaluated split
     mode: str  #: zero-shot | finetune
     demo: bool  #: evaluated on the built-in demo data

@@ -16,7 +16,7 @@ from tempvl_bench.capabilities import CAPABILITIES
 from tempvl_bench.config import ConfigError, TaskConfig, load_task_config
 from tempvl_bench.manager import PluginHost
 from tempvl_bench.fingerprint import run_inputs
-from tempvl_bench.lifecycle import check_finetuned, check_task, run_task_steps
+from tempvl_bench.lifecycle import check_finetuned, check_task, run_family
 from tempvl_bench.modeling import TEMPVL, build_model_factory, resolve_checkpoint, select_model
 from tempvl_bench.registry import TaskSpec
 from tempvl_bench.run_folder import inside_output, open_run_dir, remove_if_unused, scratch_run_dir
@@ -217,12 +217,12 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     check_options(options)
     spec = host.tasks.get(name)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
-    target, task_options = check_task(spec, config, options.checkpoint)
+    family, task_options = check_task(spec, config, options.checkpoint)
     backbone = options.backbone or _checkpoint_backbone(options.checkpoint) or config.model.backbone
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
     host.text_encoders.get(text_encoder)
-    model_spec, identity = select_model(host, options.model or config.model.name, spec.name, target, task_options,
+    model_spec, identity = select_model(host, options.model or config.model.name, spec.name, family, task_options,
                                         config, options.mode, backbone, text_encoder, options.checkpoint)
     checkpoint_file = checkpoint_sha = None
     if options.checkpoint is not None:
@@ -292,7 +292,7 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     echo(f"{spec.name}: {options.mode} with {what} on {device}; data {data_root}; run {run_dir}")
     start = time.perf_counter()
     try:
-        output = run_task_steps(ctx, target)  # None on ranks other than 0: they only help encode
+        output = run_family(ctx, family)  # None on ranks other than 0: they only help encode
         if options.mode == "finetune" and main:
             check_finetuned(run_dir, spec.name)
         interrupts.check()  # no results from a run the user interrupted
@@ -335,7 +335,7 @@ def _write_results(ctx: RunContext, output: TaskOutput, inputs: dict[str, Any], 
         "schema_version": SCHEMA_VERSION,
         "run_id": run_dir.name,
         "task": spec.name,
-        "family": spec.family,
+        "family": config.family,
         "split": output.split,
         "mode": options.mode,
         "demo": options.demo,

@@ -42,19 +42,20 @@ def _kinds(config: TaskConfig) -> tuple[str | None, str | None]:
 
 
 def _template(host: PluginHost, config: TaskConfig, path: Path) -> TaskSpec:
-    """The registered task whose code runs the file: same family and plugin, preferring the same
-    dataset and annotation kinds."""
-    family = [s for s in host.tasks if s.family == config.family and s.plugin == config.plugin]
+    """The registered task whose code runs the file: same family (its task file's ``family:``)
+    and plugin, preferring the same dataset and annotation kinds."""
+    same_plugin = [(s, load_task_config(s.config_path)) for s in host.tasks if s.plugin == config.plugin]
+    family = [(s, other) for s, other in same_plugin if other.family == config.family]
     if not family:
-        offered = sorted({f"{s.family} (plugin {s.plugin})" for s in host.tasks})
+        offered = sorted({f"{load_task_config(s.config_path).family} (plugin {s.plugin})" for s in host.tasks})
         raise ConfigError(f"{path}: keys 'family: {config.family}' and 'plugin: {config.plugin}' match no registered "
                           f"task, so no code can run it; registered: {', '.join(offered) or 'none'}")
 
-    def score(spec: TaskSpec) -> int:
-        other = load_task_config(spec.config_path)
+    def score(pair: tuple[TaskSpec, TaskConfig]) -> int:
+        other = pair[1]
         return 2 * (other.dataset == config.dataset) + (_kinds(other) == _kinds(config))
 
-    return max(family, key=score)
+    return max(family, key=score)[0]
 
 
 def register_task_file(host: PluginHost, path: Path) -> str:

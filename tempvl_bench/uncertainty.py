@@ -12,10 +12,15 @@ is recomputed. Two kinds exist:
 - :class:`RankedAP`: ActivityNet-style mAP, recomputed on every resample of videos from the
   ranked TP flags (matching never crosses videos, so a resampled video's predictions keep their
   flags; a video drawn k times weighs k). A class absent from a resample leaves the mean.
+- :class:`Crossed`: the crossed mode, a mean over ``[seeds, units]`` values where every seed's
+  model (pretrained from that seed) is scored on the same units. A resample draws seeds and units
+  independently, both with replacement (a two-level bootstrap), so the interval holds the seed
+  spread as well as the units'. Seed k of one run is paired with seed k of the other.
 
 Units are resampled with replacement, ``RESAMPLES`` times from ``numpy.random.default_rng(seed)``,
 one index matrix per unit name shared by every metric of that unit (and by both runs of a
-paired comparison). Intervals are percentile intervals at 95%.
+paired comparison); with crossed outcomes the seeds' matrix (unit name :data:`SEEDS`) is drawn
+first. Intervals are percentile intervals at 95%.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ SEED = 0
 LEVEL = 0.95
 OUTCOMES_FILE = "outcomes.npz"  #: written and read by :mod:`tempvl_bench.outcomes_file`
 STATISTICS = ("mean", "median", "lower_median")
+SEEDS = "seed"  #: the unit name of a crossed outcome's first axis (pretraining seeds)
 
 
 @dataclass
@@ -125,7 +131,38 @@ def _weighted_map(weights: np.ndarray, tp: np.ndarray, pred_unit: np.ndarray, bo
     return np.where(present, ap, 0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
-Outcome = PerUnit | RankedAP
+@dataclass
+class Crossed:
+    """The mean of ``[seeds, units]`` values (the crossed mode): seed k's model on every unit."""
+
+    unit: str
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.values = np.atleast_2d(np.asarray(self.values, dtype=np.float64))
+        if self.values.ndim != 2:
+            raise ValueError(f"crossed outcomes are [seeds, units], got shape {self.values.shape}")
+
+    @property
+    def size(self) -> int:
+        return self.values.shape[1]
+
+    @property
+    def seeds(self) -> int:
+        return self.values.shape[0]
+
+    def resampled(self, index: np.ndarray, seed_index: np.ndarray) -> np.ndarray:
+        """The mean on each resample: ``index`` (B x units) draws the units, ``seed_index``
+        (B x seeds) the seeds, independently."""
+        per_seed = self.values[:, index].mean(2)  # [seeds, B]: every seed on every unit draw
+        return np.take_along_axis(per_seed.T, seed_index, 1).mean(1)
+
+    @property
+    def observed(self) -> float:
+        return float(self.values.mean())
+
+
+Outcome = PerUnit | RankedAP | Crossed
 
 
 @dataclass
@@ -141,6 +178,9 @@ class Outcomes:
             ids = self.units.get(outcome.unit)
             if ids is not None and len(ids) != outcome.size:
                 raise ValueError(f"outcomes of {name!r}: {outcome.size} values for {len(ids)} {outcome.unit}s")
+            seeds = self.units.get(SEEDS)
+            if isinstance(outcome, Crossed) and seeds is not None and len(seeds) != outcome.seeds:
+                raise ValueError(f"outcomes of {name!r}: {outcome.seeds} seeds for {len(seeds)} seed ids")
 
     @classmethod
     def per_unit(cls, unit: str, ids, values: Mapping, points: Mapping[str, float] | None = None) -> "Outcomes":
@@ -160,18 +200,28 @@ class Outcomes:
 
 
 def resample_indices(units: Mapping[str, int], resamples: int = RESAMPLES, seed: int = SEED) -> dict[str, np.ndarray]:
-    """One (resamples x n) index matrix per unit name, in sorted name order from one generator."""
+    """One (resamples x n) index matrix per unit name from one generator: the seeds' (:data:`SEEDS`)
+    first when present, then the others in sorted name order."""
     rng = np.random.default_rng(seed)
-    return {name: rng.integers(0, n, size=(resamples, n)) for name, n in sorted(units.items())}
+    order = sorted(units.items(), key=lambda item: (item[0] != SEEDS, item[0]))
+    return {name: rng.integers(0, n, size=(resamples, n)) for name, n in order}
 
 
 def _unit_sizes(outcomes: Outcomes) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for name, outcome in outcomes.metrics.items():
-        if sizes.setdefault(outcome.unit, outcome.size) != outcome.size:
-            raise ValueError(f"outcomes of {name!r}: unit {outcome.unit!r} has {sizes[outcome.unit]} entries "
-                             f"elsewhere, {outcome.size} here")
+        counts = [(outcome.unit, outcome.size)] + ([(SEEDS, outcome.seeds)] if isinstance(outcome, Crossed) else [])
+        for unit, size in counts:
+            if sizes.setdefault(unit, size) != size:
+                raise ValueError(f"outcomes of {name!r}: unit {unit!r} has {sizes[unit]} entries elsewhere, "
+                                 f"{size} here")
     return sizes
+
+
+def _resampled(outcome: Outcome, index: Mapping[str, np.ndarray]) -> np.ndarray:
+    if isinstance(outcome, Crossed):
+        return outcome.resampled(index[outcome.unit], index[SEEDS])
+    return outcome.resampled(index[outcome.unit])
 
 
 def bootstrap_ci(outcomes: Outcomes, resamples: int = RESAMPLES, seed: int = SEED) -> dict[str, list[float]]:
@@ -179,7 +229,7 @@ def bootstrap_ci(outcomes: Outcomes, resamples: int = RESAMPLES, seed: int = SEE
     index = resample_indices(_unit_sizes(outcomes), resamples, seed)
     out = {}
     for name, outcome in outcomes.metrics.items():
-        low, high = _interval(outcome.resampled(index[outcome.unit]))
+        low, high = _interval(_resampled(outcome, index))
         out[name] = [low, high]
     return out
 
@@ -197,7 +247,8 @@ def paired_difference(a: Outcomes, b: Outcomes, names=None, resamples: int = RES
                       seed: int = SEED) -> dict[str, dict[str, float]]:
     """Per metric: ``a - b``, its 95% paired bootstrap interval and a two-sided p-value.
 
-    Both runs are resampled with the same unit indices; the p-value is twice the smaller share
+    Both runs are resampled with the same unit indices (crossed outcomes: the same seed
+    indices too, so seed k of ``a`` stays paired with seed k of ``b``); the p-value is twice the smaller share
     of resampled differences on either side of zero (with the +1 correction), at most 1.
     """
     for unit in set(a.units) & set(b.units):
@@ -212,7 +263,7 @@ def paired_difference(a: Outcomes, b: Outcomes, names=None, resamples: int = RES
     out = {}
     for name in shared:
         oa, ob = a.metrics[name], b.metrics[name]
-        diffs = oa.resampled(index[oa.unit]) - ob.resampled(index[ob.unit])
+        diffs = _resampled(oa, index) - _resampled(ob, index)
         diffs = diffs[np.isfinite(diffs)]
         low, high = _interval(diffs)
         below, above = (np.sum(diffs <= 0) + 1) / (diffs.size + 1), (np.sum(diffs >= 0) + 1) / (diffs.size + 1)

@@ -8,7 +8,9 @@
   bomb"), and a config never needs them.
 
 :func:`read_yaml` reads a file with it and turns every failure (missing, unreadable, not UTF-8,
-not YAML, one of the above, nested too deep) into one ``error`` naming the file and the line.
+not YAML, one of the above, nested too deep) into one ``error`` naming the file and the line;
+:func:`parse_yaml_text` does the same for text from elsewhere (a ``--set`` value), naming its
+source.
 """
 
 from __future__ import annotations
@@ -82,13 +84,20 @@ def read_yaml(path: str | Path, what: str = "file", error: type[Exception] = Con
         line = data[: exc.start].count(b"\n") + 1
         raise error(f"{path}: line {line}: the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
                     f"{exc.start}); save it as UTF-8") from None
+    return parse_yaml_text(text, str(path), error)
+
+
+def parse_yaml_text(text: str, source: str, error: type[Exception] = ConfigError, what: str = "") -> Any:
+    """``text`` parsed by :class:`StrictLoader`; every failure is one ``error`` that starts with
+    ``source`` (a file, ``--set KEY=VALUE``) and names the line (``what``: what the text is)."""
+    invalid = f"{source}: {what + ' is ' if what else ''}not valid YAML"
     try:
         return parse_yaml(text)
     except StrictYAMLError as exc:
-        raise error(f"{path}: {exc}") from None
+        raise error(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {describe_yaml_error(exc)}") from None
+        raise error(f"{invalid}: {describe_yaml_error(exc)}") from None
     except RecursionError:
-        raise error(f"{path}: not valid YAML: nested too deeply") from None
+        raise error(f"{invalid}: nested too deeply") from None
     except ValueError as exc:  # a value PyYAML's constructors cannot hold (an int of 5000 digits)
-        raise error(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{invalid}: {exc}") from None

@@ -13,5 +13,5 @@ FAMILY = "tempvl_plugins.action_localization.task:ActionLocalizationFamily"
 @hookimpl
 def tempvl_bench_register_tasks(registry) -> None:
     for task, dataset in TASKS.items():
-        registry.register(TaskSpec(task, "tal", builtin_task_file(task), FAMILY, groups=("action-localization",),
+        registry.register(TaskSpec(task, builtin_task_file(task), FAMILY, groups=("action-localization",),
                                    description=ADAPTERS[dataset].description))

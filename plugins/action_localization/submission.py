@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from tempvl_bench.api import SegmentTable
+from tempvl_core.atomic import write_atomic
 
 SUBMISSION_FILE = "submission.json"
 GROUND_TRUTH_FILE = "ground_truth.json"
@@ -59,7 +60,7 @@ def write_submission(path: Path, results: dict[str, list[dict]], *, external_dat
         "results": results,
         "external_data": {"used": external_data, "details": "TemPVL frame features, tempvl-bench localization head"},
     }
-    path.write_text(json.dumps(payload) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(payload) + "\n")
 
 
 def write_ground_truth(path: Path, videos) -> None:
@@ -72,4 +73,4 @@ def write_ground_truth(path: Path, videos) -> None:
         }
         for v in videos
     }
-    path.write_text(json.dumps({"version": "tempvl-bench", "database": database}) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps({"version": "tempvl-bench", "database": database}) + "\n")

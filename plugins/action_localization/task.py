@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tempvl_bench.api import (
-    TAL_PROTOCOLS,
-    tal_names,
+    FAMILIES,
     Outcomes,
     RunContext,
     Scores,
@@ -49,7 +48,7 @@ class ActionLocalizationFamily(TaskFamily):
     options = LocalizationOptions
 
     def metric_names(self, options: LocalizationOptions) -> tuple[str, ...]:
-        return tal_names(TAL_PROTOCOLS[options.protocol])
+        return FAMILIES["tal"].metric_names(options.protocol)
 
     def load(self, ctx: RunContext, split: str) -> Split:
         cfg = ctx.config

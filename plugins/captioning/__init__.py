@@ -13,5 +13,5 @@ FAMILY = "tempvl_plugins.captioning.task:CaptioningFamily"
 @hookimpl
 def tempvl_bench_register_tasks(registry) -> None:
     for name, adapter in ADAPTERS.items():
-        registry.register(TaskSpec(name, "captioning", builtin_task_file(name), FAMILY, groups=("captioning",),
+        registry.register(TaskSpec(name, builtin_task_file(name), FAMILY, groups=("captioning",),
                                    description=adapter.description))

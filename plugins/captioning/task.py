@@ -17,7 +17,7 @@ import torch
 
 from tempvl_bench.api import (
     GENERATION,
-    FAMILY_NAMES,
+    FAMILIES,
     Outcomes,
     RunContext,
     Scores,
@@ -74,7 +74,7 @@ class CaptioningFamily(TaskFamily):
     needs = (GENERATION,)
 
     def metric_names(self, options) -> tuple[str, ...]:
-        return FAMILY_NAMES["captioning"]
+        return FAMILIES["captioning"].metric_names()
 
     def load(self, ctx: RunContext, split: str) -> Split:
         annotations = catalogue.load(adapter_for(ctx.config).dataset, ctx.annotation_dir, "captioning", split)
@@ -145,7 +145,7 @@ def sample_references(captions: Sequence[str], count: int, rng: np.random.Genera
     is 0 or at least their number), so every reference is seen across epochs."""
     if count == 0 or count >= len(captions):
         return list(captions)
-    if count == 1:  # the draw made before this option existed, so earlier runs reproduce
+    if count == 1:  # one integer draw: the random stream the recorded default runs were made with
         return [captions[rng.integers(len(captions))]]
     return [captions[k] for k in sorted(rng.choice(len(captions), size=count, replace=False).tolist())]
 

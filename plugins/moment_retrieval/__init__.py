@@ -14,5 +14,5 @@ FAMILY = "tempvl_plugins.moment_retrieval.task:MomentRetrievalFamily"
 @hookimpl
 def tempvl_bench_register_tasks(registry) -> None:
     for name, adapter in ADAPTERS.items():
-        registry.register(TaskSpec(name, "moment-retrieval", builtin_task_file(name), FAMILY, groups=(GROUP,),
+        registry.register(TaskSpec(name, builtin_task_file(name), FAMILY, groups=(GROUP,),
                                    description=adapter.description))

@@ -2,7 +2,7 @@
 
 ``predictions.jsonl`` holds one row per query (see :meth:`QueryPrediction.to_row`). From those
 rows alone :func:`write_moment_detr` writes Moment-DETR's prediction JSONL and a matching
-ground-truth JSONL, which ``tempvl-bench score --family mr --protocol <single|qvhighlights>``
+ground-truth JSONL, which ``tempvl-bench score --family moment-retrieval --protocol <single|qvhighlights>``
 re-scores to the numbers of results.json.
 """
 
@@ -23,6 +23,7 @@ from tempvl_bench.api import (
     qvhighlights_metrics,
     qvhighlights_outcomes,
 )
+from tempvl_core.atomic import atomic_file
 
 PREDICTIONS_FILE = "moment_detr_predictions.jsonl"
 GROUND_TRUTH_FILE = "moment_detr_ground_truth.jsonl"
@@ -131,11 +132,9 @@ def moment_detr_ground_truth(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_file(path, "w") as handle:
         for record in records:
             handle.write(json.dumps(record, allow_nan=False) + "\n")
-    tmp.replace(path)
 
 
 def write_moment_detr(rows: Sequence[dict[str, Any]], directory: Path) -> tuple[Path, Path]:

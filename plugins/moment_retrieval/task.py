@@ -22,7 +22,7 @@ import numpy as np
 from tempvl_bench.api import (
     FRAME_EMBEDDINGS,
     GROUNDING,
-    FAMILY_NAMES,
+    FAMILIES,
     Outcomes,
     RunContext,
     Scores,
@@ -37,16 +37,16 @@ from tempvl_bench.api import (
 )
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
-from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video, require_ground_truth
-from tempvl_plugins.moment_retrieval.decoding import (
-    clip_saliency,
+from tempvl_core.model.moment_queries import query_frame_similarity, query_moment_logits
+from tempvl_core.model.windows import (
     curve_window_scores,
     estimate_duration,
     frame_bounds,
     rank_scored_windows,
-    rank_windows,
-    select_windows,
+    rank_windows_in_seconds,
 )
+from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video, require_ground_truth
+from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
 from tempvl_plugins.moment_retrieval.records import (
     PROTOCOLS,
     QueryPrediction,
@@ -55,7 +55,6 @@ from tempvl_plugins.moment_retrieval.records import (
     outcomes_from_rows,
     write_moment_detr,
 )
-from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits
 
 #: 2D-TAN's evaluation: NMS at IoU 0.5, up to max(R@n) = 5 windows.
 SINGLE_NMS = (0.5, 5)
@@ -88,7 +87,7 @@ class MomentRetrievalFamily(TaskFamily):
         return (FRAME_EMBEDDINGS,)
 
     def metric_names(self, options: MomentOptions) -> tuple[str, ...]:
-        return FAMILY_NAMES["mr_single" if options.protocol == "single" else "mr_qvhighlights"]
+        return FAMILIES["moment-retrieval"].metric_names(options.protocol)
 
     def load(self, ctx: RunContext, split: str) -> Split:
         annotations = catalogue.load(ctx.config.dataset, ctx.annotation_dir, "moments", split)
@@ -190,7 +189,7 @@ def _localize_batch(ctx: RunContext, model, batch: dict, groups: Sequence[VideoG
         duration = float(query.duration) if query.duration else estimate_duration(timestamps)
         bounds = frame_bounds(timestamps, duration)
         if grounded:
-            ranked = rank_windows(start[j : j + 1, :real], end[j : j + 1, :real], bounds,
+            ranked = rank_windows_in_seconds(start[j : j + 1, :real], end[j : j + 1, :real], bounds,
                                   options["max_window_frames"])[0]
         else:
             scores = curve_window_scores(similarity[j : j + 1, :real], options["max_window_frames"])

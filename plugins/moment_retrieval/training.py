@@ -2,7 +2,7 @@
 
 Each training step decodes a batch of videos (``video.train_sampling``, one draw per epoch) and
 trains on every query of those videos: the ground-truth window, mapped onto the decoded frames'
-time cells (:func:`~tempvl_plugins.moment_retrieval.decoding.frame_span`), gives the start and
+time cells (:func:`~tempvl_core.model.windows.frame_span`), gives the start and
 end frame targets. Unlike pretraining's merged clips, the video is a single real video.
 A query with several ground-truth windows (QVHighlights) trains on one of them, drawn per step.
 
@@ -24,9 +24,9 @@ from tempvl_bench.api import ClipLoaderFactory, EpochLog, RunContext, finetune, 
 from tempvl_core import losses
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
+from tempvl_core.model.moment_queries import query_frame_similarity, query_span_loss, video_frame_features
+from tempvl_core.model.windows import estimate_duration, frame_bounds, frame_span
 from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_by_video
-from tempvl_plugins.moment_retrieval.decoding import estimate_duration, frame_bounds, frame_span
-from tempvl_plugins.moment_retrieval.scoring import query_frame_similarity, query_moment_logits, video_frame_features
 
 
 @dataclass
@@ -88,14 +88,12 @@ def finetune_moments(ctx: RunContext, model, queries: Sequence[MomentQuery], cli
         feats, mask = video_frame_features(model, batch["frames"], batch["frame_mask"])
         device = feats.device
         rows = torch.tensor(targets.rows, dtype=torch.long, device=device)
-        start_logits, end_logits = query_moment_logits(model, feats, mask, rows, targets.texts, cfg.text.max_length)
-        query_mask = mask.index_select(0, rows)
-        loss = losses.span_loss(start_logits, end_logits, torch.tensor(targets.starts, device=device),
-                                torch.tensor(targets.ends, device=device), query_mask)
+        loss = query_span_loss(model, feats, mask, rows, targets.texts, cfg.text.max_length,
+                               torch.tensor(targets.starts), torch.tensor(targets.ends))
         if saliency_weight > 0:
             similarity = query_frame_similarity(model, feats, rows, targets.texts, cfg.text.max_length)
             inside = torch.from_numpy(np.stack(targets.inside)).to(device)
-            loss = loss + saliency_weight * losses.saliency_hinge(similarity, inside, query_mask)
+            loss = loss + saliency_weight * losses.saliency_hinge(similarity, inside, mask.index_select(0, rows))
         return loss
 
     params = trainable_parameters(model, cfg.finetune.train_text_layers)

@@ -7,7 +7,7 @@ from tempvl_bench.api import TaskSpec, builtin_task_file, hookimpl
 from tempvl_plugins.qa.datasets import ADAPTERS
 
 #: Each kind's family, imported only when a task runs (so listing tasks does not import torch).
-FAMILIES = {
+FAMILY_BY_KIND = {
     "open-ended": "tempvl_plugins.qa.open_ended:OpenEndedQA",
     "multiple-choice": "tempvl_plugins.qa.multiple_choice:MultipleChoiceQA",
 }
@@ -16,5 +16,5 @@ FAMILIES = {
 @hookimpl
 def tempvl_bench_register_tasks(registry) -> None:
     for name, adapter in ADAPTERS.items():
-        registry.register(TaskSpec(name, "qa", builtin_task_file(name), FAMILIES[adapter.kind], groups=("qa",),
+        registry.register(TaskSpec(name, builtin_task_file(name), FAMILY_BY_KIND[adapter.kind], groups=("qa",),
                                    description=adapter.description))

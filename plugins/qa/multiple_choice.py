@@ -18,7 +18,7 @@ from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
     CLIP_EMBEDDINGS,
     MATCHING,
-    FAMILY_NAMES,
+    FAMILIES,
     Outcomes,
     RunContext,
     Scores,
@@ -55,7 +55,7 @@ class MultipleChoiceQA(TaskFamily):
         return (scorer,) + (("finetuning",) if mode == "finetune" else ())
 
     def metric_names(self, options) -> tuple[str, ...]:
-        return FAMILY_NAMES["qa"]
+        return FAMILIES["qa"].metric_names()
 
     def load(self, ctx: RunContext, split: str) -> Split:
         adapter = adapter_for(ctx.config)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tempvl_bench.api import QAItem as ScoredQuestion
 from tempvl_bench.api import (
     GENERATION,
-    FAMILY_NAMES,
+    FAMILIES,
     QAPrediction,
     RunContext,
     Scores,
@@ -76,7 +76,7 @@ class OpenEndedQA(TaskFamily):
     needs = (GENERATION,)
 
     def metric_names(self, options) -> tuple[str, ...]:
-        return (*FAMILY_NAMES["qa"], "qa/acc/*")  # one accuracy per question type of the data
+        return (*FAMILIES["qa"].metric_names(), "qa/acc/*")  # one accuracy per question type of the data
 
     def load(self, ctx: RunContext, split: str) -> Split:
         adapter = adapter_for(ctx.config)

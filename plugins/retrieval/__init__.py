@@ -13,5 +13,5 @@ FAMILY = "tempvl_plugins.retrieval.task:RetrievalFamily"
 @hookimpl
 def tempvl_bench_register_tasks(registry) -> None:
     for name, description in TASKS.items():
-        registry.register(TaskSpec(name, "retrieval", builtin_task_file(name), FAMILY, groups=("retrieval",),
+        registry.register(TaskSpec(name, builtin_task_file(name), FAMILY, groups=("retrieval",),
                                    description=description))

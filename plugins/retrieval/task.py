@@ -9,7 +9,7 @@ import torch
 
 from tempvl_bench.api import (
     CLIP_EMBEDDINGS,
-    FAMILY_NAMES,
+    FAMILIES,
     RunContext,
     Scores,
     Split,
@@ -64,7 +64,7 @@ class RetrievalFamily(TaskFamily):
     needs = (CLIP_EMBEDDINGS,)
 
     def metric_names(self, options) -> tuple[str, ...]:
-        return FAMILY_NAMES["retrieval"]
+        return FAMILIES["retrieval"].metric_names(options.protocol)
 
     def load(self, ctx: RunContext, split: str) -> Split:
         annotations = catalogue.load(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)

@@ -13,7 +13,8 @@ _HOMES = {
     "captioning": ("CaptionScorer", "caption_metrics", "caption_outcomes", "best_constant_caption"),
     "moment": ("MomentPrediction", "MomentQuery", "moment_metrics_single", "nms_keep", "qvhighlights_metrics",
                "moment_outcomes_single", "qvhighlights_outcomes"),
-    "names": ("FAMILY_NAMES", "format_threshold", "metric_direction", "tal_names"),
+    "families": ("FAMILIES", "Family"),
+    "names": ("format_threshold", "metric_direction"),
     "qa": ("QAItem", "qa_metrics", "qa_outcomes", "prediction_credit", "top_answer", "top_choices"),
     "retrieval": ("multi_caption_retrieval_metrics", "paragraph_retrieval_metrics", "retrieval_metrics",
                   "retrieval_outcomes"),
@@ -34,7 +35,8 @@ __all__ = [
     "prediction_credit",
     "top_answer",
     "top_choices",
-    "FAMILY_NAMES",
+    "FAMILIES",
+    "Family",
     "format_threshold",
     "metric_direction",
     "MomentPrediction",
@@ -58,7 +60,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _HOMES:  # a submodule, as the eager imports used to make available
+    if name in _HOMES:  # a submodule (``metrics.tal``), imported on first access like the names
         return importlib.import_module(f"{__name__}.{name}")
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

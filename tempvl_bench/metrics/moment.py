@@ -128,6 +128,16 @@ def moment_outcomes_single(predictions: Mapping[Hashable, Sequence[Sequence[floa
     return out
 
 
+def single_top1_outcomes(top1_iou: np.ndarray,
+                         thresholds: Sequence[float] = SINGLE_THRESHOLDS) -> dict[str, np.ndarray]:
+    """``mr/R1@m`` and ``mr/mIoU`` of :func:`moment_outcomes_single` from top-1 IoUs of any shape
+    (e.g. ``[queries, draws]`` for a predictor that draws its window: average the last axis)."""
+    overlap = np.asarray(top1_iou, dtype=np.float64)
+    out = {f"mr/R1@{t:g}": 100.0 * (overlap > t) for t in thresholds}
+    out["mr/mIoU"] = 100.0 * overlap
+    return out
+
+
 def _single_query_outcomes(predictions, ground_truth, thresholds, recalls, nms_threshold):
     """(queries x thresholds x recalls) hits and the top-1 IoU of every query."""
     _check_qids(set(predictions), set(ground_truth))

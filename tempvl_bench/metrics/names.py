@@ -1,6 +1,7 @@
-"""Canonical metric names per family and which direction is better.
+"""Canonical metric names and which direction is better.
 
-Every result file, table and log uses these names (see docs/metrics.md). Units: recalls,
+Every result file, table and log uses these names (see docs/metrics.md); which family reports
+which of them, under which protocol, is in the table of :mod:`tempvl_bench.metrics.families`. Units: recalls,
 accuracies, mAPs and mIoU in percent; captioning on pycocoevalcap's scale; ranks as numbers.
 """
 
@@ -52,15 +53,6 @@ def tal_names(thresholds: Sequence[float]) -> tuple[str, ...]:
     """``tal/mAP@<t>`` for each threshold, then ``tal/mAP@avg``."""
     return tuple(f"tal/mAP@{format_threshold(t)}" for t in thresholds) + ("tal/mAP@avg",)
 
-
-#: Canonical names per family (TAL names depend on the protocol's thresholds).
-FAMILY_NAMES: dict[str, tuple[str, ...]] = {
-    "retrieval": RETRIEVAL,
-    "captioning": CAPTIONING,
-    "qa": QA,
-    "mr_single": MOMENT_SINGLE,
-    "mr_qvhighlights": QVHIGHLIGHTS,
-}
 
 _LOWER_IS_BETTER_SUFFIXES = ("/MdR", "/MnR")
 

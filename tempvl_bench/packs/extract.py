@@ -49,7 +49,7 @@ class ExtractOptions:
 def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] = print) -> Path:
     """Write the pack; returns its folder. Raises ValueError for a user error."""
     from tempvl_bench.config import load_task_config
-    from tempvl_bench.lifecycle import load_target
+    from tempvl_bench.lifecycle import load_family
     from tempvl_bench.modeling import build_model_factory
     from tempvl_bench.packs.source import FAMILIES
     from tempvl_bench.runner import RunContext, RunOptions, _checkpoint_backbone, resolve_data_root
@@ -72,8 +72,8 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     model = build_model_factory(host, config, backbone, config.model.text_encoder, options.checkpoint, device)
     ctx = RunContext(spec=spec, config=config, options=run_options, data_root=data_root, run_dir=Path(options.output),
                      device=device, model=model, backbone_name=backbone, text_encoder_name=config.model.text_encoder)
-    target = load_target(spec)
-    videos = _videos([r for split in _splits(config) for r in target.load(ctx, split).records])
+    family = load_family(spec)
+    videos = _videos([r for split in _splits(config) for r in family.load(ctx, split).records])
     root = Path(options.output)
     mine = [videos[i] for i in shard_positions(len(videos), SHARD, distributed.world_size(), distributed.rank())]
     distributed.on_main(lambda: _start_manifest(root, layout, published, backbone, model(), config, len(videos)))

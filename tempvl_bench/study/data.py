@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from tempvl_core.atomic import atomic_path, write_atomic
 from tempvl_core.data import catalogue
 from tempvl_core.data.video_index import VideoIndex
 from tempvl_core.video import read_frames
@@ -70,10 +71,9 @@ def _cached(path: Path, meta: dict, build) -> dict[str, torch.Tensor]:
             pass  # a damaged cache is rebuilt
     tensors = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
-    sidecar.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+    write_atomic(sidecar, json.dumps(meta, sort_keys=True))
     return tensors
 
 

@@ -2,8 +2,13 @@
 
 Every function returns ``{metric: array over queries}`` in percent units (a query scores 0 or
 100, or its expectation), so that a metric is the mean of its array and the bootstrap can
-resample queries. Moment windows are scored as 2D-TAN scores them: the top-1 window's IoU
-(intersection over the hull) against the one ground-truth window, ``R1@m`` counts IoU > m.
+resample queries. Moment retrieval is decoded, finetuned and scored by the code the
+moment-retrieval benchmarks run: windows ranked by ``p_start * p_end`` on the video's time grid
+(:mod:`tempvl_core.model.windows`), the span loss on ground-truth frames
+(:func:`tempvl_core.model.moment_queries.query_span_loss`) and the single-moment (2D-TAN) metric
+(:func:`tempvl_bench.metrics.moment.moment_outcomes_single`: the top-1 window's IoU over the
+hull against the one ground-truth window, ``R1@m`` counts IoU > m). Of N uniformly sampled
+frames, frame i stands for ``[i, i+1) * duration / N``.
 """
 
 from __future__ import annotations
@@ -13,27 +18,30 @@ import copy
 import numpy as np
 import torch
 
-from tempvl_bench.metrics.priors import best_constant_window as fitted_constant_window
-from tempvl_bench.metrics.priors import frame_windows
+from tempvl_bench.api import trainable_parameters
+from tempvl_bench.metrics.moment import moment_outcomes_single, single_top1_outcomes
+from tempvl_bench.metrics.priors import best_constant_window, frame_windows
 from tempvl_bench.metrics.priors import window_iou as iou
 from tempvl_bench.metrics.retrieval import tie_counts
 from tempvl_bench.study.data import Moments, Paragraphs
-from tempvl_core import losses
-from tempvl_core.model.inference import rank_windows
-
-MR_THRESHOLDS = (0.3, 0.5, 0.7)
-
-
-def window_outcomes(overlap: np.ndarray) -> dict[str, np.ndarray]:
-    """``mr/R1@m`` and ``mr/mIoU`` per query from top-1 IoUs (an expectation when averaged)."""
-    out = {f"mr/R1@{t:g}": 100.0 * (overlap > t) for t in MR_THRESHOLDS}
-    out["mr/mIoU"] = 100.0 * overlap
-    return out
+from tempvl_core.model.moment_queries import (
+    query_frame_similarity,
+    query_moment_logits,
+    query_span_loss,
+    video_frame_features,
+)
+from tempvl_core.model.windows import frame_bounds, frame_span, rank_windows_in_seconds
 
 
 def frame_seconds(moments: Moments) -> np.ndarray:
     """Seconds per sampled frame of each query's video: frame i stands for [i, i+1) * step."""
     return moments.durations[moments.video] / moments.frames.shape[1]
+
+
+def video_bounds(moments: Moments) -> list[np.ndarray]:
+    """Each video's cell boundaries ``[N + 1]`` (:func:`~tempvl_core.model.windows.frame_bounds`)."""
+    n = moments.frames.shape[1]
+    return [frame_bounds(np.arange(n) * (duration / n), duration) for duration in moments.durations]
 
 
 @torch.no_grad()
@@ -44,26 +52,28 @@ def moment_outcomes(model, moments: Moments, batch_videos: int, max_text_len: in
     windows: one window for every query is a positional prior, whatever it scores).
     """
     model.eval()
+    bounds = video_bounds(moments)
+    ranked: dict[int, np.ndarray] = {}
     top1 = np.zeros((len(moments.texts), 2), dtype=np.int64)
     probe_frame = np.zeros(len(moments.texts), dtype=np.int64)
     for first in range(0, len(moments.durations), batch_videos):
         videos = range(first, min(first + batch_videos, len(moments.durations)))
-        feats, _ = model.video_features(moments.frames[videos.start:videos.stop].float())
+        feats, _ = video_frame_features(model, moments.frames[videos.start:videos.stop].float(), None)
         queries = np.nonzero((moments.video >= videos.start) & (moments.video < videos.stop))[0]
         if not len(queries):
             continue
         rows = torch.as_tensor(moments.video[queries] - videos.start)
-        tokens = model.tokenize([moments.texts[q] for q in queries], max_text_len)
-        start, end = model.moment_logits_from_features(tokens, feats[rows])
+        texts = [moments.texts[q] for q in queries]
+        start, end = query_moment_logits(model, feats, None, rows, texts, max_text_len)
         for j, q in enumerate(queries):
-            s, e, _ = rank_windows(start[j].float(), end[j].float(), top_k=1)[0]
-            top1[q] = (s, e)
-        text_emb = model.encode_text(tokens)
-        frame_emb = model.embed_video_features(feats)[rows]
-        probe_frame[queries] = (frame_emb @ text_emb[:, :, None]).squeeze(-1).argmax(1).cpu().numpy()
+            video_grid = bounds[moments.video[q]]
+            ranked[q] = rank_windows_in_seconds(start[j:j + 1].float(), end[j:j + 1].float(), video_grid)[0].windows
+            top1[q] = frame_span(tuple(ranked[q][0, :2]), video_grid)
+        similarity = query_frame_similarity(model, feats, rows, texts, max_text_len)
+        probe_frame[queries] = similarity.argmax(1).cpu().numpy()
+    truth = {q: tuple(w) for q, w in enumerate(moments.windows)}
+    out = moment_outcomes_single(ranked, truth, recalls=(1,))
     step = frame_seconds(moments)
-    pred = np.stack([top1[:, 0] * step, (top1[:, 1] + 1) * step], 1)
-    out = window_outcomes(iou(pred, moments.windows))
     centre = (probe_frame + 0.5) * step
     out["probe/hit"] = 100.0 * ((centre >= moments.windows[:, 0]) & (centre <= moments.windows[:, 1]))
     return out, [tuple(w) for w in top1.tolist()]
@@ -83,27 +93,21 @@ def paragraph_outcomes(model, paragraphs: Paragraphs, batch_videos: int, max_tex
     return {f"t2v/R@{k}": 100.0 * np.clip((k - greater) / (ties + 1), 0, 1) for k in (1, 5)}
 
 
-def _span_targets(moments: Moments, queries: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frame-index labels of ground-truth windows (first and last frame whose span overlaps)."""
-    n = moments.frames.shape[1]
-    step = frame_seconds(moments)[queries]
-    starts = np.clip(np.floor(moments.windows[queries, 0] / step), 0, n - 1)
-    ends = np.clip(np.ceil(moments.windows[queries, 1] / step) - 1, starts, n - 1)
+def _span_targets(moments: Moments) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start and end frame of every query's ground-truth window (:func:`frame_span`)."""
+    bounds = video_bounds(moments)
+    spans = [frame_span(tuple(w), bounds[v]) for w, v in zip(moments.windows, moments.video)]
+    starts, ends = zip(*spans)
     return torch.as_tensor(starts, dtype=torch.long), torch.as_tensor(ends, dtype=torch.long)
-
-
-def _trainable(model) -> list[torch.nn.Parameter]:
-    """Everything but the text encoder (frozen: its word features already tell objects apart,
-    and it holds most of the parameters)."""
-    model.text_encoder.requires_grad_(False)
-    return [p for p in model.parameters() if p.requires_grad]
 
 
 def _finetune(model, steps: int, lr: float, seed: int, step_loss):
     """A copy of ``model`` trained ``steps`` AdamW steps on ``step_loss(copy, generator)``."""
     model = copy.deepcopy(model)
     model.train()
-    opt = torch.optim.AdamW(_trainable(model), lr=lr, weight_decay=0.01)
+    # The text encoder stays frozen (train_text_layers 0): its word features already tell objects
+    # apart, and it holds most of the parameters.
+    opt = torch.optim.AdamW(trainable_parameters(model, 0), lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         loss = step_loss(model, gen)
@@ -115,17 +119,18 @@ def _finetune(model, steps: int, lr: float, seed: int, step_loss):
 
 def finetune_moments(model, train: Moments, *, steps: int, lr: float, batch_videos: int, max_text_len: int,
                      seed: int):
-    """A copy of ``model`` trained ``steps`` steps on train queries (span loss over frames)."""
+    """A copy of ``model`` trained ``steps`` steps on train queries (the benchmarks' span loss)."""
+    starts, ends = _span_targets(train)
 
     def step_loss(model, gen):
         videos = torch.randperm(len(train.durations), generator=gen)[:batch_videos].numpy()
         queries = np.nonzero(np.isin(train.video, videos))[0]
         local = {v: i for i, v in enumerate(videos.tolist())}
         rows = torch.as_tensor([local[v] for v in train.video[queries].tolist()])
-        feats, _ = model.video_features(train.frames[torch.as_tensor(videos)].float())
-        tokens = model.tokenize([train.texts[q] for q in queries], max_text_len)
-        start, end = model.moment_logits_from_features(tokens, feats[rows])
-        return losses.span_loss(start, end, *_span_targets(train, queries), None)
+        feats, _ = video_frame_features(model, train.frames[torch.as_tensor(videos)].float(), None)
+        picked = torch.as_tensor(queries)
+        return query_span_loss(model, feats, None, rows, [train.texts[q] for q in queries], max_text_len,
+                               starts[picked], ends[picked])
 
     return _finetune(model, steps, lr, seed, step_loss)
 
@@ -146,26 +151,22 @@ def finetune_retrieval(model, train: Paragraphs, *, steps: int, lr: float, batch
 # ------------------------------------------------------------------ baselines
 
 
-def _normalized(moments: Moments) -> np.ndarray:
+def normalized_windows(moments: Moments) -> np.ndarray:
+    """Ground-truth windows as fractions of their video."""
     return np.clip(moments.windows / moments.durations[moments.video][:, None], 0, 1)
-
-
-def best_constant_window(train: Moments, frames: int) -> np.ndarray:
-    """The frame window (normalized time) with the best R1@0.5 on the training queries."""
-    return fitted_constant_window(_normalized(train), frames)
 
 
 def baseline_outcomes(train: Moments, test: Moments, frames: int, draws: int, seed: int) -> dict[str, dict]:
     """Trivial predictors on the test queries, fitted on the train split only."""
-    gt_test = _normalized(test)
-    constant = best_constant_window(train, frames)
-    out = {"best constant window": window_outcomes(iou(np.broadcast_to(constant, gt_test.shape), gt_test))}
+    gt_test = normalized_windows(test)
+    constant = best_constant_window(normalized_windows(train), frames)
+    out = {"best constant window": single_top1_outcomes(iou(np.broadcast_to(constant, gt_test.shape), gt_test))}
     rng = np.random.default_rng(seed)
-    prior = _normalized(train)[rng.integers(0, len(train.texts), draws)]
+    prior = normalized_windows(train)[rng.integers(0, len(train.texts), draws)]
     sampled = iou(prior[None, :, :], gt_test[:, None, :])  # [Q, draws]
-    out["prior-sampled windows"] = {k: v.mean(1) for k, v in window_outcomes(sampled).items()}
+    out["prior-sampled windows"] = {k: v.mean(1) for k, v in single_top1_outcomes(sampled).items()}
     every = frame_windows(frames)
-    chance = {k: v.mean(1) for k, v in window_outcomes(iou(every[None, :, :], gt_test[:, None, :])).items()}
+    chance = {k: v.mean(1) for k, v in single_top1_outcomes(iou(every[None, :, :], gt_test[:, None, :])).items()}
     centres = (np.arange(frames) + 0.5) / frames
     chance["probe/hit"] = 100.0 * ((centres[None, :] >= gt_test[:, :1]) & (centres[None, :] <= gt_test[:, 1:])).mean(1)
     out["chance"] = chance

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tempvl_bench.study.stats import bootstrap_mean, paired_difference
+from tempvl_bench.study.stats import crossed_difference, crossed_estimate
 
 #: (evaluation, metric, column title) in table order.
 COLUMNS = (
@@ -35,7 +35,7 @@ def summarize(study: dict, cfg) -> dict:
     b = cfg.bootstrap
 
     def diff(values: np.ndarray, other: np.ndarray):
-        return paired_difference(values, other, resamples=b["resamples"], seed=b["seed"])
+        return crossed_difference(values, other, resamples=b["resamples"], seed=b["seed"])
 
     control = next((v.name for v in cfg.variants if v.shuffled_texts), None)
     constant = study["baselines"]["best constant window"]
@@ -46,7 +46,7 @@ def summarize(study: dict, cfg) -> dict:
             values = _outcomes(study, v.name, evaluation, metric)
             if values is None:
                 continue
-            table[v.name][title] = bootstrap_mean(values, resamples=b["resamples"], seed=b["seed"])
+            table[v.name][title] = crossed_estimate(values, resamples=b["resamples"], seed=b["seed"])
             reference = _outcomes(study, cfg.reference, evaluation, metric)
             if v.name != cfg.reference and reference is not None:
                 diffs[v.name][title] = diff(values, reference)
@@ -62,7 +62,8 @@ def summarize(study: dict, cfg) -> dict:
             if metric in metrics and (metric.startswith(BASELINE_EVALS[evaluation]) or metric == "probe/hit"):
                 if evaluation == "finetuned" and metric == "probe/hit":
                     continue
-                baselines[name][title] = bootstrap_mean(np.array(metrics[metric]), resamples=b["resamples"], seed=b["seed"])
+                baselines[name][title] = crossed_estimate(np.array(metrics[metric]), resamples=b["resamples"],
+                                                          seed=b["seed"])
     return {"table": table, "differences": diffs, "baselines": baselines, "control": control,
             "against_control": against_control, "against_constant": against_constant}
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from tempvl_bench.metrics.priors import best_constant_window
 from tempvl_bench.study import evaluate as ev
 from tempvl_bench.study.config import StudyConfig, Variant, load_study_config
 from tempvl_bench.study.data import EpisodeTensors, load_episodes, load_moments, load_paragraphs
 from tempvl_bench.study.report import write_report
+from tempvl_core.atomic import write_atomic
 
 STUDY_FILE = "study.json"
 _POSIX_LOCKS = importlib.util.find_spec("fcntl") is not None  # study.json's lock and each run's claim
@@ -121,9 +122,7 @@ def _read(path: Path) -> dict | None:
 
 
 def _write(path: Path, study: dict) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(study, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(study, sort_keys=True) + "\n")
 
 
 @contextmanager
@@ -252,7 +251,7 @@ def _new_study(cfg: StudyConfig, data: dict, raw_config: dict) -> dict:
                  "charades_train_queries": len(train.texts), "didemo_test_videos": len(data["ret_test"].texts),
                  "episodes": len(data["episodes"].frames),
                  "episode_clips": sum(len(c) for c in data["episodes"].frames)},
-        "best_constant_window": [round(float(x), 4) for x in ev.best_constant_window(train, cfg.eval["mr_frames"])],
+        "best_constant_window": _round(best_constant_window(ev.normalized_windows(train), cfg.eval["mr_frames"])),
         "baselines": {name: {k: _round(v) for k, v in metrics.items()} for name, metrics in baselines.items()},
         "runs": {},
     }

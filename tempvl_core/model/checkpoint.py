@@ -28,7 +28,8 @@ TEXT_DIR = "text_encoder"
 
 class CheckpointError(ValueError, RuntimeError):
     """A checkpoint file that cannot be loaded: damaged, unsafe, or made for another model.
-    The message names the file. (A RuntimeError too: what a shape mismatch raised before.)"""
+    The message names the file. Also a RuntimeError, the type torch's ``load_state_dict`` raises
+    for a shape mismatch, so code that catches that catches this too."""
 
 
 def save_pretrained(model: "TemPVL", directory: Path) -> Path:

@@ -32,7 +32,8 @@ class TemPVLConfig:
     video_heads: int = 4
     temporal_layers: int = 1  # 0 = mean pooling of frame features
     # Each frame also gets a learnt linear map of x_{t+1} - x_{t-1} before the temporal layers
-    # (motion one linear step away; VideoEncoder's TemporalDifference). Off: older checkpoints load.
+    # (motion one linear step away; VideoEncoder's TemporalDifference). Off by default, so a
+    # checkpoint without its weights loads.
     temporal_difference: bool = False
     # Text side.
     text_layers: int | None = 2  # keep the first N layers of the text encoder (None = all)

@@ -29,6 +29,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from tempvl_core.atomic import replace_directory, write_atomic
 from tempvl_core.model.checkpoint import CheckpointError, save_weights
 from tempvl_core.train.distributed import DistContext, barrier
 
@@ -151,12 +152,8 @@ def save_checkpoint(
         (tmp / "run.json").write_text(json.dumps(run_info or {}, indent=2, default=str), encoding="utf-8")
     barrier(ctx)
     if ctx.is_main:
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        pointer = root / f".{LATEST}.tmp"
-        pointer.write_text(final.name + "\n", encoding="utf-8")
-        os.replace(pointer, root / LATEST)
+        replace_directory(tmp, final)
+        write_atomic(root / LATEST, final.name + "\n")
         if keep is not None:
             _prune(root, keep)
     barrier(ctx)

@@ -19,7 +19,6 @@ broken source is reported (path and error) and the rest continue.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from tqdm import tqdm
+
+from tempvl_core.atomic import atomic_path
 
 from .check import FailedVideo, check_video
 
@@ -139,10 +140,6 @@ def encode_prepared(
     return written
 
 
-def _tmp_path(dst: Path) -> Path:
-    return dst.with_name(f".{dst.stem}.partial-{os.getpid()}.mp4")
-
-
 def prepare_one(src: Path, dst: Path, *, fps: float, short_side: int | None, keyint: int, crf: int) -> str:
     """Prepare one file; returns ``"skipped"`` or ``"written"``; raises with the reason on failure."""
     if dst.is_file() and check_video(dst) is None:
@@ -150,15 +147,11 @@ def prepare_one(src: Path, dst: Path, *, fps: float, short_side: int | None, key
     if not src.is_file():
         raise FileNotFoundError(f"missing source file {src}")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(dst)
-    try:
+    with atomic_path(dst, suffix=".mp4") as tmp:  # a reader never sees a half-written copy
         encode_prepared(src, tmp, fps=fps, short_side=short_side, keyint=keyint, crf=crf)
         broken = check_video(tmp)
         if broken is not None:
             raise ValueError(f"the re-encoded copy does not decode: {broken.error}")
-        os.replace(tmp, dst)  # atomic: a reader never sees a half-written copy
-    finally:
-        tmp.unlink(missing_ok=True)
     return "written"
 
 

@@ -31,13 +31,11 @@ def run_files(task: str, annotation_dir: Path, split: str) -> list[Path]:
     (``load_train`` for the training split), as the harness lifecycle calls it."""
     from types import SimpleNamespace
 
-    from tempvl_bench.family import TaskFamily
-    from tempvl_bench.lifecycle import load_target, parse_family_options
+    from tempvl_bench.lifecycle import load_family, parse_family_options
 
     spec = HOST.tasks.get(task)
     config = load_task_config(spec.config_path)
-    family = load_target(spec)
-    assert isinstance(family, TaskFamily), f"{task}: {spec.runner} is not a TaskFamily"
+    family = load_family(spec)
     ctx = SimpleNamespace(spec=spec, config=config, annotation_dir=annotation_dir, mode="zero-shot",
                           task_options=parse_family_options(family, config))
     step = family.load if split == config.splits.eval else family.load_train

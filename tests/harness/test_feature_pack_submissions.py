@@ -56,7 +56,7 @@ def test_qvhighlights_jsonl_from_a_pack_scores_back_to_the_run_metrics(qvhighlig
     assert record["features"]["preset"] == "moment-detr" and record["features"]["layout"]["dims"] == [24, 8]
     lines = [json.loads(x) for x in (path.parent / "moment_detr_predictions.jsonl").read_text().splitlines()]
     assert {"qid", "vid", "pred_relevant_windows", "pred_saliency_scores"} <= set(lines[0])
-    scored = _score(capsys, "--family", "mr", "--protocol", "qvhighlights", "--predictions",
+    scored = _score(capsys, "--family", "moment-retrieval", "--protocol", "qvhighlights", "--predictions",
                     path.parent / "moment_detr_predictions.jsonl", "--ground-truth",
                     path.parent / "moment_detr_ground_truth.jsonl")
     for name, value in record["metrics"].items():

@@ -135,6 +135,31 @@ def test_a_damaged_outcomes_file_is_named_and_the_run_identified_by_its_count(tm
     assert "evaluated ids unknown" in boards[0].evaluation
 
 
+def _meta(units) -> str:
+    return json.dumps({"format": 2, "identity": None, "runs": {"model": {"metrics": {}, "units": units}}})
+
+
+@pytest.mark.parametrize("case, write, field", [
+    ("pickled meta", lambda p: np.savez(p, meta=np.array([{"units": 1}], dtype=object)), "dtype object"),
+    ("ids not strings", lambda p: np.savez(p, meta=np.array(_meta({"text": [1, 2]}))), "meta.runs.model.units.text"),
+    ("no model run", lambda p: np.savez(p, meta=np.array(json.dumps({"format": 2, "runs": {}}))), "meta.runs.model"),
+    ("units not a mapping", lambda p: np.savez(p, meta=np.array(_meta(["a"]))), "meta.runs.model.units"),
+])
+def test_outcomes_meta_is_read_by_the_checked_reader_and_its_damage_named(tmp_path, case, write, field):
+    """The leaderboard reads the evaluated ids through the outcomes file's own checked reader (no
+    pickle, every field checked): a damaged meta is named by file and field, never hashed."""
+    write_run(tmp_path, "a", 10.0, QUERIES, created="2026-01-01")
+    bad = write_run(tmp_path, "b", 20.0, QUERIES, created="2026-01-02").parent / "outcomes.npz"
+    with open(bad, "wb") as handle:
+        write(handle)
+    warnings = []
+    boards = collect(tmp_path, warn=warnings.append)
+    assert len(warnings) == 1 and str(bad) in warnings[0] and field in warnings[0], warnings
+    assert "by their count" in warnings[0]
+    assert [[r["run_id"] for r in b.rows] for b in boards] == [["b"], ["a"]]
+    assert "evaluated ids unknown" in boards[0].evaluation
+
+
 def _caption_run(root: Path, run_id: str, schema: int, cider: float, created: str) -> Path:
     path = root / "msrvtt-cap" / run_id / "results.json"
     write_json_atomic(path, {

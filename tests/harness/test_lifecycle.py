@@ -21,8 +21,7 @@ PROBE_MODULE = '''
 from dataclasses import dataclass
 from pathlib import Path
 
-from tempvl_bench.api import (NoOptions, Outcomes, Scores, Split, TaskFamily, TaskOutput, TaskSpec, checked,
-                              finetune, hookimpl)
+from tempvl_bench.api import NoOptions, Outcomes, Scores, Split, TaskFamily, TaskSpec, checked, finetune, hookimpl
 
 HERE = Path(__file__).parent
 SEEN = {}
@@ -99,8 +98,11 @@ class NoFinetune(Probe):
     supports_finetune = False
 
 
-def ignores_the_mode(ctx):
-    return TaskOutput(metrics={"t2v/R@1": 1.0, "t2v/MdR": 3.0}, split="test", num_samples=1)
+class TrainsNothing(Probe):
+    """A finetune step that returns without training (nor saving any finetuning state)."""
+
+    def finetune(self, ctx, model, train, evaluation):
+        return None
 
 
 @hookimpl
@@ -114,10 +116,10 @@ def tempvl_bench_register_tasks(registry):
         ("probe-outcomes", "probe_family:WithOutcomes", "probe.yaml"),
         ("probe-notrain", "probe_family:TrainUnreadable", "probe.yaml"),
         ("probe-nofinetune", "probe_family:NoFinetune", "probe-plain.yaml"),
-        ("probe-runner", ignores_the_mode, "probe.yaml"),
+        ("probe-untrained", "probe_family:TrainsNothing", "probe.yaml"),
         ("probe-missing", "probe_family:Missing", "probe.yaml"),
     ):
-        registry.register(TaskSpec(name, "retrieval", HERE / task_file, target))
+        registry.register(TaskSpec(name, HERE / task_file, target))
 '''
 
 TASK = """
@@ -253,12 +255,12 @@ def test_a_listed_metric_the_family_never_reports_is_refused_before_loading(prob
 
 
 def test_no_zero_shot_numbers_are_recorded_as_a_finetune_row(probe, capsys):
-    assert probe.run("probe-runner", "--mode", "finetune") == 2
+    assert probe.run("probe-untrained", "--mode", "finetune") == 2
     assert "trained nothing" in capsys.readouterr().err
-    assert probe.results("probe-runner") == []
+    assert probe.results("probe-untrained") == []
     assert probe.run("probe-nofinetune", "--mode", "finetune") == 2
     assert "has no finetuning step" in capsys.readouterr().err
-    assert probe.run("probe-runner") == 0  # the same runner zero-shot is fine
+    assert probe.run("probe-untrained") == 0  # the same family zero-shot is fine
 
 
 def test_a_wrong_target_names_the_task_and_the_target(probe, capsys):

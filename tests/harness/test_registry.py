@@ -6,7 +6,7 @@ from tempvl_bench.registry import BackboneRegistry, BackboneSpec, RegistryError,
 
 
 def _task(name, groups=()):
-    return TaskSpec(name, "retrieval", Path(f"{name}.yaml"), lambda ctx: None, groups=groups)
+    return TaskSpec(name, Path(f"{name}.yaml"), "probe_family:Probe", groups=groups)
 
 
 def test_unknown_name_suggests_close_matches():

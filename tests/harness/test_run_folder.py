@@ -2,7 +2,7 @@
 as the error it is.
 
 The run-folder tests use a task registered by a plugin module given with ``-p`` (the real CLI,
-the real runner), whose runner calls the test's hooks with the run context before it returns.
+the real runner), whose family calls the test's hooks with the run context in its score step.
 """
 
 from __future__ import annotations
@@ -20,26 +20,34 @@ from tempvl_bench.config import builtin_task_file
 PLUGIN = '''
 from pathlib import Path
 
-from tempvl_bench import hookimpl
-from tempvl_bench.registry import TaskSpec
+from tempvl_bench.api import Scores, Split, TaskFamily, TaskSpec, hookimpl
 
 HOOKS = []
 TASK_NAMES = ["probe"]
 TASK_FILE = Path(__file__).with_name("probe.yaml")
 
 
-def _run(ctx):
-    from tempvl_bench.runner import TaskOutput
+class Probe(TaskFamily):
+    """One record and no video read; its score step calls the test's hooks."""
 
-    for hook in HOOKS:
-        hook(ctx)
-    return TaskOutput(metrics={"t2v/R@1": 50.0}, split="test", num_samples=1, predictions=[{"video_id": "v"}])
+    baselines_use_train = False
+
+    def load(self, ctx, split):
+        return Split(split, ["record"])
+
+    def predict(self, ctx, model, evaluation, train):
+        return [{"video_id": "v"}]
+
+    def score(self, ctx, evaluation, rows):
+        for hook in HOOKS:
+            hook(ctx)
+        return Scores({"t2v/R@1": 50.0}, len(rows), rows)
 
 
 @hookimpl
 def tempvl_bench_register_tasks(registry):
     for name in TASK_NAMES:
-        registry.register(TaskSpec(name, "retrieval", TASK_FILE, _run))
+        registry.register(TaskSpec(name, TASK_FILE, Probe))
 '''
 
 

@@ -1,8 +1,8 @@
 """``run`` refuses what it cannot honour and ``--resume`` never returns a run made from other inputs.
 
 Most tests use a probe task registered by a plugin module given with ``-p`` (a real CLI
-invocation through the real runner): its runner only counts calls, so each test runs in
-milliseconds. The tests that need the model use the built-in demo DiDeMo.
+invocation through the real runner): its family only counts calls and builds no model, so
+each test runs in milliseconds. The tests that need the model use the built-in demo DiDeMo.
 """
 
 from __future__ import annotations
@@ -23,24 +23,33 @@ PROBE_MODULE = '''
 """A task that records each time it really runs, and a second name for the MiniLM encoder."""
 from pathlib import Path
 
-from tempvl_bench import hookimpl
-from tempvl_bench.registry import TaskSpec, TextEncoderSpec
+from tempvl_bench.api import Scores, Split, TaskFamily, TaskSpec, TextEncoderSpec, hookimpl
 
 CALLS = []
 TASK_FILE = Path(__file__).with_name("probe.yaml")
 
 
-def _run(ctx):
-    from tempvl_bench.runner import TaskOutput
+class Probe(TaskFamily):
+    """Counts the runs that really happen. It reads no video and builds no model: these tests
+    are about a run's inputs, and some name a checkpoint file that holds no weights."""
 
-    CALLS.append(ctx.run_dir)
-    return TaskOutput(metrics={"t2v/R@1": 50.0}, split="test", num_samples=1,
-                      predictions=[{"video_id": "v", "rank": 1}])
+    baselines_use_train = False
+
+    def load(self, ctx, split):
+        ctx.model = lambda: None  # what the harness calls for the model after this step
+        return Split(split, ["record"])
+
+    def predict(self, ctx, model, evaluation, train):
+        CALLS.append(ctx.run_dir)
+        return [{"video_id": "v", "rank": 1}]
+
+    def score(self, ctx, evaluation, rows):
+        return Scores({"t2v/R@1": 50.0}, len(rows), rows)
 
 
 @hookimpl
 def tempvl_bench_register_tasks(registry):
-    registry.register(TaskSpec("probe", "retrieval", TASK_FILE, _run))
+    registry.register(TaskSpec("probe", TASK_FILE, Probe))
 
 
 @hookimpl
@@ -283,7 +292,7 @@ from tempvl_bench.api import TaskSpec, builtin_task_file, hookimpl
 
 @hookimpl
 def tempvl_bench_register_tasks(registry):
-    registry.register(TaskSpec("didemo-pairs", "matching", builtin_task_file("didemo"), "pairs_plugin:nothing",
+    registry.register(TaskSpec("didemo-pairs", builtin_task_file("didemo"), "pairs_plugin:nothing",
                                plugin="pairs"))
 '''
 

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tempvl_bench.study.config import StudyConfigError, load_study_config
-from tempvl_bench.study.stats import bootstrap_mean, paired_difference
+from tempvl_bench.study.data import Moments
+from tempvl_bench.study.evaluate import _span_targets
+from tempvl_bench.study.stats import crossed_difference, crossed_estimate
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "study" / "demo.yaml"
@@ -117,13 +120,21 @@ def test_bootstrap_intervals_cover_the_mean_and_pairing_removes_shared_noise() -
     difficulty = rng.normal(size=(3, 2000)) * 0 + rng.normal(size=2000) * 30
     a = 50 + difficulty + rng.normal(size=(3, 2000))
     b = a - 2.0 + rng.normal(size=(3, 2000)) * 0.5
-    est = bootstrap_mean(a, resamples=500, seed=0)
+    est = crossed_estimate(a, resamples=500, seed=0)
     assert est.low < est.mean < est.high and est.high - est.low < 4
-    diff = paired_difference(a, b, resamples=500, seed=0)
+    diff = crossed_difference(a, b, resamples=500, seed=0)
     # 2.0 apart with strongly shared per-query noise: the paired interval is narrow and excludes 0.
     assert diff.low > 1.8 and diff.high < 2.2 and diff.p_value < 0.01
-    same = paired_difference(a, a + rng.normal(size=a.shape) * 0.1, resamples=500, seed=0)
+    same = crossed_difference(a, a + rng.normal(size=a.shape) * 0.1, resamples=500, seed=0)
     assert same.low < 0 < same.high
+
+
+def test_finetuning_targets_are_the_frames_whose_cells_hold_the_window() -> None:
+    # 24 frames over 28 s: frame 15 starts at 17.5 s exactly (17.5 / step rounds to 14.999...).
+    moments = Moments(torch.zeros(1, 24, 3, 1, 1), np.array([28.0]), np.array([0, 0, 0]), ["a", "b", "c"],
+                      np.array([[17.5, 20.5], [0.0, 28.0], [3.0, 3.5]]))
+    starts, ends = _span_targets(moments)
+    assert starts.tolist() == [15, 0, 2] and ends.tolist() == [17, 23, 2]
 
 
 def test_building_the_cli_does_not_import_torch() -> None:

@@ -75,7 +75,7 @@ def test_a_task_file_takes_the_steps_of_its_family_and_dataset(tmp_path, task):
     host = load_plugins()
     assert register_task_file(host, path) == f"my-{task}"
     mine, builtin = host.tasks.get(f"my-{task}"), host.tasks.get(task)
-    assert (mine.runner, mine.family, mine.plugin) == (builtin.runner, builtin.family, builtin.plugin)
+    assert (mine.family, mine.plugin) == (builtin.family, builtin.plugin)
     assert mine.config_path == path.resolve()
     assert register_task_file(host, path) == f"my-{task}"  # naming the same file twice is fine
 

@@ -137,6 +137,23 @@ def test_every_yaml_reader_refuses_duplicates_and_aliases(tmp_path):
     deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
     with pytest.raises(ConfigError, match="deep.yaml: not valid YAML"):
         read_yaml(deep)
+    with pytest.raises(ConfigError, match=r"--set 'model.overrides=.*': line 1: key 'a' given twice"):
+        load_task_config(builtin_task_file("didemo"), overrides=["model.overrides={a: 1, a: 2}"])
+    with pytest.raises(ConfigError, match=r"--set 'a=.*: the value is not valid YAML: nested too deeply"):
+        load_task_config(builtin_task_file("didemo"), overrides=["a=" + "[" * 5000 + "]" * 5000])
+
+
+def test_task_files_and_pretraining_configs_report_broken_yaml_alike(tmp_path):
+    """One reader (tempvl_core.safe_yaml) behind both: the same file, line and column."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\nvideo: [1, 2\n")
+    messages = []
+    for load in (load_task_config, PretrainConfig.from_yaml):
+        with pytest.raises(ConfigError) as caught:
+            load(broken)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"{broken}: not valid YAML: line 3, column 1: ")
 
 
 # --- the fuzz table: mutations of a valid task file, each refused with exit 2 and the file named.

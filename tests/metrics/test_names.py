@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tempvl_bench.metrics import metric_direction, moment_metrics_single, retrieval_metrics, tal_metrics
+from tempvl_bench.metrics.families import FAMILIES
 from tempvl_bench.metrics.names import MOMENT_SINGLE, RETRIEVAL, format_threshold, tal_names
 from tempvl_bench.metrics.tal import ACTIVITYNET_THRESHOLDS, THUMOS14_THRESHOLDS, SegmentTable
 
@@ -24,8 +25,9 @@ def test_threshold_names_round_only_the_name() -> None:
 
 
 def test_functions_emit_canonical_names() -> None:
-    assert tuple(retrieval_metrics(np.eye(3))) == RETRIEVAL
+    assert tuple(retrieval_metrics(np.eye(3))) == RETRIEVAL == FAMILIES["retrieval"].metric_names()
     assert tuple(moment_metrics_single({"q": [[0, 1]]}, {"q": (0, 1)})) == MOMENT_SINGLE
+    assert MOMENT_SINGLE == FAMILIES["moment-retrieval"].metric_names("single")
     truth = SegmentTable(["v"], ["A"], np.array([0.0]), np.array([1.0]))
     preds = SegmentTable(["v"], ["A"], np.array([0.0]), np.array([1.0]), np.array([1.0]))
-    assert tuple(tal_metrics(truth, preds)) == tal_names(ACTIVITYNET_THRESHOLDS)
+    assert tuple(tal_metrics(truth, preds)) == tal_names(ACTIVITYNET_THRESHOLDS) == FAMILIES["tal"].metric_names()

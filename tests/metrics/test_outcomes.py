@@ -14,7 +14,9 @@ from tempvl_bench.metrics.moment import (
     moment_outcomes_single,
     qvhighlights_metrics,
     qvhighlights_outcomes,
+    single_top1_outcomes,
 )
+from tempvl_bench.metrics.priors import window_iou
 from tempvl_bench.metrics.qa import QAItem, qa_metrics, qa_outcomes
 from tempvl_bench.metrics.retrieval import multi_caption_retrieval_metrics, retrieval_metrics, retrieval_outcomes
 from tempvl_bench.metrics.tal import SegmentTable, tal_metrics, tal_outcomes
@@ -153,3 +155,30 @@ def test_bootstrap_interval_and_paired_difference(tmp_path):
     other = Outcomes.per_unit("query", [f"x{i}" for i in range(200)], {"m/acc": bad.metrics["m/acc"].values})
     with pytest.raises(ValueError, match="different query ids"):
         paired_difference(good, other)
+
+
+def test_top1_outcomes_are_the_single_protocol_r1_and_miou():
+    rng = np.random.default_rng(7)
+    starts = rng.uniform(0, 20, size=(30, 6))
+    ranked = {q: np.stack([starts[q], starts[q] + rng.uniform(0.5, 10, 6)], 1) for q in range(30)}
+    truth = {q: (s, s + 4.0) for q, s in enumerate(rng.uniform(0, 20, 30))}
+    truth[0] = tuple(ranked[0][0])  # IoU exactly 1
+    full = moment_outcomes_single(ranked, truth)
+    top1 = np.array([window_iou(ranked[q][0], np.asarray(truth[q])) for q in range(30)])
+    short = single_top1_outcomes(top1)
+    assert set(short) == {"mr/R1@0.3", "mr/R1@0.5", "mr/R1@0.7", "mr/mIoU"}
+    for name, values in short.items():
+        np.testing.assert_array_equal(values, full[name], err_msg=name)
+
+
+def test_read_units_gives_each_runs_ids_from_meta_alone(tmp_path):
+    from tempvl_bench.outcomes_file import OutcomesFileError, read_units
+
+    path = tmp_path / "outcomes.npz"
+    model = Outcomes.per_unit("text", ["t2", "t1", "t3"], {"t2v/R@1": np.array([1.0, 0.0, 1.0])})
+    chance = Outcomes.per_unit("video", ["v1"], {"v2t/R@1": np.array([0.0])})
+    write_outcomes(path, {"model": model, "chance": chance})
+    assert read_units(path) == {"text": ["t2", "t1", "t3"]}
+    assert read_units(path, "chance") == {"video": ["v1"]}
+    with pytest.raises(OutcomesFileError, match=r"outcomes.npz: meta.runs.absent: missing"):
+        read_units(path, "absent")

@@ -47,7 +47,7 @@ BRIEF_NAMES = {
 def test_qvhighlights_sample_reproduces_official_metrics(realdata: Path, capsys, tmp_path: Path) -> None:
     folder = realdata / "qvhighlights"
     output = tmp_path / "metrics.json"
-    code, metrics, _ = run_score(capsys, "--family", "mr", "--protocol", "qvhighlights",
+    code, metrics, _ = run_score(capsys, "--family", "moment-retrieval", "--protocol", "qvhighlights",
                                  "--predictions", folder / "sample_val_preds.jsonl",
                                  "--ground-truth", folder / "highlight_val_release.jsonl", "--output", output)
     assert code == 0
@@ -126,7 +126,7 @@ def test_single_moment_through_files(capsys, tmp_path: Path) -> None:
         {"qid": 1, "pred_relevant_windows": [[0, 5, 0.1], [20, 30, 0.9], [2, 10, 0.5]]},
         {"qid": 2, "pred_relevant_windows": [[4, 8, 1.0]]},
     ])
-    code, metrics, _ = run_score(capsys, "--family", "mr", "--protocol", "single",
+    code, metrics, _ = run_score(capsys, "--family", "moment-retrieval", "--protocol", "single",
                                  "--predictions", preds, "--ground-truth", gt)
     assert code == 0
     assert metrics["mr/R1@0.5"] == 50.0 and metrics["mr/R5@0.7"] == 100.0
@@ -178,10 +178,11 @@ def test_mr_unknown_qid_and_bad_line(capsys, tmp_path: Path) -> None:
     gt = write_jsonl(tmp_path / "gt.jsonl", [{"qid": 1, "vid": "a", "duration": 20, "relevant_windows": [[0, 10]]}])
     preds = write_jsonl(tmp_path / "preds.jsonl", [{"qid": 1, "pred_relevant_windows": [[0, 5, 1.0]]},
                                                    {"qid": 99, "pred_relevant_windows": [[0, 5, 1.0]]}])
-    code, _, err = run_score(capsys, "--family", "mr", "--predictions", preds, "--ground-truth", gt)
+    code, _, err = run_score(capsys, "--family", "moment-retrieval", "--predictions", preds, "--ground-truth", gt)
     assert code == 2 and "unknown ['99']" in err and str(preds) in err
     (tmp_path / "bad.jsonl").write_text('{"qid": 1, "pred_relevant_windows": [[0, 5, NaN]]}\n')
-    code, _, err = run_score(capsys, "--family", "mr", "--predictions", tmp_path / "bad.jsonl", "--ground-truth", gt)
+    code, _, err = run_score(capsys, "--family", "moment-retrieval", "--predictions", tmp_path / "bad.jsonl",
+                             "--ground-truth", gt)
     assert code == 2 and "line 1" in err and "NaN" in err
 
 

@@ -75,6 +75,6 @@ def test_an_absurd_qvhighlights_duration_names_the_file_and_the_field(capsys, tm
     truth[0]["duration"] = duration
     gt = tmp_path / "gt.jsonl"
     gt.write_text("".join(json.dumps(record) + "\n" for record in truth))
-    code, _, err = run_score(capsys, "--family", "mr", "--protocol", "qvhighlights", "--predictions",
+    code, _, err = run_score(capsys, "--family", "moment-retrieval", "--protocol", "qvhighlights", "--predictions",
                              valid["mr-predictions"], "--ground-truth", gt)
     assert code == 2 and str(gt) in err and "duration" in err and "Traceback" not in err, err

@@ -128,7 +128,7 @@ def _valid_files(folder: Path) -> dict[str, Path]:
 
 def _commands(valid: dict[str, Path]) -> dict[str, list]:
     """Per fuzzed file, the ``score`` arguments with the token FUZZED where it goes."""
-    mr = ["--family", "mr", "--protocol", "qvhighlights"]
+    mr = ["--family", "moment-retrieval", "--protocol", "qvhighlights"]
     return {
         "retrieval-index": ["--family", "retrieval", "--predictions", valid["retrieval-similarity"],
                             "--ground-truth", "FUZZED"],

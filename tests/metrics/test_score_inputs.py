@@ -116,7 +116,7 @@ def test_repeated_key_inside_a_jsonl_line_names_the_line(capsys, tmp_path: Path)
     gt = write_jsonl(tmp_path / "gt.jsonl", [{"qid": 1, "vid": "a", "duration": 20, "relevant_windows": [[0, 10]]}])
     preds = write(tmp_path / "preds.jsonl", '{"qid": 1, "pred_relevant_windows": [[0, 10, 1]], '
                                             '"pred_relevant_windows": [[10, 20, 1]]}\n')
-    code, _, err = run_score(capsys, "--family", "mr", "--protocol", "single", "--predictions", preds,
+    code, _, err = run_score(capsys, "--family", "moment-retrieval", "--protocol", "single", "--predictions", preds,
                              "--ground-truth", gt)
     assert code == 2 and str(preds) in err and "line 1" in err and "pred_relevant_windows" in err
 
@@ -131,7 +131,7 @@ GOOD_PREDS = [{"qid": 1, "pred_relevant_windows": [[0, 10, 1.0]]},
 
 def _single(capsys, tmp_path: Path, gt: list[dict], preds: list[dict]):
     gt_path, pred_path = write_jsonl(tmp_path / "gt.jsonl", gt), write_jsonl(tmp_path / "preds.jsonl", preds)
-    code, metrics, err = run_score(capsys, "--family", "mr", "--protocol", "single",
+    code, metrics, err = run_score(capsys, "--family", "moment-retrieval", "--protocol", "single",
                                    "--predictions", pred_path, "--ground-truth", gt_path)
     return code, metrics, err, gt_path, pred_path
 
@@ -175,7 +175,8 @@ def test_non_utf8_jsonl_names_the_bad_file_and_line(capsys, tmp_path: Path, bad:
     broken = pred_path if bad == "predictions" else gt_path
     broken.write_bytes(broken.read_bytes().replace(b'"qid": 2', b'"qid": 2, "x": "\xe9t\xe9"'))  # Latin-1
     other = gt_path if broken is pred_path else pred_path
-    code, _, err = run_score(capsys, "--family", "mr", "--predictions", pred_path, "--ground-truth", gt_path)
+    code, _, err = run_score(capsys, "--family", "moment-retrieval", "--predictions", pred_path,
+                             "--ground-truth", gt_path)
     assert code == 2 and str(broken) in err and str(other) not in err
     assert "not UTF-8" in err and "line 2" in err
 
@@ -200,15 +201,16 @@ def _valid_inputs(tmp_path: Path) -> dict[str, list[str | Path]]:
                "--answer-vocab", write(tmp_path / "vocab.json", ["a"])],
         "tal": ["--predictions", write(tmp_path / "tal.json", {"results": PERFECT}),
                 "--ground-truth", write(tmp_path / "talgt.json", TAL_GT)],
-        "mr": ["--predictions", write_jsonl(tmp_path / "mr.jsonl", GOOD_PREDS),
-               "--ground-truth", write_jsonl(tmp_path / "mrgt.jsonl", GOOD_GT)],
+        "moment-retrieval": ["--predictions", write_jsonl(tmp_path / "mr.jsonl", GOOD_PREDS),
+                             "--ground-truth", write_jsonl(tmp_path / "mrgt.jsonl", GOOD_GT)],
     }
 
 
 @pytest.mark.parametrize("family, option", [
     ("retrieval", "--predictions"), ("retrieval", "--ground-truth"), ("captioning", "--predictions"),
     ("captioning", "--ground-truth"), ("qa", "--predictions"), ("qa", "--ground-truth"), ("qa", "--answer-vocab"),
-    ("tal", "--predictions"), ("tal", "--ground-truth"), ("mr", "--predictions"), ("mr", "--ground-truth"),
+    ("tal", "--predictions"), ("tal", "--ground-truth"), ("moment-retrieval", "--predictions"),
+    ("moment-retrieval", "--ground-truth"),
 ])
 def test_a_directory_where_a_file_is_expected(capsys, tmp_path: Path, family: str, option: str) -> None:
     argv = _valid_inputs(tmp_path)[family]
@@ -256,7 +258,8 @@ HUGE = "1" + "0" * 400  # above 1e308: float() overflows
 
 
 @pytest.mark.parametrize("family, field", [
-    ("tal", "score"), ("tal", "segment"), ("mr", "duration"), ("mr", "window"), ("retrieval", "index"),
+    ("tal", "score"), ("tal", "segment"), ("moment-retrieval", "duration"), ("moment-retrieval", "window"),
+    ("retrieval", "index"),
 ])
 def test_integer_literals_beyond_float_range(capsys, tmp_path: Path, family: str, field: str) -> None:
     argv = _valid_inputs(tmp_path)[family]
@@ -265,10 +268,10 @@ def test_integer_literals_beyond_float_range(capsys, tmp_path: Path, family: str
         detection = ('{"label": "A", "score": ' + HUGE + ', "segment": [0, 10]}' if field == "score"
                      else '{"label": "A", "score": 1, "segment": [0, ' + HUGE + ']}')
         write(target, '{"results": {"v1": [' + detection + "]}}")
-    elif family == "mr" and field == "duration":
+    elif family == "moment-retrieval" and field == "duration":
         target = argv[3]
         write(target, '{"qid": 1, "vid": "a", "duration": ' + HUGE + ', "relevant_windows": [[0, 10]]}\n')
-    elif family == "mr":
+    elif family == "moment-retrieval":
         target = argv[1]
         write(target, '{"qid": 1, "pred_relevant_windows": [[0, ' + HUGE + ', 1]]}\n')
     else:

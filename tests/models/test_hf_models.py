@@ -246,7 +246,7 @@ def test_the_clip_anchor_pins_its_protocol_and_runs_on_demo_data(clip_dir, tmp_p
 def test_windows_read_off_the_similarity_curve_find_the_bump():
     import torch
 
-    from tempvl_plugins.moment_retrieval.decoding import curve_window_scores, rank_scored_windows
+    from tempvl_core.model.windows import curve_window_scores, rank_scored_windows
 
     curve = torch.tensor([[0.1, 0.1, 0.2, 0.9, 0.8, 0.9, 0.1, 0.0]])
     scores = curve_window_scores(curve, max_window=6)

@@ -354,3 +354,35 @@ def test_a_split_without_labels_is_refused_before_any_decoding(tmp_path, capsys)
                  "--set", "splits.eval=testing"])
     assert code != 0
     assert "no ground-truth segments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("writer", ["submission", "ground_truth"])
+def test_the_submission_files_are_replaced_atomically(tmp_path, monkeypatch, writer):
+    """A write that fails before it is complete (here the disk fills at the final flush) leaves
+    the previous file byte for byte, and no temporary file beside it."""
+    import os
+
+    from tempvl_plugins.action_localization.submission import write_submission
+
+    path = tmp_path / f"{writer}.json"
+
+    def write(name):
+        if writer == "submission":
+            write_submission(path, {name: [{"label": "Jump", "score": 0.5, "segment": [1.0, 2.0]}]})
+        else:
+            write_ground_truth(path, [_video(name, [("Jump", 1.0, 2.0)])])
+
+    write("v_old")
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, os.strerror(28))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match=os.strerror(28)):
+        write("v_new")
+    assert path.read_bytes() == before and b"v_old" in before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    monkeypatch.undo()
+    write("v_new")  # and the same write succeeds once the disk has room
+    assert b"v_new" in path.read_bytes()

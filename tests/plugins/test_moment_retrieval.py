@@ -17,16 +17,10 @@ from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
 from tempvl_core.data import catalogue
 from tempvl_core.data.records import MomentQuery
 from tempvl_plugins.moment_retrieval.datasets import group_by_video, require_ground_truth
-from tempvl_plugins.moment_retrieval.decoding import (
-    clip_saliency,
-    estimate_duration,
-    frame_bounds,
-    frame_span,
-    rank_windows,
-    select_windows,
-)
+from tempvl_core.model.moment_queries import query_moment_logits, video_frame_features
+from tempvl_core.model.windows import estimate_duration, frame_bounds, frame_span, rank_windows_in_seconds
+from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
 from tempvl_plugins.moment_retrieval.records import json_qid, read_prediction_rows, write_moment_detr
-from tempvl_plugins.moment_retrieval.scoring import query_moment_logits, video_frame_features
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -95,7 +89,7 @@ def test_rank_windows_orders_every_valid_window() -> None:
     g = torch.Generator().manual_seed(0)
     start, end = torch.randn(3, 6, generator=g), torch.randn(3, 6, generator=g)
     bounds = frame_bounds(np.arange(6.0), 6.0)
-    ranked = rank_windows(start, end, bounds)
+    ranked = rank_windows_in_seconds(start, end, bounds)
     for q, r in enumerate(ranked):
         assert r.windows.shape == (21, 3)  # 6 * 7 / 2 windows with s <= e
         assert np.all(np.diff(r.windows[:, 2]) <= 0)
@@ -105,7 +99,7 @@ def test_rank_windows_orders_every_valid_window() -> None:
         expected = max((float(p_s[s] * p_e[e]), s, e) for s in range(6) for e in range(s, 6))
         assert (best_s, best_e) == expected[1:]
         assert r.windows[0, 2] == pytest.approx(expected[0], rel=1e-5)
-    short = rank_windows(start, end, bounds, max_window=2)[0]
+    short = rank_windows_in_seconds(start, end, bounds, max_window=2)[0]
     assert short.windows.shape == (11, 3) and np.all(short.windows[:, 1] - short.windows[:, 0] <= 2)
 
 
@@ -114,7 +108,7 @@ def test_single_protocol_selection_keeps_the_metrics() -> None:
     g = torch.Generator().manual_seed(3)
     start, end = torch.randn(40, 12, generator=g) * 2, torch.randn(40, 12, generator=g) * 2
     bounds = frame_bounds((np.arange(12) + 0.5) * 2.5, 30.0)
-    ranked = rank_windows(start, end, bounds)
+    ranked = rank_windows_in_seconds(start, end, bounds)
     rng = np.random.default_rng(0)
     truth = {q: tuple(sorted(rng.uniform(0, 30, 2))) for q in range(40)}
     full = moment_metrics_single({q: r.windows for q, r in enumerate(ranked)}, truth)
@@ -203,10 +197,11 @@ def test_real_qvhighlights_rows_reproduce_moment_detr_sample_metrics(realdata: P
         assert ours[name] == pytest.approx(brief[reference], abs=0.005), name
     predictions, truth = write_moment_detr(rows, tmp_path)
     capsys.readouterr()
-    assert main(["score", "--family", "mr", "--predictions", str(predictions), "--ground-truth", str(truth)]) == 0
+    assert main(["score", "--family", "moment-retrieval", "--predictions", str(predictions),
+                 "--ground-truth", str(truth)]) == 0
     assert json.loads(capsys.readouterr().out) == ours
     # Our prediction file also scores against the official ground-truth file itself.
-    assert main(["score", "--family", "mr", "--predictions", str(predictions),
+    assert main(["score", "--family", "moment-retrieval", "--predictions", str(predictions),
                  "--ground-truth", str(folder / "highlight_val_release.jsonl")]) == 0
     assert json.loads(capsys.readouterr().out) == ours
 
@@ -277,7 +272,7 @@ def test_ranking_matches_localize(tiny_model) -> None:
     with torch.no_grad():
         feats, _ = video_frame_features(tiny_model, frames[None], None)
         start, end = query_moment_logits(tiny_model, feats, None, torch.tensor([0]), [text], 16)
-    ranked = rank_windows(start, end, frame_bounds(np.arange(6.0), 6.0))[0]
+    ranked = rank_windows_in_seconds(start, end, frame_bounds(np.arange(6.0), 6.0))[0]
     got = [(int(s), int(e) - 1) for s, e, _ in ranked.windows[:5]]
     assert got == [(s, e) for s, e, _ in expected]
     np.testing.assert_allclose(ranked.windows[:5, 2], [v for _, _, v in expected], rtol=1e-5)
@@ -298,7 +293,7 @@ def _rescore(tmp_path: Path, run_dir: Path, protocol: str, capsys) -> dict:
     rows = read_prediction_rows(run_dir / "predictions.jsonl")
     predictions, truth = write_moment_detr(rows, tmp_path / "rescore")
     capsys.readouterr()
-    code = main(["score", "--family", "mr", "--protocol", protocol, "--predictions", str(predictions),
+    code = main(["score", "--family", "moment-retrieval", "--protocol", protocol, "--predictions", str(predictions),
                  "--ground-truth", str(truth)])
     assert code == 0
     return json.loads(capsys.readouterr().out)

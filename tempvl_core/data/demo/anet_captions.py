@@ -22,8 +22,8 @@ from tempvl_core.data.demo.scenes import RenderSettings, event_caption, random_s
 class AnetCaptionsCounts:
     """Videos in train and val_1 (real: 10009 / 4917); val_2 re-annotates most of val_1."""
 
-    train: int = 128  # demo format 8 (was 48)
-    val: int = 100  # demo format 8 (was 16): about 350 MR queries, 100 paragraph queries
+    train: int = 128
+    val: int = 100  # about 350 MR queries, 100 paragraph queries
 
 
 def _number(x: float, as_int: bool) -> float | int:

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 
+from tempvl_core.atomic import replace_directory
+
 FORMAT_VERSION = 9
 MANIFEST = "manifest.json"
 
@@ -151,11 +153,7 @@ def ensure_demo_dataset(
         try:
             generate_demo_dataset(dataset, tmp, seed)
             write_manifest(tmp, dataset, seed)
-            if target.exists():
-                trash = demo_dir / f".trash-{target.name}-{uuid.uuid4().hex}"
-                target.rename(trash)
-                shutil.rmtree(trash, ignore_errors=True)
-            tmp.rename(target)
+            replace_directory(tmp, target)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -27,15 +27,15 @@ class ThumosCounts:
     """Videos per split (real: 200 validation / 212 test)."""
 
     val: int = 24
-    test: int = 64  # demo format 8 (was 16)
+    test: int = 64
 
 
 @dataclass(frozen=True)
 class ActivityNetCounts:
     """Videos per subset (real: 10024 / 4926 / 5044)."""
 
-    training: int = 160  # demo format 8 (was 48, about five videos per class)
-    validation: int = 64  # demo format 8 (was 16)
+    training: int = 160
+    validation: int = 64
     testing: int = 8
 
 

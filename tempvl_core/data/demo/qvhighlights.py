@@ -30,10 +30,10 @@ class QvhCounts:
     grows while val and test stay byte-identical (the generator draws the splits in sequence).
     """
 
-    train: int = 128  # demo format 8 (was 48)
-    val: int = 120  # demo format 8 (was 16): about 180 queries
+    train: int = 128
+    val: int = 120  # about 180 queries
     test: int = 16
-    train_appended: int = 128  # demo format 9: 256 training videos, about 380 queries (was 128, about 190)
+    train_appended: int = 128  # 256 training videos in all, about 380 queries
 
 
 def _saliency(rng: random.Random, n_clips: int) -> list[list[int]]:
