@@ -1,9 +1,10 @@
 """The public API for plugin authors: one import, as ``import pytest`` is for pytest plugins.
 
 ``from tempvl_bench.api import hookimpl, TaskSpec, TaskFamily, Split, Scores, ...`` gives the
-hook marker, the registries' spec types, the run context, the family steps' types, the video
-encoding function, finetuning helpers and the metric functions. Plugins import nothing else
-from the harness; anything not listed here is internal and may change.
+hook marker, the registries' spec types, the run context, the family steps' types, the dataset
+catalogue (``catalogue.load`` reads a split's annotations), the video encoding function,
+finetuning helpers and the metric functions. Plugins import nothing else from the harness;
+anything not listed here is internal and may change.
 
 Importing this module is cheap: names that pull in numpy or torch (metrics, finetuning,
 encoding) are loaded on first use, so a plugin's ``__init__`` may import it at entry-point
@@ -49,8 +50,8 @@ _LAZY = {
     "encode_videos": "tempvl_bench.encoding",
     "frame_features": "tempvl_bench.encoding",
     "ClipLoaderFactory": "tempvl_bench.clips",
-    # annotations and results files
-    "load_annotations": "tempvl_bench.annotations",
+    # annotations (the dataset catalogue: catalogue.load reads a split) and results files
+    "catalogue": "tempvl_core.data.catalogue",
     "write_json_atomic": "tempvl_bench.results",
     # finetuning
     "finetune": "tempvl_bench.finetune",
@@ -78,6 +79,9 @@ _LAZY = {
     },
 }
 
+#: The lazy names that are modules themselves, not a name inside one.
+_MODULES = frozenset({"catalogue"})
+
 __all__ = [
     "hookimpl",
     "BackboneOptions", "BackboneRegistry", "BackboneSpec", "TaskRegistry", "TaskSpec", "TextEncoderRegistry",
@@ -96,7 +100,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tempvl_bench.api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if name in _MODULES else getattr(imported, name)
     globals()[name] = value
     return value
 
@@ -106,7 +111,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and editors
-    from tempvl_bench.annotations import load_annotations
+    from tempvl_core.data import catalogue
     from tempvl_bench.clips import ClipLoaderFactory
     from tempvl_bench.encoding import encode_videos, frame_features
     from tempvl_bench.finetune import EpochLog, finetune, finetune_vtc, trainable_parameters

@@ -62,9 +62,9 @@ class TaskVideos:
 
 def find_task_videos(config: TaskConfig, data_root: Path) -> TaskVideos:
     """The videos of the task's train and eval splits, looked up as a run looks them up."""
+    from tempvl_core.data import catalogue
     from tempvl_core.data.video_index import VideoIndex
 
-    from tempvl_bench.annotations import load_annotations
     from tempvl_bench.clips import why_no_video
 
     video_dir = data_root / config.paths.videos
@@ -72,7 +72,7 @@ def find_task_videos(config: TaskConfig, data_root: Path) -> TaskVideos:
     paths: dict[Path, None] = {}
     missing: dict[Path, str] = {}
     for split, kind in split_kinds(config).items():
-        records = load_annotations(config.dataset, data_root / config.paths.annotations, kind, split).records
+        records = catalogue.load(config.dataset, data_root / config.paths.annotations, kind, split).records
         for record in records:
             name = getattr(record, "video_name", None) or getattr(record, "media_name")
             found = index.lookup(name)

@@ -1,7 +1,7 @@
-"""Per-dataset adapters: which annotation files a localization task reads, and class prompts.
+"""Per-dataset adapters of the localization tasks: description and class prompts.
 
-Each adapter returns :class:`tempvl_core.data.records.ActionVideo` lists (ground-truth segments
-in seconds) and the files it read. ``prompt_words`` turns a class name into words for the
+The videos (:class:`tempvl_core.data.records.ActionVideo`, ground-truth segments in seconds) are
+read through the dataset catalogue (kind ``action``). ``prompt_words`` turns a class name into words for the
 zero-shot text prompts (THUMOS14 names are CamelCase: ``CricketBowling`` -> ``cricket bowling``).
 """
 
@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
-
-from tempvl_core.data import split_loader
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -20,8 +17,6 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 @dataclass(frozen=True)
 class LocalizationAdapter:
     description: str
-    #: (annotation folder, split) -> (videos, annotation files read)
-    load: Callable[[Path, str], tuple[list, list[Path]]]
     prompt_words: Callable[[str], str]
 
 
@@ -32,11 +27,10 @@ def camel_to_words(name: str) -> str:
     return " ".join(part.lower() for part in _CAMEL.split(name) if part)
 
 
+#: Dataset (catalogue name, also the task's ``dataset`` key) -> adapter.
 ADAPTERS: dict[str, LocalizationAdapter] = {
-    "thumos14": LocalizationAdapter(
-        "THUMOS14 temporal action localization", split_loader("thumos14", "action"), camel_to_words),
-    "activitynet": LocalizationAdapter(
-        "ActivityNet v1.3 temporal action localization", split_loader("activitynet", "action"), str.lower),
+    "thumos14": LocalizationAdapter("THUMOS14 temporal action localization", camel_to_words),
+    "activitynet": LocalizationAdapter("ActivityNet v1.3 temporal action localization", str.lower),
 }
 
 #: Task name -> dataset (the task's ``dataset`` key names the adapter).

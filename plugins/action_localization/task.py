@@ -16,6 +16,7 @@ from tempvl_bench.api import (
     Scores,
     Split,
     TaskFamily,
+    catalogue,
     class_prior_segments,
     tal_class_ap,
     tal_metrics,
@@ -54,8 +55,8 @@ class ActionLocalizationFamily(TaskFamily):
         if cfg.dataset not in ADAPTERS:
             raise ValueError(f"{cfg.source}: key 'dataset': no localization adapter for {cfg.dataset!r}; "
                              f"expected one of {sorted(ADAPTERS)}")
-        videos, files = ADAPTERS[cfg.dataset].load(ctx.annotation_dir, split)
-        return Split(split, videos, files)
+        annotations = catalogue.load(cfg.dataset, ctx.annotation_dir, "action", split)
+        return Split(split, annotations.records, annotations.files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split):
         """The trained localization head (saved into the run folder)."""

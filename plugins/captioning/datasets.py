@@ -1,30 +1,24 @@
-"""Per-dataset adapters of the captioning tasks: which annotation files a task reads and how.
+"""Per-dataset adapters of the captioning tasks: which dataset a task reads.
 
-Each adapter returns :class:`tempvl_core.data.records.CaptionItem` lists (one item per video
-with all its reference captions).
+The videos (:class:`tempvl_core.data.records.CaptionItem`, one item per video with all its
+reference captions) are read through the dataset catalogue (kind ``captioning``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
-
-from tempvl_core.data import split_loader
 
 
 @dataclass(frozen=True)
 class CaptionAdapter:
     description: str
-    #: (annotation folder, split) -> (items, annotation files read)
-    load: Callable[[Path, str], tuple[list, list[Path]]]
     #: The dataset (catalogue name) it reads, so a task file of one's own finds it.
-    dataset: str = ""
+    dataset: str
 
 
 ADAPTERS: dict[str, CaptionAdapter] = {
-    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", split_loader("msrvtt", "captioning"), "msrvtt"),
-    "msvd-cap": CaptionAdapter("MSVD video captioning", split_loader("msvd", "captioning"), "msvd"),
+    "msrvtt-cap": CaptionAdapter("MSR-VTT video captioning", "msrvtt"),
+    "msvd-cap": CaptionAdapter("MSVD video captioning", "msvd"),
 }
 
 

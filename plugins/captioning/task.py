@@ -24,6 +24,7 @@ from tempvl_bench.api import (
     Split,
     TaskFamily,
     best_constant_caption,
+    catalogue,
     caption_metrics,
     caption_outcomes,
     checked,
@@ -76,11 +77,11 @@ class CaptioningFamily(TaskFamily):
         return FAMILIES["captioning"].metric_names()
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = caption_adapter_for(ctx.config).load(ctx.annotation_dir, split)
-        items = [item for item in items if item.captions]  # a video without references cannot be scored
+        annotations = catalogue.load(caption_adapter_for(ctx.config).dataset, ctx.annotation_dir, "captioning", split)
+        items = [item for item in annotations.records if item.captions]  # a video without references cannot be scored
         if not items:
             raise ValueError(f"{ctx.spec.name}: split {split!r} has no video with reference captions")
-        return Split(split, items, files)
+        return Split(split, items, annotations.files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
         _finetune(ctx, model, train.records, ctx.clips, ctx.task_options)

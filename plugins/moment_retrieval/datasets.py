@@ -1,6 +1,7 @@
 """Per-dataset adapters: which annotation files a moment-retrieval task reads, and query grouping.
 
-Each adapter returns :class:`tempvl_core.data.records.MomentQuery` lists plus the files it read.
+The queries (:class:`tempvl_core.data.records.MomentQuery`) are read through the dataset
+catalogue (kind ``moments``) and must have ground truth (:func:`require_ground_truth`).
 ``protocol`` picks the metric: ``single`` (2D-TAN, one ground-truth window per query) or
 ``qvhighlights`` (Moment-DETR, several windows per query and per-clip saliency).
 Evaluation decodes each video once: :func:`group_queries_by_video` gathers a video's queries.
@@ -10,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
-
-from tempvl_core.data import split_loader
+from typing import Sequence
 
 from tempvl_core.data.records import MomentQuery
 
@@ -21,8 +20,6 @@ from tempvl_core.data.records import MomentQuery
 class MomentAdapter:
     description: str
     protocol: str
-    #: (annotation folder, split) -> (queries, annotation files read)
-    load: Callable[[Path, str], tuple[list[MomentQuery], list[Path]]]
 
 
 @dataclass(frozen=True)
@@ -50,24 +47,20 @@ def group_queries_by_video(queries: Sequence[MomentQuery]) -> list[VideoGroup]:
     return [VideoGroup(vid, names[vid], tuple(idx), queries[idx[0]].duration) for vid, idx in order.items()]
 
 
-def _qvhighlights(root: Path, split: str):
-    queries, files = split_loader("qvhighlights", "moments")(root, split)
-    path = files[0]
+def require_ground_truth(queries: Sequence[MomentQuery], files: Sequence[Path]) -> None:
+    """Refuse a split whose queries lack ground-truth windows: QVHighlights' public test file has
+    none, and scoring it needs the evaluation server or the later released
+    ``highlight_test_with_gt.jsonl``, which the catalogue does not read."""
     unlabelled = [q.query_id for q in queries if not q.windows]
     if unlabelled:
-        # The public test file has no labels; scoring it needs the evaluation server or the
-        # later released highlight_test_with_gt.jsonl, which the loader does not read.
-        raise ValueError(f"{path}: {len(unlabelled)} queries have no relevant_windows (first qid "
+        raise ValueError(f"{files[0]}: {len(unlabelled)} queries have no relevant_windows (first qid "
                          f"{unlabelled[0]}); evaluate a split with ground truth, e.g. splits.eval=val")
-    return queries, files
 
 
+#: Dataset (catalogue name, also the task's ``dataset`` key) -> adapter.
 ADAPTERS: dict[str, MomentAdapter] = {
-    "charades-sta": MomentAdapter(
-        "Charades-STA moment retrieval (2D-TAN protocol)", "single", split_loader("charades-sta", "moments")),
-    "anet-captions": MomentAdapter(
-        "ActivityNet Captions moment retrieval (2D-TAN protocol)", "single", split_loader("anet-captions", "moments")),
+    "charades-sta": MomentAdapter("Charades-STA moment retrieval (2D-TAN protocol)", "single"),
+    "anet-captions": MomentAdapter("ActivityNet Captions moment retrieval (2D-TAN protocol)", "single"),
     "qvhighlights": MomentAdapter(
-        "QVHighlights moment retrieval and highlight detection (Moment-DETR protocol)", "qvhighlights", _qvhighlights
-    ),
+        "QVHighlights moment retrieval and highlight detection (Moment-DETR protocol)", "qvhighlights"),
 }

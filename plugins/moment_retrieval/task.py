@@ -29,6 +29,7 @@ from tempvl_bench.api import (
     Split,
     TaskFamily,
     best_constant_window,
+    catalogue,
     checked,
     encode_videos,
     frame_features,
@@ -46,7 +47,7 @@ from tempvl_core.model.windows import (
     rank_scored_windows,
     rank_windows_in_seconds,
 )
-from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, VideoGroup, group_queries_by_video
+from tempvl_plugins.moment_retrieval.datasets import VideoGroup, group_queries_by_video, require_ground_truth
 from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
 from tempvl_plugins.moment_retrieval.records import (
     PROTOCOLS,
@@ -91,8 +92,9 @@ class MomentRetrievalFamily(TaskFamily):
         return FAMILIES["moment-retrieval"].metric_names(options.protocol)
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        queries, files = ADAPTERS[ctx.config.dataset].load(ctx.annotation_dir, split)
-        return Split(split, queries, files)
+        annotations = catalogue.load(ctx.config.dataset, ctx.annotation_dir, "moments", split)
+        require_ground_truth(annotations.records, annotations.files)
+        return Split(split, annotations.records, annotations.files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
         from tempvl_plugins.moment_retrieval.training import finetune_moments

@@ -1,17 +1,14 @@
-"""Per-dataset adapters of the QA tasks: which annotation files a task reads and how.
+"""Per-dataset adapters of the QA tasks: which dataset and question kind a task reads.
 
-Open-ended adapters return :class:`tempvl_core.data.records.QAItem` lists; the multiple-choice
-adapter returns :class:`tempvl_core.data.records.MCItem` lists (and, for finetuning, MSR-VTT
-training captions as :class:`tempvl_core.data.records.RetrievalItem`).
+The records are read through the dataset catalogue: open-ended questions
+(:class:`tempvl_core.data.records.QAItem`, kind ``qa``), multiple-choice items
+(:class:`tempvl_core.data.records.MCItem`, kind ``mc``) and, for finetuning multiple choice,
+MSR-VTT training captions (:class:`tempvl_core.data.records.RetrievalItem`, kind ``retrieval``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
-
-from tempvl_core.data import split_loader
 
 
 @dataclass(frozen=True)
@@ -19,25 +16,20 @@ class QAAdapter:
     description: str
     #: ``open-ended`` (answer vocabulary) or ``multiple-choice`` (pick one of the options).
     kind: str
-    #: (annotation folder, split) -> (records, annotation files read)
-    load: Callable[[Path, str], tuple[list, list[Path]]]
     #: The dataset (catalogue name) it reads, so a task file of one's own finds it.
-    dataset: str = ""
+    dataset: str
 
-
-def load_msrvtt_mc_training(root: Path, split: str):
-    """MSR-VTT captions for finetuning the multiple-choice task (``train_9k``/``train_7k``): the
-    9k list leaves out every JSFusion test video, hence every multiple-choice video."""
-    return split_loader("msrvtt", "retrieval")(root, split)
+    @property
+    def annotation_kind(self) -> str:
+        """The catalogue's kind of the records: ``qa`` (open-ended) or ``mc`` (multiple choice)."""
+        return "mc" if self.kind == "multiple-choice" else "qa"
 
 
 ADAPTERS: dict[str, QAAdapter] = {
-    "msrvtt-qa": QAAdapter("MSRVTT-QA open-ended video question answering", "open-ended",
-                           split_loader("msrvtt", "qa"), "msrvtt"),
-    "msvd-qa": QAAdapter("MSVD-QA open-ended video question answering", "open-ended",
-                         split_loader("msvd", "qa"), "msvd"),
+    "msrvtt-qa": QAAdapter("MSRVTT-QA open-ended video question answering", "open-ended", "msrvtt"),
+    "msvd-qa": QAAdapter("MSVD-QA open-ended video question answering", "open-ended", "msvd"),
     "msrvtt-mc": QAAdapter("MSR-VTT multiple choice: pick the caption of the video among 5", "multiple-choice",
-                           split_loader("msrvtt", "mc"), "msrvtt"),
+                           "msrvtt"),
 }
 
 

@@ -24,6 +24,7 @@ from tempvl_bench.api import (
     Scores,
     Split,
     TaskFamily,
+    catalogue,
     encode_videos,
     finetune_vtc,
     prediction_credit,
@@ -33,7 +34,7 @@ from tempvl_bench.api import (
     top_answer,
 )
 
-from tempvl_plugins.qa.datasets import qa_adapter_for, load_msrvtt_mc_training
+from tempvl_plugins.qa.datasets import qa_adapter_for
 from tempvl_plugins.qa.options import QAOptions, write_qa_score_files
 
 
@@ -57,12 +58,15 @@ class MultipleChoiceQA(TaskFamily):
         return FAMILIES["qa"].metric_names()
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = qa_adapter_for(ctx.config).load(ctx.annotation_dir, split)
-        return Split(split, items, files)
+        adapter = qa_adapter_for(ctx.config)
+        annotations = catalogue.load(adapter.dataset, ctx.annotation_dir, adapter.annotation_kind, split)
+        return Split(split, annotations.records, annotations.files)
 
     def load_train(self, ctx: RunContext, split: str) -> Split:
-        items, files = load_msrvtt_mc_training(ctx.annotation_dir, split)
-        return Split(split, items, files)
+        """MSR-VTT captions (``train_9k``/``train_7k``): the 9k list leaves out every JSFusion
+        test video, hence every multiple-choice video."""
+        annotations = catalogue.load("msrvtt", ctx.annotation_dir, "retrieval", split)
+        return Split(split, annotations.records, annotations.files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
         finetune_vtc(ctx, model, train.records, ctx.clips)

@@ -26,6 +26,7 @@ from tempvl_bench.api import (
     Split,
     TaskFamily,
     Outcomes,
+    catalogue,
     encode_videos,
     finetune,
     majority,
@@ -78,8 +79,9 @@ class OpenEndedQA(TaskFamily):
         return (*FAMILIES["qa"].metric_names(), "qa/acc/*")  # one accuracy per question type of the data
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        items, files = qa_adapter_for(ctx.config).load(ctx.annotation_dir, split)
-        return Split(split, items, files)
+        adapter = qa_adapter_for(ctx.config)
+        annotations = catalogue.load(adapter.dataset, ctx.annotation_dir, adapter.annotation_kind, split)
+        return Split(split, annotations.records, annotations.files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:
         vocab = _vocab(ctx, train)

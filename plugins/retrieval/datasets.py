@@ -2,7 +2,7 @@
 
 ``square``: one text per video (DiDeMo and ActivityNet paragraphs, MSR-VTT 1k-A, LSMDC), a
 square similarity matrix. ``multi-caption``: every caption of a test video is a query (MSVD),
-CLIP4Clip's multi-sentence evaluation. Records come from ``tempvl_core.data.loaders``.
+CLIP4Clip's multi-sentence evaluation. Records come from the dataset catalogue (``catalogue.load``).
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ from tempvl_bench.api import (
     Scores,
     Split,
     TaskFamily,
+    catalogue,
     checked,
     encode_videos,
     finetune_vtc,
-    load_annotations,
     Outcomes,
     multi_caption_retrieval_metrics,
     retrieval_metrics,
@@ -67,13 +67,13 @@ class RetrievalFamily(TaskFamily):
         return FAMILIES["retrieval"].metric_names(options.protocol)
 
     def load(self, ctx: RunContext, split: str) -> Split:
-        annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
+        annotations = catalogue.load(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
         if ctx.task_options.protocol == "square" and any(len(item.texts) != 1 for item in annotations.records):
             raise ValueError(f"{ctx.config.source}: protocol 'square' needs one text per video; use 'multi-caption'")
         return Split(split, annotations.records, annotations.files)
 
     def load_train(self, ctx: RunContext, split: str) -> Split:
-        annotations = load_annotations(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
+        annotations = catalogue.load(ctx.config.dataset, ctx.annotation_dir, "retrieval", split)
         return Split(split, annotations.records, annotations.files)
 
     def finetune(self, ctx: RunContext, model, train: Split, evaluation: Split) -> None:

@@ -20,8 +20,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from tempvl_core.atomic import atomic_path, write_atomic
-from tempvl_core.data.loaders.charades_sta import load_charades_sta
-from tempvl_core.data.loaders.didemo import load_didemo_retrieval
+from tempvl_core.data import catalogue
 from tempvl_core.data.video_index import VideoIndex
 from tempvl_core.video import read_frames
 from tempvl_core.video.transforms import eval_transform
@@ -81,7 +80,7 @@ def _cached(path: Path, meta: dict, build) -> dict[str, torch.Tensor]:
 def load_moments(root: Path, split: str, frames: int, size: int, cache: Path, progress: bool,
                  videos: int | None = None) -> Moments:
     """The queries of ``split`` (of its first ``videos`` videos by name, when given)."""
-    queries = load_charades_sta(root, split)
+    queries = catalogue.load("charades-sta", root, "moments", split).records
     index = VideoIndex(root / "Charades_v1_480")
     names = sorted({q.video_name for q in queries})[:videos]
     queries = [q for q in queries if q.video_name in set(names)]
@@ -108,7 +107,7 @@ def load_moments(root: Path, split: str, frames: int, size: int, cache: Path, pr
 def load_paragraphs(root: Path, split: str, frames: int, size: int, cache: Path, progress: bool,
                     videos: int | None = None) -> Paragraphs:
     """One paragraph per video of ``split`` (its first ``videos`` videos, when given)."""
-    items = load_didemo_retrieval(root, split)[:videos]
+    items = catalogue.load("didemo", root, "retrieval", split).records[:videos]
     index = VideoIndex(root / "videos")
     meta = {"dataset": str(root), "split": split, "frames": frames, "size": size,
             "videos": [i.video_name for i in items]}

@@ -6,9 +6,11 @@ its video folder and, per task kind (``retrieval``, ``moments``, ``qa``, ``mc``,
 first. A layout lists the files it needs (relative to the dataset folder), the files it reads
 when present, and the ``read_*`` function that parses them.
 
-Everything that reads annotations goes through :func:`resolve`: ``run`` (the plugins' dataset
-adapters and ``tempvl_bench.annotations``), ``validate``, ``check-videos`` and
-``prepare-videos``. So the files a run reads are the files ``validate`` checked, always.
+:func:`load` is the one way to read a split's annotations: the plugins (through
+``tempvl_bench.api.catalogue``), the study, ``check-videos`` and ``prepare-videos`` call it, and
+``validate`` picks each split's layout the same way (:meth:`SplitSource.resolve`). So the files
+a run reads are the files ``validate`` checked, always. The parsers
+(:mod:`tempvl_core.data.loaders`) take explicit file paths and never import this module.
 
 File names: a name ending in ``/<glob>`` (``annotations_val/*_val.txt``) is a folder whose
 matching files are read; the reader is passed the folder.
@@ -95,10 +97,6 @@ class SplitSource:
         """The preferred layout's files."""
         return self.layouts[0].files
 
-    @property
-    def reader(self) -> Reader:
-        return self.layouts[0].reader
-
     def resolve(self, folder: Path) -> Layout | None:
         """The first layout whose files all exist under ``folder``, or ``None``."""
         return next((layout for layout in self.layouts if layout.present(folder)), None)
@@ -108,11 +106,6 @@ class SplitSource:
         parts = [f"{', '.join(layout.absent(folder))}" + (f" ({layout.label})" if len(self.layouts) > 1 else "")
                  for layout in self.layouts]
         return "not found: " + "; nor ".join(parts)
-
-    def read(self, folder: Path) -> LoadResult:
-        """Parse this split under ``folder`` (the preferred layout when none is complete, so the
-        reader's error names the missing file)."""
-        return (self.resolve(folder) or self.layouts[0]).read(folder, self.split)
 
 
 @dataclass(frozen=True)
@@ -178,10 +171,30 @@ def resolve(dataset: str, folder: Path, task: str, split: str) -> ResolvedSplit:
     return ResolvedSplit(dataset, task, split, Path(folder), layout)
 
 
-def load(dataset: str, folder: Path, task: str, split: str) -> tuple[LoadResult, list[Path]]:
-    """``(parsed split, files read)``: :func:`resolve` then read."""
+@dataclass(frozen=True)
+class Annotations:
+    """One split as :func:`load` read it: the typed records (file order), the files read (the
+    ones ``validate`` checks and results.json hashes) and the parser's counts (clipped or
+    dropped windows, ...)."""
+
+    records: list
+    files: list[Path]
+    stats: dict[str, int]
+
+
+def load(dataset: str, folder: Path, task: str, split: str) -> Annotations:
+    """The records of ``dataset``'s ``task`` (retrieval, moments, qa, mc, captioning, action,
+    pretrain) for ``split``, read from the annotation folder ``folder``.
+
+    The files are those of the first complete layout :func:`resolve` finds. Raises
+    ``ValueError`` naming the datasets or splits that exist when the combination is unknown,
+    ``FileNotFoundError`` naming the missing files, and
+    :class:`~tempvl_core.data.errors.AnnotationError` (file, place, what was expected) for a
+    malformed file.
+    """
     resolved = resolve(dataset, folder, task, split)
-    return resolved.read(), resolved.files
+    result = resolved.read()
+    return Annotations(list(result.records), resolved.files, dict(result.stats))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -77,15 +77,6 @@ def reduce_mean(values: dict[str, float], ctx: DistContext, device: str | torch.
     return {k: float(v) for k, v in zip(keys, tensor.tolist())}
 
 
-def broadcast_object(obj: object, ctx: DistContext) -> object:
-    """Send rank 0's (small, in-memory) object to every rank."""
-    if not ctx.is_distributed:
-        return obj
-    holder = [obj]
-    dist.broadcast_object_list(holder, src=0)
-    return holder[0]
-
-
 def shutdown(ctx: DistContext) -> None:
     """Leave the process group (safe to call when none was created)."""
     if ctx.is_distributed and dist.is_initialized():

@@ -1,6 +1,6 @@
 """Decoding backends behind :func:`tempvl_core.video.reader.read_frames`.
 
-Each backend opens one file, reports ``(num_frames, fps)`` and decodes a list of frame indices to
+Each backend opens one file, reports ``(frame_count, fps)`` and decodes a list of frame indices to
 full-resolution RGB ``uint8 [T, H, W, 3]``. Frame index ``i`` is the i-th frame in presentation
 order (both backends index frames by sorted packet timestamps), so the two backends agree.
 
@@ -52,9 +52,10 @@ class TruncatedVideoError(BackendError):
 
 @dataclass
 class Opened:
-    """What a backend learnt from a file's index before decoding frames."""
+    """What a backend learnt from a file's index before decoding frames: ``frame_count``
+    frames in the file (the range frame indices live in) at ``fps``."""
 
-    num_frames: int
+    frame_count: int
     fps: float
 
 
@@ -96,14 +97,14 @@ class DecordSource:
         kwargs = {"width": out[0], "height": out[1]} if out else {}
         try:
             self._vr = decord.VideoReader(str(path), num_threads=DECORD_THREADS, **kwargs)
-            num_frames, fps = len(self._vr), float(self._vr.get_avg_fps())
+            frame_count, fps = len(self._vr), float(self._vr.get_avg_fps())
         except Exception as err:  # decord raises DECORDError / RuntimeError for bad files
             raise BackendError(f"decord could not open the container: {err}") from err
-        if num_frames <= 0:
+        if frame_count <= 0:
             raise BackendError("container holds zero video frames")
         if not fps > 0:
             raise BackendError(f"container reports frame rate {fps}")
-        self.opened = Opened(num_frames, fps)
+        self.opened = Opened(frame_count, fps)
 
     def close(self) -> None:
         self._vr = None  # decord frees the demuxer/decoder when the reader is collected
@@ -327,7 +328,7 @@ class PyAVSource:
         missing = sorted(want - got.keys())
         if missing:
             raise BackendError(
-                f"decoding stopped before frame {missing[0]} (index says {self.opened.num_frames} frames)"
+                f"decoding stopped before frame {missing[0]} (index says {self.opened.frame_count} frames)"
             )
         return [got[int(i)] for i in indices]
 

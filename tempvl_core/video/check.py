@@ -61,17 +61,17 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def spread_indices(num_frames: int, count: int) -> np.ndarray:
+def spread_indices(frame_count: int, count: int) -> np.ndarray:
     """``count`` indices from the first to the last frame inclusive (just ``[0]`` for 1 frame)."""
-    count = max(1, min(count, num_frames))
-    return np.unique(np.round(np.linspace(0, num_frames - 1, count)).astype(np.int64))
+    count = max(1, min(count, frame_count))
+    return np.unique(np.round(np.linspace(0, frame_count - 1, count)).astype(np.int64))
 
 
 def check_video(path: Path | str, *, num_frames: int = 2) -> FailedVideo | None:
     """Decode ``num_frames`` frames (first and last included) of one file; None when it is fine."""
     path = Path(path)
     try:
-        read_indices(path, lambda n, fps: spread_indices(n, num_frames), size=None)
+        read_indices(path, lambda frame_count, fps: spread_indices(frame_count, num_frames), size=None)
     except VideoDecodeError as err:
         return FailedVideo(path, err.reason)
     return None

@@ -60,13 +60,14 @@ class VideoDecodeError(RuntimeError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """Stream facts: ``num_frames`` frames at ``fps``; ``duration`` seconds; size in pixels.
+    """Stream facts: ``frame_count`` frames in the file at ``fps``; ``duration`` seconds; size in
+    pixels. (``num_frames`` elsewhere is the number of frames sampled from it.)
 
-    Images report ``num_frames=1``, ``fps=0.0`` and ``duration=0.0``.
+    Images report ``frame_count=1``, ``fps=0.0`` and ``duration=0.0``.
     """
 
     path: Path
-    num_frames: int
+    frame_count: int
     fps: float
     duration: float
     width: int
@@ -105,9 +106,9 @@ def _backend_order(backend: str) -> list[str]:
     return [backend]
 
 
-def is_dense(indices: np.ndarray, num_frames: int) -> bool:
-    """True when a request wants more than ``DENSE_FRACTION`` of a video's frames."""
-    return len(np.unique(indices)) > DENSE_FRACTION * num_frames
+def is_dense(indices: np.ndarray, frame_count: int) -> bool:
+    """True when a request wants more than ``DENSE_FRACTION`` of a video's ``frame_count`` frames."""
+    return len(np.unique(indices)) > DENSE_FRACTION * frame_count
 
 
 def _read_image(path: Path) -> tuple[np.ndarray, VideoInfo]:
@@ -125,7 +126,7 @@ def _read_image(path: Path) -> tuple[np.ndarray, VideoInfo]:
 def probe(path: Path | str, *, backend: str = "auto") -> VideoInfo:
     """Frame count, frame rate, duration and size of a video (or image) without decoding frames.
 
-    Uses the same backend order and frame counting as :func:`read_frames`, so ``num_frames`` is
+    Uses the same backend order and frame counting as :func:`read_frames`, so ``frame_count`` is
     the range its indices live in.
     """
     path = Path(path)
@@ -143,7 +144,7 @@ def probe(path: Path | str, *, backend: str = "auto") -> VideoInfo:
             continue
         width, height = _frame_size(source)
         source.close()
-        n, fps = source.opened.num_frames, source.opened.fps
+        n, fps = source.opened.frame_count, source.opened.fps
         return VideoInfo(path, n, fps, n / fps, width, height)
     raise VideoDecodeError(path, "; ".join(errors))
 
@@ -226,8 +227,8 @@ def read_frames(
         raise ValueError(f"unknown sampling {sampling!r}; expected one of {', '.join(SAMPLING_STRATEGIES)}")
     return read_indices(
         path,
-        lambda n, video_fps: sample_indices(
-            sampling, n, video_fps, num_frames, target_fps=fps, window=window, rng=rng
+        lambda frame_count, video_fps: sample_indices(
+            sampling, frame_count, video_fps, num_frames, target_fps=fps, window=window, rng=rng
         ),
         size=size,
         crop=crop,
@@ -243,9 +244,10 @@ def read_indices(
     crop: str = "center",
     backend: str = "auto",
 ) -> Clip:
-    """Decode the frames ``choose(num_frames, fps)`` returns (the engine under ``read_frames``).
+    """Decode the frames ``choose(frame_count, fps)`` returns (the engine under ``read_frames``):
+    ``frame_count`` is the number of frames in the file.
 
-    ``choose`` is called once per distinct ``(num_frames, fps)``: if decord fails mid-way and
+    ``choose`` is called once per distinct ``(frame_count, fps)``: if decord fails mid-way and
     PyAV counts the same frames, the fallback decodes the same draw.
     """
     if crop not in CROPS:
@@ -270,7 +272,7 @@ def read_indices(
             failed.add(name)
             return None
         try:
-            n, video_fps = source.opened.num_frames, source.opened.fps
+            n, video_fps = source.opened.frame_count, source.opened.fps
             if (n, video_fps) not in chosen:
                 chosen[(n, video_fps)] = np.asarray(choose(n, video_fps), dtype=np.int64)
             indices = chosen[(n, video_fps)]

@@ -1,6 +1,6 @@
 """Frame sampling strategies: pure functions from (frame count, fps) to frame indices.
 
-Every function returns a sorted ``int64`` array of indices into ``[0, num_frames)``. Indices may
+Every function returns a sorted ``int64`` array of indices into ``[0, frame_count)``. Indices may
 repeat when a video has fewer frames than requested (a 3-frame video sampled at 8 frames gives
 each frame two or three times), so a clip always has the requested length.
 
@@ -9,7 +9,8 @@ Strategies (``SAMPLING_STRATEGIES``):
 - ``uniform``: the middle frame of each of N equal segments. Deterministic; used for evaluation.
 - ``random``: one random frame inside each of N equal segments (TSN-style); used for training.
 - ``fps``: a fixed frame rate (for example 1 frame per second) over the whole video or window;
-  returns as many frames as fit, optionally capped to ``num_frames`` by uniform subsampling.
+  returns as many frames as fit, optionally capped (``read_frames``' ``num_frames``, the frames
+  sampled) by uniform subsampling.
 - ``window``: restrict to a time window ``(start_s, end_s)`` in seconds, then uniform inside it.
   A window can also be combined with ``random`` and ``fps`` (for localization training).
 """
@@ -24,38 +25,38 @@ import numpy as np
 SAMPLING_STRATEGIES = ("uniform", "random", "fps", "window")
 
 
-def _check_count(num_frames: int, n: int) -> None:
-    if num_frames <= 0:
-        raise ValueError(f"cannot sample from a video with {num_frames} frames")
+def _check_count(frame_count: int, n: int) -> None:
+    if frame_count <= 0:
+        raise ValueError(f"cannot sample from a video with {frame_count} frames")
     if n <= 0:
         raise ValueError(f"number of frames to sample must be positive, got {n}")
 
 
-def uniform_indices(num_frames: int, n: int, *, start: int = 0) -> np.ndarray:
-    """Middle frame of each of ``n`` equal segments of ``[start, start + num_frames)``."""
-    _check_count(num_frames, n)
-    seg = num_frames / n
+def uniform_indices(frame_count: int, n: int, *, start: int = 0) -> np.ndarray:
+    """Middle frame of each of ``n`` equal segments of ``[start, start + frame_count)``."""
+    _check_count(frame_count, n)
+    seg = frame_count / n
     idx = np.floor((np.arange(n) + 0.5) * seg).astype(np.int64)
-    return start + np.clip(idx, 0, num_frames - 1)
+    return start + np.clip(idx, 0, frame_count - 1)
 
 
 def random_indices(
-    num_frames: int, n: int, rng: np.random.Generator, *, start: int = 0
+    frame_count: int, n: int, rng: np.random.Generator, *, start: int = 0
 ) -> np.ndarray:
     """One uniformly random frame inside each of ``n`` equal segments.
 
-    When a segment is shorter than one frame (``num_frames < n``) the segment's first frame is
+    When a segment is shorter than one frame (``frame_count < n``) the segment's first frame is
     used, so the result still has ``n`` entries.
     """
-    _check_count(num_frames, n)
-    edges = np.floor(np.arange(n + 1) * num_frames / n).astype(np.int64)
+    _check_count(frame_count, n)
+    edges = np.floor(np.arange(n + 1) * frame_count / n).astype(np.int64)
     lo, hi = edges[:-1], np.maximum(edges[1:], edges[:-1] + 1)
     idx = lo + np.floor(rng.random(n) * (hi - lo)).astype(np.int64)
-    return start + np.clip(idx, 0, num_frames - 1)
+    return start + np.clip(idx, 0, frame_count - 1)
 
 
 def fps_indices(
-    num_frames: int,
+    frame_count: int,
     video_fps: float,
     target_fps: float,
     *,
@@ -64,23 +65,23 @@ def fps_indices(
 ) -> np.ndarray:
     """Frames at a fixed rate ``target_fps``: the frame shown at times 0, 1/f, 2/f, ...
 
-    Returns every sample that fits in ``num_frames``; with ``max_frames`` the list is thinned to
+    Returns every sample that fits in ``frame_count``; with ``max_frames`` the list is thinned to
     that many by uniform subsampling (so coverage stays even instead of truncating the end).
     """
-    _check_count(num_frames, 1)
+    _check_count(frame_count, 1)
     if video_fps <= 0 or target_fps <= 0:
         raise ValueError(f"fps sampling needs positive rates, got video {video_fps} / target {target_fps}")
-    duration = num_frames / video_fps
+    duration = frame_count / video_fps
     count = max(1, math.ceil(duration * target_fps - 1e-9))
     times = np.arange(count) / target_fps
-    idx = np.clip(np.floor(times * video_fps + 1e-6).astype(np.int64), 0, num_frames - 1)
+    idx = np.clip(np.floor(times * video_fps + 1e-6).astype(np.int64), 0, frame_count - 1)
     if max_frames is not None and len(idx) > max_frames:
         idx = idx[uniform_indices(len(idx), max_frames)]
     return start + idx
 
 
 def window_frames(
-    num_frames: int, video_fps: float, window: tuple[float, float] | Sequence[float]
+    frame_count: int, video_fps: float, window: tuple[float, float] | Sequence[float]
 ) -> tuple[int, int]:
     """Convert a ``(start_s, end_s)`` window to a frame range ``[first, last_exclusive)``.
 
@@ -95,19 +96,19 @@ def window_frames(
     if video_fps <= 0:
         raise ValueError(f"window sampling needs a positive video fps, got {video_fps}")
     first = max(0, int(math.floor(start_s * video_fps + 1e-6)))
-    last = min(num_frames, int(math.ceil(end_s * video_fps - 1e-6)))
-    last = max(last, first + 1) if first < num_frames else last
-    if first >= num_frames or last <= first:
-        duration = num_frames / video_fps
+    last = min(frame_count, int(math.ceil(end_s * video_fps - 1e-6)))
+    last = max(last, first + 1) if first < frame_count else last
+    if first >= frame_count or last <= first:
+        duration = frame_count / video_fps
         raise ValueError(
-            f"window ({start_s}, {end_s}) s lies outside the video ({duration:.3f} s, {num_frames} frames)"
+            f"window ({start_s}, {end_s}) s lies outside the video ({duration:.3f} s, {frame_count} frames)"
         )
     return first, last
 
 
 def sample_indices(
     strategy: str,
-    num_frames: int,
+    frame_count: int,
     video_fps: float,
     n: int | None,
     *,
@@ -120,9 +121,9 @@ def sample_indices(
         raise ValueError(f"unknown sampling {strategy!r}; expected one of {', '.join(SAMPLING_STRATEGIES)}")
     if strategy == "window" and window is None:
         raise ValueError("sampling='window' needs window=(start_s, end_s)")
-    start, count = 0, num_frames
+    start, count = 0, frame_count
     if window is not None:
-        first, last = window_frames(num_frames, video_fps, window)
+        first, last = window_frames(frame_count, video_fps, window)
         start, count = first, last - first
     if strategy == "fps":
         if target_fps is None:

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from tempvl_core.data import catalogue
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders.activitynet import (
-    load_activitynet,
     read_activitynet_bsn,
     read_activitynet_v13,
 )
 from tempvl_core.data.loaders.thumos14 import (
-    load_thumos14,
     read_thumos14_actionformer,
     read_thumos14_mmtad,
     read_thumos14_txt,
@@ -73,9 +72,9 @@ def test_thumos14_txt_quirks(write) -> None:
 
 def test_thumos14_load_root_prefers_actionformer(write) -> None:
     write("t/annotations_test/Billiards_test.txt", "video_test_0000004  0.2 1.1\n")
-    assert load_thumos14(write("t/x", "").parent, "test")[0].instances[0].label == "Billiards"
+    assert catalogue.load("thumos14", write("t/x", "").parent, "action", "test").records[0].instances[0].label == "Billiards"
     write("t/thumos14.json", '{"version": "v", "database": {"video_test_0000004": {"subset": "Test", "duration": 33.83, "fps": 30.0, "annotations": [{"label": "CricketBowling", "segment": [0.2, 1.1], "segment(frames)": [6.0, 33.0], "label_id": 5}, {"label": "CricketBowling", "segment": [3, 3], "label_id": 5}]}, "video_validation_1": {"subset": "Validation", "duration": 1, "annotations": []}}}')
-    (video,) = load_thumos14(write("t/x", "").parent, "test")
+    (video,) = catalogue.load("thumos14", write("t/x", "").parent, "action", "test").records
     assert video.instances == (video.instances[0],) and video.instances[0].label_id == 5
     assert video.duration == 33.83 and video.video_name == "video_test_0000004.mp4"
 
@@ -107,7 +106,7 @@ def test_thumos14_errors(write, tmp_path: Path) -> None:
 
 def test_activitynet_v13_sample_quirks(samples: Path) -> None:
     root = samples / "activitynet"
-    (train,) = load_activitynet(root, "training")
+    (train,) = catalogue.load("activitynet", root, "action", "training").records
     assert (train.video_id, train.video_name) == ("---9CpRcKoU", "v_---9CpRcKoU.mp4")
     result = read_activitynet_v13(root / "activity_net.v1-3.min.json", "validation")
     first, second = result.records
@@ -117,7 +116,7 @@ def test_activitynet_v13_sample_quirks(samples: Path) -> None:
     ]
     assert result.stats == {"clipped": 2, "dropped": 1}  # [212, 214] is past the end
     assert (second.video_id, second.video_name, second.duration) == ("Xyz-_12abc", "v_Xyz-_12abc.mp4", 60.0)
-    assert load_activitynet(root, "testing")[0].instances == ()
+    assert catalogue.load("activitynet", root, "action", "testing").records[0].instances == ()
 
 
 def test_activitynet_v13_errors(write) -> None:

@@ -7,26 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from tempvl_core.data import catalogue
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders.lsmdc import load_lsmdc, parse_lsmdc_time, read_lsmdc
+from tempvl_core.data.loaders.lsmdc import parse_lsmdc_time, read_lsmdc
 from tempvl_core.data.loaders.msrvtt import (
-    load_msrvtt_captioning,
-    load_msrvtt_mc,
-    load_msrvtt_qa,
-    load_msrvtt_retrieval,
     read_msrvtt_mc,
     read_msrvtt_retrieval_test,
     read_msrvtt_video_list,
 )
 from tempvl_core.data.loaders.msvd import (
-    load_msvd_captioning,
-    load_msvd_qa,
-    load_msvd_retrieval,
     read_msvd_mapping,
     read_msvd_qa,
     read_msvd_retrieval,
 )
-from tempvl_core.data.loaders.pretrain import load_cc3m, load_webvid, parse_iso_duration, read_cc3m, read_webvid
+from tempvl_core.data.loaders.pretrain import parse_iso_duration, read_cc3m, read_webvid
 
 # --- MSR-VTT --------------------------------------------------------------------------------------
 
@@ -51,12 +45,12 @@ def test_msrvtt_real_train_9k(realdata: Path) -> None:
 
 def test_msrvtt_sample_retrieval(samples: Path) -> None:
     root = samples / "msrvtt"
-    train = load_msrvtt_retrieval(root, "train_9k")
+    train = catalogue.load("msrvtt", root, "retrieval", "train_9k").records
     assert [i.video_id for i in train] == ["video0", "video1", "video6513"]
     assert train[0].texts == ("a car is shown", "a red car drives down a road")  # file order
     assert train[1].texts[0] == 'a group of people are dancing, singing "la la"'
-    assert [i.video_id for i in load_msrvtt_retrieval(root, "train_7k")] == ["video0", "video1"]
-    test = load_msrvtt_retrieval(root, "test")
+    assert [i.video_id for i in catalogue.load("msrvtt", root, "retrieval", "train_7k").records] == ["video0", "video1"]
+    test = catalogue.load("msrvtt", root, "retrieval", "test").records
     assert [(i.video_id, i.texts) for i in test] == [
         ("video9770", ("a person is connecting something to system",)),
         ("video7010", ("a cartoon girl, smiling",)),
@@ -65,14 +59,14 @@ def test_msrvtt_sample_retrieval(samples: Path) -> None:
 
 def test_msrvtt_sample_captioning_qa_mc(samples: Path) -> None:
     root = samples / "msrvtt"
-    assert [i.video_id for i in load_msrvtt_captioning(root, "test")] == ["video7010", "video9770"]
-    assert [i.video_id for i in load_msrvtt_captioning(root, "validate")] == ["video6513"]
-    qa = load_msrvtt_qa(root, "test")
+    assert [i.video_id for i in catalogue.load("msrvtt", root, "captioning", "test").records] == ["video7010", "video9770"]
+    assert [i.video_id for i in catalogue.load("msrvtt", root, "captioning", "validate").records] == ["video6513"]
+    qa = catalogue.load("msrvtt", root, "qa", "test").records
     assert [(q.question_id, q.video_id, q.video_name, q.answer, q.question_type) for q in qa] == [
         ("158581", "video7010", "video7010.mp4", "car", "what"),
         ("158582", "video9770", "video9770.mp4", "man", "who"),
     ]
-    mc = load_msrvtt_mc(root)
+    mc = catalogue.load("msrvtt", root, "mc", "test").records
     assert [(m.video_id, m.video_name, m.answer_index, len(m.options)) for m in mc] == [
         ("video7010", "video7010.mp4", 0, 5),
         ("video9770", "video9770.mp4", 1, 5),
@@ -97,17 +91,17 @@ def test_msrvtt_malformed_data_and_csv(write, samples: Path) -> None:
     root = write("m/MSRVTT_data.json", '{"videos": [{"video_id": "video0", "split": "val"}], "sentences": []}').parent
     write("m/MSRVTT_train.9k.csv", "video_id\nvideo0\n")
     with pytest.raises(AnnotationError, match=r"MSRVTT_data\.json 'videos'\[0\] 'split': expected one of \['train', 'validate', 'test'\], got 'val'"):
-        load_msrvtt_retrieval(root, "train_9k")
+        catalogue.load("msrvtt", root, "retrieval", "train_9k")
     write("m/MSRVTT_data.json", '{"videos": [], "sentences": [{"caption": "x", "video_id": "video3", "sen_id": 0}]}')
     with pytest.raises(AnnotationError, match=r"'sentences'\[0\] 'video_id': expected a video listed under 'videos'"):
-        load_msrvtt_retrieval(root, "train_9k")
+        catalogue.load("msrvtt", root, "retrieval", "train_9k")
     bad = write("MSRVTT_JSFUSION_test.csv", "key,vid_key,video_id,sentence\nret0,msr1,video1,ok\nret1,msr2,video2\n")
     with pytest.raises(AnnotationError, match=r"MSRVTT_JSFUSION_test\.csv line 3: expected 4 fields"):
         read_msrvtt_retrieval_test(bad)
-    with pytest.raises(AnnotationError, match=r"split: expected one of \['train_9k', 'train_7k', 'test'\]"):
-        load_msrvtt_retrieval(samples / "msrvtt", "train")
+    with pytest.raises(ValueError, match=r"dataset 'msrvtt' has no 'retrieval' split 'train'; splits: train_9k, train_7k, test"):
+        catalogue.load("msrvtt", samples / "msrvtt", "retrieval", "train")
     with pytest.raises(AnnotationError, match=r"test_qa\.json item 0 'video_id': expected an integer video id"):
-        load_msrvtt_qa(write("q/test_qa.json", '[{"answer": "a", "id": 1, "question": "what?", "video_id": "video7"}]').parent, "test")
+        catalogue.load("msrvtt", write("q/test_qa.json", '[{"answer": "a", "id": 1, "question": "what?", "video_id": "video7"}]').parent, "qa", "test")
 
 
 # --- MSVD -----------------------------------------------------------------------------------------
@@ -127,12 +121,12 @@ def test_msvd_real_split_lists(realdata: Path, tmp_path: Path, split: str, count
 
 def test_msvd_sample(samples: Path) -> None:
     root = samples / "msvd"
-    train = load_msvd_retrieval(root, "train")
+    train = catalogue.load("msvd", root, "retrieval", "train").records
     assert [i.video_id for i in train] == ["-4wsuPCjDBc_5_15", "-_hbPLsZvvo_19_25", "00jrXRMlZOY_0_10"]
     assert train[0].texts == ("a man is dancing", "someone is dancing", "a man dances")
     result = read_msvd_retrieval(root / "raw-captions.pkl", root / "test_list.txt", "test")
     assert [i.video_id for i in result.records] == ["zv2RIbUsnSw_335_341"] and result.stats["missing"] == 1
-    assert load_msvd_captioning(root, "test")[0].captions == ("a woman slices an onion",)
+    assert catalogue.load("msvd", root, "captioning", "test").records[0].captions == ("a woman slices an onion",)
     assert read_msvd_mapping(root / "youtube_mapping.txt")["vid2"] == "-_hbPLsZvvo_19_25"  # CRLF file
     qa = read_msvd_qa(root / "test_qa.json", root / "youtube_mapping.txt")
     assert [(q.question_id, q.video_id, q.video_name, q.question_type) for q in qa.records] == [
@@ -140,7 +134,7 @@ def test_msvd_sample(samples: Path) -> None:
         ("30934", "zv2RIbUsnSw_335_341", "zv2RIbUsnSw_335_341.avi", "who"),
     ]
     assert qa.stats == {"missing": 1}
-    assert len(load_msvd_qa(root, "test")) == 2
+    assert len(catalogue.load("msvd", root, "qa", "test").records) == 2
 
 
 def test_msvd_malformed(write) -> None:
@@ -165,7 +159,7 @@ def test_lsmdc_sample(samples: Path) -> None:
     assert first.video_id == "0001_American_Beauty_00.00.51.926-00.00.54.129"
     assert first.video_name == "0001_American_Beauty/0001_American_Beauty_00.00.51.926-00.00.54.129.avi"
     assert first.texts == ('SOMEONE looks up, "surprised".',)
-    test = load_lsmdc(samples / "lsmdc", "test")
+    test = catalogue.load("lsmdc", samples / "lsmdc", "retrieval", "test").records
     assert [i.texts[0] for i in test] == ["SOMEONE walks in.", "The door closes."]  # CRLF, no final newline
     assert test[1].video_name.startswith("3035_INSIDE_MAN/")
     assert parse_lsmdc_time("01.02.03.456") == pytest.approx(3723.456)
@@ -189,7 +183,7 @@ def test_lsmdc_malformed(write, line: str, match: str) -> None:
 
 
 def test_webvid_sample(samples: Path) -> None:
-    items = load_webvid(samples / "webvid")
+    items = catalogue.load("webvid", samples / "webvid", "pretrain", "train").records
     assert [(i.media_name, i.duration, i.is_image) for i in items] == [
         ("006001_006050/31353427.mp4", 17.0, False),
         ("1026249896.mp4", 8.0, False),
@@ -212,7 +206,7 @@ def test_webvid_malformed(write) -> None:
 
 
 def test_cc3m_sample_and_errors(samples: Path, write) -> None:
-    items = load_cc3m(samples / "cc3m")
+    items = catalogue.load("cc3m", samples / "cc3m", "pretrain", "train").records
     assert [(i.media_name, i.is_image, i.duration) for i in items] == [("0.jpg", True, None), ("1.jpg", True, None)]
     assert items[1].caption == 'the player shoots "the ball" , and scores'
     with pytest.raises(AnnotationError, match=r"Train_GCC-training\.tsv line 2: expected 'caption<TAB>url'"):

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tempvl_core.data import catalogue
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders.didemo import (
-    load_didemo_moments,
-    load_didemo_retrieval,
     read_didemo_moments,
     read_didemo_retrieval,
 )
@@ -66,12 +65,12 @@ def test_real_windows_are_five_second_segments(real_val) -> None:
 def test_sample_layout_and_quirks(samples: Path, tmp_path: Path) -> None:
     root = tmp_path / "didemo"
     shutil.copytree(samples / "didemo", root)
-    items = load_didemo_retrieval(root, "val")
+    items = catalogue.load("didemo", root, "retrieval", "val").records
     # list order, trailing-dot name exact, descriptions stripped and joined in file order
     assert [i.video_name for i in items] == [TRAILING_DOT, "35034348999@N01_6060447507_dc1a90b8ef.mov"]
     assert items[1].texts == ("the man in the hat briefly bends over the machine man bends over again",)
     assert items[0].texts == ("camera zooms in",)
-    queries = load_didemo_moments(root, "val")
+    queries = catalogue.load("didemo", root, "moments", "val").records
     assert [q.duration for q in queries] == [30.0, 25.0, 30.0, 30.0]
 
 
@@ -86,8 +85,8 @@ def test_measured_durations_clip_windows(samples: Path) -> None:
 
 
 def test_unknown_split(samples: Path) -> None:
-    with pytest.raises(AnnotationError, match="split.*'train', 'val', 'test'.*'dev'"):
-        load_didemo_retrieval(samples / "didemo", "dev")
+    with pytest.raises(ValueError, match="dataset 'didemo' has no 'retrieval' split 'dev'; splits: train, val, test"):
+        catalogue.load("didemo", samples / "didemo", "retrieval", "dev")
 
 
 @pytest.mark.parametrize(

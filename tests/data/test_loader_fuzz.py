@@ -99,7 +99,7 @@ SAMPLES = Path(__file__).parent / "samples"
 
 
 def _registry_sources() -> list:
-    from tempvl_core.data.catalogue import DATASETS, SplitSource
+    from tempvl_core.data.catalogue import DATASETS
 
     seen, out = set(), []
     for spec in DATASETS.values():
@@ -108,8 +108,7 @@ def _registry_sources() -> list:
                 key = (spec.name, source.task, layout.reader)
                 if key not in seen and not any("/*" in name for name in layout.files):
                     seen.add(key)
-                    one = SplitSource(source.task, source.split, (layout,))
-                    out.append(pytest.param(spec.name, one, id=f"{spec.name}-{source.task}-{source.split}-{layout.label}"))
+                    out.append(pytest.param(spec.name, layout, source.split, id=f"{spec.name}-{source.task}-{source.split}-{layout.label}"))
     return out
 
 
@@ -167,17 +166,17 @@ def _content(dataset: str, name: str, split: str) -> st.SearchStrategy[bytes]:
     return st.one_of(options)
 
 
-@pytest.mark.parametrize("dataset,source", _registry_sources())
+@pytest.mark.parametrize("dataset,layout,split", _registry_sources())
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_every_registered_loader(tmp_path: Path, dataset: str, source, data) -> None:
+def test_every_registered_loader(tmp_path: Path, dataset: str, layout, split: str, data) -> None:
     from tempvl_core.data.records import LoadResult
 
-    for name in source.files:
-        (tmp_path / name).write_bytes(data.draw(_content(dataset, name, source.split), label=name))
+    for name in layout.files:
+        (tmp_path / name).write_bytes(data.draw(_content(dataset, name, split), label=name))
     try:
-        result = source.read(tmp_path)
+        result = layout.read(tmp_path, split)
     except AnnotationError as exc:
-        assert any(name in str(exc) for name in source.files), f"error does not name the file: {exc}"
+        assert any(name in str(exc) for name in layout.files), f"error does not name the file: {exc}"
     else:
         assert isinstance(result, LoadResult) and isinstance(result.records, list)

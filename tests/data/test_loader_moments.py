@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from tempvl_core.data import catalogue
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders.anet_captions import (
-    load_anet_captions_retrieval,
     read_anet_captions_moments,
     read_anet_captions_retrieval,
 )
-from tempvl_core.data.loaders.charades_sta import load_charades_sta, read_charades_sta
-from tempvl_core.data.loaders.qvhighlights import load_qvhighlights, read_qvhighlights
-from tempvl_core.data.loaders.tacos import load_tacos, read_tacos
+from tempvl_core.data.loaders.charades_sta import read_charades_sta
+from tempvl_core.data.loaders.qvhighlights import read_qvhighlights
+from tempvl_core.data.loaders.tacos import read_tacos
 
 
 # --- Charades-STA -------------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def test_charades_sample_root(write) -> None:
     csv_text = 'id,subject,scene,quality,relevance,verified,script,objects,descriptions,actions,length\n'
     csv_text += 'AB12C,X,Kitchen,5,6,Yes,"A person, sitting.",chair,"desc ""quoted""",c001 0.0 5.0,30.5\n'
     path = write("cs/Charades_v1_test.csv", csv_text)
-    queries = load_charades_sta(path.parent, "test")
+    queries = catalogue.load("charades-sta", path.parent, "moments", "test").records
     assert [q.windows for q in queries] == [((0.0, 6.9),), ((5.0, 30.5),)]
     result = read_charades_sta(path.parent / "charades_sta_test.txt", path, "test")
     assert result.stats == {"clipped": 1, "dropped": 1, "no_duration": 1}
@@ -100,7 +100,7 @@ def test_anet_captions_paragraph_and_id_list(write) -> None:
     assert [q.windows for q in moments.records] == [((0.0, 5.0),), ((4.5, 20.0),)]
     assert moments.stats == {"clipped": 1, "dropped": 1}
     write("an/val_ids.json", '["v_zz", "a-b_c", "v_missing"]')
-    items = load_anet_captions_retrieval(data.parent, "val_1")
+    items = catalogue.load("anet-captions", data.parent, "retrieval", "val_1").records
     assert [i.video_id for i in items] == ["v_zz", "v_a-b_c"]  # id order, ids without v_ accepted
     assert items[1].texts == ("A man walks. He sits. x",)
     assert read_anet_captions_retrieval(data, "val_1", data.parent / "val_ids.json").stats == {"missing": 1}
@@ -140,7 +140,7 @@ def test_tacos_real(realdata: Path, split, videos, queries, clipped) -> None:
 
 def test_tacos_frames_to_seconds(write) -> None:
     path = write("t/test.json", '{"s30-d52.avi": {"timestamps": [[147, 294], [0, 400]], "sentences": ["She took out kiwi", "x"], "fps": 29.4, "num_frames": 294}}')
-    queries = load_tacos(path.parent, "test")
+    queries = catalogue.load("tacos", path.parent, "moments", "test").records
     assert queries[0].windows == ((5.0, 10.0),)
     assert queries[1].windows == ((0.0, 10.0),)
     assert queries[0].video_name == "s30-d52.avi"
@@ -175,7 +175,7 @@ def test_qvhighlights_test_with_gt_matches_release(realdata: Path, parse_once) -
 def test_qvhighlights_sample_and_errors(write) -> None:
     good = '{"qid": 1, "query": "a", "duration": 150, "vid": "j7r_J-s_210.0_360.0", "relevant_clip_ids": [48, 49], "saliency_scores": [[2, 3, 3], [1, 0, 4]], "relevant_windows": [[96, 100], [148, 152]]}'
     path = write("q/highlight_val_release.jsonl", good + "\n\n")
-    (q,) = load_qvhighlights(path.parent, "val")
+    (q,) = catalogue.load("qvhighlights", path.parent, "moments", "val").records
     assert q.windows == ((96.0, 100.0), (148.0, 150.0)) and q.video_name == "j7r_J-s_210.0_360.0.mp4"
     assert q.saliency_scores == ((2, 3, 3), (1, 0, 4))
     partial = '{"qid": 2, "query": "a", "duration": 150, "vid": "v", "relevant_windows": [[0, 2]]}'

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_core.data.loaders import DATASETS
+from tempvl_core.data.catalogue import DATASETS
 from tempvl_core.data.validate import validate_dataset
 
 

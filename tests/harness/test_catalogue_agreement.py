@@ -2,9 +2,9 @@
 
 Both go through the dataset catalogue (``tempvl_core.data.catalogue``); this checks it from the
 two ends: the files ``validate`` reports for a task's split against the files the task's family
-loads for a run (``plugins/*/datasets.py``, ``tempvl_bench.annotations``). On the demo data every
-split reads; on the real annotation files (``../shared/realdata``, linked into a data root, never
-copied) some splits are absent, and then both must say so.
+loads for a run (its ``load``/``load_train`` step, which calls ``catalogue.load``). On the demo
+data every split reads; on the real annotation files (``../shared/realdata``, linked into a data
+root, never copied) some splits are absent, and then both must say so.
 """
 
 from __future__ import annotations

@@ -54,10 +54,10 @@ def _hits(line: str) -> tuple[int, int]:
 
 
 def _first_video(data_root: Path) -> Path:
-    from tempvl_bench.annotations import load_annotations
+    from tempvl_core.data import catalogue
     from tempvl_core.data.video_index import VideoIndex
 
-    record = load_annotations("didemo", data_root / "didemo", "retrieval", "test").records[0]
+    record = catalogue.load("didemo", data_root / "didemo", "retrieval", "test").records[0]
     return VideoIndex(data_root / "didemo" / "videos").lookup(record.video_name)
 
 

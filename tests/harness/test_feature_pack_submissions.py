@@ -30,7 +30,7 @@ def qvhighlights_pack(tmp_path_factory) -> Path:
     """Every demo video's rows, as ``np.savez(path, features=...)`` in slowfast_features/ and
     clip_features/ (narrow streams, declared with --set features.dims, to keep the files small)."""
     from tempvl_core.data.demo import ensure_demo_dataset
-    from tempvl_core.data import split_loader
+    from tempvl_core.data import catalogue
 
     root = tmp_path_factory.mktemp("qvh-pack")
     data = Path(ensure_demo_dataset("qvhighlights"))
@@ -38,7 +38,7 @@ def qvhighlights_pack(tmp_path_factory) -> Path:
     for stream in ("slowfast_features", "clip_features"):
         (root / stream).mkdir()
     for split in ("train", "val"):
-        for query in split_loader("qvhighlights", "moments")(data / "qvhighlights", split)[0]:
+        for query in catalogue.load("qvhighlights", data / "qvhighlights", "moments", split).records:
             rows = int(np.ceil(query.duration / 2))
             for stream, dim in (("slowfast_features", 24), ("clip_features", 8)):
                 path = root / stream / f"{query.video_id}.npz"

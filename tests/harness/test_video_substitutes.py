@@ -20,12 +20,12 @@ TINY = ["--set", "model.preset=tiny", "--set", "model.backbone=cnn-tiny", "--set
 @pytest.fixture
 def renamed(tmp_path) -> tuple[Path, str, Path]:
     """Demo DiDeMo whose first test video exists only under another extension."""
-    from tempvl_bench.annotations import load_annotations
+    from tempvl_core.data import catalogue
     from tempvl_core.data.demo import ensure_demo_dataset
 
     root = tmp_path / "data"
     shutil.copytree(Path(ensure_demo_dataset("didemo")) / "didemo", root / "didemo")
-    name = load_annotations("didemo", root / "didemo", "retrieval", "test").records[0].video_name
+    name = catalogue.load("didemo", root / "didemo", "retrieval", "test").records[0].video_name
     original = root / "didemo" / "videos" / name
     substitute = original.with_name(Path(name).stem + ".mkv")
     original.rename(substitute)

@@ -11,6 +11,7 @@ import torch
 
 from tempvl_bench.cli import main
 from tempvl_bench.metrics import tal_metrics
+from tempvl_core.data import catalogue
 from tempvl_plugins.action_localization.datasets import ADAPTERS, camel_to_words
 from tempvl_plugins.action_localization.decode import (
     DecodeConfig,
@@ -261,7 +262,8 @@ def _video(video_id, spans, subset="test", duration=60.0):
 def test_real_thumos14_ground_truth_round_trips_through_the_score_reader(realdata, tmp_path):
     from tempvl_bench.metrics.files import load_tal_ground_truth
 
-    videos, files = ADAPTERS["thumos14"].load(realdata / "thumos14" / "actionformer", "test")
+    loaded = catalogue.load("thumos14", realdata / "thumos14" / "actionformer", "action", "test")
+    videos, files = loaded.records, loaded.files
     assert len(videos) == 212 and sum(len(v.instances) for v in videos) == 3358
     write_ground_truth(tmp_path / "gt.json", videos)
     ours, read = ground_truth_table(videos), load_tal_ground_truth(tmp_path / "gt.json", "test")
@@ -270,7 +272,8 @@ def test_real_thumos14_ground_truth_round_trips_through_the_score_reader(realdat
 
 
 def test_real_activitynet_bsn_files_are_read_when_the_official_json_is_absent(realdata):
-    videos, files = ADAPTERS["activitynet"].load(realdata / "activitynet-v1.3" / "bsn", "validation")
+    loaded = catalogue.load("activitynet", realdata / "activitynet-v1.3" / "bsn", "action", "validation")
+    videos, files = loaded.records, loaded.files
     assert [f.name for f in files] == ["anet_anno_action.json", "video_info_new.csv"]
     assert len(videos) == 4728 and len({i.label for v in videos for i in v.instances}) == 200
     assert all(v.video_name == f"v_{v.video_id}.mp4" for v in videos)

@@ -14,8 +14,9 @@ from torch import nn
 from tempvl_bench.cli import main
 from tempvl_bench.metrics import moment_metrics_single
 from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
+from tempvl_core.data import catalogue
 from tempvl_core.data.records import MomentQuery
-from tempvl_plugins.moment_retrieval.datasets import ADAPTERS, group_queries_by_video
+from tempvl_plugins.moment_retrieval.datasets import group_queries_by_video, require_ground_truth
 from tempvl_core.model.moment_queries import query_moment_logits, video_frame_features
 from tempvl_core.model.windows import estimate_duration, frame_bounds, frame_span, rank_windows_in_seconds
 from tempvl_plugins.moment_retrieval.decoding import clip_saliency, select_windows
@@ -178,7 +179,7 @@ def test_real_qvhighlights_rows_reproduce_moment_detr_sample_metrics(realdata: P
     from tempvl_plugins.moment_retrieval.records import QueryPrediction, metrics_from_rows
 
     folder = realdata / "qvhighlights"
-    queries, _ = ADAPTERS["qvhighlights"].load(folder, "val")
+    queries = catalogue.load("qvhighlights", folder, "moments", "val").records
     preds = {r["qid"]: r for r in map(json.loads, (folder / "sample_val_preds.jsonl").read_text().splitlines())}
     rows = []
     for q in queries:
@@ -206,11 +207,22 @@ def test_real_qvhighlights_rows_reproduce_moment_detr_sample_metrics(realdata: P
 
 
 def test_real_charades_queries_group_by_video(realdata: Path) -> None:
-    queries, files = ADAPTERS["charades-sta"].load(realdata / "charades-sta", "test")
+    loaded = catalogue.load("charades-sta", realdata / "charades-sta", "moments", "test")
+    queries, files = loaded.records, loaded.files
     groups = group_queries_by_video(queries)
     assert len(queries) == 3720 and all(f.is_file() for f in files)
     assert sorted(i for g in groups for i in g.queries) == list(range(len(queries)))
     assert len(groups) == len({q.video_id for q in queries}) < len(queries) / 2
+
+
+def test_real_qvhighlights_test_file_without_labels_is_refused(realdata: Path) -> None:
+    """The public test file has no ground truth: loading it for scoring names the file and says
+    which split to evaluate; the val file passes."""
+    unlabelled = catalogue.load("qvhighlights", realdata / "qvhighlights", "moments", "test")
+    with pytest.raises(ValueError, match=r"highlight_test_release\.jsonl: 1542 queries have no relevant_windows"):
+        require_ground_truth(unlabelled.records, unlabelled.files)
+    labelled = catalogue.load("qvhighlights", realdata / "qvhighlights", "moments", "val")
+    require_ground_truth(labelled.records, labelled.files)
 
 
 # -- model path ------------------------------------------------------------------------------
@@ -295,7 +307,7 @@ def _demo_queries(task: str, split: str) -> list[MomentQuery]:
     from tempvl_core.data.demo import ensure_demo_dataset
 
     root = Path(ensure_demo_dataset(task, seed=0))
-    return ADAPTERS[task].load(root / task, split)[0]
+    return catalogue.load(task, root / task, "moments", split).records
 
 
 def _run_dir(tmp_path: Path, task: str) -> Path:

@@ -77,7 +77,7 @@ def test_prepare_videos_reencodes_lower_fps_smaller_short_keyframes(sources):
     assert report.written == [a_dst, b_dst] and report.skipped == []
     assert [f.path for f in report.failed] == [bad_src] and not bad_dst.exists()
     info = probe(a_dst)
-    assert (info.num_frames, info.fps, info.width, info.height) == (30, 2.0, 42, 32)
+    assert (info.frame_count, info.fps, info.width, info.height) == (30, 2.0, 42, 32)
     assert (probe(b_dst).width, probe(b_dst).height) == (32, 42)
     # Prepared frame k shows the source frame on screen at k / 2 s, i.e. source frame 2k.
     clip = read_frames(a_dst, sampling="fps", fps=2.0, num_frames=None, size=None)
@@ -94,7 +94,7 @@ def test_prepare_videos_reencodes_lower_fps_smaller_short_keyframes(sources):
 def test_prepare_videos_in_worker_processes(sources):
     report = prepare_videos(sources, fps=2, short_side=32, progress=False, num_workers=2)
     assert report.written == [sources[0][1], sources[1][1]] and len(report.failed) == 1
-    assert probe(sources[1][1]).num_frames == 6
+    assert probe(sources[1][1]).frame_count == 6
 
 
 def test_duplicate_destinations_are_reported(sources, tmp_path):
@@ -114,7 +114,7 @@ def test_prepare_videos_resumes(sources):
     report = prepare_videos(sources, fps=2, short_side=32, progress=False)
     assert report.skipped == [a_dst] and report.written == [b_dst] and len(report.failed) == 1
     assert a_dst.stat().st_mtime_ns == mtime
-    assert probe(b_dst).num_frames == 6
+    assert probe(b_dst).frame_count == 6
     again = prepare_videos(sources, fps=2, short_side=32, progress=False)
     assert again.skipped == [a_dst, b_dst] and again.written == []
     assert json.loads(again.to_json())["failed"][0]["path"].endswith("bad.mp4")

@@ -64,7 +64,7 @@ def container_video(video_and_codec) -> Path:
 
 def test_auto_reader_is_exact_in_every_container(video_and_codec):
     container_video, codec = video_and_codec
-    assert probe(container_video).num_frames == 40
+    assert probe(container_video).frame_count == 40
     sparse = read_frames(container_video, num_frames=5, size=None)
     assert decoded_indices(sparse.frames) == [4, 12, 20, 28, 36]
     # Dense requests (over half the frames) go to decord where it is exact.

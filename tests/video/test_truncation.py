@@ -69,7 +69,7 @@ def test_whole_files_pass(whole):
     assert report.ok, report.summary()
     for path in whole.values():
         info = probe(path)
-        assert info.num_frames == 120 and info.fps == 4.0, path
+        assert info.frame_count == 120 and info.fps == 4.0, path
         assert read_frames(path, num_frames=8, size=None).frames.shape == (8, 48, 64, 3)
 
 

@@ -17,7 +17,7 @@ BACKENDS = ["decord", "pyav"]
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_probe(short_video, backend):
     info = probe(short_video, backend=backend)
-    assert (info.num_frames, info.fps, info.duration) == (16, 4.0, 4.0)
+    assert (info.frame_count, info.fps, info.duration) == (16, 4.0, 4.0)
     assert (info.width, info.height) == (64, 48)
 
 
@@ -130,7 +130,7 @@ def test_empty_file(tmp_path):
 def test_image_is_a_one_frame_video(image_file):
     clip = read_frames(image_file, num_frames=8, size=None)
     assert clip.backend == "pil" and clip.frames.shape == (1, 30, 50, 3)
-    assert clip.info.num_frames == 1 and clip.timestamps.tolist() == [0.0]
+    assert clip.info.frame_count == 1 and clip.timestamps.tolist() == [0.0]
     cropped = read_frames(image_file, size=20).frames
     assert cropped.shape == (1, 20, 20, 3)
     assert tuple(cropped[0, 10, 0]) != tuple(cropped[0, 10, 19])  # both halves survive the crop

@@ -242,11 +242,6 @@ def iter_frames(scene: Scene) -> Iterator[np.ndarray]:
         yield last_frame
 
 
-def render_frames(scene: Scene) -> np.ndarray:
-    """All frames (T, H, W, 3) uint8; frame ``i`` shows time ``i / fps``."""
-    return np.stack(list(iter_frames(scene)))
-
-
 def container_for(path: Path) -> str | None:
     """The container format implied by ``path``'s extension, or None if there is none."""
     name = path.name

@@ -193,14 +193,3 @@ def question_type(question: str) -> str | None:
     """The question's first word (what/who/how/when/where): the breakdown MSVD-QA and MSRVTT-QA report."""
     words = question.split()
     return words[0].lower().rstrip("?,") if words else None
-
-
-def load_from_catalogue(
-    dataset: str, dataset_root: Path, task: str, split: str, allowed: Iterable[str], what: str | None = None
-) -> list:
-    """Records of one split read through the dataset catalogue (the files ``validate`` and the
-    runs read); an unknown split raises :class:`AnnotationError` listing ``allowed``."""
-    from tempvl_core.data.catalogue import DATASETS
-
-    check_split(split, allowed, what or dataset)
-    return DATASETS[dataset].source(task, split).read(Path(dataset_root)).records

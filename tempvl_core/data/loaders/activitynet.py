@@ -20,7 +20,6 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     as_number,
     as_pair,
     check_split,
@@ -118,8 +117,3 @@ def read_activitynet_bsn(anno_json: Path, video_info_csv: Path, subset: str) -> 
         instances = _instances(anno_json, key, data[key], duration, ids, stats)
         videos.append(ActionVideo(_bare_id(key), f"v_{_bare_id(key)}.mp4", duration, subset, instances, fps))
     return LoadResult(videos, stats)
-
-
-def load_activitynet(dataset_root: Path, split: str) -> list[ActionVideo]:
-    """Videos of ``split``: the official ``activity_net.v1-3.min.json``, else the BSN files."""
-    return load_from_catalogue("activitynet", dataset_root, "action", split, SPLITS)

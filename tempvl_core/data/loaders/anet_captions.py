@@ -14,7 +14,6 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     as_pair,
     as_str,
     clip_window,
@@ -85,17 +84,3 @@ def read_anet_captions_retrieval(
         order = [i for i in order if i in paragraphs]
     items = [RetrievalItem(key, _video_name(key), (paragraphs[key],), split) for key in order]
     return LoadResult(items, {"missing": missing})
-
-
-def load_anet_captions_moments(dataset_root: Path, split: str) -> list[MomentQuery]:
-    """Moment queries of ``split`` (``train``/``val_1``/``val_2``) from ``<root>/<split>.json``
-    (or 2D-TAN's ``train.json``/``val.json``/``test.json``)."""
-    return load_from_catalogue("anet-captions", dataset_root, "moments", split, SPLITS)
-
-
-def load_anet_captions_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
-    """Paragraph items of ``split``, ordered by ``train_ids.json``/``val_ids.json`` when present.
-
-    The id lists are CLIP4Clip's for ``train`` and ``val_1``; ``val_2`` is read in file order.
-    """
-    return load_from_catalogue("anet-captions", dataset_root, "retrieval", split, SPLITS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import as_number, clip_window, load_from_catalogue, read_csv_rows, read_lines
+from tempvl_core.data.loaders._io import as_number, clip_window, read_csv_rows, read_lines
 from tempvl_core.data.records import LoadResult, MomentQuery
 
 SPLITS = ("train", "test")
@@ -69,8 +69,3 @@ def read_charades_sta(
     if durations is not None:
         stats["no_duration"] = no_duration
     return LoadResult(queries, stats)
-
-
-def load_charades_sta(dataset_root: Path, split: str) -> list[MomentQuery]:
-    """Queries of ``split`` from ``charades_sta_<split>.txt`` clipped with ``Charades_v1_<split>.csv``."""
-    return load_from_catalogue("charades-sta", dataset_root, "moments", split, SPLITS)

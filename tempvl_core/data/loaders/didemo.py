@@ -14,7 +14,6 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     as_number,
     get_key,
     num_field,
@@ -67,11 +66,6 @@ def read_didemo_retrieval(data_json: Path, list_txt: Path, split: str) -> LoadRe
     return LoadResult(items, {"missing": missing, "annotated_not_listed": len(paragraphs.keys() - seen)})
 
 
-def load_didemo_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
-    """Retrieval items of ``split`` from ``<root>/<split>_data.json`` and ``<root>/<split>_list.txt``."""
-    return load_from_catalogue("didemo", dataset_root, "retrieval", split, SPLITS)
-
-
 def _segment_pair(value: Any, path: Path, where: str) -> tuple[int, int]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise AnnotationError(path, where, "a [start_segment, end_segment] pair", value)
@@ -120,8 +114,3 @@ def read_didemo_moments(
             MomentQuery(str(query_id), video, video, text.strip(), video_len, tuple(windows), segment_windows=segments)
         )
     return LoadResult(queries, {"clipped": clipped, "dropped": dropped})
-
-
-def load_didemo_moments(dataset_root: Path, split: str) -> list[MomentQuery]:
-    """Moment queries of ``split`` from ``<root>/<split>_data.json``."""
-    return load_from_catalogue("didemo", dataset_root, "moments", split, SPLITS)

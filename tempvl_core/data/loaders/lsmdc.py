@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import load_from_catalogue, read_lines
+from tempvl_core.data.loaders._io import read_lines
 from tempvl_core.data.records import LoadResult, RetrievalItem
 
 SPLITS = ("train", "val", "test")
@@ -65,8 +65,3 @@ def read_lsmdc(path: Path, split: str) -> LoadResult[RetrievalItem]:
         seen.add(clip)
         items.append(RetrievalItem(clip, f"{movie_dir(clip)}/{clip}.avi", (fields[5].strip(),), split))
     return LoadResult(items, {"repeated_ids": repeated})
-
-
-def load_lsmdc(dataset_root: Path, split: str) -> list[RetrievalItem]:
-    """Items of ``split`` from the LSMDC16 file of that split under ``dataset_root``."""
-    return load_from_catalogue("lsmdc", dataset_root, "retrieval", split, SPLITS)

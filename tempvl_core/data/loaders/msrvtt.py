@@ -18,7 +18,6 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     check_split,
     get_key,
     int_field,
@@ -129,23 +128,3 @@ def read_msrvtt_mc(mc_json: Path) -> LoadResult[MCItem]:
         name = video if "." in video else f"{video}.mp4"
         items.append(MCItem(str(index), name.rsplit(".", 1)[0], name, tuple(options), answer))
     return LoadResult(items, {})
-
-
-def load_msrvtt_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
-    """``train_9k``/``train_7k`` (all captions per video) or ``test`` (1k-A pairs, row order)."""
-    return load_from_catalogue("msrvtt", dataset_root, "retrieval", split, RETRIEVAL_SPLITS)
-
-
-def load_msrvtt_captioning(dataset_root: Path, split: str) -> list[CaptionItem]:
-    """Captioning videos of ``split`` (train/validate/test) from ``MSRVTT_data.json``."""
-    return load_from_catalogue("msrvtt", dataset_root, "captioning", split, CAPTION_SPLITS, "msrvtt captioning")
-
-
-def load_msrvtt_qa(dataset_root: Path, split: str) -> list[QAItem]:
-    """MSRVTT-QA questions of ``split`` (train/val/test) from ``<split>_qa.json``."""
-    return load_from_catalogue("msrvtt", dataset_root, "qa", split, QA_SPLITS, "msrvtt-qa")
-
-
-def load_msrvtt_mc(dataset_root: Path, split: str = "test") -> list[MCItem]:
-    """The multiple-choice test items from ``msrvtt_mc.json`` (only a test split exists)."""
-    return load_from_catalogue("msrvtt", dataset_root, "mc", split, ("test",), "msrvtt-mc")

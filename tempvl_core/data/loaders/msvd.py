@@ -13,7 +13,6 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     int_field,
     str_field,
     question_type,
@@ -96,18 +95,3 @@ def read_msvd_qa(qa_json: Path, mapping_txt: Path) -> LoadResult[QAItem]:
             continue
         items.append(QAItem(str(qid), clip, f"{clip}.avi", question, answer, question_type(question)))
     return LoadResult(items, {"missing": missing})
-
-
-def load_msvd_retrieval(dataset_root: Path, split: str) -> list[RetrievalItem]:
-    """Retrieval items of ``split`` from ``raw-captions.pkl`` and ``<split>_list.txt``."""
-    return load_from_catalogue("msvd", dataset_root, "retrieval", split, SPLITS)
-
-
-def load_msvd_captioning(dataset_root: Path, split: str) -> list[CaptionItem]:
-    """Captioning items of ``split`` from ``raw-captions.pkl`` and ``<split>_list.txt``."""
-    return load_from_catalogue("msvd", dataset_root, "captioning", split, SPLITS)
-
-
-def load_msvd_qa(dataset_root: Path, split: str) -> list[QAItem]:
-    """MSVD-QA questions of ``split`` from ``<split>_qa.json`` and ``youtube_mapping.txt``."""
-    return load_from_catalogue("msvd", dataset_root, "qa", split, SPLITS)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import load_from_catalogue, physical_lines, read_csv_rows, read_text
+from tempvl_core.data.loaders._io import physical_lines, read_csv_rows, read_text
 from tempvl_core.data.records import LoadResult, PretrainItem
 
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
@@ -59,13 +59,3 @@ def read_cc3m(path: Path) -> LoadResult[PretrainItem]:
             raise AnnotationError(path, f"line {index + 1}", "'caption<TAB>url'", line)
         items.append(PretrainItem(f"{index}.jpg", fields[0].strip(), None, True))
     return LoadResult(items, {})
-
-
-def load_webvid(dataset_root: Path, split: str = "train") -> list[PretrainItem]:
-    """WebVid pairs from ``<root>/results_<split>.csv``."""
-    return load_from_catalogue("webvid", dataset_root, "pretrain", split, ("train",))
-
-
-def load_cc3m(dataset_root: Path, split: str = "train") -> list[PretrainItem]:
-    """CC3M pairs from ``<root>/Train_GCC-training.tsv`` (only a training split exists)."""
-    return load_from_catalogue("cc3m", dataset_root, "pretrain", split, ("train",))

@@ -13,7 +13,6 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     as_pair,
     clip_window,
     get_key,
@@ -73,8 +72,3 @@ def read_qvhighlights(path: Path) -> LoadResult[MomentQuery]:
     queries = [_parse_line(obj, path, f"line {n}", stats) for n, obj in read_jsonl(path, "QVHighlights JSONL")]
     stats["without_gt"] = sum(q.saliency_clip_ids is None for q in queries)
     return LoadResult(queries, stats)
-
-
-def load_qvhighlights(dataset_root: Path, split: str) -> list[MomentQuery]:
-    """Queries of ``split`` from ``<root>/highlight_<split>_release.jsonl``."""
-    return load_from_catalogue("qvhighlights", dataset_root, "moments", split, SPLITS)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     as_pair,
     as_str,
     clip_window,
@@ -52,8 +51,3 @@ def read_tacos(path: Path) -> LoadResult[MomentQuery]:
                 continue
             queries.append(MomentQuery(f"{video}#{index}", video, video, text.strip(), duration, (window,)))
     return LoadResult(queries, {"clipped": clipped, "dropped": dropped})
-
-
-def load_tacos(dataset_root: Path, split: str) -> list[MomentQuery]:
-    """Queries of ``split`` from ``<root>/<split>.json``."""
-    return load_from_catalogue("tacos", dataset_root, "moments", split, SPLITS)

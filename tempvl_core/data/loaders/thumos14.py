@@ -18,7 +18,6 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    load_from_catalogue,
     as_number,
     as_pair,
     as_str,
@@ -156,8 +155,3 @@ def read_thumos14_mmtad(path: Path, split: str) -> LoadResult[ActionVideo]:
                 instances.append(ActionInstance(name, start, end, ids[name]))
         videos.append(ActionVideo(vid, f"{vid}.mp4", duration, _SUBSET_NAMES[split], tuple(instances), fps))
     return LoadResult(videos, {"ambiguous": ambiguous, "dropped": dropped})
-
-
-def load_thumos14(dataset_root: Path, split: str) -> list[ActionVideo]:
-    """Videos of ``split``: from ``thumos14.json`` when present, else from the per-class files."""
-    return load_from_catalogue("thumos14", dataset_root, "action", split, SPLITS)
