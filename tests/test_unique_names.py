@@ -29,7 +29,6 @@ PROTOCOL_NAMES = {
 #: Duplicates whose fix belongs to work in progress elsewhere; each entry must still be a
 #: duplicate (the test below fails once it is fixed, so the entry goes with the fix).
 PENDING = {
-    "QAItem": "tempvl_core/data/demo/qa.py's scene question (the demo data rewrite)",
     "finetune_moments": "tempvl_bench/study/evaluate.py (the study moves onto the moment-retrieval family)",
     "summarize": "tempvl_bench/study/report.py vs tempvl_bench/feature_cache.py (the study rewrite)",
 }
