@@ -205,7 +205,8 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     output.mkdir(parents=True, exist_ok=True)
     raw_config = {"file": Path(config_path).name, "quick": quick, "variants": [dataclasses.asdict(v) for v in cfg.variants],
                   "model": cfg.model, "pretrain": cfg.pretrain, "eval": cfg.eval, "finetune": cfg.finetune,
-                  "bootstrap": cfg.bootstrap, "reference": cfg.reference}
+                  "bootstrap": cfg.bootstrap, "reference": cfg.reference,
+                  "claims": [dataclasses.asdict(c) for c in cfg.claims]}
     path = output / STUDY_FILE
     with _locked(path):
         study = _read(path)
