@@ -76,7 +76,8 @@ class Trials:
         print(tabulate(rows, headers=[first_header, *ZERO_SHOT_HEADERS]))
         baselines = ev.baseline_outcomes(moments, moments, self.cfg.eval["mr_frames"], 50, seed=0)
         print("baselines on the same queries: " + ", ".join(
-            f"{name} R1@0.5 {values['mr/R1@0.5'].mean():.2f}" for name, values in baselines.items()))
+            f"{name} R1@0.5 {values['mr/R1@0.5'].mean():.2f}" for name, values in baselines.items()
+            if "mr/R1@0.5" in values))
 
 
 def any_event_hits(moments, top1: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ class Moments:
     video: np.ndarray  # [Q] video index of each query
     texts: list[str]
     windows: np.ndarray  # [Q, 2] ground-truth (start, end) seconds
-
+    motions: list[str] | None = None  # [Q] the generator's motion of each query's event (demo data)
 
 
 @dataclass
@@ -77,6 +77,37 @@ def _cached(path: Path, meta: dict, build) -> dict[str, torch.Tensor]:
     return tensors
 
 
+def query_motions(root: Path, split: str, videos: list[str], starts: list[float]) -> list[str]:
+    """The motion of each query's event, from the generator's own record: the ``actions`` column
+    of demo ``Charades_v1_<split>.csv`` lists every event as ``<action id> <start> <end>``
+    (:data:`tempvl_core.data.demo.charades.ACTION_IDS`). A query is the event of its video whose
+    start is nearest to the query's start (events of a demo video are disjoint and at least 3 s
+    long, and the query line rounds the same start to 0.1 s)."""
+    import csv
+
+    from tempvl_core.data.demo.charades import ACTION_IDS
+
+    motion_of = {code: motion for motion, code in ACTION_IDS.items()}
+    path = root / f"Charades_v1_{split}.csv"
+    events: dict[str, list[tuple[float, str]]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            actions = []
+            for item in filter(None, row["actions"].split(";")):
+                code, start, _ = item.split()
+                if code not in motion_of:
+                    raise ValueError(f"{path}: video {row['id']}: action {code!r} is not a demo motion")
+                actions.append((float(start), motion_of[code]))
+            events[row["id"]] = actions
+    out = []
+    for name, start in zip(videos, starts):
+        name = name[:-4] if name.endswith(".mp4") else name  # the CSV names the id, the query its file
+        if not events.get(name):
+            raise ValueError(f"{path}: no actions for video {name} (charades_sta_{split}.txt)")
+        out.append(min(events[name], key=lambda e: abs(e[0] - start))[1])
+    return out
+
+
 def load_moments(root: Path, split: str, frames: int, size: int, cache: Path, progress: bool,
                  videos: int | None = None) -> Moments:
     """The queries of ``split`` (of its first ``videos`` videos by name, when given)."""
@@ -100,8 +131,10 @@ def load_moments(root: Path, split: str, frames: int, size: int, cache: Path, pr
     durations = np.zeros(len(names))
     for q in queries:
         durations[position[q.video_name]] = float(q.duration)
+    windows = np.array([q.windows[0] for q in queries], dtype=np.float64)
+    motions = query_motions(root, split, [q.video_name for q in queries], windows[:, 0].tolist())
     return Moments(tensors["frames"], durations, np.array([position[q.video_name] for q in queries]),
-                   [q.query for q in queries], np.array([q.windows[0] for q in queries], dtype=np.float64))
+                   [q.query for q in queries], windows, motions)
 
 
 def load_paragraphs(root: Path, split: str, frames: int, size: int, cache: Path, progress: bool,

@@ -19,6 +19,14 @@ import numpy as np
 import torch
 
 from tempvl_bench.api import trainable_parameters
+from tempvl_bench.metrics.grounding import (
+    best_constant_frame,
+    event_outcomes,
+    frame_hits,
+    swap_within_video,
+    swappable,
+    text_blind_ceiling,
+)
 from tempvl_bench.metrics.moment import moment_outcomes_single, single_top1_outcomes
 from tempvl_bench.metrics.priors import best_constant_window, frame_windows
 from tempvl_bench.metrics.priors import window_iou as iou
@@ -73,10 +81,41 @@ def moment_outcomes(model, moments: Moments, batch_videos: int, max_text_len: in
         probe_frame[queries] = similarity.argmax(1).cpu().numpy()
     truth = {q: tuple(w) for q, w in enumerate(moments.windows)}
     out = moment_outcomes_single(ranked, truth, recalls=(1,))
+    out.update(grounding_outcomes(np.stack([ranked[q][0, :2] for q in range(len(moments.texts))]), moments))
     step = frame_seconds(moments)
     centre = (probe_frame + 0.5) * step
     out["probe/hit"] = 100.0 * ((centre >= moments.windows[:, 0]) & (centre <= moments.windows[:, 1]))
     return out, [tuple(w) for w in top1.tolist()]
+
+
+def swap_permutation(moments: Moments) -> np.ndarray:
+    """The one within-video text swap every run is scored with (seed 0 of :func:`swap_within_video`)."""
+    return swap_within_video(moments.video.tolist(), seed=0)
+
+
+def grounding_outcomes(top1: np.ndarray, moments: Moments) -> dict[str, np.ndarray]:
+    """Per query, from top-1 windows in seconds (:mod:`tempvl_bench.metrics.grounding`):
+
+    * ``event/matched``: 100 when the top-1 window matches some event of the video (IoU > 0.5);
+    * ``event/right``: 100 when it matches the query's own event (the query's R1@0.5 hit). The
+      right-event rate is ``sum(right) / sum(matched)`` over the resampled seeds and queries
+      (:func:`tempvl_bench.study.stats.crossed_ratio`); its chance, ``100 / events``, is data;
+    * ``swapped/R1@0.5`` (swappable queries only, in :func:`swappable` order): 100 when the
+      window predicted from *another* query's text of the same video matches this query's own
+      window. Every text of a video is predicted on the same frames, so that window is the
+      other query's own top-1: no second pass is needed.
+    """
+    events = event_outcomes(top1, moments.windows, moments.video.tolist())
+    perm = swap_permutation(moments)
+    moved = swappable(perm)
+    swapped = iou(top1[perm[moved]], moments.windows[moved]) > 0.5
+    return {"event/matched": events.matched, "event/right": events.right, "swapped/R1@0.5": 100.0 * swapped}
+
+
+def event_chance(moments: Moments) -> np.ndarray:
+    """Per query, ``100 / events in its video``: the right-event rate of a predictor that picks
+    one of the video's events at random."""
+    return event_outcomes(moments.windows, moments.windows, moments.video.tolist()).chance
 
 
 @torch.no_grad()
@@ -170,6 +209,10 @@ def baseline_outcomes(train: Moments, test: Moments, frames: int, draws: int, se
     centres = (np.arange(frames) + 0.5) / frames
     chance["probe/hit"] = 100.0 * ((centres[None, :] >= gt_test[:, :1]) & (centres[None, :] <= gt_test[:, 1:])).mean(1)
     out["chance"] = chance
+    # The most a text-blind predictor (one window per video, whatever the query) can score.
+    out["text-blind ceiling"] = {"mr/R1@0.5": text_blind_ceiling(gt_test, test.video.tolist(), 0.5)}
+    frame = best_constant_frame(normalized_windows(train), frames)
+    out["best constant frame"] = {"probe/hit": frame_hits(np.full(len(gt_test), frame), gt_test, frames)}
     return out
 
 

@@ -63,11 +63,14 @@ def _backbone(cfg: StudyConfig, host):
 
 def _pretrain(cfg: StudyConfig, variant: Variant, seed: int, dataset, out: Path, host, progress: bool):
     from tempvl_core.model import TemPVL
-    from tempvl_core.train.pretrain import run_pretraining, seed_everything
+    from tempvl_core.train.pretrain import build_model_config, run_pretraining, seed_everything
 
     config = _pretrain_config(cfg, variant, seed)
     seed_everything(seed)  # same backbone weights for every variant of this seed
     backbone = _backbone(cfg, host)
+    if variant.random_init:  # the weights run_pretraining starts every variant of this seed from
+        seed_everything(seed)
+        return TemPVL(build_model_config(config), backbone)
     final = run_pretraining(config, data_root=out, output_dir=out, backbone=backbone, dataset=dataset,
                             resume=True, progress=progress)
     seed_everything(seed)
@@ -81,6 +84,7 @@ def _evaluate(cfg: StudyConfig, model, data: dict, seed: int) -> dict[str, Any]:
     tuned = ev.finetune_moments(model, data["mr_train"], steps=f["mr_steps"], lr=f["lr"],
                                 batch_videos=f["batch_videos"], max_text_len=text_len, seed=seed)
     finetuned, _ = ev.moment_outcomes(tuned, data["mr_test"], e["batch_videos"], text_len)
+    del tuned
     retrieval = ev.paragraph_outcomes(model, data["ret_test"], e["batch_videos"], e["paragraph_text_len"])
     tuned = ev.finetune_retrieval(model, data["ret_train"], steps=f["retrieval_steps"], lr=f["lr"],
                                   batch_videos=f["batch_videos"] * 2, max_text_len=e["paragraph_text_len"], seed=seed)
@@ -99,6 +103,10 @@ def _load_data(cfg: StudyConfig, cache: Path, progress: bool) -> dict:
 
     e, size = cfg.eval, cfg.model["image_size"]
     charades = ensure_demo_dataset("charades-sta") / "charades-sta"
+    # The test videos may come from another generator seed (eval.test_seed): a draw no recipe was
+    # chosen on. The train split (finetuning, baselines) stays seed 0's, the one the recipe was
+    # chosen on: nothing is fitted on the new draw, and only the test videos change.
+    test_root = ensure_demo_dataset("charades-sta", seed=e.get("test_seed", 0)) / "charades-sta"
     didemo = ensure_demo_dataset("didemo") / "didemo"
     episodes = ensure_demo_dataset("episodes") / "episodes"
     p = cfg.pretrain
@@ -106,7 +114,7 @@ def _load_data(cfg: StudyConfig, cache: Path, progress: bool) -> dict:
     return {
         "episodes": load_episodes(episodes, p["clip_fps"], p["clip_frames"], size, cache, progress, p.get("episodes")),
         "mr_train": load_moments(charades, "train", e["mr_frames"], size, cache, progress, train),
-        "mr_test": load_moments(charades, "test", e["mr_frames"], size, cache, progress, test),
+        "mr_test": load_moments(test_root, "test", e["mr_frames"], size, cache, progress, test),
         "ret_train": load_paragraphs(didemo, "train", e["retrieval_frames"], size, cache, progress, train),
         "ret_test": load_paragraphs(didemo, "test", e["retrieval_frames"], size, cache, progress, test),
     }
@@ -187,11 +195,16 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     from tempvl_bench.manager import load_plugins
 
     cfg = load_study_config(config_path, quick=quick)
+    plan = plan_commit(Path(config_path))
+    if not quick and plan["dirty"]:
+        raise ValueError(f"{config_path}: uncommitted changes (or not in a git checkout): the full study runs only "
+                         "a plan committed before it starts; commit the config first (study.json records the commit)")
     host = host or load_plugins()
     output.mkdir(parents=True, exist_ok=True)
     raw_config = {"file": Path(config_path).name, "quick": quick, "variants": [dataclasses.asdict(v) for v in cfg.variants],
                   "model": cfg.model, "pretrain": cfg.pretrain, "eval": cfg.eval, "finetune": cfg.finetune,
-                  "bootstrap": cfg.bootstrap, "reference": cfg.reference}
+                  "bootstrap": cfg.bootstrap, "reference": cfg.reference,
+                  "claims": [dataclasses.asdict(c) for c in cfg.claims]}
     path = output / STUDY_FILE
     with _locked(path):
         study = _read(path)
@@ -202,7 +215,7 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     with _locked(path):
         study = _read(path)
         if study is None:
-            study = _new_study(cfg, data, raw_config)
+            study = _new_study(cfg, data, raw_config, plan)
             _write(path, study)
     dataset = EpisodeTensors(data["episodes"], cfg.pretrain["clip_frames"])
     index, count = shard
@@ -237,17 +250,50 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     if missing:
         print(f"[study] waiting for other shards: {len(missing)} runs left ({', '.join(missing[:4])} ...)")
         return study
-    write_report(study, cfg, output)
+    summary = write_report(study, cfg, output)
+    with _locked(path):  # each pre-registered claim, marked held or not held
+        study = _read(path)
+        study["claims"] = summary["claims"]
+        _write(path, study)
     return study
 
 
-def _new_study(cfg: StudyConfig, data: dict, raw_config: dict) -> dict:
+def plan_commit(config_path: Path) -> dict:
+    """The last git commit that touched ``config_path`` and whether the file differs from it
+    (``dirty`` is also true outside a git checkout or for a file git does not track)."""
+    import subprocess
+
+    path = Path(config_path).resolve()
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=path.parent, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("log", "-1", "--format=%H", "--", path.name) or None
+    status = git("status", "--porcelain", "--", path.name)
+    return {"config_commit": commit, "dirty": commit is None or status is None or status != ""}
+
+
+def _new_study(cfg: StudyConfig, data: dict, raw_config: dict, plan: dict) -> dict:
+    from tempvl_core.data.demo.episodes import EPISODE_MOTIONS
+
+    from tempvl_bench.metrics.grounding import swappable
+
     train, test = data["mr_train"], data["mr_test"]
     baselines = ev.baseline_outcomes(train, test, cfg.eval["mr_frames"], cfg.eval["prior_draws"], seed=0)
     baselines["chance"].update(ev.retrieval_chance(len(data["ret_test"].texts)))
     return {
         "format": FORMAT, "config": raw_config,
+        "plan": {**plan, "claims": [dataclasses.asdict(c) for c in cfg.claims]},
         "data": {"charades_test_queries": len(test.texts), "charades_test_videos": len(test.durations),
+                 "charades_test_seed": cfg.eval.get("test_seed", 0),
+                 "query_motions": list(test.motions),
+                 "pretraining_motions": list(EPISODE_MOTIONS),
+                 "event_chance": _round(ev.event_chance(test)),
+                 "swapped_queries": [int(q) for q in swappable(ev.swap_permutation(test))],
                  "charades_train_queries": len(train.texts), "didemo_test_videos": len(data["ret_test"].texts),
                  "episodes": len(data["episodes"].frames),
                  "episode_clips": sum(len(c) for c in data["episodes"].frames)},

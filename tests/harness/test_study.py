@@ -46,12 +46,16 @@ def test_quick_study_writes_every_output(quick_study: Path) -> None:
     assert queries > 12  # the 12 quick test videos hold several queries each
     for run in study["runs"].values():
         zero_shot = run["outcomes"]["zero-shot"]
-        assert set(zero_shot) == {"mr/R1@0.3", "mr/R1@0.5", "mr/R1@0.7", "mr/mIoU", "probe/hit"}
-        assert all(len(v) == queries for v in zero_shot.values())
+        assert set(zero_shot) == {"mr/R1@0.3", "mr/R1@0.5", "mr/R1@0.7", "mr/mIoU", "probe/hit",
+                                  "event/matched", "event/right", "swapped/R1@0.5"}
+        swapped = len(study["data"]["swapped_queries"])
+        assert all(len(v) == (swapped if k.startswith("swapped/") else queries) for k, v in zero_shot.items())
         assert all(0 <= x <= 100 for v in zero_shot.values() for x in v)
         assert 1 <= run["distinct_top1_windows"] <= queries
         assert len(run["outcomes"]["retrieval zero-shot"]["t2v/R@1"]) == study["data"]["didemo_test_videos"]
-    assert set(study["baselines"]) == {"best constant window", "prior-sampled windows", "chance"}
+    assert set(study["baselines"]) == {"best constant window", "prior-sampled windows", "chance",
+                                       "text-blind ceiling", "best constant frame"}
+    assert study["claims"] == [] and study["plan"]["claims"] == []  # demo.yaml pre-registers no claims
     md = (quick_study / "study.md").read_text()
     assert "| +MR+TL shuffled texts (control) |" in md and "## Paired difference against VTC+MLM" in md
     assert "*best constant window*" in md
