@@ -156,7 +156,7 @@ def _finetune(model, steps: int, lr: float, seed: int, step_loss):
     return model.eval()
 
 
-def finetune_moments(model, train: Moments, *, steps: int, lr: float, batch_videos: int, max_text_len: int,
+def finetuned_moment_copy(model, train: Moments, *, steps: int, lr: float, batch_videos: int, max_text_len: int,
                      seed: int):
     """A copy of ``model`` trained ``steps`` steps on train queries (the benchmarks' span loss)."""
     starts, ends = _span_targets(train)

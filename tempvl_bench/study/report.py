@@ -172,7 +172,7 @@ def evaluate_claims(study: dict, cfg) -> list[dict]:
     return out
 
 
-def summarize(study: dict, cfg) -> dict:
+def study_summary(study: dict, cfg) -> dict:
     """Per variant and column: mean and interval, and paired differences against the reference,
     the shuffled-text control (merging variants) and the best constant window (MR columns)."""
     b = cfg.bootstrap
@@ -370,7 +370,7 @@ def plot(study: dict, cfg, summary: dict, path: Path) -> None:
 
 
 def write_report(study: dict, cfg, output: Path) -> dict:
-    summary = summarize(study, cfg)
+    summary = study_summary(study, cfg)
     (output / "study.md").write_text(markdown(study, cfg, summary), encoding="utf-8")
     plot(study, cfg, summary, output / "study.png")
     return summary

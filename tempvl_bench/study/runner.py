@@ -81,8 +81,8 @@ def _evaluate(cfg: StudyConfig, model, data: dict, seed: int) -> dict[str, Any]:
     e, f = cfg.eval, cfg.finetune
     text_len = int(cfg.model.get("overrides", {}).get("max_text_len", 32))
     zero_shot, top1 = ev.moment_outcomes(model, data["mr_test"], e["batch_videos"], text_len)
-    tuned = ev.finetune_moments(model, data["mr_train"], steps=f["mr_steps"], lr=f["lr"],
-                                batch_videos=f["batch_videos"], max_text_len=text_len, seed=seed)
+    tuned = ev.finetuned_moment_copy(model, data["mr_train"], steps=f["mr_steps"], lr=f["lr"],
+                                     batch_videos=f["batch_videos"], max_text_len=text_len, seed=seed)
     finetuned, _ = ev.moment_outcomes(tuned, data["mr_test"], e["batch_videos"], text_len)
     del tuned
     retrieval = ev.paragraph_outcomes(model, data["ret_test"], e["batch_videos"], e["paragraph_text_len"])

@@ -164,10 +164,10 @@ def test_claim_errors_name_the_key(tmp_path: Path) -> None:
 def test_query_motions_follow_the_generator_record() -> None:
     from tempvl_core.data.demo import ensure_demo_dataset
     from tempvl_core.data.demo.vocab import MOTIONS
-    from tempvl_core.data.loaders.charades_sta import load_charades_sta
+    from tempvl_core.data import catalogue
 
     root = ensure_demo_dataset("charades-sta") / "charades-sta"
-    queries = load_charades_sta(root, "test")[:200]
+    queries = catalogue.load("charades-sta", root, "moments", "test").records[:200]
     motions = query_motions(root, "test", [q.video_name for q in queries], [q.windows[0][0] for q in queries])
     assert {"appear", "disappear"} <= set(motions)
     for query, motion in zip(queries, motions):  # the caption says the same motion
