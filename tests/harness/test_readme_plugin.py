@@ -5,7 +5,6 @@ task file and its family). Both load through the entry point and run on demo dat
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_helpers import cli_with_site, demo_run_with_backbone, pip_install_target
+from plugin_helpers import cli_with_site, demo_run_with_backbone, pip_install_target, site_env
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: A code block whose first line is ``# <path>`` is that file of an example package.
@@ -76,8 +75,7 @@ def test_readme_backbones_are_listed_and_run_forward(backbone_site):
         "print(tuple(b(h, 'thumbnail', image_size=32)(torch.zeros(5, 3, 32, 32)).shape), "
         "tuple(b(h, 'tubelets', image_size=32)(torch.zeros(2, 6, 3, 32, 32)).shape))"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(backbone_site), os.environ.get("PYTHONPATH")])))
-    shapes = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    shapes = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=site_env(backbone_site))
     assert shapes.returncode == 0, shapes.stderr
     assert shapes.stdout.split() == ["(5,", "128)", "(2,", "3,", "128)"]
 
