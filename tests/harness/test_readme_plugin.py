@@ -94,6 +94,7 @@ def test_readme_task_is_listed_and_its_yaml_installed(task_site):
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
+@pytest.mark.slow
 def test_readme_task_runs_on_demo_data(task_site, tmp_path):
     out = _cli(task_site, "run", "--task", "didemo-pairs", "--demo", "--limit", "6", "--output", str(tmp_path),
                "--no-progress")
@@ -117,6 +118,7 @@ def model_site(tmp_path_factory) -> Path:
     return install_readme_package("my-model", tmp_path_factory)
 
 
+@pytest.mark.slow
 def test_readme_model_is_listed_runs_retrieval_and_moments_and_is_refused_captioning(model_site, tmp_path):
     assert "my-model/my_model/__init__.py" in readme_files()
     listed = _cli(model_site, "list", "models")
