@@ -1,8 +1,9 @@
-# The two set-up commands of README.md: `make demo` and `make test`.
+# The two set-up commands of README.md: `make demo` and `make test` (the fast suite: every test
+# not marked `slow`); `make test-all` runs every test, the slow ones included (.ci/run runs it).
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install install-test demo test
+.PHONY: install install-test demo test test-all
 
 install:
 	$(PIP) install -q -e .
@@ -10,10 +11,14 @@ install:
 install-test:
 	$(PIP) install -q -e ".[test]"
 
+# `$(PYTHON) -m tempvl_bench.cli` is the `tempvl-bench` command of the environment just installed into.
 demo: install
-	tempvl-bench run --task didemo --demo --mode zero-shot
-	tempvl-bench run --task didemo --demo --mode finetune
-	tempvl-bench leaderboard --task didemo
+	$(PYTHON) -m tempvl_bench.cli run --task didemo --demo --mode zero-shot
+	$(PYTHON) -m tempvl_bench.cli run --task didemo --demo --mode finetune
+	$(PYTHON) -m tempvl_bench.cli leaderboard --task didemo
 
 test: install-test
+	$(PYTHON) -m pytest -q -m "not slow"
+
+test-all: install-test
 	$(PYTHON) -m pytest -q

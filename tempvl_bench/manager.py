@@ -3,7 +3,10 @@
 Built-in benchmarks and backbones are entry points of this very distribution, loaded exactly
 like a third-party package's. A plugin that fails to import is reported by name and the others
 keep working; ``-p no:NAME`` disables one; ``TEMPVL_BENCH_DISABLE_PLUGIN_AUTOLOAD=1`` disables
-entry-point loading altogether (then only ``-p MODULE`` plugins load).
+entry-point loading altogether (then only ``-p MODULE`` plugins load);
+``TEMPVL_BENCH_PLUGIN_DISTRIBUTIONS=dist-a,dist-b`` autoloads only the entry points of the named
+distributions (the test suite sets it to this project's own, so that whatever else is installed
+cannot change its outcomes).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "tempvl_bench"
 AUTOLOAD_ENV = "TEMPVL_BENCH_DISABLE_PLUGIN_AUTOLOAD"
+DISTRIBUTIONS_ENV = "TEMPVL_BENCH_PLUGIN_DISTRIBUTIONS"
 
 
 class PluginLoadWarning(UserWarning):
@@ -90,10 +95,31 @@ def _autoload_enabled() -> bool:
     return os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
 
 
+def _normalise(dist_name: str) -> str:
+    """A distribution name as packaging compares them (PEP 503): ``My_Dist`` is ``my-dist``."""
+    return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+def _allowed_distributions() -> list[str] | None:
+    """The distributions named by ``TEMPVL_BENCH_PLUGIN_DISTRIBUTIONS``, in order; None: every one."""
+    names = [n.strip() for n in os.environ.get(DISTRIBUTIONS_ENV, "").split(",") if n.strip()]
+    return list(dict.fromkeys(_normalise(n) for n in names)) or None
+
+
 def _entry_points() -> Iterable[metadata.EntryPoint]:
     from importlib import metadata  # only when plugins load: `score` and --help never need it
 
-    return metadata.entry_points(group=ENTRY_POINT_GROUP)
+    allowed = _allowed_distributions()
+    if allowed is None:
+        return metadata.entry_points(group=ENTRY_POINT_GROUP)
+    # Only the named distributions are looked up and their entry_points.txt read (the first of
+    # each name on sys.path, as importlib.metadata.entry_points() takes), in the order named.
+    found = []
+    for name in allowed:
+        dist = next(iter(metadata.distributions(name=name)), None)
+        if dist is not None:
+            found.extend(dist.entry_points.select(group=ENTRY_POINT_GROUP))
+    return found
 
 
 def load_plugins(plugin_options: Sequence[str] = (), *, extra_plugins: Sequence[object] = ()) -> PluginHost:

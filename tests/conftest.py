@@ -13,6 +13,17 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: The distribution whose ``tempvl_bench`` entry points the suite loads: this project's own.
+OWN_DISTRIBUTION = "tempvl-bench"
+
+# Plugins installed in the environment must not change the suite's outcomes: the plugin manager,
+# in this process and in every CLI process a test starts (they inherit the environment), loads
+# the entry points of this project's own distribution only. A test of third-party plugin loading
+# installs its own package and names it (plugin_distributions_env, tests/harness/plugin_helpers.py).
+# Set at import, before collection, because some test modules load plugins to parametrize.
+os.environ["TEMPVL_BENCH_PLUGIN_DISTRIBUTIONS"] = OWN_DISTRIBUTION
+os.environ.pop("TEMPVL_BENCH_DISABLE_PLUGIN_AUTOLOAD", None)
+
 
 def _shared_root() -> Path | None:
     env = os.environ.get("TEMPVL_SHARED")

@@ -54,10 +54,32 @@ def pip_install_target(src: Path, site: Path) -> Path:
     return site
 
 
+def distributions_under(site: Path) -> list[str]:
+    """The names of the distributions installed in the folder ``site``."""
+    from importlib import metadata
+
+    return sorted({d.metadata["Name"] for d in metadata.distributions(path=[str(site)]) if d.metadata["Name"]})
+
+
+def plugin_distributions_env(*names: str) -> str:
+    """``TEMPVL_BENCH_PLUGIN_DISTRIBUTIONS`` for the suite's own distribution (conftest.py) plus ``names``."""
+    return ",".join(filter(None, [os.environ.get("TEMPVL_BENCH_PLUGIN_DISTRIBUTIONS", ""), *names]))
+
+
+def site_env(site: Path) -> dict[str, str]:
+    """The environment of a process that sees the packages under ``site`` and autoloads their
+    plugins besides the project's own (and no other installed package's)."""
+    return dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        TEMPVL_BENCH_PLUGIN_DISTRIBUTIONS=plugin_distributions_env(*distributions_under(site)),
+    )
+
+
 def cli_with_site(site: Path, *args: str) -> subprocess.CompletedProcess:
     """``tempvl-bench ARGS`` in a fresh process that also sees the packages under ``site``."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "tempvl_bench.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "tempvl_bench.cli", *args], capture_output=True, text=True,
+                          env=site_env(site))
 
 
 def demo_run_with_backbone(site: Path, output: Path, backbone: str) -> dict:

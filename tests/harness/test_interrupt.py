@@ -114,6 +114,7 @@ def test_an_interrupted_run_exits_130_with_one_line_and_resume_finishes_it(tmp_p
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed interrupt itself
+@pytest.mark.slow
 def test_an_interrupt_swallowed_on_the_way_still_ends_the_run(tmp_path, capsys, monkeypatch):
     """A KeyboardInterrupt raised where Python ignores exceptions (here: a __del__ run during the
     first finetuning step) must not let the run go on and write results."""

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.manager import AUTOLOAD_ENV, PluginLoadWarning, load_plugins
+from plugin_helpers import plugin_distributions_env
+
+from tempvl_bench.manager import AUTOLOAD_ENV, DISTRIBUTIONS_ENV, PluginLoadWarning, load_plugins
 
 
 def _install_dist(root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
@@ -42,6 +44,8 @@ def tempvl_bench_register_backbone(registry):  # misspelt hook name
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
+    # The suite autoloads only its own distribution's plugins (conftest.py); these tests' own too.
+    monkeypatch.setenv(DISTRIBUTIONS_ENV, plugin_distributions_env("good_dist", "broken_dist", "typo_dist"))
     yield tmp_path
     for name in ("good_plugin", "broken_plugin", "typo_plugin"):
         sys.modules.pop(name, None)

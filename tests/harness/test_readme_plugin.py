@@ -5,7 +5,6 @@ task file and its family). Both load through the entry point and run on demo dat
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_helpers import cli_with_site, demo_run_with_backbone, pip_install_target
+from plugin_helpers import cli_with_site, demo_run_with_backbone, pip_install_target, site_env
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 #: A code block whose first line is ``# <path>`` is that file of an example package.
@@ -76,8 +75,7 @@ def test_readme_backbones_are_listed_and_run_forward(backbone_site):
         "print(tuple(b(h, 'thumbnail', image_size=32)(torch.zeros(5, 3, 32, 32)).shape), "
         "tuple(b(h, 'tubelets', image_size=32)(torch.zeros(2, 6, 3, 32, 32)).shape))"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(backbone_site), os.environ.get("PYTHONPATH")])))
-    shapes = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    shapes = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=site_env(backbone_site))
     assert shapes.returncode == 0, shapes.stderr
     assert shapes.stdout.split() == ["(5,", "128)", "(2,", "3,", "128)"]
 
@@ -96,6 +94,7 @@ def test_readme_task_is_listed_and_its_yaml_installed(task_site):
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
+@pytest.mark.slow
 def test_readme_task_runs_on_demo_data(task_site, tmp_path):
     out = _cli(task_site, "run", "--task", "didemo-pairs", "--demo", "--limit", "6", "--output", str(tmp_path),
                "--no-progress")
@@ -119,6 +118,7 @@ def model_site(tmp_path_factory) -> Path:
     return install_readme_package("my-model", tmp_path_factory)
 
 
+@pytest.mark.slow
 def test_readme_model_is_listed_runs_retrieval_and_moments_and_is_refused_captioning(model_site, tmp_path):
     assert "my-model/my_model/__init__.py" in readme_files()
     listed = _cli(model_site, "list", "models")

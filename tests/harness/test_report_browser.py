@@ -13,6 +13,8 @@ import pytest
 from tempvl_bench.cli import main
 from tempvl_bench.results import write_json_atomic
 
+pytestmark = pytest.mark.slow  # browser: renders the report in headless Chromium
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
          "--disable-extensions", "--disable-background-networking"]

@@ -39,6 +39,7 @@ def quick_study(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_quick_study_writes_every_output(quick_study: Path) -> None:
     study = json.loads((quick_study / "study.json").read_text())
     assert set(study["runs"]) == {"vtc_mlm/seed0", "mr_tl/seed0", "control/seed0"}
@@ -62,6 +63,7 @@ def test_quick_study_writes_every_output(quick_study: Path) -> None:
     assert (quick_study / "study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_a_killed_study_continues_and_repeats_exactly(quick_study: Path, tmp_path: Path) -> None:
     # As if the study had been killed while its second run trained: that run is not in
     # study.json and its pretraining folder holds only a mid-way checkpoint (or nothing).
@@ -77,6 +79,7 @@ def test_a_killed_study_continues_and_repeats_exactly(quick_study: Path, tmp_pat
     assert (resumed / "study.json").read_bytes() == (quick_study / "study.json").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_shard_skips_a_run_another_process_holds_and_takes_over_unstarted_ones(quick_study: Path,
                                                                                   tmp_path: Path) -> None:
     fcntl = pytest.importorskip("fcntl")

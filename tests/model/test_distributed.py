@@ -14,6 +14,8 @@ import torch.nn.functional as F
 
 from tempvl_core import losses
 
+pytestmark = pytest.mark.slow  # distributed: gloo processes on CPU
+
 B, D_IN, D = 6, 5, 4
 
 

@@ -12,6 +12,7 @@ that baseline by far: the test can tell a leak when there is one.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -20,6 +21,8 @@ from tempvl_core.model.fusion import GroundingEncoder
 from tempvl_core.model.heads import SpanHead
 from tempvl_core.model.inference import top_frame_windows
 from tempvl_core.model.video_encoder import VideoEncoder
+
+pytestmark = pytest.mark.slow  # trains the grounding path twice
 
 WINDOW, CLIPS, DIM, BATCH = 16, 4, 32, 48
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from tempvl_core.model.objectives import BatchState, merge_pool
+
+pytestmark = pytest.mark.slow  # distributed: gloo processes on CPU
 
 SIZES = (3, 2)  # rank 0 holds items 0-2, rank 1 items 3-4
 STILL = 1  # global index of a still (not mergeable)

@@ -124,6 +124,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # distributed: two gloo processes
 def test_two_process_ddp_matches_single_process_with_same_global_batch(tmp_path: Path) -> None:
     # Global batch 4 per micro-step: 1 process x 4 vs 2 processes x 2 (the stand-in's losses are
     # per-sample means, so both compute the same gradient; only float summation order differs).

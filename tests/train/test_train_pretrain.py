@@ -38,6 +38,7 @@ def run(output_dir: Path, **kwargs) -> Path:
                            dataset=SyntheticPretrainClips(), progress=False, **kwargs)
 
 
+@pytest.mark.slow
 def test_tempvl_resume_is_exact_and_final_checkpoint_exports(tmp_path: Path) -> None:
     full = run(tmp_path / "full")
     run(tmp_path / "split", stop_after=2)
