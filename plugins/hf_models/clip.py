@@ -60,7 +60,7 @@ class ProcessedVideoText(nn.Module):
 
 
 class HFClipVideo(ProcessedVideoText):
-    """A CLIPModel with the methods the families call (see :mod:`tempvl_bench.capabilities`)."""
+    """A CLIPModel with the methods the families call (see :mod:`tempvl_bench.plugin.capabilities`)."""
 
     def __init__(self, clip: nn.Module, processor) -> None:
         super().__init__(processor, clip.config)

@@ -357,10 +357,10 @@ def tal_class_ap(ground_truth: SegmentTable, predictions: SegmentTable, protocol
 
 def tal_outcomes(ground_truth: SegmentTable, predictions: SegmentTable, videos: Sequence[str],
                  protocol: str = "activitynet", thresholds: Sequence[float] | None = None) -> dict[str, Any]:
-    """The metrics of :func:`tal_metrics` as :class:`~tempvl_bench.uncertainty.RankedAP`
+    """The metrics of :func:`tal_metrics` as :class:`~tempvl_bench.report.uncertainty.RankedAP`
     outcomes over ``videos`` (the evaluated videos, which a bootstrap resamples; a video with
     predictions but not listed is appended)."""
-    from tempvl_bench.uncertainty import RankedAP
+    from tempvl_bench.report.uncertainty import RankedAP
 
     thresholds = TAL_PROTOCOLS[protocol] if thresholds is None else thresholds
     ranked = ranked_detections(ground_truth, predictions, thresholds)

@@ -44,7 +44,7 @@ def _workers(pid: int) -> list[int]:
             continue
         for child in children:
             try:
-                if b"tempvl_bench.cli" in Path(f"/proc/{child}/cmdline").read_bytes():
+                if b"tempvl_bench.cli.app" in Path(f"/proc/{child}/cmdline").read_bytes():
                     found.append(child)
             except OSError:
                 pass
@@ -119,8 +119,8 @@ def test_an_interrupt_swallowed_on_the_way_still_ends_the_run(tmp_path, capsys, 
     first finetuning step) must not let the run go on and write results."""
     import gc
 
-    import tempvl_bench.finetune as ft
-    from tempvl_bench.cli import main
+    import tempvl_bench.run.finetune as ft
+    from tempvl_bench.cli.app import main
 
     class Finalized:
         def __del__(self):

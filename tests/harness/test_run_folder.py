@@ -14,14 +14,14 @@ import pytest
 import yaml
 from plugin_helpers import install_probe
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.config import builtin_task_file
 
 PLUGIN = '''
 from pathlib import Path
 
 from tempvl_bench import hookimpl
-from tempvl_bench.registry import TaskSpec
+from tempvl_bench.plugin.registry import TaskSpec
 
 HOOKS = []
 TASK_NAMES = ["probe"]
@@ -29,7 +29,7 @@ TASK_FILE = Path(__file__).with_name("probe.yaml")
 
 
 def _run(ctx):
-    from tempvl_bench.runner import TaskOutput
+    from tempvl_bench.run.types import TaskOutput
 
     for hook in HOOKS:
         hook(ctx)
@@ -181,7 +181,7 @@ def test_a_failed_atomic_write_reports_its_own_error_not_the_cleanups(tmp_path, 
     the rename's error is the one raised."""
     import os
 
-    from tempvl_bench.results import write_json_atomic, write_jsonl_atomic
+    from tempvl_bench.report.results import write_json_atomic, write_jsonl_atomic
 
     target = tmp_path / "results.json"
 

@@ -18,8 +18,8 @@ from tempvl_bench.metrics.moment import (
 from tempvl_bench.metrics.qa import QAItem, qa_metrics, qa_outcomes
 from tempvl_bench.metrics.retrieval import multi_caption_retrieval_metrics, retrieval_metrics, retrieval_outcomes
 from tempvl_bench.metrics.tal import SegmentTable, tal_metrics, tal_outcomes
-from tempvl_bench.outcomes_file import read_outcomes, write_outcomes
-from tempvl_bench.uncertainty import Outcomes, PerUnit, bootstrap_ci, paired_difference
+from tempvl_bench.report.outcomes_file import read_outcomes, write_outcomes
+from tempvl_bench.report.uncertainty import Outcomes, PerUnit, bootstrap_ci, paired_difference
 
 
 def _observed(values) -> float:
