@@ -57,6 +57,7 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     from tempvl_bench.run.lifecycle import load_target
     from tempvl_bench.run.modeling import build_model_factory
     from tempvl_bench.packs.source import FAMILIES
+    from tempvl_bench.run.clips import ClipLoaderFactory
     from tempvl_bench.run.runner import resolve_data_root
     from tempvl_bench.run.types import RunContext, RunOptions
     from tempvl_bench.run.sharding import shard_positions
@@ -77,7 +78,8 @@ def extract_features(host, options: ExtractOptions, echo: Callable[[str], None] 
     seed_everything(options.seed)
     model = build_model_factory(host, config, backbone, config.model.text_encoder, options.checkpoint, device)
     ctx = RunContext(spec=spec, config=config, options=run_options, data_root=data_root, run_dir=Path(options.output),
-                     device=device, model=model, backbone_name=backbone, text_encoder_name=config.model.text_encoder)
+                     device=device, model=model, backbone_name=backbone, text_encoder_name=config.model.text_encoder,
+                     make_clips=ClipLoaderFactory)
     target = load_target(spec)
     videos = _videos([r for split in _splits(config) for r in target.load(ctx, split).records])
     root = Path(options.output)

@@ -20,6 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
+from tempvl_bench.run import distributed
+from tempvl_bench.run.feature_cache import cached_encode_videos
+from tempvl_bench.run.sharding import ShardedEncodedVideos
+
 LEVELS = ("clip", "frames", "pixels")
 
 
@@ -72,19 +76,13 @@ def encode_videos(clips: Any, model: Any, records: Sequence, *, level: str, desc
     returns every batch's result, in order, on every rank (iterating decodes every video on
     every rank). Alone, ``.map(step)`` is ``[step(b) for b in batches]``.
     """
-    from tempvl_bench.run.distributed import world_size
-
-    if world_size() > 1:
-        from tempvl_bench.run.sharding import ShardedEncodedVideos
-
+    if distributed.world_size() > 1:
         return ShardedEncodedVideos(clips, model, records, level, desc, local_pass)
     return local_pass(clips, model, records, level, desc)
 
 
 def local_pass(clips: Any, model: Any, records: Sequence, level: str, desc: str | None):
     """This process's encoding of ``records`` (cached where it can be)."""
-    from tempvl_bench.run.feature_cache import cached_encode_videos
-
     if getattr(clips, "ctx", None) is None:  # a bare batch source (tests): nothing to key a cache by
         return EncodedVideos(clips, model, records, level, desc)
     cached = cached_encode_videos(clips, model, records, level=level, desc=desc, encode=_encode)

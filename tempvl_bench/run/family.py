@@ -55,7 +55,7 @@ class NoOptions:
 class TaskFamily:
     """The steps of one benchmark family. Subclass it and override what your family does.
 
-    Every step receives the :class:`~tempvl_bench.run.runner.RunContext` (config, the parsed
+    Every step receives the :class:`~tempvl_bench.run.types.RunContext` (config, the parsed
     options as ``ctx.task_options``, the data folders, ``ctx.clips`` for video batches).
     """
 

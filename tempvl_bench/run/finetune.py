@@ -264,7 +264,7 @@ def finetune_vtc(ctx, model: nn.Module, items, clips) -> list[EpochLog]:
     """Contrastive (VTC) finetuning on records with ``.texts``: one random text per video per
     step (CLIP4Clip's multi-caption sampling), the task's finetune settings, resumable.
 
-    ``ctx`` is the :class:`tempvl_bench.run.runner.RunContext`; ``clips`` its
+    ``ctx`` is the :class:`tempvl_bench.run.types.RunContext`; ``clips`` its
     :class:`tempvl_bench.run.clips.ClipLoaderFactory`.
     """
     cfg = ctx.config

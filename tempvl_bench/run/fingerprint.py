@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tempvl_bench import __version__
 from tempvl_bench.config import TaskConfig
 from tempvl_bench.report.results import package_versions, sha256_file
 
@@ -129,8 +130,6 @@ def code_version() -> dict[str, Any]:
     change numbers too; a commit that touches none of them does not) and the versions of the
     libraries that compute (torch, timm, transformers, ...)."""
     import importlib
-
-    from tempvl_bench import __version__
 
     digest = hashlib.sha256()
     for package in CODE_PACKAGES:

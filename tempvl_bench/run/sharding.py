@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 from tempvl_bench.run import distributed
+from tempvl_bench.run.feature_cache import _collate, _split_batch
 
 
 def shard_positions(count: int, batch_size: int, world: int, me: int) -> list[int]:
@@ -85,8 +86,6 @@ class ShardedEncodedVideos:
             yield from everything
             self.tracker.failed = list(everything.tracker.failed)
             return
-        from tempvl_bench.run.feature_cache import _collate, _split_batch
-
         entries: dict[int, dict[str, Any]] = {}
         error = None
         try:
