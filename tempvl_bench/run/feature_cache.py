@@ -45,6 +45,8 @@ CACHEABLE_SAMPLING = ("uniform", "fps")
 _CODE_PATHS = ("tempvl_core/model", "tempvl_core/video", "tempvl_core/data/pipeline.py",
                "tempvl_bench/run/encoding.py", "tempvl_bench/run/clips.py", "tempvl_bench/run/feature_cache.py",
                "tempvl_bench/run/feature_store.py")  # fmt: skip
+#: The checkout (or installed tree) the code paths are relative to.
+_CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def cache_root() -> Path:
@@ -76,11 +78,10 @@ def _code_sha256(extra: Sequence[str] = ()) -> str:
     """sha256 of the code path's sources (computed once per process and module set)."""
     key = "\0".join(extra)
     if key not in _CODE_DIGEST:
-        root = Path(__file__).resolve().parents[1]
         digest = hashlib.sha256()
         files: list[Path] = []
         for rel in _CODE_PATHS:
-            path = root / rel
+            path = _CODE_ROOT / rel
             files += sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
         files += [Path(p) for p in extra if p and Path(p).is_file()]
         for path in files:

@@ -249,3 +249,11 @@ def test_an_unwritable_cache_turns_caching_off_and_says_so(data_root, tmp_path, 
     assert line == ""  # no log line claims the folder is used
     assert f"warning: feature cache {blocker if where == 'file-as-cache' else blocker / 'features'}" in err
     assert "caching is off for this run" in err and blocker.read_text().startswith("a file")
+
+
+def test_the_encoder_key_hashes_the_encoding_code_that_exists():
+    """Every source file the key covers is found (a moved module would silently drop out of it)."""
+    from tempvl_bench.run import feature_cache
+
+    assert feature_cache._CODE_ROOT == Path(__file__).resolve().parents[2]
+    assert [rel for rel in feature_cache._CODE_PATHS if not (feature_cache._CODE_ROOT / rel).exists()] == []
