@@ -21,7 +21,6 @@ FAMILY_KIND = {
     "captioning": "captioning",
     "tal": "action",
 }
-CHECKPOINT_INFO = "tempvl_bench.json"
 
 
 def split_kinds(config: TaskConfig) -> dict[str, str]:
@@ -180,8 +179,9 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     from tempvl_core.train.config import PretrainConfig
     from tempvl_core.train.pretrain import run_pretraining, seed_everything
 
-    from tempvl_bench.run.modeling import build_backbone_by_name
     from tempvl_bench.report.results import write_json_atomic
+    from tempvl_bench.run.checkpoint import INFO_FILE
+    from tempvl_bench.run.modeling import build_backbone_by_name
 
     _expect_folder(args.output)
     config = PretrainConfig.from_yaml(args.config)
@@ -203,7 +203,7 @@ def cmd_pretrain(host: PluginHost, args: argparse.Namespace) -> int:
     final = run_pretraining(config, data_root=data_root, output_dir=args.output, backbone=backbone,
                             resume=args.resume, device=device, progress=not args.no_progress)
     if int(os.environ.get("RANK", "0")) == 0:
-        write_json_atomic(Path(final) / CHECKPOINT_INFO, {"backbone": backbone_name, "config": str(args.config)})
+        write_json_atomic(Path(final) / INFO_FILE, {"backbone": backbone_name, "config": str(args.config)})
         print(f"pretraining finished; checkpoint: {final}\n"
               f"evaluate it with: tempvl-bench run --task didemo{' --demo' if args.demo else ''} --checkpoint {final}")
     return 0

@@ -102,7 +102,7 @@ class TaskFamily:
 
     def predict(self, ctx: "RunContext", model: Any, evaluation: Split, train: Split | None) -> Any:
         """Predictions for the evaluation records, from videos encoded by
-        :func:`tempvl_bench.run.lifecycle.encode_videos` (whatever object :meth:`score` reads)."""
+        :func:`tempvl_bench.run.encoding.encode_videos` (whatever object :meth:`score` reads)."""
         raise NotImplementedError(f"{type(self).__name__}.predict")
 
     def score(self, ctx: "RunContext", evaluation: Split, predictions: Any) -> Scores:
