@@ -78,8 +78,8 @@ def run_task(host: PluginHost, name: str, options: RunOptions, *, echo: Callable
     check_options(options)
     spec = host.tasks.get(name)
     config = load_task_config(spec.config_path, overrides=options.overrides, demo=options.demo)
-    target, task_options = check_task(spec, config, options.checkpoint)
     checkpoint = options.checkpoint  # resolved once, when the options were built
+    target, task_options = check_task(spec, config, checkpoint)
     backbone = options.backbone or (checkpoint and checkpoint.backbone) or config.model.backbone
     text_encoder = options.text_encoder or config.model.text_encoder
     host.backbones.resolve(backbone)  # fail fast, with did-you-mean, before loading any data
