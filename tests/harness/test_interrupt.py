@@ -44,7 +44,7 @@ def _workers(pid: int) -> list[int]:
             continue
         for child in children:
             try:
-                if b"tempvl_bench.cli.app" in Path(f"/proc/{child}/cmdline").read_bytes():
+                if b"tempvl_bench.cli" in Path(f"/proc/{child}/cmdline").read_bytes():
                     found.append(child)
             except OSError:
                 pass
