@@ -19,7 +19,6 @@ import pluggy
 
 from tempvl_bench.plugin import hookspecs
 from tempvl_bench.plugin.registry import BackboneRegistry, ModelRegistry, TaskRegistry, TextEncoderRegistry
-from tempvl_bench.run.tempvl_model import tempvl_model_spec
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -178,6 +177,9 @@ def _fail(host: PluginHost, name: str, error: str) -> None:
 
 def _fill_registries(host: PluginHost) -> None:
     """Call each registration hook plugin by plugin, so a failing plugin is named and skipped."""
+    # Here, not at the top: the CLI imports this module to start, and `score` never loads config or yaml.
+    from tempvl_bench.run.tempvl_model import tempvl_model_spec
+
     host.models.register(tempvl_model_spec())  # the harness's own model, before any plugin's
     hooks = (
         ("tempvl_bench_register_tasks", host.tasks),
