@@ -27,8 +27,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TEMPVL_FEATURE_CACHE"] = str(Path(tmp) / "cache")
-        from tempvl_bench.manager import load_plugins
-        from tempvl_bench.runner import RunOptions, run_task
+        from tempvl_bench.plugin.manager import load_plugins
+        from tempvl_bench.run.runner import run_task
+        from tempvl_bench.run.types import RunOptions
 
         host = load_plugins()
         runs = {}

@@ -87,8 +87,9 @@ def write_annotations(folder: Path, videos: list[str], train: list[str], seed: i
 
 
 def evaluation_time(tmp: Path, pack: Path, videos: list[str], train: list[str]) -> dict:
-    from tempvl_bench.manager import load_plugins
-    from tempvl_bench.runner import RunOptions, run_task
+    from tempvl_bench.plugin.manager import load_plugins
+    from tempvl_bench.run.runner import run_task
+    from tempvl_bench.run.types import RunOptions
 
     write_annotations(tmp / "data" / "qvhighlights", videos, train)
     overrides = ["model.preset=tiny", "model.backbone=cnn-tiny", "video.num_frames=16", "video.size=64",

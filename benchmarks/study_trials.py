@@ -20,7 +20,7 @@ from tabulate import tabulate
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tempvl_bench.manager import load_plugins  # noqa: E402
+from tempvl_bench.plugin.manager import load_plugins  # noqa: E402
 from tempvl_bench.study import runner  # noqa: E402
 from tempvl_bench.study.config import StudyConfig, Variant, load_study_config  # noqa: E402
 from tempvl_bench.study import evaluate as ev  # noqa: E402

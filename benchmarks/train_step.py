@@ -53,8 +53,8 @@ def make_backbone(preset: str, size: int, name: str | None) -> torch.nn.Module:
     import timm
 
     if name:
-        from tempvl_bench.manager import load_plugins
-        from tempvl_bench.modeling import build_backbone_by_name
+        from tempvl_bench.plugin.manager import load_plugins
+        from tempvl_bench.run.modeling import build_backbone_by_name
 
         return build_backbone_by_name(load_plugins(), name, image_size=size)
     if preset == "base":

@@ -36,7 +36,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tempvl_bench.manager import load_plugins  # noqa: E402
+from tempvl_bench.plugin.manager import load_plugins  # noqa: E402
 from tempvl_bench.study import runner  # noqa: E402
 from tempvl_bench.study.config import load_study_config  # noqa: E402
 from tempvl_core.data.demo.vocab import COLOURS, MOTIONS  # noqa: E402

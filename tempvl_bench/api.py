@@ -17,7 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from tempvl_bench import hookimpl
-from tempvl_bench.capabilities import (
+from tempvl_bench.plugin.capabilities import (
     CAPABILITIES,
     CLIP_EMBEDDINGS,
     FINETUNING,
@@ -28,8 +28,8 @@ from tempvl_bench.capabilities import (
     similarity,
 )
 from tempvl_bench.config import ConfigError, TaskConfig, builtin_task_file, checked, options_from_mapping
-from tempvl_bench.family import NoOptions, Scores, Split, TaskFamily
-from tempvl_bench.registry import (
+from tempvl_bench.run.family import NoOptions, Scores, Split, TaskFamily
+from tempvl_bench.plugin.registry import (
     BackboneOptions,
     BackboneRegistry,
     BackboneSpec,
@@ -42,24 +42,24 @@ from tempvl_bench.registry import (
     TextEncoderRegistry,
     TextEncoderSpec,
 )
-from tempvl_bench.runner import RunContext, RunOptions, TaskOutput
+from tempvl_bench.run.types import RunContext, RunOptions, TaskOutput
 
 #: name -> module of the names loaded on first use (they import numpy or torch).
 _LAZY = {
     # video encoding (the one function a feature cache wraps) and clip loading
-    "encode_videos": "tempvl_bench.encoding",
-    "frame_features": "tempvl_bench.encoding",
-    "ClipLoaderFactory": "tempvl_bench.clips",
+    "encode_videos": "tempvl_bench.run.encoding",
+    "frame_features": "tempvl_bench.run.encoding",
+    "ClipLoaderFactory": "tempvl_bench.run.clips",
     # annotations (the dataset catalogue: catalogue.load reads a split) and results files
     "catalogue": "tempvl_core.data.catalogue",
-    "write_json_atomic": "tempvl_bench.results",
+    "write_json_atomic": "tempvl_bench.report.results",
     # finetuning
-    "finetune": "tempvl_bench.finetune",
-    "finetune_vtc": "tempvl_bench.finetune",
-    "trainable_parameters": "tempvl_bench.finetune",
-    "EpochLog": "tempvl_bench.finetune",
+    "finetune": "tempvl_bench.run.finetune",
+    "finetune_vtc": "tempvl_bench.run.finetune",
+    "trainable_parameters": "tempvl_bench.run.finetune",
+    "EpochLog": "tempvl_bench.run.finetune",
     # per-query outcomes (intervals, paired tests) and trivial predictors (baselines)
-    "Outcomes": "tempvl_bench.uncertainty",
+    "Outcomes": "tempvl_bench.report.uncertainty",
     **{name: "tempvl_bench.metrics.priors" for name in (
         "best_constant_window", "sampled_prior_windows", "majority", "class_prior_segments", "frame_windows",
         "window_iou")},
@@ -112,9 +112,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and editors
     from tempvl_core.data import catalogue
-    from tempvl_bench.clips import ClipLoaderFactory
-    from tempvl_bench.encoding import encode_videos, frame_features
-    from tempvl_bench.finetune import EpochLog, finetune, finetune_vtc, trainable_parameters
+    from tempvl_bench.run.clips import ClipLoaderFactory
+    from tempvl_bench.run.encoding import encode_videos, frame_features
+    from tempvl_bench.run.finetune import EpochLog, finetune, finetune_vtc, trainable_parameters
     from tempvl_bench.metrics import (
         FAMILIES,
         TAL_PROTOCOLS,
@@ -145,7 +145,7 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         top_answer,
         top_choices,
     )
-    from tempvl_bench.results import write_json_atomic
+    from tempvl_bench.report.results import write_json_atomic
     from tempvl_bench.metrics.priors import (
         best_constant_window,
         class_prior_segments,
@@ -155,4 +155,4 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         window_iou,
     )
     from tempvl_bench.metrics.grounding import grounding_diagnostics, swap_within_video
-    from tempvl_bench.uncertainty import Outcomes
+    from tempvl_bench.report.uncertainty import Outcomes

@@ -4,7 +4,7 @@ Two ways, chosen by ``options.train_video_encoder``:
 
 - ``false`` (default): TemPVL stays frozen; every training video's frame features are extracted
   once and the head alone trains on them for ``finetune.epochs`` epochs, as features-based
-  detectors (ActionFormer, BMN) do. The head is the module :func:`tempvl_bench.finetune.finetune`
+  detectors (ActionFormer, BMN) do. The head is the module :func:`tempvl_bench.run.finetune.finetune`
   checkpoints, so ``--resume`` continues it.
 - ``true``: frames are decoded every epoch (``video.train_sampling``, train transform) and the
   video encoder trains together with the head; both are checkpointed.

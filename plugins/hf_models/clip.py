@@ -67,7 +67,7 @@ class ProcessedVideoText(nn.Module):
 
 class HFClipVideo(ProcessedVideoText):
     """A CLIPModel or VisionTextDualEncoderModel with the methods the families call (see
-    :mod:`tempvl_bench.capabilities`); both have ``text_model``, ``get_text_features``,
+    :mod:`tempvl_bench.plugin.capabilities`); both have ``text_model``, ``get_text_features``,
     ``get_image_features`` and ``logit_scale``."""
 
     def __init__(self, clip: nn.Module, processor) -> None:

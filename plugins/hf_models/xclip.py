@@ -23,7 +23,7 @@ VIDEO_CHUNK = 16
 
 
 class HFXClipVideo(ProcessedVideoText):
-    """An XCLIPModel with the ``clip-embeddings`` methods (see :mod:`tempvl_bench.capabilities`)."""
+    """An XCLIPModel with the ``clip-embeddings`` methods (see :mod:`tempvl_bench.plugin.capabilities`)."""
 
     def __init__(self, xclip: nn.Module, processor) -> None:
         super().__init__(processor, xclip.config)

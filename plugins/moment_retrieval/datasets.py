@@ -26,7 +26,7 @@ class MomentAdapter:
 class VideoGroup:
     """One video and the indices (into the query list) of the queries asked about it.
 
-    ``video_name`` is what :class:`tempvl_bench.clips.ClipLoaderFactory` looks the file up by.
+    ``video_name`` is what :class:`tempvl_bench.run.clips.ClipLoaderFactory` looks the file up by.
     """
 
     video_id: str

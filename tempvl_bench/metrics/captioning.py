@@ -142,7 +142,7 @@ MEAN_OF_PER_VIDEO = ("cap/CIDEr", "cap/ROUGE-L")
 def caption_outcomes(corpus: Mapping[str, float], per_video: Mapping[Hashable, Mapping[str, float]]
                      ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Per-video arrays of every metric (video order of ``per_video``) and the reported values
-    that are not their mean (the ``points`` of :meth:`tempvl_bench.uncertainty.Outcomes.per_unit`)."""
+    that are not their mean (the ``points`` of :meth:`tempvl_bench.report.uncertainty.Outcomes.per_unit`)."""
     values = {name: np.array([scores[name] for scores in per_video.values()]) for name in corpus}
     points = {name: float(corpus[name]) for name in corpus if name not in MEAN_OF_PER_VIDEO}
     return values, points

@@ -16,7 +16,7 @@ import numpy as np
 
 from tempvl_bench.metrics.highlights import CLIP_SECONDS
 from tempvl_bench.metrics.jsonio import ScoreInputError, finite_number, load_npy, read_score_json, read_score_jsonl
-from tempvl_bench.metrics.moment import MomentGroundTruth, MomentPrediction
+from tempvl_bench.metrics.moment_records import MomentGroundTruth, MomentPrediction
 from tempvl_bench.metrics.qa import Prediction, QAGroundTruth
 from tempvl_bench.metrics.tal_files import load_tal_ground_truth, load_tal_predictions
 

@@ -12,19 +12,18 @@ checked against scikit-learn in the tests, because 14k scikit-learn calls take s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Hashable
+from typing import Hashable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tempvl_bench.metrics.moment import MomentGroundTruth, MomentPrediction
+from tempvl_bench.metrics.moment_records import MomentPrediction, MomentGroundTruth
 
 CLIP_SECONDS = 2
 SALIENCY_LEVELS: dict[str, int] = {"Fair": 2, "Good": 3, "VeryGood": 4}
 N_ANNOTATORS = 3
 
 
-def clip_labels(query: "MomentGroundTruth") -> np.ndarray:
+def clip_labels(query: MomentGroundTruth) -> np.ndarray:
     """Per-clip annotator scores (n_clips x 3), zeros for clips not listed as relevant."""
     if query.relevant_clip_ids is None or query.saliency_scores is None:
         raise ValueError(f"query {query.qid!r}: highlight metrics need relevant_clip_ids and saliency_scores")
@@ -82,13 +81,12 @@ def _fit_scores(scores: np.ndarray, n_clips: int) -> np.ndarray:
     return padded
 
 
-def highlight_metrics(predictions: list["MomentPrediction"],
-                      gt: dict[Hashable, "MomentGroundTruth"]) -> dict[str, float]:
+def highlight_metrics(predictions: list[MomentPrediction], gt: dict[Hashable, MomentGroundTruth]) -> dict[str, float]:
     """``hd/mAP``, ``hd/HIT@1`` (VeryGood) and ``hd/mAP@<level>``, ``hd/HIT@1@<level>`` (Fair, Good)."""
     return {name: float(np.mean(values)) for name, values in highlight_outcomes(predictions, gt).items()}
 
 
-def highlight_outcomes(predictions: list["MomentPrediction"], gt: dict[Hashable, "MomentGroundTruth"]
+def highlight_outcomes(predictions: list[MomentPrediction], gt: dict[Hashable, MomentGroundTruth]
                        ) -> dict[str, np.ndarray]:
     """Per query (percent): AP averaged over the annotators and HIT@1 of the best annotator;
     the metrics of :func:`highlight_metrics` are their means."""

@@ -13,12 +13,12 @@ All values in percent, full precision (the reference rounds to 2 decimals).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 
 from tempvl_bench.metrics.highlights import highlight_metrics, highlight_outcomes
+from tempvl_bench.metrics.moment_records import MomentGroundTruth, MomentPrediction
 from tempvl_bench.metrics.tal import SegmentTable, average_precision_per_class
 
 SINGLE_THRESHOLDS: tuple[float, ...] = (0.3, 0.5, 0.7)
@@ -28,26 +28,6 @@ QVH_MAP_THRESHOLDS: tuple[float, ...] = tuple(float(f"{t:.2f}") for t in np.lins
 QVH_R1_THRESHOLDS: tuple[float, ...] = (0.5, 0.7)
 QVH_MAX_PRED_WINDOWS = 10
 QVH_LENGTH_BUCKETS: dict[str, tuple[float, float]] = {"short": (0, 10), "middle": (10, 30), "long": (30, 150)}
-
-
-@dataclass(frozen=True)
-class MomentGroundTruth:
-    """Ground truth of one query (QVHighlights JSONL shape)."""
-
-    qid: Hashable
-    duration: float
-    windows: list[tuple[float, float]]
-    relevant_clip_ids: list[int] | None = None
-    saliency_scores: list[list[float]] | None = None
-
-
-@dataclass(frozen=True)
-class MomentPrediction:
-    """Predicted windows ``[start, end, score]`` in rank order, and optional per-clip saliency."""
-
-    qid: Hashable
-    windows: np.ndarray
-    saliency: np.ndarray | None = field(default=None)
 
 
 def _iou_hull(a_s: np.ndarray, a_e: np.ndarray, b_s: np.ndarray, b_e: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from tempvl_bench.metrics.names import format_threshold
+from tempvl_bench.report.uncertainty import RankedAP
 
 #: The reference's thresholds, computed exactly as it does (so 0.8999999999999999 is kept).
 ACTIVITYNET_THRESHOLDS: tuple[float, ...] = tuple(float(t) for t in np.linspace(0.5, 0.95, 10))
@@ -357,11 +358,9 @@ def tal_class_ap(ground_truth: SegmentTable, predictions: SegmentTable, protocol
 
 def tal_outcomes(ground_truth: SegmentTable, predictions: SegmentTable, videos: Sequence[str],
                  protocol: str = "activitynet", thresholds: Sequence[float] | None = None) -> dict[str, Any]:
-    """The metrics of :func:`tal_metrics` as :class:`~tempvl_bench.uncertainty.RankedAP`
+    """The metrics of :func:`tal_metrics` as :class:`~tempvl_bench.report.uncertainty.RankedAP`
     outcomes over ``videos`` (the evaluated videos, which a bootstrap resamples; a video with
     predictions but not listed is appended)."""
-    from tempvl_bench.uncertainty import RankedAP
-
     thresholds = TAL_PROTOCOLS[protocol] if thresholds is None else thresholds
     ranked = ranked_detections(ground_truth, predictions, thresholds)
     units = list(dict.fromkeys([*videos, *ranked.videos]))

@@ -9,7 +9,7 @@ per row cannot show). The rows are written in the layout (each file atomically),
 with ``manifest.json``: backbone, weights hash, sampling, time base, dims and the videos that
 failed. A video whose files already read back valid is skipped, so an interrupted extraction
 continues. Under ``torchrun`` the videos are shared out between the ranks (the batches of
-:func:`tempvl_bench.sharding.shard_positions`); rank 0 then writes the manifest (and gathers an
+:func:`tempvl_bench.run.sharding.shard_positions`); rank 0 then writes the manifest (and gathers an
 HDF5 pack's parts into its one file).
 """
 
@@ -23,7 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from tempvl_bench import distributed
+from tempvl_bench.run import distributed
+from tempvl_bench.run.checkpoint import Checkpoint, as_checkpoint
 
 #: Videos per shard (the unit handed to a rank).
 SHARD = 8
@@ -37,7 +38,8 @@ class ExtractOptions:
     layout: str
     output: Path
     backbone: str | None = None
-    checkpoint: Path | None = None
+    #: ``--checkpoint``, resolved once here (a path given is resolved by ``__post_init__``).
+    checkpoint: Checkpoint | None = None
     data_root: Path | None = None
     demo: bool = False
     overrides: tuple[str, ...] = ()
@@ -45,15 +47,20 @@ class ExtractOptions:
     #: Seeds a backbone without weights (random init), so a resumed extraction matches.
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        self.checkpoint = as_checkpoint(self.checkpoint)
+
 
 def extract_feature_pack(host, options: ExtractOptions, echo: Callable[[str], None] = print) -> Path:
     """Write the pack; returns its folder. Raises ValueError for a user error."""
     from tempvl_bench.config import load_task_config
-    from tempvl_bench.lifecycle import load_family
-    from tempvl_bench.modeling import build_model_factory
+    from tempvl_bench.run.lifecycle import load_family
+    from tempvl_bench.run.modeling import build_model_factory
     from tempvl_bench.packs.source import FAMILIES
-    from tempvl_bench.runner import RunContext, RunOptions, _checkpoint_backbone, resolve_data_root
-    from tempvl_bench.sharding import shard_positions
+    from tempvl_bench.run.clips import ClipLoaderFactory
+    from tempvl_bench.run.runner import resolve_data_root
+    from tempvl_bench.run.types import RunContext, RunOptions
+    from tempvl_bench.run.sharding import shard_positions
     from tempvl_core.data.features import layout_from_mapping
     from tempvl_core.train.pretrain import seed_everything
 
@@ -63,7 +70,7 @@ def extract_feature_pack(host, options: ExtractOptions, echo: Callable[[str], No
         raise ValueError(f"--task {spec.name}: family {config.family} has no feature-pack layouts "
                          f"(they serve {' and '.join(FAMILIES)})")
     published = layout_from_mapping({"preset": options.layout}, f"--layout {options.layout}", config.dataset)
-    backbone = options.backbone or _checkpoint_backbone(options.checkpoint) or config.model.backbone
+    backbone = options.backbone or (options.checkpoint and options.checkpoint.backbone) or config.model.backbone
     layout = _pack_layout(published, backbone)
     run_options = RunOptions(data_root=options.data_root, demo=options.demo, checkpoint=options.checkpoint)
     data_root = resolve_data_root(config, run_options)
@@ -71,7 +78,8 @@ def extract_feature_pack(host, options: ExtractOptions, echo: Callable[[str], No
     seed_everything(options.seed)
     model = build_model_factory(host, config, backbone, config.model.text_encoder, options.checkpoint, device)
     ctx = RunContext(spec=spec, config=config, options=run_options, data_root=data_root, run_dir=Path(options.output),
-                     device=device, model=model, backbone_name=backbone, text_encoder_name=config.model.text_encoder)
+                     device=device, model=model, backbone_name=backbone, text_encoder_name=config.model.text_encoder,
+                     make_clips=ClipLoaderFactory)
     family = load_family(spec)
     videos = _videos([r for split in _splits(config) for r in family.load(ctx, split).records])
     root = Path(options.output)
@@ -145,7 +153,7 @@ def _extract(ctx, model, layout, root: Path, videos, echo) -> tuple[int, int, li
     if takes_clips(backbone):
         raise ValueError("extract-features: the backbone is a clip backbone; packs hold one row per frame of a "
                          "per-frame backbone")
-    from tempvl_bench.clips import ClipLoaderFactory
+    from tempvl_bench.run.clips import ClipLoaderFactory
 
     clips = ClipLoaderFactory(ctx)
     transform = eval_transform(ctx.config.video.size)
@@ -215,7 +223,7 @@ def _valid(reader, layout, root: Path, video, part_file) -> bool:
 def _start_manifest(root: Path, layout, published, backbone: str, model, config, count: int) -> None:
     """Refuse to continue a pack written by other weights or in another layout (its rows would
     mix two feature spaces); otherwise write the manifest before the first row."""
-    from tempvl_bench.feature_cache import weights_sha256
+    from tempvl_bench.run.feature_cache import weights_sha256
     from tempvl_bench.packs.source import read_manifest
 
     previous = read_manifest(root) if Path(root).is_dir() else None
@@ -230,7 +238,7 @@ def _start_manifest(root: Path, layout, published, backbone: str, model, config,
 
 def _write_manifest(root: Path, layout, published, backbone: str, model, config, count: int,
                     failures: list[dict] | None) -> None:
-    from tempvl_bench.feature_cache import weights_sha256
+    from tempvl_bench.run.feature_cache import weights_sha256
     from tempvl_core.data.features.writer import write_pack_manifest
 
     dims = [2 * int(model.video_encoder.backbone.num_features)] * len(layout.streams)

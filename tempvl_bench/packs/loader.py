@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from tempvl_bench.clips import ClipLoaderFactory
+from tempvl_bench.run.clips import ClipLoaderFactory
 
 
 class PackDataset:
@@ -41,7 +41,7 @@ class PackDataset:
 
 
 class PackClipFactory(ClipLoaderFactory):
-    """:class:`~tempvl_bench.clips.ClipLoaderFactory` over a feature pack instead of videos."""
+    """:class:`~tempvl_bench.run.clips.ClipLoaderFactory` over a feature pack instead of videos."""
 
     def __init__(self, ctx) -> None:  # no video index: the videos need not exist
         self.ctx = ctx

@@ -82,7 +82,7 @@ class FeatureSource:
 
     def provenance(self) -> dict[str, Any]:
         """results.json ``features``: layout, preset, manifest and the files read (size, sha256)."""
-        from tempvl_bench.results import sha256_file
+        from tempvl_bench.report.results import sha256_file
 
         return {
             "root": str(self.root.resolve()),

@@ -56,7 +56,7 @@ def _pretrain_config(cfg: StudyConfig, variant: Variant, seed: int):
 
 
 def _backbone(cfg: StudyConfig, host):
-    from tempvl_bench.modeling import build_backbone_by_name
+    from tempvl_bench.run.modeling import build_backbone_by_name
 
     return build_backbone_by_name(host, cfg.model.get("backbone", "cnn-tiny"), image_size=cfg.model["image_size"])
 
@@ -192,7 +192,7 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
     Each writes its runs into study.json under a lock, and whichever finds every run done
     writes the report.
     """
-    from tempvl_bench.manager import load_plugins
+    from tempvl_bench.plugin.manager import load_plugins
 
     cfg = load_study_config(config_path, quick=quick)
     plan = plan_commit(Path(config_path))

@@ -1,5 +1,5 @@
 """The study's cells: means of ``[seeds, queries]`` outcomes with their 95% intervals, and paired
-differences, from the crossed mode of :mod:`tempvl_bench.uncertainty` (seeds and queries drawn
+differences, from the crossed mode of :mod:`tempvl_bench.report.uncertainty` (seeds and queries drawn
 independently, with replacement; seed k of one variant paired with seed k of the other, which
 started from the same weights, so the shared difficulty of a query and the shared initial
 weights cancel). A 1-D array is one seed (a baseline).
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tempvl_bench.uncertainty import SEEDS, Crossed, Outcomes, bootstrap_ci, paired_difference, resample_indices
+from tempvl_bench.report.uncertainty import SEEDS, Crossed, Outcomes, bootstrap_ci, paired_difference, resample_indices
 
 _METRIC = "metric"
 
@@ -41,7 +41,7 @@ def crossed_estimate(outcomes: np.ndarray, *, resamples: int, seed: int) -> Esti
 
 def crossed_difference(a: np.ndarray, b: np.ndarray, *, resamples: int, seed: int) -> Difference:
     """``mean(a) - mean(b)`` over the seeds both have (seed k with seed k) and the same queries,
-    with its 95% interval and two-sided p-value (:func:`tempvl_bench.uncertainty.paired_difference`)."""
+    with its 95% interval and two-sided p-value (:func:`tempvl_bench.report.uncertainty.paired_difference`)."""
     a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"paired outcomes need the same queries: {a.shape[1]} vs {b.shape[1]}")
@@ -99,7 +99,7 @@ def crossed_ratio_difference(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarr
                              resamples: int, seed: int) -> Difference:
     """``ratio(a) - ratio(b)`` (each ``(num, den)`` over ``[seeds, queries]``) on the same seed and
     query draws (seed k with seed k, over the seeds both have), with its 95% interval and two-sided
-    p-value computed as :func:`tempvl_bench.uncertainty.paired_difference` does."""
+    p-value computed as :func:`tempvl_bench.report.uncertainty.paired_difference` does."""
     (na, da), (nb, db) = _as2d(*a), _as2d(*b)
     if na.shape[1] != nb.shape[1]:
         raise ValueError(f"paired outcomes need the same queries: {na.shape[1]} vs {nb.shape[1]}")

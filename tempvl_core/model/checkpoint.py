@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from safetensors.torch import load_model, save_model
 from torch import nn
 
 from tempvl_core.model.config import TemPVLConfig
 
-if TYPE_CHECKING:
-    from tempvl_core.model.tempvl import TemPVL
+#: The model class a checkpoint loads into (TemPVL; not imported here: it imports this module).
+Model = TypeVar("Model", bound=nn.Module)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -32,7 +32,8 @@ class CheckpointError(ValueError, RuntimeError):
     for a shape mismatch, so code that catches that catches this too."""
 
 
-def save_pretrained(model: "TemPVL", directory: Path) -> Path:
+def save_pretrained(model: nn.Module, directory: Path) -> Path:
+    """Write a TemPVL ``model`` (its config, text-encoder architecture and weights) into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     model.config.save(directory / CONFIG_FILE)
     model.text_encoder.save_architecture(directory / TEXT_DIR)
@@ -52,7 +53,7 @@ def save_weights(model: nn.Module, path: Path) -> None:
     os.chmod(path, 0o666 & ~mask)
 
 
-def load_pretrained(cls: type["TemPVL"], directory: Path, backbone: nn.Module, strict: bool = True) -> "TemPVL":
+def load_pretrained(cls: type[Model], directory: Path, backbone: nn.Module, strict: bool = True) -> Model:
     for name in (CONFIG_FILE, WEIGHTS_FILE, TEXT_DIR):
         if not (directory / name).exists():
             raise FileNotFoundError(

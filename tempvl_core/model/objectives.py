@@ -1,7 +1,8 @@
 """Pretraining objectives that need the model's encoders: MLM, MR, TL and VTM.
 
-Each function takes the model and a :class:`BatchState` (the encoder outputs computed once
-in ``TemPVL.forward``) and returns an unweighted scalar loss.
+Each function takes the model (the TemPVL whose ``forward`` calls it; typed ``nn.Module`` because
+that module imports this one) and a :class:`BatchState` (the encoder outputs computed once in
+``TemPVL.forward``) and returns an unweighted scalar loss.
 
 No objective reads a device tensor back on the host: merges, MLM targets and gather sizes are
 planned from the host copies a :class:`BatchState` carries (frame lengths, mergeable flags,
@@ -14,17 +15,12 @@ hard merge sampling, whose plan depends on clip similarities computed on the dev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from tempvl_core import losses, merging
 from tempvl_core.losses import to_device as _to
-
-if TYPE_CHECKING:
-    from tempvl_core.model.tempvl import TemPVL
 
 
 def host_copy(tensor: Tensor | None) -> Tensor | None:
@@ -170,7 +166,7 @@ def _gather_pool(s: BatchState) -> MergePool:
                      lengths=meta[:, 0])
 
 
-def _source_order(model: "TemPVL", pool: MergePool) -> tuple[Tensor | None, Tensor | None]:
+def _source_order(model: nn.Module, pool: MergePool) -> tuple[Tensor | None, Tensor | None]:
     """``(sources, order_by)`` when clips are merged within their source video, in source order."""
     if model.config.merge_order != "source":
         return None, None
@@ -180,7 +176,7 @@ def _source_order(model: "TemPVL", pool: MergePool) -> tuple[Tensor | None, Tens
     return pool.source, pool.source_index
 
 
-def _partners(model: "TemPVL", s: BatchState, pool: MergePool) -> Tensor:
+def _partners(model: nn.Module, s: BatchState, pool: MergePool) -> Tensor:
     """Merge groups ``[A, K]`` over the pool (anchor first): random, or after the warm-up
     drawn in proportion to clip similarity (hard sampling)."""
     cfg = model.config
@@ -207,7 +203,7 @@ def _control_rows(rows: Tensor, generator: torch.Generator | None) -> Tensor:
     return rows.roll(shift)
 
 
-def mlm_loss(model: "TemPVL", s: BatchState) -> Tensor:
+def mlm_loss(model: nn.Module, s: BatchState) -> Tensor:
     """Masked language modelling through the fusion encoder, conditioned on the video."""
     special = model.text_encoder.special_ids
     # Masked on the host copy (the same draws as on the device): the targets are then known there.
@@ -229,7 +225,7 @@ def mlm_loss(model: "TemPVL", s: BatchState) -> Tensor:
     return F.cross_entropy(logits, _to(labels.flatten()[targets], device))
 
 
-def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
+def mr_loss(model: nn.Module, s: BatchState) -> Tensor:
     """Moment retrieval over merged clips: for each text, classify the start and end frame
     of its clip inside a long video made of K clips.
 
@@ -259,7 +255,7 @@ def mr_loss(model: "TemPVL", s: BatchState) -> Tensor:
     return loss
 
 
-def _merged_saliency(model: "TemPVL", video: Tensor, mask: Tensor, text_emb: Tensor, starts: Tensor,
+def _merged_saliency(model: nn.Module, video: Tensor, mask: Tensor, text_emb: Tensor, starts: Tensor,
                      ends: Tensor) -> Tensor:
     """The hinge of ``mr_saliency_weight``: joint-space cosine of each merged frame with the
     anchor's text, frames of the anchor clip (``starts..ends``) against all other real frames."""
@@ -270,7 +266,7 @@ def _merged_saliency(model: "TemPVL", video: Tensor, mask: Tensor, text_emb: Ten
     return losses.saliency_hinge(similarity, inside, mask)
 
 
-def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:
+def tl_loss(model: nn.Module, s: BatchState) -> Tensor:
     """Text localization: for each clip, find the text describing it among K merged texts,
     as a token span (``tl_strategy='tokens'``) or as an index (``'cls'``, on the text
     encoder's ``[CLS]`` features)."""
@@ -310,7 +306,7 @@ def tl_loss(model: "TemPVL", s: BatchState) -> Tensor:
     return F.cross_entropy(logits, anchor_slot)
 
 
-def vtm_loss(model: "TemPVL", s: BatchState) -> Tensor:
+def vtm_loss(model: nn.Module, s: BatchState) -> Tensor:
     """Video-text matching: each positive pair plus one hard negative video per text and
     one hard negative text per video, sampled from the VTC similarities."""
     b = s.frame_feats.shape[0]
@@ -330,7 +326,7 @@ def vtm_loss(model: "TemPVL", s: BatchState) -> Tensor:
     return F.cross_entropy(logits, labels)
 
 
-def match_logits(model: "TemPVL", text: Tensor, text_mask: Tensor, video: Tensor, video_mask: Tensor | None) -> Tensor:
+def match_logits(model: nn.Module, text: Tensor, text_mask: Tensor, video: Tensor, video_mask: Tensor | None) -> Tensor:
     """VTM logits ``[B, 2]`` (index 1 = match) from the fused CLS token."""
     fused = model.fusion(text, text_mask, video, video_mask)
     return model.vtm_head(fused[:, 0])

@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tempvl_bench.manager import load_plugins
-from tempvl_bench.modeling import build_backbone_by_name
+from tempvl_bench.plugin.manager import load_plugins
+from tempvl_bench.run.modeling import build_backbone_by_name
 from tempvl_core.model.backbone_weights import WeightsMismatchError
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from tempvl_bench.modeling import BackboneContractError, check_backbone_contract
+from tempvl_bench.run.modeling import BackboneContractError, check_backbone_contract
 
 
 class PerFrame(nn.Module):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.metrics.priors import (
     best_constant_window,
     class_prior_segments,
@@ -17,7 +17,7 @@ from tempvl_bench.metrics.priors import (
     sampled_prior_windows,
     window_iou,
 )
-from tempvl_bench.outcomes_file import read_outcomes
+from tempvl_bench.report.outcomes_file import read_outcomes
 
 FAST = ["--set", "video.num_frames=4", "--no-progress"]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.commands import split_kinds
+from tempvl_bench.cli.commands import split_kinds
 from tempvl_bench.config import builtin_task_file, load_task_config
-from tempvl_bench.manager import load_plugins
+from tempvl_bench.plugin.manager import load_plugins
 from tempvl_core.data.validate import OK, validate_dataset
 
 HOST = load_plugins()
@@ -31,7 +31,7 @@ def run_files(task: str, annotation_dir: Path, split: str) -> list[Path]:
     (``load_train`` for the training split), as the harness lifecycle calls it."""
     from types import SimpleNamespace
 
-    from tempvl_bench.lifecycle import load_family, parse_family_options
+    from tempvl_bench.run.lifecycle import load_family, parse_family_options
 
     spec = HOST.tasks.get(task)
     config = load_task_config(spec.config_path)
@@ -98,7 +98,7 @@ def test_real_layouts_read_where_only_the_fallback_exists(real_root: Path) -> No
 
 
 def test_validate_cli_accepts_thumos14_per_class_files(real_root: Path, capsys) -> None:
-    from tempvl_bench.cli import main
+    from tempvl_bench.cli.app import main
 
     assert main(["validate", "--task", "thumos14", "--data-root", str(real_root)]) == 0
     assert "cannot run" not in capsys.readouterr().out

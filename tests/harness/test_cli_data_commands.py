@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 
 def test_validate_demo_prints_per_split_counts(capsys):

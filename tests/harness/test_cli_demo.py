@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
-from tempvl_bench.results import ResultRecord
+from tempvl_bench.cli.app import main
+from tempvl_bench.report.results import ResultRecord
 
 FAST = ["--set", "video.num_frames=4", "--no-progress"]
 

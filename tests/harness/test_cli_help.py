@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from tempvl_bench.cli import build_parser, main
+from tempvl_bench.cli.app import build_parser, main
 
 
 def _help(*command: str) -> str:

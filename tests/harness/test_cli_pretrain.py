@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 REPO = Path(__file__).resolve().parents[2]
 

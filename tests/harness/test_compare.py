@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 FAST = ["--no-progress", "--limit", "12"]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench.cli import main
-from tempvl_bench.outcomes_file import OutcomesFileError, load_outcomes, write_outcomes
-from tempvl_bench.results import SCHEMA_VERSION, caption_scale
-from tempvl_bench.uncertainty import Outcomes, RankedAP
+from tempvl_bench.cli.app import main
+from tempvl_bench.report.outcomes_file import OutcomesFileError, load_outcomes, write_outcomes
+from tempvl_bench.report.results import SCHEMA_VERSION, caption_scale
+from tempvl_bench.report.uncertainty import Outcomes, RankedAP
 
 FAST = ["--no-progress", "--limit", "12"]
 

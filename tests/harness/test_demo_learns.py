@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 
 def _r1(results: Path, mode: str) -> tuple[float, int]:

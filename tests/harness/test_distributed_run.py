@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 TORCHRUN = shutil.which("torchrun")
 pytestmark = pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not on PATH")
@@ -96,7 +96,7 @@ def test_two_ranks_equal_one_for_a_plugin_model(tmp_path, tiny_clip_dir):
 
 
 def test_alone_every_distributed_helper_is_a_no_op():
-    from tempvl_bench import distributed
+    from tempvl_bench.run import distributed
 
     assert (distributed.world_size(), distributed.rank(), distributed.is_main()) == (1, 0, True)
     assert distributed.gather("x") == ["x"] and distributed.broadcast(3) == 3
@@ -104,4 +104,4 @@ def test_alone_every_distributed_helper_is_a_no_op():
     distributed.raise_any(None)
     with pytest.raises(KeyError):
         distributed.raise_any(KeyError("k"))
-    assert sys.modules["tempvl_bench.distributed"] is distributed
+    assert sys.modules["tempvl_bench.run.distributed"] is distributed

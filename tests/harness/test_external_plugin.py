@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from tempvl_bench import hookimpl
-from tempvl_bench.registry import BackboneSpec
+from tempvl_bench.plugin.registry import BackboneSpec
 
 
 class ThumbnailMLP(nn.Module):

@@ -12,12 +12,12 @@ import pytest
 import yaml
 
 from tempvl_bench.cli import build_parser, main
-from tempvl_bench.commands import split_kinds
+from tempvl_bench.cli.commands import split_kinds
 from tempvl_bench.config import builtin_task_file, load_task_config
-from tempvl_bench.lifecycle import load_family, parse_family_options
-from tempvl_bench.manager import load_plugins
+from tempvl_bench.run.lifecycle import load_family, parse_family_options
+from tempvl_bench.plugin.manager import load_plugins
 from tempvl_bench.metrics.families import FAMILIES, Family
-from tempvl_bench.registry import TaskSpec
+from tempvl_bench.plugin.registry import TaskSpec
 
 HOST = load_plugins()
 TASKS = HOST.tasks.names()

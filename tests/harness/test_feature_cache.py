@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
-from tempvl_bench.feature_cache import ENV, summarize
+from tempvl_bench.cli.app import main
+from tempvl_bench.run.feature_cache import ENV, summarize
 
 #: Demo DiDeMo in a data root of the test's own (so a video can be touched) at demo sizes.
 SMALL = ["--backbone", "cnn-tiny", "--set", "model.preset=tiny", "--set", "video.size=64",
@@ -81,8 +81,8 @@ def test_a_changed_checkpoint_misses(data_root, cache, tmp_path, capsys):
     import torch
 
     from tempvl_bench.config import builtin_task_file, load_task_config
-    from tempvl_bench.manager import load_plugins
-    from tempvl_bench.modeling import build_model_factory
+    from tempvl_bench.plugin.manager import load_plugins
+    from tempvl_bench.run.modeling import build_model_factory
 
     config = load_task_config(builtin_task_file("didemo"), overrides=["model.preset=tiny", "video.size=64", "video.num_frames=4"])
     model = build_model_factory(load_plugins(), config, "cnn-tiny", "minilm", None, "cpu")()
@@ -139,7 +139,7 @@ def test_frame_features_round_trip_through_entries():
     """Level ``frames``: each video's valid positions are stored and re-padded exactly."""
     import torch
 
-    from tempvl_bench.feature_cache import _collate, _split_batch
+    from tempvl_bench.run.feature_cache import _collate, _split_batch
 
     frames = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
     stride_mask = frames[:, ::2]
@@ -249,3 +249,11 @@ def test_an_unwritable_cache_turns_caching_off_and_says_so(data_root, tmp_path, 
     assert line == ""  # no log line claims the folder is used
     assert f"warning: feature cache {blocker if where == 'file-as-cache' else blocker / 'features'}" in err
     assert "caching is off for this run" in err and blocker.read_text().startswith("a file")
+
+
+def test_the_encoder_key_hashes_the_encoding_code_that_exists():
+    """Every source file the key covers is found (a moved module would silently drop out of it)."""
+    from tempvl_bench.run import feature_cache
+
+    assert feature_cache._CODE_ROOT == Path(__file__).resolve().parents[2]
+    assert [rel for rel in feature_cache._CODE_PATHS if not (feature_cache._CODE_ROOT / rel).exists()] == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 QUICK = ["--no-progress", "--set", "finetune.epochs=2"]
 

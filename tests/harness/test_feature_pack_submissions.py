@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench import score
-from tempvl_bench.cli import main
+from tempvl_bench.cli import score
+from tempvl_bench.cli.app import main
 
 pytestmark = pytest.mark.slow
 

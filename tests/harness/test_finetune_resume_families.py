@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-import tempvl_bench.finetune as ft
-import tempvl_bench.lifecycle as lifecycle
-from tempvl_bench.cli import main
+import tempvl_bench.run.finetune as ft
+import tempvl_bench.run.lifecycle as lifecycle
+from tempvl_bench.cli.app import main
 
 EPOCHS = 2
 TRAIN_RECORDS = {"qvhighlights": 24}  # 8 for the others

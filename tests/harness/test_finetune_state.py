@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-import tempvl_bench.finetune as ft
+import tempvl_bench.run.finetune as ft
 from tempvl_bench.config import FinetuneConfig
 
 EPOCHS = 3

@@ -120,8 +120,8 @@ def test_an_interrupt_swallowed_on_the_way_still_ends_the_run(tmp_path, capsys, 
     first finetuning step) must not let the run go on and write results."""
     import gc
 
-    import tempvl_bench.finetune as ft
-    from tempvl_bench.cli import main
+    import tempvl_bench.run.finetune as ft
+    from tempvl_bench.cli.app import main
 
     class Finalized:
         def __del__(self):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.leaderboard import collect, render
-from tempvl_bench.results import write_json_atomic
+from tempvl_bench.report.leaderboard import collect, render
+from tempvl_bench.report.results import write_json_atomic
 
 
 def _record(run_id: str, mode: str, r1: float, mdr: float, created: str) -> dict:
@@ -90,7 +90,7 @@ def test_null_created_at_does_not_abort_the_leaderboard(results_dir):
 
 
 def test_leaderboard_cli_skips_a_corrupt_file_and_refuses_a_folder_as_output(results_dir, tmp_path, capsys):
-    from tempvl_bench.cli import main
+    from tempvl_bench.cli.app import main
 
     bad = results_dir / "didemo" / "c" / "results.json"
     bad.parent.mkdir()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
-from tempvl_bench.results import write_json_atomic
+from tempvl_bench.cli.app import main
+from tempvl_bench.report.results import write_json_atomic
 
 NAN, INF = float("nan"), float("inf")
 HUGE = 10**400  # a 400-digit integer: valid JSON, too large for a float

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
-from tempvl_bench.results import write_json_atomic
+from tempvl_bench.cli.app import main
+from tempvl_bench.report.results import write_json_atomic
 
 FORMATS = ("markdown", "latex", "csv", "html")
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench.cli import main
-from tempvl_bench.leaderboard import collect, render
-from tempvl_bench.results import write_json_atomic
-from tempvl_bench.outcomes_file import write_outcomes
-from tempvl_bench.uncertainty import Outcomes
+from tempvl_bench.cli.app import main
+from tempvl_bench.report.leaderboard import collect, render
+from tempvl_bench.report.results import write_json_atomic
+from tempvl_bench.report.outcomes_file import write_outcomes
+from tempvl_bench.report.uncertainty import Outcomes
 
 ANNOTATIONS = {"didemo/test_data.json": "a" * 64}
 GROUPS = {"retrieval": ["didemo"]}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -202,7 +202,7 @@ def test_an_unreadable_training_split_costs_a_zero_shot_run_its_baselines_only(p
 
 
 def test_outcomes_give_intervals_and_the_paired_test_against_the_best_baseline(probe):
-    from tempvl_bench.outcomes_file import read_outcomes
+    from tempvl_bench.report.outcomes_file import read_outcomes
 
     assert probe.run("probe-outcomes") == 0
     (record,) = probe.results("probe-outcomes")

@@ -8,7 +8,7 @@ import pytest
 
 from plugin_helpers import plugin_distributions_env
 
-from tempvl_bench.manager import AUTOLOAD_ENV, DISTRIBUTIONS_ENV, PluginLoadWarning, load_plugins
+from tempvl_bench.plugin.manager import AUTOLOAD_ENV, DISTRIBUTIONS_ENV, PluginLoadWarning, load_plugins
 
 
 def _install_dist(root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
@@ -23,7 +23,7 @@ def _install_dist(root: Path, dist: str, entry_points: dict[str, str], modules: 
 
 GOOD = """
 from tempvl_bench import hookimpl
-from tempvl_bench.registry import BackboneSpec
+from tempvl_bench.plugin.registry import BackboneSpec
 
 @hookimpl
 def tempvl_bench_register_backbones(registry):

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.manager import DISTRIBUTIONS_ENV, PluginLoadWarning, UnknownHookError, load_plugins
+from tempvl_bench.plugin.manager import DISTRIBUTIONS_ENV, PluginLoadWarning, UnknownHookError, load_plugins
 
 INTRUDER = """
 from tempvl_bench import hookimpl
-from tempvl_bench.registry import BackboneSpec
+from tempvl_bench.plugin.registry import BackboneSpec
 
 @hookimpl
 def tempvl_bench_register_backbones(registry):

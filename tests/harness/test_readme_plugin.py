@@ -70,8 +70,8 @@ def test_readme_backbones_are_listed_and_run_forward(backbone_site):
     names = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
     assert {"thumbnail", "tubelets"} <= names
     code = (
-        "import torch; from tempvl_bench.manager import load_plugins; "
-        "from tempvl_bench.modeling import build_backbone_by_name as b; h = load_plugins(); "
+        "import torch; from tempvl_bench.plugin.manager import load_plugins; "
+        "from tempvl_bench.run.modeling import build_backbone_by_name as b; h = load_plugins(); "
         "print(tuple(b(h, 'thumbnail', image_size=32)(torch.zeros(5, 3, 32, 32)).shape), "
         "tuple(b(h, 'tubelets', image_size=32)(torch.zeros(2, 6, 3, 32, 32)).shape))"
     )

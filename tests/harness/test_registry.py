@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.registry import BackboneRegistry, BackboneSpec, RegistryError, TaskRegistry, TaskSpec
+from tempvl_bench.plugin.registry import BackboneRegistry, BackboneSpec, RegistryError, TaskRegistry, TaskSpec
 
 
 def _task(name, groups=()):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from plugin_helpers import install_probe
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.config import builtin_task_file
 
 PLUGIN = '''
@@ -189,7 +189,7 @@ def test_a_failed_atomic_write_reports_its_own_error_not_the_cleanups(tmp_path, 
     the rename's error is the one raised."""
     import os
 
-    from tempvl_bench.results import write_json_atomic, write_jsonl_atomic
+    from tempvl_bench.report.results import write_json_atomic, write_jsonl_atomic
 
     target = tmp_path / "results.json"
 

@@ -17,7 +17,7 @@ import pytest
 
 from plugin_helpers import install_probe
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 
 PROBE_MODULE = '''
 """A task that records each time it really runs, and a second name for the MiniLM encoder."""
@@ -108,7 +108,7 @@ def _edit_annotations(probe) -> list[str]:
 
 
 def _other_code(probe, monkeypatch) -> list[str]:
-    import tempvl_bench.fingerprint as fingerprint
+    import tempvl_bench.run.fingerprint as fingerprint
 
     real = fingerprint.code_version
     monkeypatch.setattr(fingerprint, "code_version", lambda: real() | {"source_sha256": "edited"})
@@ -245,8 +245,9 @@ def test_negative_limit_is_refused(probe, capsys):
         probe.run("--limit", "-1")
     assert exit_info.value.code == 2
     assert "--limit: expected a positive integer, got -1" in capsys.readouterr().err
-    from tempvl_bench.manager import load_plugins
-    from tempvl_bench.runner import RunError, RunOptions, run_task
+    from tempvl_bench.plugin.manager import load_plugins
+    from tempvl_bench.run.runner import run_task
+    from tempvl_bench.run.types import RunError, RunOptions
 
     with pytest.raises(RunError, match="--limit 0: expected a positive number"):
         run_task(load_plugins(["probe_plugin"]), "probe", RunOptions(limit=0, data_root=probe.data_root))
@@ -345,8 +346,8 @@ def test_a_refused_run_leaves_no_run_folder(demo_root, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     from tempvl_bench.config import builtin_task_file, load_task_config
-    from tempvl_bench.manager import load_plugins
-    from tempvl_bench.modeling import build_model_factory
+    from tempvl_bench.plugin.manager import load_plugins
+    from tempvl_bench.run.modeling import build_model_factory
 
     config = load_task_config(builtin_task_file("didemo"), demo=True, overrides=["video.num_frames=4"])
     model = build_model_factory(load_plugins(), config, "cnn-tiny", "minilm", None, "cpu")()

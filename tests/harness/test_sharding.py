@@ -50,7 +50,7 @@ def _clips():
 
 
 def _worker(rank: int, init: str, queue, fail_on: int | None) -> None:
-    from tempvl_bench.sharding import ShardedEncodedVideos
+    from tempvl_bench.run.sharding import ShardedEncodedVideos
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     try:

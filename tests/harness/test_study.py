@@ -147,7 +147,7 @@ def test_finetuning_targets_are_the_frames_whose_cells_hold_the_window() -> None
 def test_building_the_cli_does_not_import_torch() -> None:
     """Every command builds the full parser: the study subcommand must not make `score` or
     `--version` pay for importing torch (3-4 s)."""
-    code = "import sys; from tempvl_bench.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = "import sys; from tempvl_bench.cli.app import build_parser; build_parser(); print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

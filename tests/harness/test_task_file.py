@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.config import builtin_task_file
 
 
@@ -65,8 +65,8 @@ def test_errors_name_the_file_and_the_key(tmp_path, capsys):
 
 @pytest.mark.parametrize("task", ["charades-sta", "thumos14"])
 def test_a_task_file_takes_the_steps_of_its_family_and_dataset(tmp_path, task):
-    from tempvl_bench.manager import load_plugins
-    from tempvl_bench.task_files import register_task_file
+    from tempvl_bench.plugin.manager import load_plugins
+    from tempvl_bench.cli.task_files import register_task_file
 
     raw = yaml.safe_load(builtin_task_file(task).read_text())
     raw.update(name=f"my-{task}")

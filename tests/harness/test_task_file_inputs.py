@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.config import ConfigError, builtin_task_file, load_task_config
 from tempvl_core.safe_yaml import read_yaml
 from tempvl_core.train.config import PretrainConfig

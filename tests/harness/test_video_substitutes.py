@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.config import builtin_task_file
 
 TINY = ["--set", "model.preset=tiny", "--set", "model.backbone=cnn-tiny", "--set", "video.size=64",

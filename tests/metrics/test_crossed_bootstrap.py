@@ -1,11 +1,11 @@
-"""The crossed (seeds x queries) mode of the one bootstrap in tempvl_bench.uncertainty."""
+"""The crossed (seeds x queries) mode of the one bootstrap in tempvl_bench.report.uncertainty."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tempvl_bench.uncertainty import (
+from tempvl_bench.report.uncertainty import (
     SEEDS,
     Crossed,
     Outcomes,

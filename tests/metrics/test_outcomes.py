@@ -20,8 +20,8 @@ from tempvl_bench.metrics.priors import window_iou
 from tempvl_bench.metrics.qa import QAGroundTruth, qa_metrics, qa_outcomes
 from tempvl_bench.metrics.retrieval import multi_caption_retrieval_metrics, retrieval_metrics, retrieval_outcomes
 from tempvl_bench.metrics.tal import SegmentTable, tal_metrics, tal_outcomes
-from tempvl_bench.outcomes_file import read_outcomes, write_outcomes
-from tempvl_bench.uncertainty import Outcomes, PerUnit, bootstrap_ci, paired_difference
+from tempvl_bench.report.outcomes_file import read_outcomes, write_outcomes
+from tempvl_bench.report.uncertainty import Outcomes, PerUnit, bootstrap_ci, paired_difference
 
 
 def _observed(values) -> float:
@@ -172,7 +172,7 @@ def test_top1_outcomes_are_the_single_protocol_r1_and_miou():
 
 
 def test_read_units_gives_each_runs_ids_from_meta_alone(tmp_path):
-    from tempvl_bench.outcomes_file import OutcomesFileError, read_units
+    from tempvl_bench.report.outcomes_file import OutcomesFileError, read_units
 
     path = tmp_path / "outcomes.npz"
     model = Outcomes.per_unit("text", ["t2", "t1", "t3"], {"t2v/R@1": np.array([1.0, 0.0, 1.0])})

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench import score
+from tempvl_bench.cli import score
 from tempvl_bench.metrics.names import QVHIGHLIGHTS
 
 

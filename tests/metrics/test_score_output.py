@@ -13,7 +13,7 @@ SCRIPT = """
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 sys.exit(main(sys.argv[1:]))
 """
 

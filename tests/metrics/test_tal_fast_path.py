@@ -173,9 +173,9 @@ def test_score_imports_neither_torch_nor_the_run_machinery(tmp_path: Path) -> No
 
     database, submission, _, _ = _random_submission(0)
     gt, pred = _write(tmp_path / "gt.json", database), _write(tmp_path / "pred.json", submission)
-    code = ("import sys, warnings; warnings.simplefilter('ignore'); from tempvl_bench.cli import main; "
+    code = ("import sys, warnings; warnings.simplefilter('ignore'); from tempvl_bench.cli.app import main; "
             f"assert main(['score', '--family', 'tal', '--predictions', {str(pred)!r}, '--ground-truth', {str(gt)!r}]) == 0; "
-            "print(sorted(m for m in ('torch', 'transformers', 'yaml', 'tempvl_bench.runner', 'tempvl_bench.config', "
+            "print(sorted(m for m in ('torch', 'transformers', 'yaml', 'tempvl_bench.run.runner', 'tempvl_bench.config', "
             "'tempvl_bench.metrics.retrieval', 'numpy.ma') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"

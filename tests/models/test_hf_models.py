@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tiny_clip import save_tiny_clip, save_tiny_dual_encoder, save_tiny_xclip
 
 RETRIEVAL = ["didemo", "msrvtt", "msvd", "lsmdc", "activitynet-ret"]

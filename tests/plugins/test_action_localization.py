@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.metrics import tal_metrics
 from tempvl_core.data import catalogue
 from tempvl_plugins.action_localization.datasets import ADAPTERS, camel_to_words

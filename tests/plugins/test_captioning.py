@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.config import ConfigError
 from tempvl_plugins.captioning.task import CAPTIONS_JSON, REFERENCES_JSON, CaptionOptions, clean_caption
 

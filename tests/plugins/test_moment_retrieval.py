@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.metrics import moment_metrics_single
 from tempvl_bench.metrics.names import MOMENT_SINGLE, QVHIGHLIGHTS
 from tempvl_core.data import catalogue

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tempvl_bench.cli import main
+from tempvl_bench.cli.app import main
 from tempvl_bench.config import ConfigError
 from tempvl_core.data.records import QAItem
 from tempvl_plugins.qa.open_ended import TextEmbeddingCache, group_questions_by_video
