@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     import torch.nn as nn
 
     from tempvl_bench.run.checkpoint import Checkpoint
-    from tempvl_bench.run.family import TaskFamily
 
 
 class RegistryError(KeyError):
@@ -39,7 +38,9 @@ class TaskSpec:
 
     name: str
     config_path: Path
-    family: "str | TaskFamily | type[TaskFamily]"
+    #: A :class:`~tempvl_bench.run.family.TaskFamily` (class or instance) or its lazy
+    #: ``"module:attr"`` target (typed Any: the registry imports nothing from the run room).
+    family: Any
     groups: tuple[str, ...] = ()
     description: str = ""
     plugin: str = ""

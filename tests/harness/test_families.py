@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tempvl_bench.cli import build_parser, main
+from tempvl_bench.cli.app import build_parser, main
 from tempvl_bench.cli.commands import split_kinds
 from tempvl_bench.config import builtin_task_file, load_task_config
 from tempvl_bench.run.lifecycle import load_family, parse_family_options
