@@ -10,17 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tempvl_bench.api import (
-    FAMILIES,
-    Outcomes,
-    RunContext,
-    Scores,
-    Split,
-    TaskFamily,
-    catalogue,
-    class_prior_segments,
-    tal_class_ap,
-    tal_metrics,
-    tal_outcomes,
+    FAMILIES, Outcomes, RunContext, Scores, Split, TaskFamily, catalogue, class_prior_segments,
+    tal_class_ap, tal_metrics, tal_outcomes,
 )
 from tempvl_plugins.action_localization.datasets import ADAPTERS
 from tempvl_plugins.action_localization.decode import decode

@@ -16,23 +16,9 @@ import numpy as np
 import torch
 
 from tempvl_bench.api import (
-    GENERATION,
-    FAMILIES,
-    Outcomes,
-    RunContext,
-    Scores,
-    Split,
-    TaskFamily,
-    best_constant_caption,
-    catalogue,
-    caption_metrics,
-    caption_outcomes,
-    checked,
-    encode_videos,
-    finetune,
-    options_from_mapping,
-    trainable_parameters,
-    write_json_atomic,
+    GENERATION, FAMILIES, Outcomes, RunContext, Scores, Split, TaskFamily, best_constant_caption,
+    catalogue, caption_metrics, caption_outcomes, checked, encode_videos, finetune,
+    options_from_mapping, trainable_parameters, write_json_atomic,
 )
 
 from tempvl_plugins.captioning.datasets import caption_adapter_for

@@ -20,22 +20,9 @@ import torch
 import numpy as np
 
 from tempvl_bench.api import (
-    FRAME_EMBEDDINGS,
-    GROUNDING,
-    FAMILIES,
-    Outcomes,
-    RunContext,
-    Scores,
-    Split,
-    TaskFamily,
-    best_constant_window,
-    catalogue,
-    checked,
-    encode_videos,
-    frame_features,
-    grounding_diagnostics,
-    sampled_prior_windows,
-    swap_within_video,
+    FRAME_EMBEDDINGS, GROUNDING, FAMILIES, Outcomes, RunContext, Scores, Split, TaskFamily,
+    best_constant_window, catalogue, checked, encode_videos, frame_features, grounding_diagnostics,
+    sampled_prior_windows, swap_within_video,
 )
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride

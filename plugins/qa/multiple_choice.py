@@ -14,23 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from tempvl_bench.api import QAGroundTruth
 from tempvl_bench.api import (
-    CLIP_EMBEDDINGS,
-    MATCHING,
-    FAMILIES,
-    Outcomes,
-    RunContext,
-    Scores,
-    Split,
-    TaskFamily,
-    catalogue,
-    encode_videos,
-    finetune_vtc,
-    prediction_credit,
-    qa_metrics,
-    qa_outcomes,
-    similarity,
+    CLIP_EMBEDDINGS, MATCHING, FAMILIES, Outcomes, QAGroundTruth, RunContext, Scores, Split, TaskFamily,
+    catalogue, encode_videos, finetune_vtc, prediction_credit, qa_metrics, qa_outcomes, similarity,
     top_answer,
 )
 

@@ -10,7 +10,7 @@ ActivityNet-sized submissions) and re-walk entry by entry only to name a problem
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -174,22 +174,33 @@ def load_answer_vocab(path: Path) -> list[str]:
 
 # -- moment retrieval --------------------------------------------------------------------------
 
-def load_moment_ground_truth(path: Path) -> list[MomentGroundTruth]:
-    """QVHighlights JSONL: ``qid``, ``vid``, ``duration``, ``relevant_windows`` (+ saliency)."""
-    queries = []
+def _moment_lines(path: Path) -> Iterator[tuple[str, str | int, Any]]:
+    """``(where, qid, record)`` for each line of a moment-retrieval JSONL file; each qid appears once."""
     seen: dict[Any, str] = {}
     for number, record in read_score_jsonl(path):
         where = f"line {number}"
         qid = _identifier(path, where, _require(path, where, record, "qid"), "qid")
         _first_seen(path, where, qid, seen, "qid")
+        yield where, qid, record
+
+
+def _window_list(path: Path, where: str, qid: str | int, record: Any, key: str) -> list:
+    windows = _require(path, where, record, key)
+    if not isinstance(windows, list) or not windows:
+        raise ScoreInputError(path, f"{where} (qid {qid}): {key} must be a non-empty list")
+    return windows
+
+
+def load_moment_ground_truth(path: Path) -> list[MomentGroundTruth]:
+    """QVHighlights JSONL: ``qid``, ``vid``, ``duration``, ``relevant_windows`` (+ saliency)."""
+    queries = []
+    for where, qid, record in _moment_lines(path):
         _require(path, where, record, "vid")
         duration = finite_number(path, f"{where} duration", _require(path, where, record, "duration"))
         if not 0 < duration <= MAX_DURATION_SECONDS:
             raise ScoreInputError(path, f"{where} (qid {qid}): duration must be positive and at most "
                                         f"{MAX_DURATION_SECONDS:.0f} s (11.6 days), got {duration:g}")
-        windows = _require(path, where, record, "relevant_windows")
-        if not isinstance(windows, list) or not windows:
-            raise ScoreInputError(path, f"{where} (qid {qid}): relevant_windows must be a non-empty list")
+        windows = _window_list(path, where, qid, record, "relevant_windows")
         parsed = [_segment(path, f"{where} (qid {qid}) relevant_windows", w) for w in windows]
         clip_ids, saliency = record.get("relevant_clip_ids"), record.get("saliency_scores")
         if clip_ids is not None or saliency is not None:
@@ -213,14 +224,8 @@ def _check_saliency(path: Path, where: str, clip_ids: Any, saliency: Any, durati
 def load_moment_predictions(path: Path) -> list[MomentPrediction]:
     """Moment-DETR JSONL: ``qid``, ``pred_relevant_windows`` ``[[s, e, score], ...]`` in rank order."""
     predictions = []
-    seen: dict[Any, str] = {}
-    for number, record in read_score_jsonl(path):
-        where = f"line {number}"
-        qid = _identifier(path, where, _require(path, where, record, "qid"), "qid")
-        _first_seen(path, where, qid, seen, "qid")
-        windows = _require(path, where, record, "pred_relevant_windows")
-        if not isinstance(windows, list) or not windows:
-            raise ScoreInputError(path, f"{where} (qid {qid}): pred_relevant_windows must be a non-empty list")
+    for where, qid, record in _moment_lines(path):
+        windows = _window_list(path, where, qid, record, "pred_relevant_windows")
         array = _number_array(path, f"{where} (qid {qid}) pred_relevant_windows", windows)
         if array.ndim != 2 or array.shape[1] != 3:
             raise ScoreInputError(path, f"{where} (qid {qid}): pred_relevant_windows must be [[start, end, score], "

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LOSS_NAMES = ("vtc", "mlm", "mr", "tl", "vtm")
+#: Weight of each pretraining loss when a config does not set it (VTM is off by default).
+DEFAULT_LOSS_WEIGHTS = {"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0, "vtm": 0.0}
+LOSS_NAMES = tuple(DEFAULT_LOSS_WEIGHTS)
 MERGE_SAMPLING = ("random", "hard")
 MERGE_ORDERS = ("shuffled", "source")
 TL_STRATEGIES = ("tokens", "cls")
@@ -73,9 +75,7 @@ class TemPVLConfig:
     max_merged_text_len: int = 96
     mlm_prob: float = 0.15
     qa_num_answers: int = 0  # > 0 builds the QA classifier (see TemPVL.ensure_qa_head)
-    loss_weights: dict[str, float] = field(
-        default_factory=lambda: {"vtc": 1.0, "mlm": 1.0, "mr": 1.0, "tl": 1.0, "vtm": 0.0}
-    )
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LOSS_WEIGHTS))
 
     def __post_init__(self) -> None:
         self.validate()
@@ -131,25 +131,13 @@ class TemPVLConfig:
         """Paper-sized: ViT-B/16 or Swin-T per frame at 224 px, BERT-base text encoder."""
         values = dict(
             name="base",
-            image_size=224,
-            num_frames=8,
-            max_frames=64,
-            video_dim=768,
-            video_heads=12,
-            temporal_layers=2,
-            text_layers=None,
-            max_text_len=40,
-            text_pooling="cls",
-            embed_dim=256,
-            fusion_layers=3,
-            fusion_heads=12,
-            grounding_layers=2,
-            dropout=0.1,
-            max_merged_frames=64,
-            max_merged_text_len=128,
+            image_size=224, num_frames=8, max_frames=64,  # frames
+            video_dim=768, video_heads=12, temporal_layers=2,  # video encoder
+            text_layers=None, max_text_len=40, text_pooling="cls",  # text encoder
+            embed_dim=256, fusion_layers=3, fusion_heads=12, grounding_layers=2, dropout=0.1,  # joint model
+            max_merged_frames=64, max_merged_text_len=128,  # merged long videos
         )
-        values.update(overrides)
-        return cls(**values)
+        return cls(**{**values, **overrides})
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "TemPVLConfig":

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tempvl_core.model.config import DEFAULT_LOSS_WEIGHTS
 from tempvl_core.safe_yaml import read_yaml
 from tempvl_core.schema import ConfigError, build, checked
 
@@ -38,11 +39,11 @@ class ModelSection:
 class LossWeights:
     """Weight of each pretraining loss; 0 switches a loss off (it is then not computed or logged)."""
 
-    vtc: float = 1.0
-    mlm: float = 1.0
-    mr: float = 1.0
-    tl: float = 1.0
-    vtm: float = 0.0
+    vtc: float = DEFAULT_LOSS_WEIGHTS["vtc"]
+    mlm: float = DEFAULT_LOSS_WEIGHTS["mlm"]
+    mr: float = DEFAULT_LOSS_WEIGHTS["mr"]
+    tl: float = DEFAULT_LOSS_WEIGHTS["tl"]
+    vtm: float = DEFAULT_LOSS_WEIGHTS["vtm"]
 
     def as_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)

@@ -13,6 +13,19 @@ from tqdm import tqdm
 from tempvl_core.data.demo.renderer import Scene, write_video
 
 
+class SplitCounts:
+    """Mixin of the counts dataclasses of demo datasets with a train, a val and a test split."""
+
+    train: int
+    val: int
+    test: int
+
+    @property
+    def total(self) -> int:
+        """Items in the three splits together."""
+        return self.train + self.val + self.test
+
+
 @dataclass(frozen=True)
 class VideoJob:
     """One clip to render; ``container_format`` is needed for names without an extension."""

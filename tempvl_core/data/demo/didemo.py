@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tempvl_core.data.demo.common import VideoJob, render_all, write_json, write_lines
+from tempvl_core.data.demo.common import SplitCounts, VideoJob, render_all, write_json, write_lines
 from tempvl_core.data.demo.renderer import Scene
 from tempvl_core.data.demo.scenes import RenderSettings, event_caption, sample_scene
 
@@ -26,7 +26,7 @@ SHORT_DURATION_S = 23.0  # a "5-segment" video: the last segment is cut short
 
 
 @dataclass(frozen=True)
-class DidemoCounts:
+class DidemoCounts(SplitCounts):
     """Videos per split (real: 8392/1065/1004)."""
 
     train: int = 128
@@ -110,8 +110,7 @@ def generate_didemo(
 ) -> None:
     """Write the demo DiDeMo dataset into ``out_dir`` (the ``didemo/`` folder of a data root)."""
     rng = random.Random(f"didemo-{seed}")
-    total = counts.train + counts.val + counts.test
-    ids = iter(rng.sample(range(1, 60000), total * 4))
+    ids = iter(rng.sample(range(1, 60000), counts.total * 4))
     jobs: list[VideoJob] = []
     used: set[str] = set()
     for split, n in (("train", counts.train), ("val", counts.val), ("test", counts.test)):

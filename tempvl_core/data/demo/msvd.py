@@ -13,13 +13,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from tempvl_core.data.demo.common import VideoJob, render_all, write_json, write_lines, youtube_id
+from tempvl_core.data.demo.common import SplitCounts, VideoJob, render_all, write_json, write_lines, youtube_id
 from tempvl_core.data.demo.qa import scene_questions
 from tempvl_core.data.demo.scenes import RenderSettings, clip_captions, clip_scene
 
 
 @dataclass(frozen=True)
-class MsvdCounts:
+class MsvdCounts(SplitCounts):
     """Clips per retrieval split (real: 1200/100/670) and captions per clip (real: 18-81)."""
 
     train: int = 48
@@ -50,7 +50,7 @@ def generate_msvd(
 ) -> None:
     """Write the demo MSVD dataset into ``out_dir`` (the ``msvd/`` folder of a data root)."""
     rng = random.Random(f"msvd-{seed}")
-    n = counts.train + counts.val + counts.test
+    n = counts.total
     clips: dict[str, object] = {}
     while len(clips) < n:
         clip, start, end = _clip_id(rng, first=not clips)

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from tempvl_core.data.demo.common import VideoJob, render_all, youtube_id
+from tempvl_core.data.demo.common import SplitCounts, VideoJob, render_all, youtube_id
 from tempvl_core.data.demo.renderer import Scene
 from tempvl_core.data.demo.scenes import RenderSettings, event_caption, random_spans, sample_scene
 
@@ -23,7 +23,7 @@ CLIP_S = 2
 
 
 @dataclass(frozen=True)
-class QvhCounts:
+class QvhCounts(SplitCounts):
     """Videos per split, each giving one or two queries (real: 7218 / 1550 / 1542 queries).
 
     ``train_appended`` more training videos are drawn after the test split: the training split
@@ -72,7 +72,7 @@ def generate_qvhighlights(
 ) -> None:
     """Write demo QVHighlights into ``out_dir`` (the ``qvhighlights/`` folder of a data root)."""
     rng = random.Random(f"qvhighlights-{seed}")
-    qids = iter(rng.sample(range(1, 20000), 4 * (counts.train + counts.val + counts.test)))
+    qids = iter(rng.sample(range(1, 20000), 4 * counts.total))
     jobs: list[VideoJob] = []
     lines: dict[str, list[str]] = {}
     for split in ("train", "val", "test"):

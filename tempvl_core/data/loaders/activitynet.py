@@ -20,14 +20,7 @@ from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    as_number,
-    as_pair,
-    check_split,
-    clip_window,
-    get_key,
-    num_field,
-    str_field,
-    read_csv_rows,
+    as_number, as_pair, check_split, clip_window, get_key, num_field, str_field, read_csv_rows,
     read_json,
 )
 from tempvl_core.data.records import ActionInstance, ActionVideo, LoadResult

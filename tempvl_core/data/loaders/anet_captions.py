@@ -13,14 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import (
-    as_pair,
-    as_str,
-    clip_window,
-    get_key,
-    num_field,
-    read_json,
-)
+from tempvl_core.data.loaders._io import as_pair, as_str, clip_window, get_key, num_field, read_json
 from tempvl_core.data.records import LoadResult, MomentQuery, RetrievalItem
 
 SPLITS = ("train", "val_1", "val_2")

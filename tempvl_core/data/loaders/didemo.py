@@ -13,14 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import (
-    as_number,
-    get_key,
-    num_field,
-    str_field,
-    read_json,
-    read_name_list,
-)
+from tempvl_core.data.loaders._io import as_number, get_key, num_field, str_field, read_json, read_name_list
 from tempvl_core.data.records import LoadResult, MomentQuery, RetrievalItem
 
 SPLITS = ("train", "val", "test")

@@ -18,13 +18,7 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    check_split,
-    get_key,
-    int_field,
-    str_field,
-    question_type,
-    read_csv_rows,
-    read_json,
+    check_split, get_key, int_field, str_field, question_type, read_csv_rows, read_json,
 )
 from tempvl_core.data.records import CaptionItem, LoadResult, MCItem, QAItem, RetrievalItem
 

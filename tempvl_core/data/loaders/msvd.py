@@ -13,12 +13,7 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    int_field,
-    str_field,
-    question_type,
-    read_json,
-    read_lines,
-    read_name_list,
+    int_field, str_field, question_type, read_json, read_lines, read_name_list,
 )
 from tempvl_core.data.records import CaptionItem, LoadResult, QAItem, RetrievalItem
 from tempvl_core.data.safe_pickle import safe_load_pickle

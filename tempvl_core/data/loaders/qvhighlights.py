@@ -12,14 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import (
-    as_pair,
-    clip_window,
-    get_key,
-    num_field,
-    str_field,
-    read_jsonl,
-)
+from tempvl_core.data.loaders._io import as_pair, clip_window, get_key, num_field, str_field, read_jsonl
 from tempvl_core.data.records import LoadResult, MomentQuery
 
 SPLITS = ("train", "val", "test")

@@ -11,14 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
-from tempvl_core.data.loaders._io import (
-    as_pair,
-    as_str,
-    clip_window,
-    get_key,
-    num_field,
-    read_json,
-)
+from tempvl_core.data.loaders._io import as_pair, as_str, clip_window, get_key, num_field, read_json
 from tempvl_core.data.records import LoadResult, MomentQuery
 
 SPLITS = ("train", "val", "test")

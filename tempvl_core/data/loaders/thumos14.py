@@ -18,15 +18,7 @@ from pathlib import Path
 
 from tempvl_core.data.errors import AnnotationError
 from tempvl_core.data.loaders._io import (
-    as_number,
-    as_pair,
-    as_str,
-    check_split,
-    get_key,
-    num_field,
-    read_json,
-    read_lines,
-    str_field,
+    as_number, as_pair, as_str, check_split, get_key, num_field, read_json, read_lines, str_field,
 )
 from tempvl_core.data.records import ActionInstance, ActionVideo, LoadResult
 
