@@ -22,6 +22,19 @@ model: {preset: tiny, backbone: cnn-tiny, text_encoder: minilm}
 """
 
 
+#: A plugin module that fails to import, and one whose hook name is misspelt: each must be
+#: reported by name without taking the other plugins down.
+BROKEN_PLUGIN = "raise ImportError('this plugin needs a missing library')\n"
+
+MISSPELT_HOOK_PLUGIN = """
+from tempvl_bench import hookimpl
+
+@hookimpl
+def tempvl_bench_register_backbone(registry):  # misspelt hook name
+    pass
+"""
+
+
 def install_probe(tmp_path: Path, monkeypatch, module_source: str):
     """``module_source`` importable as ``probe_plugin`` (with ``probe.yaml`` beside it) and a data
     root ``tmp_path/data`` holding DiDeMo's demo annotations (no videos: a probe reads none).

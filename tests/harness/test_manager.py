@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_helpers import plugin_distributions_env
+from plugin_helpers import BROKEN_PLUGIN, MISSPELT_HOOK_PLUGIN, plugin_distributions_env
 
 from tempvl_bench.plugin.manager import AUTOLOAD_ENV, DISTRIBUTIONS_ENV, PluginLoadWarning, load_plugins
 
@@ -30,15 +30,6 @@ def tempvl_bench_register_backbones(registry):
     registry.register(BackboneSpec("good-net", lambda options: None, "from a test plugin"))
 """
 
-BROKEN = "raise ImportError('this plugin needs a missing library')\n"
-
-TYPO = """
-from tempvl_bench import hookimpl
-
-@hookimpl
-def tempvl_bench_register_backbone(registry):  # misspelt hook name
-    pass
-"""
 
 
 @pytest.fixture
@@ -53,7 +44,7 @@ def site(tmp_path, monkeypatch):
 
 def test_broken_plugin_is_reported_by_name_and_others_keep_working(site):
     _install_dist(site, "good_dist", {"good": "good_plugin"}, {"good_plugin": GOOD})
-    _install_dist(site, "broken_dist", {"broken": "broken_plugin"}, {"broken_plugin": BROKEN})
+    _install_dist(site, "broken_dist", {"broken": "broken_plugin"}, {"broken_plugin": BROKEN_PLUGIN})
     with pytest.warns(PluginLoadWarning, match="'broken' failed to import: ImportError"):
         host = load_plugins()
     assert [f.name for f in host.failures] == ["broken"]
@@ -84,6 +75,6 @@ def test_autoload_can_be_disabled_and_plugins_loaded_explicitly(site, monkeypatc
 def test_misspelt_hook_fails_loudly(site):
     from pluggy import PluginValidationError
 
-    _install_dist(site, "typo_dist", {"typo": "typo_plugin"}, {"typo_plugin": TYPO})
+    _install_dist(site, "typo_dist", {"typo": "typo_plugin"}, {"typo_plugin": MISSPELT_HOOK_PLUGIN})
     with pytest.raises(PluginValidationError, match="tempvl_bench_register_backbone"):
         load_plugins()

@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from plugin_helpers import BROKEN_PLUGIN, MISSPELT_HOOK_PLUGIN
 
 from tempvl_bench.plugin.manager import DISTRIBUTIONS_ENV, PluginLoadWarning, UnknownHookError, load_plugins
 
@@ -26,17 +27,8 @@ def tempvl_bench_register_backbones(registry):
     registry.register(BackboneSpec("intruder-net", lambda options: None, "from an installed package"))
 """
 
-BROKEN = "raise ImportError('this plugin needs a missing library')\n"
 
-TYPO = """
-from tempvl_bench import hookimpl
-
-@hookimpl
-def tempvl_bench_register_backbone(registry):  # misspelt hook name
-    pass
-"""
-
-PLUGINS = {"intruder": INTRUDER, "broken": BROKEN, "typo": TYPO}
+PLUGINS = {"intruder": INTRUDER, "broken": BROKEN_PLUGIN, "typo": MISSPELT_HOOK_PLUGIN}
 
 
 def _own_plugin_names() -> set[str]:

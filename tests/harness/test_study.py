@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from study_helpers import quick_study_in, run_quick_study
 
 from tempvl_bench.study.config import StudyConfigError, load_study_config
 from tempvl_bench.study.data import Moments
@@ -22,21 +23,13 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "study" / "demo.yaml"
 
 
-def _study_cmd(output: Path) -> list[str]:
-    return [sys.executable, "-m", "tempvl_bench.cli", "study", "--config", str(CONFIG), "--output", str(output),
-            "--quick", "--threads", "1", "--no-progress"]
-
-
-def _study(output: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(_study_cmd(output), capture_output=True, text=True, timeout=1200)
+def _study(output: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_quick_study(CONFIG, output, *extra)
 
 
 @pytest.fixture(scope="module")
 def quick_study(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("study") / "quick"
-    done = _study(out)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+    return quick_study_in(tmp_path_factory.mktemp("study") / "quick", CONFIG)
 
 
 @pytest.mark.slow
@@ -96,12 +89,12 @@ def test_a_shard_skips_a_run_another_process_holds_and_takes_over_unstarted_ones
     (shared / "runs" / "mr_tl").mkdir()
     with (shared / "runs" / "mr_tl" / "seed0.claim").open("a") as claim:
         fcntl.flock(claim, fcntl.LOCK_EX)  # as if shard 1/2 were pretraining +MR+TL right now
-        done = subprocess.run(_study_cmd(shared) + shard, capture_output=True, text=True, timeout=1200)
+        done = _study(shared, *shard)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "3/3 +MR+TL shuffled texts (control)" in done.stdout and "2/3" not in done.stdout
     assert "1 runs left (mr_tl/seed0" in done.stdout and not (shared / "study.md").exists()
     # The holder died without finishing: shard 0/2 now takes +MR+TL although it is not its own.
-    done = subprocess.run(_study_cmd(shared) + shard, capture_output=True, text=True, timeout=1200)
+    done = _study(shared, *shard)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "2/3 +MR+TL (seed 0)" in done.stdout and "3/3" not in done.stdout
     assert (shared / "study.json").read_bytes() == (quick_study / "study.json").read_bytes()

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from study_helpers import quick_study_in, run_quick_study
 
 from tempvl_bench.study import evaluate as ev
 from tempvl_bench.study.config import StudyConfigError, load_study_config
@@ -25,17 +25,12 @@ CONFIG = REPO / "configs" / "study" / "fresh-draw.yaml"
 
 
 def _study(output: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "tempvl_bench.cli", "study", "--config", str(CONFIG), "--output", str(output),
-           "--quick", "--threads", "1", "--no-progress"]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    return run_quick_study(CONFIG, output)
 
 
 @pytest.fixture(scope="module")
 def plan_study(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("plan") / "quick"
-    done = _study(out)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+    return quick_study_in(tmp_path_factory.mktemp("plan") / "quick", CONFIG)
 
 
 def test_the_plan_is_fixed_in_the_config() -> None:
