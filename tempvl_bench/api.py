@@ -63,7 +63,7 @@ _LAZY = {
     **{name: "tempvl_bench.metrics.priors" for name in (
         "best_constant_window", "sampled_prior_windows", "majority", "class_prior_segments", "frame_windows",
         "window_iou")},
-    **{name: "tempvl_bench.metrics.grounding" for name in ("grounding_diagnostics", "swap_within_video")},
+    **{name: "tempvl_bench.metrics.grounding" for name in ("grounding_diagnostics",)},
     # metrics: one implementation per family
     **{
         name: "tempvl_bench.metrics"
@@ -154,5 +154,5 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and editors
         sampled_prior_windows,
         window_iou,
     )
-    from tempvl_bench.metrics.grounding import grounding_diagnostics, swap_within_video
+    from tempvl_bench.metrics.grounding import grounding_diagnostics
     from tempvl_bench.report.uncertainty import Outcomes

@@ -52,9 +52,6 @@ class QueryPrediction:
     saliency: np.ndarray | None = None
     relevant_clip_ids: list[int] | None = None
     saliency_scores: list[list[int]] | None = None
-    #: Single-moment protocol: the top-1 window for this video with another query's text of the
-    #: same video (the swapped-text diagnostic); None for a query alone in its video's batch.
-    swapped_text_window: tuple[float, float] | None = None
 
     def to_row(self) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -71,8 +68,6 @@ class QueryPrediction:
             row["pred_saliency_scores"] = self.saliency.tolist()
             row["relevant_clip_ids"] = self.relevant_clip_ids
             row["saliency_scores"] = self.saliency_scores
-        if self.swapped_text_window is not None:
-            row["swapped_text_window"] = list(self.swapped_text_window)
         return row
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from tempvl_bench.api import (
     FRAME_EMBEDDINGS, GROUNDING, FAMILIES, Outcomes, RunContext, Scores, Split, TaskFamily,
     best_constant_window, catalogue, checked, encode_videos, frame_features, grounding_diagnostics,
-    sampled_prior_windows, swap_within_video,
+    sampled_prior_windows,
 )
 from tempvl_core.data.records import MomentQuery
 from tempvl_core.model.clip_backbone import at_feature_rate, model_stride
@@ -131,13 +131,11 @@ def _outcomes(rows: list[dict], protocol: str) -> Outcomes:
 
 def _grounding(rows: list[dict]) -> dict[str, float]:
     """Does the query pick its own event (right-event rate, swapped texts, text-blind ceiling)?"""
-    nan = (math.nan, math.nan)
     return grounding_diagnostics(
         top1=np.array([r["pred_relevant_windows"][0][:2] for r in rows], dtype=np.float64),
         gt=np.array([(max(0.0, r["relevant_windows"][0][0]), min(r["duration"], r["relevant_windows"][0][1]))
                      for r in rows], dtype=np.float64),
-        video=[r["vid"] for r in rows], durations=np.array([r["duration"] for r in rows], dtype=np.float64),
-        swapped_top1=np.array([r.get("swapped_text_window", nan) for r in rows], dtype=np.float64))
+        video=[r["vid"] for r in rows], durations=np.array([r["duration"] for r in rows], dtype=np.float64))
 
 
 def _normalized(windows, durations) -> np.ndarray:
@@ -170,63 +168,40 @@ def localize_queries(ctx: RunContext, model, queries: Sequence[MomentQuery], opt
 
 def _localize_batch(ctx: RunContext, model, batch: dict, groups: Sequence[VideoGroup],
                     queries: Sequence[MomentQuery], options: dict):
+    max_length = ctx.config.text.max_length
     feats, mask = frame_features(model, batch)
     grid = at_feature_rate(batch, model_stride(model))  # one timestamp per feature position
     members = [(b, qi) for b, g in enumerate(batch["index"].tolist()) for qi in groups[g].queries]
     rows = torch.tensor([b for b, _ in members], dtype=torch.long)
     texts = [queries[qi].query for _, qi in members]
+    grounded = GROUNDING in ctx.model_capabilities
     highlights = options["protocol"] == "qvhighlights"
-    bounds, durations = [], []
-    for b, qi in members:
-        real = int(grid["frame_mask"][b].sum())
-        timestamps = grid["timestamps"][b, :real].double().numpy()
-        duration = float(queries[qi].duration) if queries[qi].duration else estimate_duration(timestamps)
-        bounds.append(frame_bounds(timestamps, duration))
-        durations.append(duration)
-    ranked, similarity = _ranked_windows(ctx, model, feats, mask, rows, texts, bounds, options, highlights)
-    swapped, perm = None, None
-    if not highlights:
-        # The same videos with each query's text swapped for another query's of its video: the
-        # grounding diagnostics (metrics/grounding.py) score these against the original windows.
-        perm = swap_within_video(rows.tolist())
-        swapped, _ = _ranked_windows(ctx, model, feats, mask, rows, [texts[i] for i in perm], bounds, options, False)
+    similarity = (query_frame_similarity(model, feats, rows, texts, max_length).cpu()
+                  if highlights or not grounded else None)
+    if grounded:
+        start, end = query_moment_logits(model, feats, mask, rows, texts, max_length)
+        start, end = start.float().cpu(), end.float().cpu()
     for j, (b, qi) in enumerate(members):
         query = queries[qi]
-        real, duration = len(bounds[j]) - 1, durations[j]
-        if highlights:
-            chosen = select_windows(ranked[j], float(options["nms_threshold"]), int(options["top_windows"]))
-            saliency = clip_saliency(similarity[j, :real].double().numpy(), bounds[j], duration)
+        real = int(grid["frame_mask"][b].sum())
+        timestamps = grid["timestamps"][b, :real].double().numpy()
+        duration = float(query.duration) if query.duration else estimate_duration(timestamps)
+        bounds = frame_bounds(timestamps, duration)
+        if grounded:
+            ranked = rank_windows_in_seconds(start[j : j + 1, :real], end[j : j + 1, :real], bounds,
+                                             options["max_window_frames"])[0]
         else:
-            chosen, saliency = select_windows(ranked[j], *SINGLE_NMS), None
+            scores = curve_window_scores(similarity[j : j + 1, :real], options["max_window_frames"])
+            ranked = rank_scored_windows(scores, bounds)[0]
+        if highlights:
+            chosen = select_windows(ranked, float(options["nms_threshold"]), int(options["top_windows"]))
+            saliency = clip_saliency(similarity[j, :real].double().numpy(), bounds, duration)
+        else:
+            chosen, saliency = select_windows(ranked, *SINGLE_NMS), None
         yield qi, QueryPrediction(
             qid=json_qid(query.query_id), vid=query.video_id, query=query.query, duration=duration,
             windows=chosen.windows, relevant_windows=[tuple(w) for w in query.windows], num_frames=real,
             saliency=saliency,
             relevant_clip_ids=None if not highlights else list(query.saliency_clip_ids or ()),
             saliency_scores=None if not highlights else [list(s) for s in query.saliency_scores or ()],
-            swapped_text_window=(None if swapped is None or perm[j] == j
-                                 else tuple(swapped[j].windows[0, :2].tolist())),
         )
-
-
-def _ranked_windows(ctx: RunContext, model, feats, mask, rows, texts: list[str], bounds: list[np.ndarray],
-                    options: dict, with_similarity: bool):
-    """Every window of each (video row, text) pair in rank order, and the frame-text similarity
-    when ``with_similarity`` (or when the model has no grounding head and ranks by it)."""
-    max_length = ctx.config.text.max_length
-    grounded = GROUNDING in ctx.model_capabilities
-    similarity = (query_frame_similarity(model, feats, rows, texts, max_length).cpu()
-                  if with_similarity or not grounded else None)
-    if grounded:
-        start, end = query_moment_logits(model, feats, mask, rows, texts, max_length)
-        start, end = start.float().cpu(), end.float().cpu()
-    ranked = []
-    for j, frame_bounds_j in enumerate(bounds):
-        real = len(frame_bounds_j) - 1  # one cell per frame
-        if grounded:
-            ranked.append(rank_windows_in_seconds(start[j : j + 1, :real], end[j : j + 1, :real], frame_bounds_j,
-                                                  options["max_window_frames"])[0])
-        else:
-            scores = curve_window_scores(similarity[j : j + 1, :real], options["max_window_frames"])
-            ranked.append(rank_scored_windows(scores, frame_bounds_j)[0])
-    return ranked, similarity

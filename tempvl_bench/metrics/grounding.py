@@ -8,8 +8,8 @@ resample queries:
 - :func:`event_outcomes`: whether the top-1 window matches *some* event of its video and
   whether it matches the query's *own* event. The right-event rate is ``right / matched``;
   chance, for a query whose top-1 matches an event, is ``1 / events in its video``.
-- :func:`swap_within_video`: a permutation that gives each query another query's text of the
-  same video; scoring those predictions against the original windows is the swapped-text
+- :func:`swap_within_video` / :func:`swapped_text_hits`: each query gets another query's text
+  of the same video; scoring those predictions against the original windows is the swapped-text
   score, which falls to the text-blind level or below when the text is read.
 - :func:`text_blind_ceiling`: the best any predictor that gives every query of a video the
   same window can score (exact: each set of events is checked as a linear program).
@@ -184,13 +184,25 @@ def best_constant_frame(normalized_train: np.ndarray, frames: int) -> int:
     return int(np.argmax(hits.mean(1)))
 
 
+def swapped_text_hits(top1: np.ndarray, gt: np.ndarray, video: Sequence[Hashable],
+                      threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The swapped-text score per query: the indices of the queries that :func:`swap_within_video`
+    (seed 0) gives another text, and for each, 100 when the window predicted from that other
+    text matches this query's own window. Every text of a video is ranked on the same frames, so
+    that window is the other query's own top-1 (``top1[perm[q]]``): no second prediction."""
+    perm = swap_within_video(list(video), seed=0)
+    moved = swappable(perm)
+    gt = np.asarray(gt, dtype=np.float64)
+    return moved, 100.0 * (window_iou(np.asarray(top1, dtype=np.float64)[perm[moved]], gt[moved]) > threshold)
+
+
 def grounding_diagnostics(top1: np.ndarray, gt: np.ndarray, video: Sequence[Hashable], durations: np.ndarray,
-                          swapped_top1: np.ndarray | None = None, threshold: float = 0.5) -> dict[str, float]:
+                          threshold: float = 0.5) -> dict[str, float]:
     """The grounding diagnostics of one single-moment run (results.json ``breakdowns``), windows
     in seconds: the right-event rate and its chance over the queries whose top-1 matches an event,
-    the text-blind ceiling of ``mr/R1@threshold``, and with ``swapped_top1`` (NaN rows where a
-    query could not be swapped) the score with the texts swapped within each video beside the
-    unswapped score on the same queries. A value that no query defines is left out."""
+    the text-blind ceiling of ``mr/R1@threshold``, and the score with the texts swapped within
+    each video (:func:`swapped_text_hits`) beside the unswapped score on the same queries. A value
+    that no query defines is left out."""
     name = f"R1@{threshold:g}"
     gt = np.asarray(gt, dtype=np.float64)
     events = event_outcomes(top1, gt, video, threshold)
@@ -200,11 +212,9 @@ def grounding_diagnostics(top1: np.ndarray, gt: np.ndarray, video: Sequence[Hash
         out["right-event chance"] = events.chance_rate()
     normalized = np.clip(gt / np.asarray(durations, dtype=np.float64)[:, None], 0.0, 1.0)
     out[f"text-blind ceiling {name}"] = float(text_blind_ceiling(normalized, video, threshold).mean())
-    if swapped_top1 is not None:
-        swapped_top1 = np.asarray(swapped_top1, dtype=np.float64)
-        moved = np.nonzero(~np.isnan(swapped_top1).any(1))[0]
-        out["queries swapped"] = float(moved.size)
-        if moved.size:
-            out[f"swapped-text {name}"] = float(100.0 * (window_iou(swapped_top1[moved], gt[moved]) > threshold).mean())
-            out[f"unswapped {name} (same queries)"] = float(events.right[moved].mean())
+    moved, swapped = swapped_text_hits(top1, gt, video, threshold)
+    out["queries swapped"] = float(moved.size)
+    if moved.size:
+        out[f"swapped-text {name}"] = float(swapped.mean())
+        out[f"unswapped {name} (same queries)"] = float(events.right[moved].mean())
     return out

@@ -24,7 +24,7 @@ from tempvl_bench.metrics.grounding import (
     event_outcomes,
     frame_hits,
     swap_within_video,
-    swappable,
+    swapped_text_hits,
     text_blind_ceiling,
 )
 from tempvl_bench.metrics.moment import moment_outcomes_single, single_top1_outcomes
@@ -106,10 +106,8 @@ def grounding_outcomes(top1: np.ndarray, moments: Moments) -> dict[str, np.ndarr
       other query's own top-1: no second pass is needed.
     """
     events = event_outcomes(top1, moments.windows, moments.video.tolist())
-    perm = swap_permutation(moments)
-    moved = swappable(perm)
-    swapped = iou(top1[perm[moved]], moments.windows[moved]) > 0.5
-    return {"event/matched": events.matched, "event/right": events.right, "swapped/R1@0.5": 100.0 * swapped}
+    _, swapped = swapped_text_hits(top1, moments.windows, moments.video.tolist())
+    return {"event/matched": events.matched, "event/right": events.right, "swapped/R1@0.5": swapped}
 
 
 def event_chance(moments: Moments) -> np.ndarray:

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from tempvl_bench.metrics.grounding import (best_constant_frame, event_outcomes, frame_hits, shared_window,
-                                            swap_within_video, swappable, text_blind_ceiling)
+from tempvl_bench.metrics.grounding import (best_constant_frame, event_outcomes, frame_hits, grounding_diagnostics,
+                                            shared_window, swap_within_video, swappable, swapped_text_hits,
+                                            text_blind_ceiling)
 from tempvl_bench.metrics.priors import frame_windows, window_iou
 
 #: One video, three disjoint events (seconds), one query each; a second video with two queries
@@ -109,3 +110,19 @@ def test_a_shared_window_is_found_where_a_grid_misses_it():
     witness = shared_window(gt)
     assert witness is not None and (window_iou(witness[None, :], gt) > 0.5).all()
     assert shared_window(np.array([[0.0, 0.3], [0.31, 0.6]])) is None  # disjoint: no window matches both
+
+
+def test_swapped_texts_find_the_other_event_when_the_text_is_read():
+    durations = np.array([30.0] * 5)
+    grounded = grounding_diagnostics(GT.copy(), GT, VIDEO, durations)  # each query finds its own event
+    assert grounded["queries swapped"] == 5
+    # Video a: another text finds another event (0). Video b: both texts describe one event (100).
+    assert grounded["swapped-text R1@0.5"] == pytest.approx(200 / 5)
+    assert grounded["unswapped R1@0.5 (same queries)"] == 100.0
+    assert grounded["right-event rate"] == 100.0 and grounded["text-blind ceiling R1@0.5"] == pytest.approx(60.0)
+    blind = np.array([[0, 10]] * 3 + [[5, 15]] * 2, dtype=float)  # one event per video, whatever the text
+    moved, swapped = swapped_text_hits(blind, GT, VIDEO)
+    assert moved.tolist() == [0, 1, 2, 3, 4]
+    assert swapped.tolist() == event_outcomes(blind, GT, VIDEO).right.tolist()  # text-blind: swapping changes nothing
+    alone = grounding_diagnostics(GT[:1], GT[:1], ["a"], durations[:1])  # no other text to swap in
+    assert alone["queries swapped"] == 0 and "swapped-text R1@0.5" not in alone
