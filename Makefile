@@ -1,9 +1,10 @@
 # The two set-up commands of README.md: `make demo` and `make test` (the fast suite: every test
-# not marked `slow`); `make test-all` runs every test, the slow ones included (.ci/run runs it).
+# not marked `slow`); `make test-slow` runs the slow ones, and `make test-all` both, every test
+# once (.ci/run runs `make test`, then `make test-slow`).
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install install-test demo test test-all
+.PHONY: install install-test demo test test-slow test-all
 
 install:
 	$(PIP) install -q -e .
@@ -20,5 +21,7 @@ demo: install
 test: install-test
 	$(PYTHON) -m pytest -q -m "not slow"
 
-test-all: install-test
-	$(PYTHON) -m pytest -q
+test-slow: install-test
+	$(PYTHON) -m pytest -q -m slow
+
+test-all: test test-slow
