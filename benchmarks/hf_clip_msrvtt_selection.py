@@ -70,6 +70,14 @@ CANDIDATES: dict[str, tuple[str, dict, dict]] = {
                                          "finetune.lr": 2e-3, "finetune.epochs": 100}),
     "w32-px64-f4-lr2e-3-e100": ("clip", dict(width=32, embed=32, image_size=64),
                                 {"video.num_frames": 4, "finetune.lr": 2e-3, "finetune.epochs": 100}),
+    # Starting from the CLIP pretrained on the demo pretraining corpus (--pretrained DIR, written by
+    # benchmarks/hf_clip_pretrain.py: 64 wide, 64 px, 4 frames as it was pretrained).
+    "pre-w64-px64-f4-lr1e-5-e20": ("pretrained", {}, {"video.num_frames": 4, "finetune.lr": 1e-5,
+                                                     "finetune.epochs": 20}),
+    "pre-w64-px64-f4-lr1e-4-e20": ("pretrained", {}, {"video.num_frames": 4, "finetune.lr": 1e-4,
+                                                     "finetune.epochs": 20}),
+    "pre-w64-px64-f4-lr5e-4-e20": ("pretrained", {}, {"video.num_frames": 4, "finetune.lr": 5e-4,
+                                                     "finetune.epochs": 20}),
 }
 
 
@@ -103,9 +111,15 @@ def settings_args(settings: dict) -> list[str]:
     return [arg for key, value in {**COMMON, **settings}.items() for arg in ("--set", f"{key}={value}")]
 
 
-def run_candidate(name: str, data_root: Path, work: Path, seed: int) -> dict:
+def run_candidate(name: str, data_root: Path, work: Path, seed: int, pretrained: Path | None = None) -> dict:
     builder, size, settings = CANDIDATES[name]
-    model_dir = BUILDERS[builder](work / "models" / name, seed=seed, **size)
+    if builder == "pretrained":
+        if pretrained is None:
+            raise SystemExit(f"candidate {name} starts from a pretrained CLIP: pass --pretrained DIR "
+                             "(the model/ folder benchmarks/hf_clip_pretrain.py writes)")
+        model_dir = pretrained
+    else:
+        model_dir = BUILDERS[builder](work / "models" / name, seed=seed, **size)
     command = ["tempvl-bench", "run", "--task", "msrvtt", "--data-root", str(data_root), "--model", "hf-clip",
                "--set", f"model.path={model_dir}", "--mode", "finetune", "--seed", str(seed), "--no-progress",
                "--no-cache", "--output", str(work / "results" / name), *settings_args(settings)]
@@ -123,6 +137,8 @@ def main() -> None:
     p.add_argument("--fraction", type=float, default=0.8, help="share of the training videos trained on")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", type=Path, default=None, help="work folder (default: a temporary one)")
+    p.add_argument("--pretrained", type=Path, default=None,
+                   help="the pretrained CLIP folder the pre-* candidates start from (benchmarks/hf_clip_pretrain.py)")
     args = p.parse_args()
     names = [n for n in args.candidates.split(",") if n]
     unknown = [n for n in names if n not in CANDIDATES]
@@ -134,12 +150,14 @@ def main() -> None:
     print(f"training split: {trained} videos trained on, {held} held out (chance R@1 {100 / held:.2f})", flush=True)
     rows = []
     for name in names:
-        rows.append(run_candidate(name, work / "data", work, args.seed))
+        rows.append(run_candidate(name, work / "data", work, args.seed, args.pretrained))
         print(tabulate(rows, headers="keys", tablefmt="github"), flush=True)
     best = min(rows, key=lambda r: (r["t2v/MnR"], -r["t2v/R@1"]))  # mean rank: steadier than R@1 on few videos
     builder, size, settings = CANDIDATES[best["setting"]]
+    made = (f"DIR = {args.pretrained}" if builder == "pretrained" else
+            f"{BUILDERS[builder].__name__}(DIR, seed={args.seed}, {', '.join(f'{k}={v}' for k, v in size.items())})")
     print(f"\nchosen: {best['setting']} (lowest held-out mean rank, then R@1)\n"
-          f"  {BUILDERS[builder].__name__}(DIR, seed={args.seed}, {', '.join(f'{k}={v}' for k, v in size.items())})\n"
+          f"  {made}\n"
           f"  tempvl-bench run --task msrvtt --demo --model hf-clip --set model.path=DIR --mode finetune "
           f"--seed {args.seed} " + " ".join(settings_args(settings)))
 
