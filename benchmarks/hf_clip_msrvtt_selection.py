@@ -3,7 +3,9 @@
 No pretrained CLIP is available offline. The candidates are small models built by
 ``tests/models/tiny_clip.py``: a random ``CLIPModel`` trained from scratch (``clip``), or a
 ``VisionTextDualEncoderModel`` joining a random CLIP vision tower to the packaged pretrained
-MiniLM text encoder (``dual``: TemPVL's own demo setup, pretrained text and random video). Every
+MiniLM text encoder (``dual``: TemPVL's own demo setup, pretrained text and random video), or
+the CLIP that ``benchmarks/hf_clip_pretrain.py`` pretrained on a demo WebVid corpus (``pre-*``,
+given with ``--pretrained DIR``; docs/tasks.md reports the run that used them). Every
 setting (model, frames, lr, epochs ...) is chosen here on a validation split carved out of the
 demo msrvtt training videos: a seeded 80% of them train, the other 20% are scored, one caption
 each (their first), as the 1k-A test split scores its videos. No test video is trained on or
@@ -12,7 +14,7 @@ held-out videos R@1 moves in steps of 5.26 points, and the mean rank is the stea
 script prints one row per candidate and the chosen one, with the command that runs it once on
 the test split.
 
-    python benchmarks/hf_clip_msrvtt_selection.py [--candidates a,b] [--output DIR]
+    python benchmarks/hf_clip_msrvtt_selection.py [--candidates a,b] [--output DIR] [--pretrained DIR]
 """
 
 from __future__ import annotations
