@@ -201,10 +201,7 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
                          "a plan committed before it starts; commit the config first (study.json records the commit)")
     host = host or load_plugins()
     output.mkdir(parents=True, exist_ok=True)
-    raw_config = {"file": Path(config_path).name, "quick": quick, "variants": [dataclasses.asdict(v) for v in cfg.variants],
-                  "model": cfg.model, "pretrain": cfg.pretrain, "eval": cfg.eval, "finetune": cfg.finetune,
-                  "bootstrap": cfg.bootstrap, "reference": cfg.reference,
-                  "claims": [dataclasses.asdict(c) for c in cfg.claims]}
+    raw_config = recorded_config(cfg, config_path, quick)
     path = output / STUDY_FILE
     with _locked(path):
         study = _read(path)
@@ -256,6 +253,15 @@ def run_study(config_path: Path, output: Path, *, quick: bool = False, progress:
         study["claims"] = summary["claims"]
         _write(path, study)
     return study
+
+
+def recorded_config(cfg: StudyConfig, config_path: str | Path, quick: bool) -> dict:
+    """The parsed config as study.json records it (``config``): a study folder only continues
+    under the same one, and a committed study can be checked against its config file."""
+    return {"file": Path(config_path).name, "quick": quick, "variants": [dataclasses.asdict(v) for v in cfg.variants],
+            "model": cfg.model, "pretrain": cfg.pretrain, "eval": cfg.eval, "finetune": cfg.finetune,
+            "bootstrap": cfg.bootstrap, "reference": cfg.reference,
+            "claims": [dataclasses.asdict(c) for c in cfg.claims]}
 
 
 def plan_commit(config_path: Path) -> dict:
