@@ -167,21 +167,28 @@ def text_blind_ceiling(gt: np.ndarray, video: Sequence[Hashable], threshold: flo
     return out
 
 
+def _centre_inside(frame: np.ndarray, gt: np.ndarray, frames: int) -> np.ndarray:
+    centre = (np.asarray(frame, dtype=np.float64) + 0.5) / frames
+    gt = np.asarray(gt, dtype=np.float64)
+    return (centre >= gt[..., 0]) & (centre <= gt[..., 1])
+
+
 def frame_hits(frame: np.ndarray, gt: np.ndarray, frames: int) -> np.ndarray:
     """Per query, 100 when the centre of frame ``frame[q]`` (of ``frames`` equal frames) lies in
     the query's window ``gt[q]`` (normalized time, ends included)."""
-    centre = (np.asarray(frame, dtype=np.float64) + 0.5) / frames
+    return 100.0 * _centre_inside(frame, gt, frames)
+
+
+def frame_hit_table(gt: np.ndarray, frames: int) -> np.ndarray:
+    """``[Q, frames]`` booleans: whether the centre of each frame lies in each query's window."""
     gt = np.asarray(gt, dtype=np.float64)
-    return 100.0 * ((centre >= gt[:, 0]) & (centre <= gt[:, 1]))
+    return _centre_inside(np.arange(frames)[None, :], gt[:, None, :], frames)
 
 
 def best_constant_frame(normalized_train: np.ndarray, frames: int) -> int:
     """The frame whose centre lies in the most training windows (the first of equals): the
     strongest single-frame predictor that never looks at the video or the text."""
-    train = np.asarray(normalized_train, dtype=np.float64)
-    every = np.arange(frames)
-    hits = frame_hits(np.repeat(every, len(train)), np.tile(train, (frames, 1)), frames).reshape(frames, -1)
-    return int(np.argmax(hits.mean(1)))
+    return int(np.argmax(frame_hit_table(normalized_train, frames).sum(0)))
 
 
 def swapped_text_hits(top1: np.ndarray, gt: np.ndarray, video: Sequence[Hashable],

@@ -22,6 +22,7 @@ from tempvl_bench.api import trainable_parameters
 from tempvl_bench.metrics.grounding import (
     best_constant_frame,
     event_outcomes,
+    frame_hit_table,
     frame_hits,
     swap_within_video,
     swapped_text_hits,
@@ -204,8 +205,7 @@ def baseline_outcomes(train: Moments, test: Moments, frames: int, draws: int, se
     out["prior-sampled windows"] = {k: v.mean(1) for k, v in single_top1_outcomes(sampled).items()}
     every = frame_windows(frames)
     chance = {k: v.mean(1) for k, v in single_top1_outcomes(iou(every[None, :, :], gt_test[:, None, :])).items()}
-    centres = (np.arange(frames) + 0.5) / frames
-    chance["probe/hit"] = 100.0 * ((centres[None, :] >= gt_test[:, :1]) & (centres[None, :] <= gt_test[:, 1:])).mean(1)
+    chance["probe/hit"] = 100.0 * frame_hit_table(gt_test, frames).mean(1)  # a frame drawn uniformly
     out["chance"] = chance
     # The most a text-blind predictor (one window per video, whatever the query) can score.
     out["text-blind ceiling"] = {"mr/R1@0.5": text_blind_ceiling(gt_test, test.video.tolist(), 0.5)}
