@@ -39,10 +39,12 @@ sys.path.insert(0, str(REPO / "tests" / "models"))
 
 from tiny_clip import save_tiny_clip  # noqa: E402
 
+from tempvl_bench.metrics.retrieval import retrieval_metrics  # noqa: E402
 from tempvl_core.atomic import write_atomic  # noqa: E402
 from tempvl_core.data import catalogue  # noqa: E402
 from tempvl_core.data.demo.pretrain import WebvidCounts, generate_webvid  # noqa: E402
 from tempvl_core.video.reader import read_frames  # noqa: E402
+from tempvl_core.video.sampling import random_indices, uniform_indices  # noqa: E402
 from tempvl_plugins.hf_models.clip import HFClipVideo, clip_classes, load_model_and_processor  # noqa: E402
 
 
@@ -89,24 +91,16 @@ def decode(model: HFClipVideo, items: list, settings: PretrainSettings) -> torch
     return torch.stack(out)
 
 
-def segment_draw(n_videos: int, stored: int, frames: int, rng: np.random.Generator) -> np.ndarray:
-    """``[n_videos, frames]`` indices into the stored frames: one random index per equal segment."""
-    edges = np.floor(np.arange(frames + 1) * stored / frames).astype(np.int64)
-    lo, hi = edges[:-1], np.maximum(edges[1:], edges[:-1] + 1)
-    return lo + np.floor(rng.random((n_videos, frames)) * (hi - lo)).astype(np.int64)
-
-
 @torch.no_grad()
 def score_heldout(model: HFClipVideo, pixels: torch.Tensor, captions: list[str], settings: PretrainSettings) -> dict:
     """InfoNCE and t2v R@1 (%) among the held-out clips, each with its own caption, frames uniform."""
     model.eval()
-    pick = np.floor((np.arange(settings.train_frames) + 0.5) * settings.stored_frames / settings.train_frames)
-    videos = torch.cat([model.encode_video(pixels[i:i + 256][:, pick.astype(np.int64)])
+    pick = torch.as_tensor(uniform_indices(settings.stored_frames, settings.train_frames))
+    videos = torch.cat([model.encode_video(pixels[i:i + 256][:, pick])
                         for i in range(0, len(pixels), 256)])
     texts = torch.cat([model.encode_text(model.tokenize(captions[i:i + 256])) for i in range(0, len(captions), 256)])
     loss = float(model.vtc_loss(videos, texts))
-    sims = texts @ videos.T
-    r1 = float((sims.argmax(1) == torch.arange(len(texts))).float().mean() * 100)
+    r1 = retrieval_metrics((texts @ videos.T).numpy())["t2v/R@1"]
     model.train()
     return {"heldout_infonce": round(loss, 4), "heldout_t2v_R@1": round(r1, 2), "heldout_clips": len(texts)}
 
@@ -133,8 +127,7 @@ def pretrain(output: Path, settings: PretrainSettings = DEFAULTS, *, progress: b
     optim = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
-    curve = [{"epoch": 0, **score_heldout(model, val_pixels, val_captions, settings)}]
-    model.train()
+    curve = [{"epoch": 0, **score_heldout(model, val_pixels, val_captions, settings)}]  # leaves it training
     start = time.time()
     bar = tqdm(total=total, desc="pretrain hf-clip", unit="step", disable=None if progress else True)
     for epoch in range(1, settings.epochs + 1):
@@ -142,7 +135,7 @@ def pretrain(output: Path, settings: PretrainSettings = DEFAULTS, *, progress: b
         losses = []
         for k in range(steps_per_epoch):
             batch = perm[k * settings.batch:(k + 1) * settings.batch]
-            frames = segment_draw(len(batch), settings.stored_frames, settings.train_frames, rng)
+            frames = np.stack([random_indices(settings.stored_frames, settings.train_frames, rng) for _ in batch])
             clip = pixels[torch.as_tensor(batch)[:, None], torch.as_tensor(frames)]
             loss = model.vtc_loss(model.encode_video(clip),
                                   model.encode_text(model.tokenize([captions[i] for i in batch])))
@@ -160,6 +153,8 @@ def pretrain(output: Path, settings: PretrainSettings = DEFAULTS, *, progress: b
 
     folder = output / "model"
     model.clip.save_pretrained(folder, safe_serialization=True)
+    # A processor loaded afresh: the one used for training carries its tokenizer's last
+    # truncation and padding state, which would be written into tokenizer.json.
     processor = clip_classes(init)[1].from_pretrained(str(init), local_files_only=True)
     processor.save_pretrained(folder)
     record = {"settings": asdict(settings), "train_clips": len(train), "heldout_clips": len(val),

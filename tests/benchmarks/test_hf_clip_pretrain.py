@@ -35,6 +35,9 @@ def test_pretraining_writes_a_folder_hf_clip_loads_with_trained_weights(tmp_path
     after = load_file(str(folder / "model.safetensors"))
     assert before.keys() == after.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before), "no weight changed"
+    # The tokenizer is saved as it was made, not with the training calls' truncation state (that
+    # would change the folder's config hash, which results.json and the feature cache key on).
+    assert (folder / "tokenizer.json").read_bytes() == (tmp_path / "out" / "init" / "tokenizer.json").read_bytes()
     frames = torch.rand(2, 4, 3, 32, 32)
     assert model.encode_video(frames).shape == (2, 16)
 
